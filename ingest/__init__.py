@@ -1,0 +1,1 @@
+"""Documents to chunks to index writes: discovery, parsing, chunking and the ingestion pipeline."""

