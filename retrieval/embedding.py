@@ -83,6 +83,11 @@ class SentenceTransformerEmbedder:
             # A local model must never reach for the hub (no network in many deployments; slow timeouts).
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # Counting tokens of long texts is expected here; so is loading weights. Neither deserves a warning.
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
         try:
             self._model = SentenceTransformer(path, device=self.device, local_files_only=local)

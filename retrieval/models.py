@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+
+import numpy as np
 from datetime import datetime
 
 # A fixed namespace so that point ids are the same on every machine and every run.
@@ -65,7 +67,7 @@ class IndexedChunk:
 
     document: DocumentMeta
     chunk: Chunk
-    dense: list[float]
+    dense: np.ndarray | list[float]
     sparse: SparseVector
 
     @property

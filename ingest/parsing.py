@@ -1,0 +1,233 @@
+"""Files to `ParsedDocument`s: unstructured for Office, HTML, Markdown and e-mail; pypdfium2 for PDF.
+
+PDFs go through pypdfium2 page by page (page numbers kept) because unstructured's PDF extra pulls a CUDA
+build of torch and several hundred MB of layout models; pdfium extracts Chinese and English text in
+milliseconds. Plain text and PDF pages share one layout-free reader (`text_blocks`). This module runs inside the parser sandbox (see `sandbox.py`), never in the main process.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from html import unescape
+from pathlib import Path
+
+from ingest.documents import Block, BlockKind, ParsedDocument
+from ingest.offline import configure_unstructured
+
+_SENTENCE_END = tuple("。！？.!?；;：:，,")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SKIPPED = {"Header", "Footer", "PageBreak", "PageNumber", "Image", "Formula", "FigureCaption"}
+_CORE_TITLE = re.compile(rb"<dc:title>(.*?)</dc:title>", re.S)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+def parse(path: Path, doc_type: str) -> ParsedDocument:
+    """Parse `path` as `doc_type` (one of filetypes.SUPPORTED)."""
+    if doc_type == "pdf":
+        return _parse_pdf(path)
+    if doc_type == "txt":
+        # Plain text has no markup; unstructured's title heuristics are English-only, so use the PDF rules.
+        blocks, meta_title = text_blocks(decode_text(path.read_bytes())), None
+    else:
+        configure_unstructured()
+        blocks, meta_title = _parse_with_unstructured(path, doc_type)
+    if doc_type == "xlsx":  # sheet names are not titles
+        return ParsedDocument(title=meta_title or path.stem, doc_type=doc_type, blocks=blocks)
+    title = meta_title or _first_heading(blocks) or _first_short_line(blocks) or path.stem
+    return ParsedDocument(title=title, doc_type=doc_type, blocks=blocks)
+
+
+# -- headings -------------------------------------------------------------------------------------
+
+
+def looks_like_heading(text: str) -> bool:
+    """Short, single-line, and not ending like a sentence: a Chinese paragraph never passes."""
+    text = text.strip()
+    if not text or "\n" in text or text.endswith(_SENTENCE_END):
+        return False
+    cjk = len(_CJK.findall(text))
+    return cjk <= 30 and len(text.split()) <= 15 and len(text) <= 100
+
+
+def _first_heading(blocks: list[Block]) -> str | None:
+    return next((b.text for b in blocks if b.kind is BlockKind.HEADING), None)
+
+
+def _first_short_line(blocks: list[Block]) -> str | None:
+    for block in blocks[:3]:
+        if block.kind is BlockKind.TEXT and looks_like_heading(block.text):
+            return block.text
+    return None
+
+
+# -- unstructured ---------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "utf-16", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if encoding != "utf-16" or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return text
+    return data.decode("utf-8", errors="replace")
+
+
+def _partition(path: Path, doc_type: str) -> tuple[list, str | None]:
+    """Run the unstructured partitioner for `doc_type`; returns its elements and a metadata title if any."""
+    if doc_type == "docx":
+        from unstructured.partition.docx import partition_docx
+
+        return partition_docx(filename=str(path), infer_table_structure=True), _office_title(path)
+    if doc_type == "pptx":
+        from unstructured.partition.pptx import partition_pptx
+
+        return partition_pptx(filename=str(path), infer_table_structure=True), _office_title(path)
+    if doc_type == "xlsx":
+        from unstructured.partition.xlsx import partition_xlsx
+
+        return partition_xlsx(filename=str(path), find_subtable=False, infer_table_structure=True), _office_title(path)
+    if doc_type == "eml":
+        from unstructured.partition.email import partition_email
+
+        elements = partition_email(filename=str(path), process_attachments=False)
+        subject = elements[0].metadata.subject if elements else None
+        return elements, subject
+    text = decode_text(path.read_bytes())
+    if doc_type == "html":
+        from unstructured.partition.html import partition_html
+
+        match = _HTML_TITLE.search(text[:65536])
+        return partition_html(text=text), unescape(match.group(1)).strip() if match else None
+    if doc_type == "md":
+        from unstructured.partition.md import partition_md
+
+        return partition_md(text=text), None
+    raise ValueError(f"no unstructured partitioner for {doc_type!r}")
+
+
+def _parse_with_unstructured(path: Path, doc_type: str) -> tuple[list[Block], str | None]:
+    elements, meta_title = _partition(path, doc_type)
+    blocks: list[Block] = []
+    sheet: str | None = None
+    for element in elements:
+        category = element.category
+        text = (element.text or "").strip()
+        meta = element.metadata
+        page = meta.page_number
+        if category in _SKIPPED or not text:
+            continue
+        if category == "Table":
+            if doc_type == "xlsx" and meta.page_name and meta.page_name != sheet:
+                sheet = meta.page_name
+                blocks.append(Block(BlockKind.HEADING, sheet, level=1, page=page))
+            rows = table_rows(meta.text_as_html) if meta.text_as_html else ()
+            blocks.append(Block(BlockKind.TABLE, render_rows(rows) if rows else text, page=page, rows=rows))
+            continue
+        depth = meta.category_depth or 0
+        trusted = doc_type in {"docx", "html", "md"} or (doc_type == "pptx" and depth == 0)
+        if category == "Title" and trusted and looks_like_heading(text):
+            blocks.append(Block(BlockKind.HEADING, text, level=depth + 1, page=page))
+        else:
+            blocks.append(Block(BlockKind.TEXT, text, page=page))
+    return blocks, (meta_title or "").strip() or None
+
+
+def _office_title(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            core = archive.read("docProps/core.xml")
+    except (KeyError, zipfile.BadZipFile):
+        return None
+    match = _CORE_TITLE.search(core)
+    return unescape(match.group(1).decode("utf-8", errors="replace")).strip() or None if match else None
+
+
+def table_rows(html: str) -> tuple[tuple[str, ...], ...]:
+    """Rows of cell texts from an HTML table (what unstructured puts in `text_as_html`)."""
+    import lxml.html
+
+    root = lxml.html.fromstring(html)
+    rows = []
+    for tr in root.iter("tr"):
+        cells = tuple(" ".join(td.text_content().split()) for td in tr if td.tag in ("td", "th"))
+        if any(cells):
+            rows.append(cells)
+    return tuple(rows)
+
+
+def render_rows(rows: tuple[tuple[str, ...], ...]) -> str:
+    return "\n".join(" | ".join(row) for row in rows)
+
+
+# -- PDF ------------------------------------------------------------------------------------------
+
+_NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)[.、)]?\s+\S|^第[一二三四五六七八九十百\d]+[章节条部分]")
+
+
+def _parse_pdf(path: Path) -> ParsedDocument:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        meta_title = (pdf.get_metadata_dict().get("Title") or "").strip()
+        blocks: list[Block] = []
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            try:
+                blocks.extend(text_blocks(textpage.get_text_range(), page=index + 1))
+            finally:
+                textpage.close()
+                page.close()
+    finally:
+        pdf.close()
+    title = meta_title or _first_heading(blocks) or path.stem
+    return ParsedDocument(title=title, doc_type="pdf", blocks=blocks)
+
+
+def text_blocks(text: str, *, page: int | None = None) -> list[Block]:
+    """Paragraphs and headings from layout-free text (a PDF page): wrapped lines are joined back.
+
+    A line is a heading when it is short, does not end like a sentence and is followed by body text;
+    a numbered line ("2.1 Scope", "第三章") is a heading at its numbering depth.
+    """
+    lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    blocks: list[Block] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            blocks.append(Block(BlockKind.TEXT, _join_lines(paragraph), page=page))
+            paragraph.clear()
+
+    for i, line in enumerate(lines):
+        if not line:
+            flush()
+            continue
+        following = next((rest for rest in lines[i + 1 :] if rest), "")
+        if not paragraph and looks_like_heading(line) and following and not looks_like_heading(following):
+            blocks.append(Block(BlockKind.HEADING, line, level=_heading_level(line), page=page))
+            continue
+        paragraph.append(line)
+        if line.endswith(("。", "！", "？", ".", "!", "?")) and len(line) < 0.6 * max(len(l) for l in lines if l):
+            flush()  # a short last line of a paragraph
+    flush()
+    return blocks
+
+
+def _heading_level(line: str) -> int:
+    match = _NUMBERED.match(line)
+    if match and match.group(1):
+        return match.group(1).count(".") + 1
+    return 1
+
+
+def _join_lines(lines: list[str]) -> str:
+    out = lines[0]
+    for line in lines[1:]:
+        cjk_boundary = _CJK.match(out[-1:] or " ") and _CJK.match(line[:1])
+        out += line if cjk_boundary else " " + line
+    return out

@@ -1,0 +1,237 @@
+"""Parsing in separate processes, so that a hostile or broken file costs one document, never the batch.
+
+Each worker is a spawned Python process that imports the parsers once and then parses file after file. The
+parent waits for each answer with a timeout; a worker that overruns it is killed and replaced, and one that
+dies (out of memory under its address-space cap, a crash in a native parser) is replaced too. Either way the
+file is reported as failed with the reason, and the next file goes to a fresh worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from ingest.documents import ParsedDocument
+
+_START_TIMEOUT_S = 120.0  # importing unstructured on a cold, busy 2-core machine
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    timeout_s: float = 60.0
+    memory_mb: int = 2048
+    max_file_mb: float = 100.0
+    max_unpacked_mb: int = 512
+    max_zip_ratio: float = 200.0
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOutcome:
+    """A parsed document, or the reason a file could not be parsed (never both)."""
+
+    path: Path
+    doc_type: str | None
+    document: ParsedDocument | None = None
+    error: str | None = None
+
+
+class ParseFailure(Exception):
+    """Raised inside a worker for a file that cannot be parsed; becomes `ParseOutcome.error`."""
+
+
+def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
+    """Detect, check and parse one file. Runs in a worker; raises ParseFailure with a readable reason."""
+    from ingest import filetypes, guards, parsing
+
+    size = path.stat().st_size
+    if size == 0:
+        raise ParseFailure("empty file")
+    if size > limits.max_file_mb * 2**20:
+        raise ParseFailure(f"file too large: {size / 2**20:.1f} MiB (limit {limits.max_file_mb:g} MiB)")
+    try:
+        doc_type = filetypes.detect(path)
+    except filetypes.UnsupportedType as exc:
+        raise ParseFailure(f"unsupported file type: {exc}") from exc
+    if doc_type in ("docx", "pptx", "xlsx"):
+        try:
+            guards.check_zip_container(
+                path, max_unpacked_bytes=limits.max_unpacked_mb * 2**20, max_ratio=limits.max_zip_ratio
+            )
+        except guards.RejectedFile as exc:
+            raise ParseFailure(str(exc)) from exc
+    try:
+        document = parsing.parse(path, doc_type)
+    except MemoryError:
+        raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)") from None
+    except Exception as exc:  # noqa: BLE001 - any parser error is this document's failure, reported by name
+        raise ParseFailure(f"cannot parse {doc_type}: {type(exc).__name__}: {exc}"[:500]) from exc
+    if not any(block.text.strip() for block in document.blocks):
+        raise ParseFailure(f"no text found in {doc_type} (empty, scanned or image-only)")
+    return doc_type, document
+
+
+def _worker_main(conn: Connection, memory_mb: int) -> None:
+    """Worker loop: import parsers, cap memory, then answer (path, limits) requests until told to stop."""
+    import resource
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from ingest import parsing  # noqa: F401 - import once, before the memory cap and the first timeout
+    from ingest.offline import configure_unstructured
+
+    configure_unstructured()
+    import unstructured.partition.docx, unstructured.partition.email, unstructured.partition.html  # noqa: E401, F401
+    import unstructured.partition.md, unstructured.partition.pptx, unstructured.partition.xlsx  # noqa: E401, F401
+
+    cap = memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    conn.send(("ready", None))
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        path, limits = request
+        try:
+            conn.send(("ok", parse_file(Path(path), limits)))
+        except ParseFailure as exc:
+            conn.send(("error", str(exc)))
+        except MemoryError:
+            conn.send(("error", f"parser ran out of memory (limit {memory_mb} MiB)"))
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, limits: ParseLimits) -> None:
+        self.limits = limits
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.conn: Connection | None = None
+
+    def start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that holds torch threads
+        parent, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, self.limits.memory_mb), daemon=True)
+        self.process.start()
+        child.close()
+        self.conn = parent
+        if not parent.poll(_START_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError("parser worker did not start")
+        parent.recv()
+
+    def parse(self, path: Path) -> ParseOutcome:
+        if self.process is None or not self.process.is_alive():
+            self.start()
+        assert self.conn is not None
+        self.conn.send((str(path), self.limits))
+        try:
+            ready = self.conn.poll(self.limits.timeout_s)
+            answer = self.conn.recv() if ready else None
+        except (EOFError, ConnectionResetError):
+            code = self._reap()
+            return ParseOutcome(path, None, error=f"parser crashed (exit code {code})")
+        if answer is None:
+            self.stop()
+            return ParseOutcome(path, None, error=f"parser timed out after {self.limits.timeout_s:g} s")
+        status, value = answer
+        if status == "ok":
+            doc_type, document = value
+            return ParseOutcome(path, doc_type, document=document)
+        return ParseOutcome(path, None, error=value)
+
+    def _reap(self) -> int | None:
+        assert self.process is not None
+        self.process.join(5)
+        code = self.process.exitcode
+        self.stop()
+        return code
+
+    def stop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self.conn.close()
+            self.conn = None
+        if self.process is not None:
+            self.process.join(0.5)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(5)
+            self.process = None
+
+
+class ParserPool:
+    """Parses files in `workers` sandboxed processes, overlapping with whatever the caller does meanwhile.
+
+    `parse_all` yields outcomes in completion order and keeps at most a few parsed documents waiting, so
+    memory stays flat however many files there are.
+    """
+
+    def __init__(self, limits: ParseLimits, *, workers: int = 1) -> None:
+        self.limits = limits
+        self.workers = [_Worker(limits) for _ in range(max(1, workers))]
+
+    def start(self) -> None:
+        threads = [threading.Thread(target=w.start) for w in self.workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def parse_all(self, paths: Iterable[Path]) -> Iterator[ParseOutcome]:
+        source = iter(paths)
+        source_lock = threading.Lock()
+        results: queue.Queue[ParseOutcome | None] = queue.Queue(maxsize=2 * len(self.workers))
+        stop = threading.Event()
+
+        def run(worker: _Worker) -> None:
+            try:
+                while not stop.is_set():
+                    with source_lock:
+                        path = next(source, None)
+                    if path is None:
+                        return
+                    outcome = worker.parse(path)
+                    while not stop.is_set():
+                        try:
+                            results.put(outcome, timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+            finally:
+                results.put(None)
+
+        threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in self.workers]
+        for t in threads:
+            t.start()
+        finished = 0
+        try:
+            while finished < len(threads):
+                outcome = results.get()
+                if outcome is None:
+                    finished += 1
+                else:
+                    yield outcome
+        finally:
+            stop.set()
+            while any(t.is_alive() for t in threads):
+                try:
+                    results.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            for t in threads:
+                t.join()

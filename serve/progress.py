@@ -1,0 +1,60 @@
+"""A progress bar over files (with chunks/s) and the summary printed at the end of an ingest run."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ingest.pipeline import FileDone
+from ingest.report import IngestReport
+
+
+class IngestProgress:
+    """Context manager; `start(total)` and `advance(done)` are the pipeline's callbacks."""
+
+    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.chunks = 0
+        self.started = time.perf_counter()
+        self._progress = Progress(
+            TextColumn("[bold]indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files · {task.fields[rate]} chunks/s · {task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+        )
+        self._task = None
+        self._failed = 0
+
+    def __enter__(self) -> IngestProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)
+
+    def start(self, total: int) -> None:
+        self.started = time.perf_counter()
+        self._task = self._progress.add_task("ingest", total=total, rate="0.0", failed=0)
+
+    def advance(self, done: FileDone) -> None:
+        self.chunks += done.chunks
+        self._failed += done.status == "failed"
+        rate = self.chunks / max(time.perf_counter() - self.started, 1e-6)
+        if self._task is not None:
+            self._progress.update(self._task, advance=1, rate=f"{rate:.1f}", failed=self._failed)
+
+    @staticmethod
+    def summary(console: Console, report: IngestReport) -> None:
+        console.print(
+            f"[bold]{report.files}[/] files: [green]{report.indexed} indexed[/], {report.unchanged} unchanged, "
+            f"{report.removed} removed, [red]{len(report.failed)} failed[/]; {report.chunks} chunks written, "
+            f"{report.embedded} embedded in {report.seconds:.1f} s"
+        )
+        for failure in report.failed:
+            console.print(f"  [red]failed[/] {failure.path}: {failure.reason}")

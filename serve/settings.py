@@ -1,0 +1,53 @@
+"""Settings from the environment (`DOCENT_*`, nested with `__`) and an optional `.env`.
+
+Built once, in the entry point (`serve.cli.main`), never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retrieval.embedding import PACKAGED_MODEL
+
+
+class QdrantSettings(BaseModel):
+    url: str | None = None  # unset: the embedded Qdrant Edge index under data_dir
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = PACKAGED_MODEL  # a Hugging Face id or a local path
+    device: str = "cpu"
+    batch_size: int = Field(32, ge=1)
+    query_prefix: str = ""  # e.g. "query: " for multilingual-e5
+    document_prefix: str = ""  # e.g. "passage: " for multilingual-e5
+
+
+class ChunkingSettings(BaseModel):
+    tokens: int = Field(200, ge=32)  # in the embedding model's tokens, title and heading prefix included
+    overlap: int = Field(40, ge=0)
+
+
+class IngestSettings(BaseModel):
+    parse_timeout_s: float = Field(60.0, gt=0)
+    parse_memory_mb: int = Field(2048, ge=256)
+    parse_workers: int = Field(1, ge=1)
+    max_file_mb: float = Field(100.0, gt=0)
+    batch_chunks: int = Field(64, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOCENT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Path("./data")
+    collection: str = "docent"
+    qdrant: QdrantSettings = QdrantSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
