@@ -1,0 +1,75 @@
+"""Shared fixtures: the real packaged embedding model, real parser workers, real Qdrant Edge indexes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DOCS = REPO / "examples" / "docs"
+FACTS = REPO / "examples" / "facts.json"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from retrieval.embedding import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()
+    model.start()
+    return model
+
+
+@pytest.fixture(scope="session")
+def tokenizer_counter(embedder):
+    """The model's own token counter (what the chunker budgets in)."""
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def parser_pool():
+    from ingest.sandbox import ParseLimits, ParserPool
+
+    pool = ParserPool(ParseLimits(timeout_s=60))
+    pool.start()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def sample_corpus(tmp_path) -> Path:
+    """A private copy of examples/docs that a test may edit."""
+    target = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, target)
+    return target
+
+
+@pytest.fixture
+def edge_index(tmp_path, embedder):
+    from retrieval.edge_index import EdgeIndex
+    from retrieval.models import IndexSpec
+
+    index = EdgeIndex(tmp_path / "data", IndexSpec("docent", embedder.name, embedder.dimension))
+    index.start()
+    yield index
+    index.close()
+
+
+@pytest.fixture
+def pipeline(edge_index, embedder, parser_pool):
+    from ingest.chunking import Chunker
+    from ingest.pipeline import IngestPipeline
+    from retrieval.sparse import SparseEncoder
+
+    return IngestPipeline(
+        index=edge_index,
+        embedder=embedder,
+        sparse=SparseEncoder(),
+        chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40),
+        parsers=parser_pool,
+    )
