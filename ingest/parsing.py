@@ -16,6 +16,8 @@ from ingest.documents import Block, BlockKind, ParsedDocument
 from ingest.offline import configure_unstructured
 
 _SENTENCE_END = tuple("。！？.!?；;：:，,")
+_BULLETS = tuple("•·-*–—▪●○◦")
+_RULE = re.compile(r"^[=\-_*~]{3,}$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SKIPPED = {"Header", "Footer", "PageBreak", "PageNumber", "Image", "Formula", "FigureCaption"}
 _CORE_TITLE = re.compile(rb"<dc:title>(.*?)</dc:title>", re.S)
@@ -44,10 +46,12 @@ def parse(path: Path, doc_type: str) -> ParsedDocument:
 def looks_like_heading(text: str) -> bool:
     """Short, single-line, and not ending like a sentence: a Chinese paragraph never passes."""
     text = text.strip()
-    if not text or "\n" in text or text.endswith(_SENTENCE_END):
+    if not text or "\n" in text or text.endswith(_SENTENCE_END) or text.startswith(_BULLETS):
+        return False
+    if not any(ch.isalnum() for ch in text):
         return False
     cjk = len(_CJK.findall(text))
-    return cjk <= 30 and len(text.split()) <= 15 and len(text) <= 100
+    return cjk <= 30 and len(text.split()) <= 12 and len(text) <= 100
 
 
 def _first_heading(blocks: list[Block]) -> str | None:
@@ -191,10 +195,12 @@ def _parse_pdf(path: Path) -> ParsedDocument:
 def text_blocks(text: str, *, page: int | None = None) -> list[Block]:
     """Paragraphs and headings from layout-free text (a PDF page): wrapped lines are joined back.
 
-    A line is a heading when it is short, does not end like a sentence and is followed by body text;
+    A line is a heading when it is short, does not end like a sentence and is followed by body text (a
+    sentence, or a clearly longer line); a Setext underline (=== or ---) also marks one;
     a numbered line ("2.1 Scope", "第三章") is a heading at its numbering depth.
     """
     lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    width = max((len(line) for line in lines), default=0)
     blocks: list[Block] = []
     paragraph: list[str] = []
 
@@ -207,12 +213,21 @@ def text_blocks(text: str, *, page: int | None = None) -> list[Block]:
         if not line:
             flush()
             continue
+        if _RULE.match(line):  # a Setext underline makes the line above it a heading; other rules are layout
+            if len(paragraph) == 1 and looks_like_heading(paragraph[0]):
+                blocks.append(Block(BlockKind.HEADING, paragraph.pop(), level=1 if line[0] == "=" else 2, page=page))
+            flush()
+            continue
         following = next((rest for rest in lines[i + 1 :] if rest), "")
-        if not paragraph and looks_like_heading(line) and following and not looks_like_heading(following):
+        body_follows = following and (not looks_like_heading(following) or len(following) > 1.5 * len(line))
+        short = len(line) <= 0.6 * width or _NUMBERED.match(line)  # a wrapped body line runs to the margin
+        if not paragraph and looks_like_heading(line) and body_follows and short:
             blocks.append(Block(BlockKind.HEADING, line, level=_heading_level(line), page=page))
             continue
+        if line.startswith(_BULLETS):
+            flush()  # each list item is its own paragraph
         paragraph.append(line)
-        if line.endswith(("。", "！", "？", ".", "!", "?")) and len(line) < 0.6 * max(len(l) for l in lines if l):
+        if line.endswith(("。", "！", "？", ".", "!", "?")) and len(line) < 0.6 * width:
             flush()  # a short last line of a paragraph
     flush()
     return blocks
