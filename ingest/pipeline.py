@@ -14,6 +14,7 @@ embedded in one batch, which keeps the embedding model (the bottleneck) busy.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from retrieval.embedding import Embedder
 from retrieval.index import Index
 from retrieval.models import Chunk, DocumentMeta, IndexedChunk
 from retrieval.sparse import SparseEncoder
+
+log = logging.getLogger(__name__)
 
 # Bump when chunking or sparse encoding changes in a way that must re-index every document.
 PIPELINE_VERSION = "1"
@@ -114,6 +117,7 @@ class IngestPipeline:
         ingested_at = datetime.now(UTC)
         for outcome in self.parsers.parse_all(list(planned)):
             if outcome.document is None:
+                log.warning("failed source=%s reason=%s", outcome.path, outcome.error)
                 report.failed.append(Failure(str(outcome.path), outcome.error or "unknown error"))
                 notify(FileDone(outcome.path, "failed"))
                 continue
@@ -173,4 +177,5 @@ class IngestPipeline:
             self.index.replace_document(item.meta.document_id, item.meta.revision, indexed)
             report.indexed += 1
             report.chunks += len(indexed)
+            log.info("indexed source=%s chunks=%d revision=%s", item.meta.source, len(indexed), item.meta.revision)
             notify(FileDone(item.path, "indexed", len(indexed)))

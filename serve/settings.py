@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("./data")
+    log_level: str = "WARNING"  # INFO logs one line per indexed document
     collection: str = "docent"
     qdrant: QdrantSettings = QdrantSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()

@@ -1,0 +1,121 @@
+"""The `docent` command as a user runs it: separate processes, real files, a real embedded index."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import qdrant_edge as qe
+
+from retrieval.edge_index import EdgeIndex
+from retrieval.embedding import PACKAGED_MODEL
+from retrieval.models import IndexSpec
+from tests.conftest import SAMPLE_DOCS
+
+
+def docent_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_")}
+    env.update({"DOCENT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}, **extra)
+    return env
+
+
+def docent(*args: str, data_dir: Path, timeout: float = 300, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "serve.cli", *args],
+        env=docent_env(data_dir, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def stored(data_dir: Path) -> set[tuple]:
+    """Every point in an embedded index as (document, chunk, revision, text)."""
+    shard = qe.EdgeShard.load(str(data_dir / "qdrant-edge" / "docent"))
+    try:
+        points, offset = set(), None
+        while True:
+            records, offset = shard.scroll(qe.ScrollRequest(offset=offset, limit=500, with_payload=True))
+            for r in records:
+                p = r.payload
+                points.add((p["document_id"], p["chunk"], p["revision"], p["text"]))
+            if offset is None:
+                return points
+    finally:
+        shard.close()
+
+
+def test_ingest_then_search_as_json(tmp_path):
+    corpus = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, corpus)
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    result = docent("ingest", str(corpus), "--json", data_dir=tmp_path / "data")
+    assert result.returncode == 1, result.stderr  # one document failed, the rest were indexed
+    report = json.loads(result.stdout)
+    assert report["indexed"] == 20 and report["unchanged"] == 0 and report["removed"] == 0
+    assert report["chunks"] == report["embedded"] > 100
+    assert [f["path"] for f in report["failed"]] == [str((corpus / "broken.pdf").resolve())]
+    assert report["failed"][0]["reason"].startswith("cannot parse pdf")
+
+    result = docent("search", "年假最多可以结转几天？", "--k", "3", "--json", data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert len(hits) == 3 and all({"source", "score", "text", "page", "headings"} <= set(h) for h in hits)
+    assert hits[0]["score"] >= hits[-1]["score"]
+
+    result = docent("search", "Which port does the VPN gateway listen on?", data_dir=tmp_path / "data")
+    assert result.returncode == 0 and "vpn-setup.md" in result.stdout
+
+
+def test_ingest_refuses_an_index_held_by_another_process(tmp_path):
+    holder = EdgeIndex(tmp_path / "data", IndexSpec("docent", PACKAGED_MODEL, 384))
+    holder.start()
+    try:
+        started = time.perf_counter()
+        result = docent("ingest", str(SAMPLE_DOCS / "vpn-setup.md"), data_dir=tmp_path / "data")
+    finally:
+        holder.close()
+    assert result.returncode == 2
+    assert "index_locked" in result.stderr and f"pid {os.getpid()}" in result.stderr
+    assert time.perf_counter() - started < 120
+
+
+def test_missing_path_is_a_clear_error(tmp_path):
+    result = docent("ingest", str(tmp_path / "nowhere"), data_dir=tmp_path / "data")
+    assert result.returncode == 2 and "path_not_found" in result.stderr
+
+
+def test_killed_run_then_rerun_equals_an_uninterrupted_run(tmp_path):
+    corpus = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, corpus)
+    killed_dir, clean_dir = tmp_path / "killed", tmp_path / "clean"
+    # Write document by document and log each one, so the test can kill the run in the middle.
+    env = docent_env(killed_dir, DOCENT_INGEST__BATCH_CHUNKS="1", DOCENT_LOG_LEVEL="INFO")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "serve.cli", "ingest", str(corpus), "--json"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    indexed = 0
+    for line in process.stderr:
+        indexed += " indexed source=" in line
+        if indexed == 5:
+            break
+    assert indexed == 5 and process.poll() is None, "the run finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    partial = stored(killed_dir)
+    assert 0 < len({p[0] for p in partial}) < 20
+
+    rerun = docent("ingest", str(corpus), "--json", data_dir=killed_dir)
+    clean = docent("ingest", str(corpus), "--json", data_dir=clean_dir)
+    assert rerun.returncode == clean.returncode == 0, rerun.stderr + clean.stderr
+    assert json.loads(rerun.stdout)["unchanged"] > 0
+    after, expected = stored(killed_dir), stored(clean_dir)
+    assert after == expected
+    assert len(after) == json.loads(clean.stdout)["chunks"]  # no duplicates, no orphans
