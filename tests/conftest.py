@@ -26,12 +26,6 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def tokenizer_counter(embedder):
-    """The model's own token counter (what the chunker budgets in)."""
-    return embedder
-
-
-@pytest.fixture(scope="session")
 def parser_pool():
     from ingest.sandbox import ParseLimits, ParserPool
 

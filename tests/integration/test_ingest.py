@@ -6,6 +6,8 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from ingest.discovery import document_id, source_of
 from retrieval.search import Searcher
 from retrieval.sparse import SparseEncoder
@@ -24,8 +26,8 @@ def long_markdown(paragraphs: int, tag: str) -> str:
 
 def payloads(index, doc_id: str) -> list[dict]:
     """Every stored chunk of a document, read back through a search that cannot miss (limit >> size)."""
-    hits = index.search(__import__("numpy").ones(index.spec.dense_size, dtype="float32"),
-                        SparseEncoder().encode_query("paragraph"), limit=500, candidates=500)
+    probe = np.ones(index.spec.dense_size, dtype=np.float32)
+    hits = index.search(probe, SparseEncoder().encode_query("paragraph"), limit=500, candidates=500)
     return [h for h in hits if h.document_id == doc_id]
 
 
