@@ -14,20 +14,18 @@ from retrieval.sparse import SparseEncoder
 from tests.conftest import FACTS
 
 
-def long_markdown(paragraphs: int, tag: str) -> str:
-    body = "\n\n".join(
-        f"Paragraph {i} of the {tag} revision explains step {i} of the procedure in some detail. "
-        "It repeats enough words to make a chunk of a useful size for the embedding model, and then some more. "
-        * 3
-        for i in range(paragraphs)
+def long_markdown(sections: int, tag: str) -> str:
+    """A procedure with one short section per step: chunks never cross a heading, so one chunk per step."""
+    return f"# Procedure ({tag})\n\n" + "\n\n".join(
+        f"## Step {i}\n\nStep {i} of the {tag} revision: check the valve, log the reading, sign the sheet."
+        for i in range(sections)
     )
-    return f"# Procedure ({tag})\n\n{body}\n"
 
 
 def payloads(index, doc_id: str) -> list[dict]:
     """Every stored chunk of a document, read back through a search that cannot miss (limit >> size)."""
     probe = np.ones(index.spec.dense_size, dtype=np.float32)
-    hits = index.search(probe, SparseEncoder().encode_query("paragraph"), limit=500, candidates=500)
+    hits = index.search(probe, SparseEncoder().encode_query("step revision"), limit=500, candidates=500)
     return [h for h in hits if h.document_id == doc_id]
 
 
@@ -76,13 +74,14 @@ def test_a_shrinking_file_leaves_exactly_its_new_chunks(pipeline, tmp_path, edge
     path = tmp_path / "corpus" / "procedure.md"
     path.parent.mkdir()
     path.write_text(long_markdown(10, "old"))
-    before = pipeline.run([path.parent]).chunks
+    assert pipeline.run([path.parent]).chunks == 10
     path.write_text(long_markdown(6, "new"))
     report = pipeline.run([path.parent])
     doc = document_id(source_of(path))
-    assert report.indexed == 1 and before >= 8 and 4 <= report.chunks < before
-    assert edge_index.count(doc) == report.chunks
-    assert all("new revision" in h.text for h in payloads(edge_index, doc))
+    assert report.indexed == 1 and report.chunks == 6
+    assert edge_index.count(doc) == 6
+    stored = payloads(edge_index, doc)
+    assert len(stored) == 6 and all("new revision" in h.text for h in stored)
 
 
 def test_the_document_never_disappears_while_it_is_replaced(pipeline, tmp_path, edge_index):
