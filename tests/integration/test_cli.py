@@ -119,3 +119,19 @@ def test_killed_run_then_rerun_equals_an_uninterrupted_run(tmp_path):
     after, expected = stored(killed_dir), stored(clean_dir)
     assert after == expected
     assert len(after) == json.loads(clean.stdout)["chunks"]  # no duplicates, no orphans
+
+
+def test_a_qdrant_server_that_is_down_fails_fast_with_a_named_error(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.perf_counter()
+    result = docent(
+        "ingest", str(SAMPLE_DOCS / "vpn-setup.md"), data_dir=tmp_path / "data",
+        DOCENT_QDRANT__URL=f"http://127.0.0.1:{port}", DOCENT_QDRANT__TIMEOUT_S="2",
+    )
+    assert result.returncode == 2 and "index_unavailable" in result.stderr, result.stderr
+    assert time.perf_counter() - started < 120
+    assert not (tmp_path / "data").exists()  # nothing was written locally instead
