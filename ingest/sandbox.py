@@ -114,22 +114,31 @@ class _Worker:
         self.limits = limits
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
+        self.ready = False
 
     def start(self) -> None:
+        """Spawn the process; it imports the parsers in the background (readiness is awaited on first use)."""
         ctx = multiprocessing.get_context("spawn")  # never fork a process that holds torch threads
         parent, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, self.limits.memory_mb), daemon=True)
         self.process.start()
         child.close()
         self.conn = parent
-        if not parent.poll(_START_TIMEOUT_S):
+        self.ready = False
+
+    def _await_ready(self) -> None:
+        assert self.conn is not None
+        if not self.conn.poll(_START_TIMEOUT_S):
             self.stop()
             raise RuntimeError("parser worker did not start")
-        parent.recv()
+        self.conn.recv()
+        self.ready = True
 
     def parse(self, path: Path) -> ParseOutcome:
         if self.process is None or not self.process.is_alive():
             self.start()
+        if not self.ready:
+            self._await_ready()
         assert self.conn is not None
         self.conn.send((str(path), self.limits))
         try:
@@ -182,11 +191,15 @@ class ParserPool:
         self.workers = [_Worker(limits) for _ in range(max(1, workers))]
 
     def start(self) -> None:
-        threads = [threading.Thread(target=w.start) for w in self.workers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        """Spawn the workers without waiting for them, so that model loading can overlap their start."""
+        for worker in self.workers:
+            worker.start()
+
+    def wait_ready(self) -> None:
+        """Block until every worker has imported its parsers (else the first parse waits for it)."""
+        for worker in self.workers:
+            if not worker.ready:
+                worker._await_ready()  # noqa: SLF001 - the pool owns its workers
 
     def close(self) -> None:
         for worker in self.workers:

@@ -64,20 +64,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from serve.components import make_embedder, make_index, make_pipeline
+    from serve.components import make_embedder, make_index, make_parsers, make_pipeline
     from serve.progress import IngestProgress
 
     console = Console(stderr=True)
     embedder = make_embedder(settings)
+    parsers = make_parsers(settings)
     with ExitStack() as stack:
         with console.status("loading the embedding model and the parsers…"):
+            parsers.start()  # the workers import their parsers while the model loads
+            stack.callback(parsers.close)
             embedder.start()
             index = make_index(settings, embedder.dimension)
             index.start()
             stack.callback(index.close)
-            pipeline = make_pipeline(settings, index=index, embedder=embedder)
-            pipeline.parsers.start()
-            stack.callback(pipeline.parsers.close)
+            parsers.wait_ready()
+            pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers)
         with IngestProgress(console, quiet=args.json) as progress:
             report = pipeline.run(
                 args.paths,

@@ -35,18 +35,24 @@ def make_index(settings: Settings, dense_size: int) -> Index:
     return EdgeIndex(settings.data_dir, spec)
 
 
-def make_pipeline(settings: Settings, *, index: Index, embedder: SentenceTransformerEmbedder) -> IngestPipeline:
-    """The ingest pipeline; `embedder` must be started (its tokenizer sizes the chunks)."""
+def make_parsers(settings: Settings) -> ParserPool:
     i = settings.ingest
+    limits = ParseLimits(timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, max_file_mb=i.max_file_mb)
+    return ParserPool(limits, workers=i.parse_workers)
+
+
+def make_pipeline(
+    settings: Settings, *, index: Index, embedder: SentenceTransformerEmbedder, parsers: ParserPool
+) -> IngestPipeline:
+    """The ingest pipeline; `embedder` must be started (its tokenizer and window size the chunks)."""
     # Two tokens are the model's [CLS]/[SEP]: a chunk must fit the model's window whole.
     chunk_tokens = min(settings.chunking.tokens, embedder.max_tokens - 2)
-    limits = ParseLimits(timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, max_file_mb=i.max_file_mb)
     return IngestPipeline(
         index=index,
         embedder=embedder,
         sparse=SparseEncoder(),
         chunker=Chunker(embedder, chunk_tokens=chunk_tokens, overlap_tokens=min(settings.chunking.overlap, chunk_tokens // 2)),
-        parsers=ParserPool(limits, workers=i.parse_workers),
-        batch_chunks=i.batch_chunks,
+        parsers=parsers,
+        batch_chunks=settings.ingest.batch_chunks,
         exclude=[settings.data_dir],
     )
