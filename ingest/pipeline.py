@@ -17,6 +17,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +73,7 @@ class IngestPipeline:
         sparse: SparseEncoder,
         chunker: Chunker,
         parsers: ParserPool,
-        batch_chunks: int = 64,
+        batch_chunks: int = 256,
         exclude: Sequence[Path] = (),
     ) -> None:
         self.index = index
@@ -82,6 +83,7 @@ class IngestPipeline:
         self.parsers = parsers
         self.batch_chunks = batch_chunks
         self.exclude = tuple(exclude)
+        self._sparse_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-sparse")
 
     def settings_fingerprint(self) -> str:
         return f"{PIPELINE_VERSION}|{self.embedder.name}|{self.chunker.chunk_tokens}|{self.chunker.overlap_tokens}"
@@ -166,13 +168,16 @@ class IngestPipeline:
         if not pending:
             return
         texts = [embed_text(p.meta.title, c.headings, c.text) for p in pending for c in p.chunks]
+        # BM25 terms are pure Python and the model mostly runs outside the GIL: compute them meanwhile.
+        sparse_future = self._sparse_thread.submit(lambda: [self.sparse.encode_document(t) for t in texts])
         dense = self.embedder.embed_documents(texts)
+        sparse = sparse_future.result()
         report.embedded += len(texts)
         row = 0
         for item in pending:
             indexed = []
             for chunk in item.chunks:
-                indexed.append(IndexedChunk(item.meta, chunk, dense[row], self.sparse.encode_document(texts[row])))
+                indexed.append(IndexedChunk(item.meta, chunk, dense[row], sparse[row]))
                 row += 1
             self.index.replace_document(item.meta.document_id, item.meta.revision, indexed)
             report.indexed += 1

@@ -182,8 +182,8 @@ class _Worker:
 class ParserPool:
     """Parses files in `workers` sandboxed processes, overlapping with whatever the caller does meanwhile.
 
-    `parse_all` yields outcomes in completion order and keeps at most a few parsed documents waiting, so
-    memory stays flat however many files there are.
+    `parse_all` yields outcomes in completion order and keeps at most 16 parsed documents per worker waiting,
+    so memory stays flat however many files there are.
     """
 
     def __init__(self, limits: ParseLimits, *, workers: int = 1) -> None:
@@ -208,7 +208,8 @@ class ParserPool:
     def parse_all(self, paths: Iterable[Path]) -> Iterator[ParseOutcome]:
         source = iter(paths)
         source_lock = threading.Lock()
-        results: queue.Queue[ParseOutcome | None] = queue.Queue(maxsize=2 * len(self.workers))
+        # Enough parsed documents wait to fill an embedding batch while the workers keep parsing.
+        results: queue.Queue[ParseOutcome | None] = queue.Queue(maxsize=16 * len(self.workers))
         stop = threading.Event()
 
         def run(worker: _Worker) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from functools import lru_cache
 
 from retrieval.models import SparseVector
 from retrieval.terms import terms
 
 
+@lru_cache(maxsize=200_000)
 def term_id(term: str) -> int:
     """A stable 32-bit id for a term (Python's hash() is salted per process, so it cannot be used)."""
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")

@@ -22,6 +22,7 @@ def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
         batch_size=e.batch_size,
         query_prefix=e.query_prefix,
         document_prefix=e.document_prefix,
+        precision=e.precision,
     )
 
 

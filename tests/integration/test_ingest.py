@@ -142,3 +142,23 @@ def test_a_file_that_becomes_unparseable_keeps_its_indexed_chunks(pipeline, tmp_
     report = pipeline.run([path.parent])
     assert [f.path for f in report.failed] == [str(path.resolve())]
     assert edge_index.count(document_id(source_of(path))) == 3
+
+
+def test_bfloat16_embeddings_match_float32():
+    """The precision `auto` may pick: its vectors must rank like float32's (measured cosine >= 0.9999)."""
+    from retrieval.embedding import SentenceTransformerEmbedder
+
+    texts = [
+        "The VPN gateway listens on port 8443; use the Brightkelp client to connect.",
+        "报销单必须在出差结束后十五个工作日内提交，逾期需部门负责人说明原因。",
+        "On-call engineers hand over the pager every Tuesday at 10:00 Pacific time.",
+    ] * 4
+    fp32 = SentenceTransformerEmbedder(precision="float32")
+    bf16 = SentenceTransformerEmbedder(precision="bfloat16")
+    fp32.start()
+    bf16.start()
+    a, b = fp32.embed_documents(texts), bf16.embed_documents(texts)
+    assert bf16.effective_precision == "bfloat16" and fp32.effective_precision == "float32"
+    assert float((a * b).sum(axis=1).min()) > 0.999
+    query = "which port does the VPN use"
+    assert float(fp32.embed_query(query) @ bf16.embed_query(query)) > 0.999
