@@ -83,6 +83,7 @@ class IngestPipeline:
         self.parsers = parsers
         self.batch_chunks = batch_chunks
         self.exclude = tuple(exclude)
+        self.min_batch = embedder.batch_size
         self._sparse_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-sparse")
 
     def settings_fingerprint(self) -> str:
@@ -143,7 +144,10 @@ class IngestPipeline:
                 chunk_count=len(chunks),
             )
             pending.append(_Pending(meta, chunks, outcome.path))
-            if sum(len(p.chunks) for p in pending) >= self.batch_chunks:
+            waiting = sum(len(p.chunks) for p in pending)
+            # Embed when the batch is full, or when the parsers are behind and a model batch is ready:
+            # large batches sort better by length, but the model must not sit idle waiting for them.
+            if waiting >= self.batch_chunks or (waiting >= self.min_batch and self.parsers.backlog() == 0):
                 self._write(pending, report, notify)
                 pending = []
         self._write(pending, report, notify)

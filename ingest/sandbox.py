@@ -189,6 +189,7 @@ class ParserPool:
     def __init__(self, limits: ParseLimits, *, workers: int = 1) -> None:
         self.limits = limits
         self.workers = [_Worker(limits) for _ in range(max(1, workers))]
+        self._results: queue.Queue[ParseOutcome | None] | None = None
 
     def start(self) -> None:
         """Spawn the workers without waiting for them, so that model loading can overlap their start."""
@@ -205,11 +206,16 @@ class ParserPool:
         for worker in self.workers:
             worker.stop()
 
+    def backlog(self) -> int:
+        """Parsed documents waiting to be taken from `parse_all` (0: the caller would wait for a parser)."""
+        return self._results.qsize() if self._results is not None else 0
+
     def parse_all(self, paths: Iterable[Path]) -> Iterator[ParseOutcome]:
         source = iter(paths)
         source_lock = threading.Lock()
         # Enough parsed documents wait to fill an embedding batch while the workers keep parsing.
         results: queue.Queue[ParseOutcome | None] = queue.Queue(maxsize=16 * len(self.workers))
+        self._results = results
         stop = threading.Event()
 
         def run(worker: _Worker) -> None:

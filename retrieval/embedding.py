@@ -22,6 +22,7 @@ class Embedder(Protocol):
     """Turns text into normalized dense vectors. `start()` loads weights; nothing else does I/O."""
 
     name: str
+    batch_size: int  # texts per forward pass
 
     def start(self) -> None: ...
 

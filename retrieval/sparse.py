@@ -12,7 +12,7 @@ from collections import Counter
 from functools import lru_cache
 
 from retrieval.models import SparseVector
-from retrieval.terms import terms
+from retrieval.terms import ensure_jieba, terms
 
 
 @lru_cache(maxsize=200_000)
@@ -28,6 +28,10 @@ class SparseEncoder:
         self.k1 = k1
         self.b = b
         self.avgdl = avgdl
+
+    def start(self) -> None:
+        """Load the Chinese dictionary now rather than on the first Chinese text."""
+        ensure_jieba()
 
     def encode_document(self, text: str) -> SparseVector:
         counts = Counter(term_id(t) for t in terms(text))

@@ -80,6 +80,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             stack.callback(index.close)
             parsers.wait_ready()
             pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers)
+            pipeline.sparse.start()
         with IngestProgress(console, quiet=args.json) as progress:
             report = pipeline.run(
                 args.paths,
