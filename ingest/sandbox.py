@@ -127,11 +127,14 @@ class _Worker:
         self.ready = False
 
     def _await_ready(self) -> None:
-        assert self.conn is not None
-        if not self.conn.poll(_START_TIMEOUT_S):
-            self.stop()
-            raise RuntimeError("parser worker did not start")
-        self.conn.recv()
+        assert self.conn is not None and self.process is not None
+        try:
+            if not self.conn.poll(_START_TIMEOUT_S):
+                raise EOFError
+            self.conn.recv()
+        except (EOFError, ConnectionResetError):
+            code = self._reap()
+            raise RuntimeError(f"a parser worker failed to start (exit code {code})") from None
         self.ready = True
 
     def parse(self, path: Path) -> ParseOutcome:
@@ -158,7 +161,7 @@ class _Worker:
 
     def _reap(self) -> int | None:
         assert self.process is not None
-        self.process.join(5)
+        self.process.join(1)
         code = self.process.exitcode
         self.stop()
         return code

@@ -55,9 +55,14 @@ def test_golden_questions_find_their_document(pipeline, sample_corpus, edge_inde
 
 
 def test_rerun_on_unchanged_files_embeds_nothing(pipeline, sample_corpus, edge_index):
-    first = pipeline.run([sample_corpus])
+    events = []
+    first = pipeline.run([sample_corpus], on_start=events.append, on_file=events.append)
+    assert events[0] == 20 and sorted((e.status, e.chunks > 0) for e in events[1:]) == [("indexed", True)] * 20
+    assert sum(e.chunks for e in events[1:]) == first.chunks
     points = edge_index.count()
-    second = pipeline.run([sample_corpus])
+    events.clear()
+    second = pipeline.run([sample_corpus], on_file=events.append)
+    assert [e.status for e in events] == ["unchanged"] * 20
     assert (second.indexed, second.unchanged, second.embedded, second.chunks) == (0, 20, 0, 0)
     assert edge_index.count() == points == first.chunks
 

@@ -14,7 +14,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.filterwarnings("ignore:Failed to obtain server version")
 def test_a_qdrant_server_that_is_down_is_a_clear_error_within_the_timeout():
     index = QdrantServerIndex(IndexSpec("docent", "m", 8), url=f"http://127.0.0.1:{free_port()}", timeout_s=2)
     started = time.perf_counter()
