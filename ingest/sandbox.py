@@ -36,7 +36,6 @@ class ParseOutcome:
     """A parsed document, or the reason a file could not be parsed (never both)."""
 
     path: Path
-    doc_type: str | None
     document: ParsedDocument | None = None
     error: str | None = None
 
@@ -149,15 +148,15 @@ class _Worker:
             answer = self.conn.recv() if ready else None
         except (EOFError, ConnectionResetError):
             code = self._reap()
-            return ParseOutcome(path, None, error=f"parser crashed (exit code {code})")
+            return ParseOutcome(path, error=f"parser crashed (exit code {code})")
         if answer is None:
             self.stop()
-            return ParseOutcome(path, None, error=f"parser timed out after {self.limits.timeout_s:g} s")
+            return ParseOutcome(path, error=f"parser timed out after {self.limits.timeout_s:g} s")
         status, value = answer
         if status == "ok":
-            doc_type, document = value
-            return ParseOutcome(path, doc_type, document=document)
-        return ParseOutcome(path, None, error=value)
+            _, document = value
+            return ParseOutcome(path, document=document)
+        return ParseOutcome(path, error=value)
 
     def _reap(self) -> int | None:
         assert self.process is not None
