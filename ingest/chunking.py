@@ -17,28 +17,15 @@ from typing import Protocol
 
 from ingest.documents import Block, BlockKind, ParsedDocument
 from retrieval.models import Chunk
+from retrieval.sentences import split_sentences
 from retrieval.terms import detect_language
 
-_SENTENCE_END = re.compile(r"(?:[。！？；!?][”’」』)）\"']*|\.[”’\"')]*(?=\s|$))\s*|\n+")
 _SOFT_BREAK = re.compile(r"[，、,：:\s]")
 _MIN_BUDGET = 32
 
 
 class TokenCounter(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]: ...
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences with their trailing whitespace, so that "".join(result) == text (minus blank pieces)."""
-    pieces, start = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        piece = text[start : match.end()]
-        if piece.strip():
-            pieces.append(piece)
-        start = match.end()
-    if text[start:].strip():
-        pieces.append(text[start:])
-    return pieces
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.chunking import Chunker, embed_text, split_sentences
+from ingest.chunking import Chunker, embed_text
+from retrieval.sentences import split_sentences
 from ingest.documents import Block, BlockKind, ParsedDocument
 
 
