@@ -17,14 +17,18 @@ import ctypes
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from ingest.chunking import Chunker, embed_text
 from ingest.discovery import discover, document_id, file_sha256, source_of, under_roots
+from ingest.documents import ParsedDocument
 from ingest.report import Failure, IngestReport
 from ingest.sandbox import ParserPool
 from retrieval.embedding import Embedder
@@ -33,6 +37,14 @@ from retrieval.models import Chunk, DocumentMeta, IndexedChunk
 from retrieval.sparse import SparseEncoder
 
 log = logging.getLogger(__name__)
+
+
+class CjkEmbedder(Protocol):
+    """The multilingual model of the CJK vector (retrieval.embedding.UniversalSentenceEncoder or any Embedder)."""
+
+    name: str
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
@@ -47,7 +59,7 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
 _malloc_trim = _load_malloc_trim()
 
 # Bump when chunking or sparse encoding changes in a way that must re-index every document.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: tags, path prefixes and the CJK vector
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +76,17 @@ class _Pending:
     meta: DocumentMeta
     chunks: list[Chunk]
     path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class TextDocument:
+    """A document that arrives already parsed (an evaluation corpus, a connector), not as a file."""
+
+    document_id: str
+    source: str
+    document: ParsedDocument
+    content_hash: str
+    modified_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +108,14 @@ class IngestPipeline:
         embedder: Embedder,
         sparse: SparseEncoder,
         chunker: Chunker,
-        parsers: ParserPool,
+        parsers: ParserPool | None,
+        cjk_embedder: CjkEmbedder | None = None,
         batch_chunks: int = 256,
         exclude: Sequence[Path] = (),
     ) -> None:
         self.index = index
         self.embedder = embedder
+        self.cjk_embedder = cjk_embedder
         self.sparse = sparse
         self.chunker = chunker
         self.parsers = parsers
@@ -100,7 +125,8 @@ class IngestPipeline:
         self._sparse_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-sparse")
 
     def settings_fingerprint(self) -> str:
-        return f"{PIPELINE_VERSION}|{self.embedder.name}|{self.chunker.chunk_tokens}|{self.chunker.overlap_tokens}"
+        cjk = self.cjk_embedder.name if self.cjk_embedder else ""
+        return f"{PIPELINE_VERSION}|{self.embedder.name}|{cjk}|{self.chunker.chunk_tokens}|{self.chunker.overlap_tokens}"
 
     def run(
         self,
@@ -108,20 +134,23 @@ class IngestPipeline:
         *,
         acl: Sequence[str] = (),
         public: bool = False,
+        tags: Sequence[str] = (),
         prune: bool = False,
         on_start: Callable[[int], None] | None = None,
         on_file: Callable[[FileDone], None] | None = None,
     ) -> IngestReport:
+        if self.parsers is None:
+            raise RuntimeError("IngestPipeline.run() needs parsers; run_parsed() does not")
         started = time.perf_counter()
         files = discover(paths, exclude=self.exclude)
         report = IngestReport(files=len(files))
         notify = on_file or (lambda done: None)
         if on_start:
             on_start(len(files))
-        acl_key = ",".join(sorted(set(acl))) + ("|public" if public else "")
+        grant = _Grant.of(acl, public, tags)
         planned: dict[Path, _Planned] = {}
         for path in files:
-            plan = self._plan(path, acl_key)
+            plan = self._plan(path, grant.key)
             state = self.index.document_state(plan.document_id)
             if state is not None and state.revision == plan.revision and state.complete:
                 report.unchanged += 1
@@ -143,19 +172,9 @@ class IngestPipeline:
                 report.failed.append(Failure(str(outcome.path), "no text to index"))
                 notify(FileDone(outcome.path, "failed"))
                 continue
-            meta = DocumentMeta(
-                document_id=plan.document_id,
-                source=plan.source,
-                title=outcome.document.title,
-                doc_type=outcome.document.doc_type,
-                content_hash=plan.content_hash,
-                revision=plan.revision,
-                modified_at=datetime.fromtimestamp(outcome.path.stat().st_mtime, UTC),
-                ingested_at=ingested_at,
-                acl=tuple(sorted(set(acl))),
-                public=public,
-                chunk_count=len(chunks),
-            )
+            modified_at = datetime.fromtimestamp(outcome.path.stat().st_mtime, UTC)
+            meta = grant.meta(plan.document_id, plan.source, outcome.document, plan.content_hash, plan.revision,
+                              modified_at=modified_at, ingested_at=ingested_at, chunks=len(chunks))
             pending.append(_Pending(meta, chunks, outcome.path))
             waiting = sum(len(p.chunks) for p in pending)
             # Embed when the batch is full, or when the parsers are behind and a model batch is ready:
@@ -174,11 +193,54 @@ class IngestPipeline:
         report.seconds = time.perf_counter() - started
         return report
 
+    def run_parsed(
+        self,
+        documents: Iterable[TextDocument],
+        *,
+        acl: Sequence[str] = (),
+        public: bool = False,
+        tags: Sequence[str] = (),
+        on_file: Callable[[FileDone], None] | None = None,
+    ) -> IngestReport:
+        """Index documents that are already parsed, with the same chunking, embedding and revision rules."""
+        started = time.perf_counter()
+        report = IngestReport()
+        notify = on_file or (lambda done: None)
+        grant = _Grant.of(acl, public, tags)
+        ingested_at = datetime.now(UTC)
+        pending: list[_Pending] = []
+        for item in documents:
+            report.files += 1
+            path = Path(item.source)
+            revision = self._revision(item.content_hash, grant.key)
+            state = self.index.document_state(item.document_id)
+            if state is not None and state.revision == revision and state.complete:
+                report.unchanged += 1
+                notify(FileDone(path, "unchanged"))
+                continue
+            chunks = self.chunker.chunk(item.document)
+            if not chunks:
+                report.failed.append(Failure(item.source, "no text to index"))
+                notify(FileDone(path, "failed"))
+                continue
+            meta = grant.meta(item.document_id, item.source, item.document, item.content_hash, revision,
+                              modified_at=item.modified_at, ingested_at=ingested_at, chunks=len(chunks))
+            pending.append(_Pending(meta, chunks, path))
+            if sum(len(p.chunks) for p in pending) >= self.batch_chunks:
+                self._write(pending, report, notify)
+                pending = []
+        self._write(pending, report, notify)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _revision(self, content_hash: str, access_key: str) -> str:
+        digest = hashlib.sha256(f"{content_hash}|{access_key}|{self.settings_fingerprint()}".encode())
+        return digest.hexdigest()[:32]
+
     def _plan(self, path: Path, acl_key: str) -> _Planned:
         source = source_of(path)
         content_hash = file_sha256(path)
-        revision = hashlib.sha256(f"{content_hash}|{acl_key}|{self.settings_fingerprint()}".encode()).hexdigest()
-        return _Planned(path, source, document_id(source), content_hash, revision[:32])
+        return _Planned(path, source, document_id(source), content_hash, self._revision(content_hash, acl_key))
 
     def _write(self, pending: list[_Pending], report: IngestReport, notify: Callable[[FileDone], None]) -> None:
         """Embed the chunks of several documents in one batch, then replace each document in the index."""
@@ -188,13 +250,14 @@ class IngestPipeline:
         # BM25 terms are pure Python and the model mostly runs outside the GIL: compute them meanwhile.
         sparse_future = self._sparse_thread.submit(lambda: [self.sparse.encode_document(t) for t in texts])
         dense = self.embedder.embed_documents(texts)
+        cjk = self._embed_cjk([c for p in pending for c in p.chunks], texts)
         sparse = sparse_future.result()
         report.embedded += len(texts)
         row = 0
         for item in pending:
             indexed = []
             for chunk in item.chunks:
-                indexed.append(IndexedChunk(item.meta, chunk, dense[row], sparse[row]))
+                indexed.append(IndexedChunk(item.meta, chunk, dense[row], sparse[row], cjk.get(row)))
                 row += 1
             self.index.replace_document(item.meta.document_id, item.meta.revision, indexed)
             report.indexed += 1
@@ -203,3 +266,46 @@ class IngestPipeline:
             notify(FileDone(item.path, "indexed", len(indexed)))
         if _malloc_trim is not None:
             _malloc_trim(0)
+
+    def _embed_cjk(self, chunks: list[Chunk], texts: list[str]) -> dict[int, object]:
+        """The multilingual vector of each CJK chunk, by row; English chunks do not pay for it."""
+        if self.cjk_embedder is None:
+            return {}
+        rows = [i for i, chunk in enumerate(chunks) if chunk.language == "zh"]
+        vectors = self.cjk_embedder.embed_documents([texts[i] for i in rows]) if rows else []
+        return dict(zip(rows, vectors, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    """Who may read the documents of one run, and their tags: the same for every document of the run."""
+
+    acl: tuple[str, ...]
+    public: bool
+    tags: tuple[str, ...]
+
+    @classmethod
+    def of(cls, acl: Sequence[str], public: bool, tags: Sequence[str]) -> _Grant:
+        return cls(tuple(sorted(set(acl))), public, tuple(sorted(set(tags))))
+
+    @property
+    def key(self) -> str:
+        """What besides the bytes goes into a revision: changing who may read a document, or its tags, rewrites it."""
+        return ",".join(self.acl) + ("|public" if self.public else "") + "|tags=" + ",".join(self.tags)
+
+    def meta(self, document_id: str, source: str, document: ParsedDocument, content_hash: str, revision: str, *,
+             modified_at: datetime, ingested_at: datetime, chunks: int) -> DocumentMeta:
+        return DocumentMeta(
+            document_id=document_id,
+            source=source,
+            title=document.title,
+            doc_type=document.doc_type,
+            content_hash=content_hash,
+            revision=revision,
+            modified_at=modified_at,
+            ingested_at=ingested_at,
+            acl=self.acl,
+            public=self.public,
+            chunk_count=chunks,
+            tags=self.tags,
+        )

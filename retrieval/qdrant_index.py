@@ -14,15 +14,57 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from retrieval.access import Access, AllAccess
 from retrieval.errors import IndexMismatchError, IndexUnavailableError
-from retrieval.index import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, RRF_K, SPARSE, as_list, batched
-from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, SparseVector, point_id
+from retrieval.filters import SearchFilters, normalize_prefix
+from retrieval.index import (
+    DATETIME_FIELDS,
+    DENSE,
+    DENSE_CJK,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    RRF_K,
+    SPARSE,
+    Fusion,
+    IndexQuery,
+    as_list,
+    batched,
+)
+from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, point_id
 
 UPSERT_BATCH = 256
 
 
 def _match(key: str, value: str | int) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _access(access: Access) -> list[models.FieldCondition]:
+    """The `should` clause of the access rule (retrieval/access.py); empty for administrative access."""
+    if isinstance(access, AllAccess):
+        return []
+    conditions = [_match("visibility", "public")]
+    if access.tokens:
+        conditions.append(models.FieldCondition(key="acl", match=models.MatchAny(any=list(access.tokens))))
+    return conditions
+
+
+def _filters(filters: SearchFilters) -> list[models.Condition]:
+    must: list[models.Condition] = []
+    if filters.source_prefix:
+        must.append(_match("path_prefixes", normalize_prefix(filters.source_prefix)))
+    for key, values in (("doc_type", filters.doc_types), ("language", filters.languages), ("tags", filters.tags)):
+        if values:
+            must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
+    if filters.modified_after or filters.modified_before:
+        dates = models.DatetimeRange(gte=filters.modified_after, lte=filters.modified_before)
+        must.append(models.FieldCondition(key="modified_at", range=dates))
+    return must
+
+
+def _filter(access: Access, filters: SearchFilters, *extra: models.Condition) -> models.Filter | None:
+    must, should = [*_filters(filters), *extra], _access(access)
+    return models.Filter(must=must or None, should=should or None) if must or should else None
 
 
 @contextmanager
@@ -72,13 +114,18 @@ class QdrantServerIndex:
             self._client = None
 
     def _metadata(self) -> dict[str, object]:
-        return {"docent": {"model": self.spec.model, "dense_size": self.spec.dense_size}}
+        spec = self.spec
+        return {"docent": {"model": spec.model, "dense_size": spec.dense_size, "cjk_model": spec.cjk_model,
+                           "cjk_size": spec.cjk_size}}
 
     def _create(self, client: QdrantClient) -> None:
         name = self.spec.collection
+        vectors = {DENSE: models.VectorParams(size=self.spec.dense_size, distance=models.Distance.COSINE)}
+        if self.spec.cjk_model:
+            vectors[DENSE_CJK] = models.VectorParams(size=self.spec.cjk_size, distance=models.Distance.COSINE)
         client.create_collection(
             name,
-            vectors_config={DENSE: models.VectorParams(size=self.spec.dense_size, distance=models.Distance.COSINE)},
+            vectors_config=vectors,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=self._metadata(),
         )
@@ -88,16 +135,20 @@ class QdrantServerIndex:
                 client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
             for field in INTEGER_FIELDS:
                 client.create_payload_index(name, field, models.PayloadSchemaType.INTEGER)
+            for field in DATETIME_FIELDS:
+                client.create_payload_index(name, field, models.PayloadSchemaType.DATETIME)
 
     def _check(self, client: QdrantClient) -> None:
         config = client.get_collection(self.spec.collection).config
         stored = (config.metadata or {}).get("docent", {})
         vectors = config.params.vectors
         size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
-        if size != self.spec.dense_size or stored.get("model") != self.spec.model:
+        cjk = (stored.get("cjk_model") or "", stored.get("cjk_size") or 0)
+        if size != self.spec.dense_size or stored.get("model") != self.spec.model or cjk != (self.spec.cjk_model, self.spec.cjk_size):
             raise IndexMismatchError(
-                f"collection {self.spec.collection!r} holds {size}-d vectors of model {stored.get('model')!r}, "
-                f"but the settings ask for {self.spec.model!r} ({self.spec.dense_size}-d)"
+                f"collection {self.spec.collection!r} holds {size}-d vectors of model {stored.get('model')!r} "
+                f"(CJK model {cjk[0] or 'none'}), but the settings ask for {self.spec.model!r} "
+                f"({self.spec.dense_size}-d, CJK model {self.spec.cjk_model or 'none'})"
             )
 
     @property
@@ -112,20 +163,19 @@ class QdrantServerIndex:
         name = self.spec.collection
         with _unavailable("upsert"):
             for batch in batched(chunks, UPSERT_BATCH):
-                points = [
-                    models.PointStruct(
-                        id=c.id,
-                        vector={
-                            DENSE: as_list(c.dense),
-                            SPARSE: models.SparseVector(indices=c.sparse.indices, values=c.sparse.values),
-                        },
-                        payload=c.payload(),
-                    )
-                    for c in batch
-                ]
+                points = [models.PointStruct(id=c.id, vector=self._vectors(c), payload=c.payload()) for c in batch]
                 self.client.upsert(name, points=points, wait=True)
             stale = models.Filter(must=[_match("document_id", document_id)], must_not=[_match("revision", revision)])
             self.client.delete(name, points_selector=models.FilterSelector(filter=stale), wait=True)
+
+    def _vectors(self, chunk: IndexedChunk) -> dict[str, object]:
+        vectors: dict[str, object] = {
+            DENSE: as_list(chunk.dense),
+            SPARSE: models.SparseVector(indices=chunk.sparse.indices, values=chunk.sparse.values),
+        }
+        if chunk.dense_cjk is not None and self.spec.cjk_model:
+            vectors[DENSE_CJK] = as_list(chunk.dense_cjk)
+        return vectors
 
     def delete_document(self, document_id: str) -> None:
         selector = models.FilterSelector(filter=models.Filter(must=[_match("document_id", document_id)]))
@@ -176,17 +226,49 @@ class QdrantServerIndex:
             if offset is None:
                 return
 
-    def search(self, dense: np.ndarray, sparse: SparseVector, *, limit: int, candidates: int) -> list[SearchHit]:
-        prefetch = [models.Prefetch(query=as_list(dense), using=DENSE, limit=candidates)]
-        if sparse.indices:
-            query = models.SparseVector(indices=sparse.indices, values=sparse.values)
-            prefetch.append(models.Prefetch(query=query, using=SPARSE, limit=candidates))
+    def search(self, query: IndexQuery) -> list[SearchHit]:
+        flt = _filter(query.access, query.filters)
+        nearest: list[tuple[object, str]] = []
+        if query.dense is not None:
+            nearest.append((as_list(query.dense), query.dense_vector))
+        if query.sparse is not None and query.sparse.indices:  # a query of stopwords only has no terms
+            nearest.append((models.SparseVector(indices=query.sparse.indices, values=query.sparse.values), SPARSE))
+        if not nearest:
+            return []
+        with_vectors = [query.dense_vector] if query.with_dense else False
         with _unavailable("query"):
-            response = self.client.query_points(
-                self.spec.collection,
-                prefetch=prefetch,
-                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-                limit=limit,
-                with_payload=True,
-            )
-        return [SearchHit.from_payload(str(p.id), p.score, p.payload or {}) for p in response.points]
+            if len(nearest) == 1:
+                vector, using = nearest[0]
+                response = self.client.query_points(
+                    self.spec.collection, query=vector, using=using, query_filter=flt, limit=query.limit,
+                    with_payload=True, with_vectors=with_vectors,
+                )
+            else:
+                fusion = (models.FusionQuery(fusion=models.Fusion.DBSF) if query.fusion is Fusion.DBSF
+                          else models.RrfQuery(rrf=models.Rrf(k=RRF_K)))
+                response = self.client.query_points(
+                    self.spec.collection,
+                    prefetch=[models.Prefetch(query=v, using=u, filter=flt, limit=query.candidates) for v, u in nearest],
+                    query=fusion,
+                    query_filter=flt,
+                    limit=query.limit,
+                    with_payload=True,
+                    with_vectors=with_vectors,
+                )
+        return [self._hit(p, query.dense_vector) for p in response.points]
+
+    def fetch(self, ids: Sequence[str], access: Access) -> list[SearchHit]:
+        if not ids:
+            return []
+        flt = _filter(access, SearchFilters(), models.HasIdCondition(has_id=list(ids)))
+        with _unavailable("scroll"):
+            records, _ = self.client.scroll(self.spec.collection, scroll_filter=flt, limit=len(ids), with_payload=True)
+        return [SearchHit.from_payload(str(r.id), 0.0, r.payload or {}) for r in records]
+
+    def optimize(self) -> None:
+        """A server builds its indexes in the background; nothing to do."""
+
+    @staticmethod
+    def _hit(point: models.ScoredPoint, vector_name: str) -> SearchHit:
+        vector = point.vector.get(vector_name) if isinstance(point.vector, dict) else None
+        return SearchHit.from_payload(str(point.id), point.score, point.payload or {}, vector)  # type: ignore[arg-type]

@@ -26,6 +26,15 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def cjk_embedder():
+    from retrieval.embedding import UniversalSentenceEncoder
+
+    model = UniversalSentenceEncoder()
+    model.start()
+    return model
+
+
+@pytest.fixture(scope="session")
 def parser_pool():
     from ingest.sandbox import ParseLimits, ParserPool
 
@@ -44,18 +53,27 @@ def sample_corpus(tmp_path) -> Path:
 
 
 @pytest.fixture
-def edge_index(tmp_path, embedder):
+def edge_index(tmp_path, embedder, cjk_embedder):
     from retrieval.edge_index import EdgeIndex
     from retrieval.models import IndexSpec
 
-    index = EdgeIndex(tmp_path / "data", IndexSpec("docent", embedder.name, embedder.dimension))
+    spec = IndexSpec("docent", embedder.name, embedder.dimension, cjk_embedder.name, cjk_embedder.dimension)
+    index = EdgeIndex(tmp_path / "data", spec)
     index.start()
     yield index
     index.close()
 
 
 @pytest.fixture
-def pipeline(edge_index, embedder, parser_pool):
+def retriever(edge_index, embedder, cjk_embedder):
+    from retrieval.search import Retriever
+    from retrieval.sparse import SparseEncoder
+
+    return Retriever(edge_index, embedder, SparseEncoder(), cjk_embedder=cjk_embedder)
+
+
+@pytest.fixture
+def pipeline(edge_index, embedder, cjk_embedder, parser_pool):
     from ingest.chunking import Chunker
     from ingest.pipeline import IngestPipeline
     from retrieval.sparse import SparseEncoder
@@ -66,4 +84,5 @@ def pipeline(edge_index, embedder, parser_pool):
         sparse=SparseEncoder(),
         chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40),
         parsers=parser_pool,
+        cjk_embedder=cjk_embedder,
     )

@@ -13,6 +13,7 @@ import pytest
 
 from retrieval.edge_index import EdgeIndex
 from retrieval.errors import IndexLockedError, IndexMismatchError
+from retrieval.index import IndexQuery
 from retrieval.models import Chunk, DocumentMeta, IndexedChunk, IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.sparse import SparseEncoder
@@ -88,7 +89,7 @@ def test_shrinking_document_leaves_exactly_the_new_chunks(index):
     assert index.count("doc-a") == 6
     state = index.document_state("doc-a")
     assert state is not None and state.revision == "r2" and state.complete
-    hits = index.search(np.ones(DIM, dtype=np.float32) / np.sqrt(DIM), SPARSE.encode_query("chunk"), limit=20, candidates=50)
+    hits = index.search(IndexQuery(20, np.ones(DIM, dtype=np.float32) / np.sqrt(DIM), SPARSE.encode_query("chunk"), candidates=50))
     assert sorted(h.text for h in hits) == sorted(f"new chunk {i}" for i in range(6))
 
 
@@ -126,9 +127,9 @@ def test_hybrid_search_finds_exact_terms(index):
     index.replace_document("doc-c", "r1", make_chunks("doc-c", "r1", ["lunch menu for friday"]))
     query_vec = np.zeros(DIM, dtype=np.float32)
     query_vec[0] = 1.0
-    hits = index.search(query_vec, SPARSE.encode_query("出差报销什么时候提交"), limit=3, candidates=10)
+    hits = index.search(IndexQuery(3, query_vec, SPARSE.encode_query("出差报销什么时候提交"), candidates=10))
     assert hits[0].document_id == "doc-b"
-    hits = index.search(query_vec, SPARSE.encode_query("VPN port"), limit=3, candidates=10)
+    hits = index.search(IndexQuery(3, query_vec, SPARSE.encode_query("VPN port"), candidates=10))
     assert hits[0].document_id == "doc-a"
     assert hits[0].text == "the vpn gateway listens on port 8443"
 
@@ -136,7 +137,7 @@ def test_hybrid_search_finds_exact_terms(index):
 def test_search_with_stopword_only_query_uses_dense_alone(index):
     chunks = make_chunks("doc-a", "r1", ["some text"])
     index.replace_document("doc-a", "r1", chunks)
-    hits = index.search(np.asarray(chunks[0].dense, dtype=np.float32), SPARSE.encode_query("the of and"), limit=1, candidates=5)
+    hits = index.search(IndexQuery(1, np.asarray(chunks[0].dense, dtype=np.float32), SPARSE.encode_query("the of and"), candidates=5))
     assert [h.document_id for h in hits] == ["doc-a"]
 
 
