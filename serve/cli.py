@@ -1,7 +1,8 @@
 """The `docent` command: the composition root of the command-line process.
 
-    docent ingest PATH... [--acl PRINCIPAL ...] [--public] [--prune] [--json]
-    docent search QUERY [--k N] [--json]
+    docent ingest PATH... [--acl PRINCIPAL ...] [--public] [--tag TAG ...] [--prune] [--json]
+    docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
+    docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--json]
 
 Exit status: 0 success, 1 some documents failed (the rest were indexed), 2 a usage or configuration error.
 """
@@ -18,7 +19,10 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
-from retrieval.errors import DocentError
+from datetime import UTC, datetime
+
+from retrieval.errors import ConfigError, DocentError
+from retrieval.search import Mode
 from serve.settings import Settings
 
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
@@ -33,14 +37,39 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--acl", action="append", default=[], metavar="PRINCIPAL",
                         help="a user or group allowed to read these documents (repeatable)")
     ingest.add_argument("--public", action="store_true", help="readable by everyone")
+    ingest.add_argument("--tag", action="append", default=[], metavar="TAG", help="a tag to filter by (repeatable)")
     ingest.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
     ingest.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     search = commands.add_parser("search", help="hybrid search over the index")
     search.add_argument("query")
-    search.add_argument("--k", type=int, default=5, help="number of hits (default 5)")
-    search.add_argument("--json", action="store_true", help="print hits as a JSON list")
+    search.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
+    search.add_argument("--user", help="search as this user (default: the operator, who sees every document)")
+    search.add_argument("--group", action="append", default=[], help="a group of --user (repeatable)")
+    search.add_argument("--prefix", help="only documents under this folder")
+    search.add_argument("--type", action="append", default=[], dest="doc_types", help="document type, e.g. pdf")
+    search.add_argument("--lang", action="append", default=[], dest="languages", help="en or zh")
+    search.add_argument("--tag", action="append", default=[], dest="tags")
+    search.add_argument("--after", type=_date, help="modified on or after (ISO date)")
+    search.add_argument("--before", type=_date, help="modified on or before (ISO date)")
+    search.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.HYBRID.value)
+    search.add_argument("--neighbours", type=int, help="chunks to add on each side of a hit")
+    search.add_argument("--json", action="store_true", help="print passages as a JSON list")
+
+    evaluate = commands.add_parser("eval", help="measure retrieval quality on a data set")
+    evaluate.add_argument("dataset", type=Path, metavar="DATASET_DIR",
+                          help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), or a folder of documents with --queries")
+    evaluate.add_argument("--queries", type=Path, help="questions whose labels name files in DATASET_DIR (JSON or JSONL)")
+    evaluate.add_argument("--modes", default="dense,sparse,hybrid", help="comma-separated: dense,sparse,hybrid,rerank")
+    evaluate.add_argument("--k", type=int, default=10, help="cut-off of nDCG and MRR (default 10)")
+    evaluate.add_argument("--max-queries", type=int, help="evaluate only the first N queries")
+    evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
     return parser
+
+
+def _date(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "ingest":
             return _ingest(settings, args)
+        if args.command == "eval":
+            from serve.evaluate import run_eval
+
+            return run_eval(settings, args)
         return _search(settings, args)
     except DocentError as exc:
         print(f"docent: error [{exc.code}]: {exc.message}", file=sys.stderr)
@@ -64,28 +97,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from serve.components import make_embedder, make_index, make_parsers, make_pipeline
+    from serve.components import make_cjk_embedder, make_embedder, make_index, make_parsers, make_pipeline
     from serve.progress import IngestProgress
 
     console = Console(stderr=True)
     embedder = make_embedder(settings)
+    cjk = make_cjk_embedder(settings)
     parsers = make_parsers(settings)
     with ExitStack() as stack:
-        with console.status("loading the embedding model and the parsers…"):
+        with console.status("loading the embedding models and the parsers…"):
             parsers.start()  # the workers import their parsers while the model loads
             stack.callback(parsers.close)
             embedder.start()
-            index = make_index(settings, embedder.dimension)
+            if cjk is not None:
+                cjk.start()
+            index = make_index(settings, embedder.dimension, cjk)
             index.start()
             stack.callback(index.close)
             parsers.wait_ready()
-            pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers)
+            pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
             pipeline.sparse.start()
         with IngestProgress(console, quiet=args.json) as progress:
             report = pipeline.run(
                 args.paths,
                 acl=args.acl,
                 public=args.public,
+                tags=args.tag,
                 prune=args.prune,
                 on_start=progress.start,
                 on_file=progress.advance,
@@ -98,28 +135,48 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _search(settings: Settings, args: argparse.Namespace) -> int:
-    from serve.components import make_embedder, make_index
-    from retrieval.search import Searcher
-    from retrieval.sparse import SparseEncoder
+    from retrieval.access import ALL_ACCESS, Principal
+    from retrieval.filters import SearchFilters
+    from retrieval.search import SearchRequest
+    from serve.components import make_cjk_embedder, make_embedder, make_index, make_reranker, make_retriever
 
+    mode = Mode(args.mode)
     embedder = make_embedder(settings)
     embedder.start()
-    index = make_index(settings, embedder.dimension)
+    cjk = make_cjk_embedder(settings)
+    if cjk is not None:
+        cjk.start()
+    reranker = make_reranker(settings)
+    if mode is Mode.RERANK:
+        if reranker is None:
+            raise ConfigError("--mode rerank needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
+        reranker.start()
+    index = make_index(settings, embedder.dimension, cjk)
     index.start()
+    # The command runs as the operator, who owns the data folder and so every document; --user narrows that.
+    access = Principal(args.user, tuple(args.group)) if args.user or args.group else ALL_ACCESS
+    filters = SearchFilters(
+        source_prefix=args.prefix,
+        doc_types=tuple(args.doc_types),
+        languages=tuple(args.languages),
+        tags=tuple(args.tags),
+        modified_after=args.after,
+        modified_before=args.before,
+    )
     try:
-        hits = Searcher(index, embedder, SparseEncoder()).search(args.query, k=args.k)
+        retriever = make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)
+        request = SearchRequest(args.query, access, k=args.k, filters=filters, mode=mode, neighbours=args.neighbours)
+        passages = retriever.search(request).passages
     finally:
         index.close()
     if args.json:
-        print(json.dumps([asdict(h) for h in hits], ensure_ascii=False))
+        print(json.dumps([asdict(p) for p in passages], ensure_ascii=False))
         return EXIT_OK
-    if not hits:
+    if not passages:
         print("no results")
-    for rank, hit in enumerate(hits, 1):
-        where = " > ".join(hit.headings) or hit.title
-        page = f"  p.{hit.page}" if hit.page else ""
-        snippet = " ".join(hit.text.split())[:200]
-        print(f"{rank}. [{hit.score:.3f}] {hit.source}{page}\n   {where}\n   {snippet}\n")
+    for rank, passage in enumerate(passages, 1):
+        snippet = " ".join(passage.text.split())[:200]
+        print(f"{rank}. [{passage.score:.3f}] {passage.source}\n   {passage.citation}\n   {snippet}\n")
     return EXIT_OK
 
 

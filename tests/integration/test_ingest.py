@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from ingest.discovery import document_id, source_of
-from retrieval.search import Searcher
+from retrieval.access import ALL_ACCESS
+from retrieval.index import IndexQuery
+from retrieval.models import point_id
+from retrieval.search import SearchRequest
 from retrieval.sparse import SparseEncoder
 from tests.conftest import FACTS
 
@@ -25,33 +28,39 @@ def long_markdown(sections: int, tag: str) -> str:
 def payloads(index, doc_id: str) -> list[dict]:
     """Every stored chunk of a document, read back through a search that cannot miss (limit >> size)."""
     probe = np.ones(index.spec.dense_size, dtype=np.float32)
-    hits = index.search(probe, SparseEncoder().encode_query("step revision"), limit=500, candidates=500)
+    hits = index.search(IndexQuery(500, probe, SparseEncoder().encode_query("step revision"), candidates=500))
     return [h for h in hits if h.document_id == doc_id]
 
 
-def test_sample_corpus_is_indexed_with_complete_payloads(pipeline, sample_corpus, edge_index, embedder):
+def search(retriever, query: str, *, k: int):
+    return retriever.search(SearchRequest(query, ALL_ACCESS, k=k)).passages
+
+
+def test_sample_corpus_is_indexed_with_complete_payloads(pipeline, sample_corpus, edge_index, retriever):
     report = pipeline.run([sample_corpus], acl=["group:staff"])
     assert report.ok and report.indexed == 20 and report.files == 20
     assert report.chunks == report.embedded == edge_index.count() > 100
-    hits = Searcher(edge_index, embedder, SparseEncoder()).search("VPN gateway port", k=3)
+    hits = search(retriever, "VPN gateway port", k=3)
     assert hits and hits[0].source.endswith(".md")
-    record = edge_index.shard.retrieve([hits[0].id], with_payload=True, with_vector=False)[0].payload
+    record = edge_index.fetch([point_id(hits[0].document_id, hits[0].chunks[0])], ALL_ACCESS)[0]
+    record = edge_index.shard.retrieve([record.id], with_payload=True, with_vector=False)[0].payload
     for key in ("document_id", "source", "title", "headings", "page", "chunk", "chunk_count", "content_hash",
-                "language", "acl", "ingested_at", "modified_at", "doc_type", "text", "revision"):
+                "language", "acl", "ingested_at", "modified_at", "doc_type", "text", "revision", "tags",
+                "path_prefixes", "visibility"):
         assert key in record, key
     assert record["acl"] == ["group:staff"] and len(record["content_hash"]) == 64
-    pdf_hits = Searcher(edge_index, embedder, SparseEncoder()).search("Tripwise booking portal flights", k=5)
+    pdf_hits = search(retriever, "Tripwise booking portal flights", k=5)
     assert any(h.source.endswith("travel-policy.pdf") and h.page for h in pdf_hits)
 
 
-def test_golden_questions_find_their_document(pipeline, sample_corpus, edge_index, embedder):
+def test_golden_questions_find_their_document(pipeline, sample_corpus, retriever):
     pipeline.run([sample_corpus])
-    searcher = Searcher(edge_index, embedder, SparseEncoder())
     facts = json.loads(FACTS.read_text())
-    found = sum(
-        any(Path(h.source).name == fact["file"] for h in searcher.search(fact["question"], k=5)) for fact in facts
-    )
-    assert found / len(facts) >= 0.9  # measured 0.97 (37/38) with the packaged MiniLM and RRF
+    top = [search(retriever, fact["question"], k=5) for fact in facts]
+    found = sum(any(Path(p.source).name == fact["file"] for p in hits) for fact, hits in zip(facts, top))
+    first = sum(bool(hits) and Path(hits[0].source).name == fact["file"] for fact, hits in zip(facts, top))
+    # Measured 38/38 in the top 5 and 38/38 first with DBSF and the CJK vector (37/38, 33/38 with plain RRF).
+    assert found == len(facts) and first >= 36
 
 
 def test_rerun_on_unchanged_files_embeds_nothing(pipeline, sample_corpus, edge_index):
