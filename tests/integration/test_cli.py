@@ -135,3 +135,73 @@ def test_a_qdrant_server_that_is_down_fails_fast_with_a_named_error(tmp_path):
     assert result.returncode == 2 and "index_unavailable" in result.stderr, result.stderr
     assert time.perf_counter() - started < 120
     assert not (tmp_path / "data").exists()  # nothing was written locally instead
+
+
+def write_beir(folder: Path) -> None:
+    """A three-document BEIR data set with a hand-made qrels file (a header, a grade 2, a grade 0)."""
+    (folder / "qrels").mkdir(parents=True)
+    corpus = [
+        {"_id": "d1", "title": "Parking", "text": "Staff park in the underground garage on level B2."},
+        {"_id": "d2", "title": "Remote access", "text": "The VPN gateway listens on port 51820."},
+        {"_id": "d3", "title": "年假", "text": "入职满一年的员工每年享有十五天带薪年假。"},
+    ]
+    queries = [{"_id": "q1", "text": "Which port does the VPN use?"}, {"_id": "q2", "text": "员工有几天年假？"},
+               {"_id": "q3", "text": "unlabelled question"}]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in corpus))
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t2\nq2\td3\t1\nq2\td1\t0\n")
+
+
+def test_eval_reports_every_mode_and_reuses_its_index(tmp_path):
+    write_beir(tmp_path / "toy")
+    result = docent("eval", str(tmp_path / "toy"), "--modes", "dense,sparse,hybrid", "--json", data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dataset"] == "toy" and report["queries"] == 2  # q3 has no labels
+    assert [r["mode"] for r in report["results"]] == ["dense", "sparse", "hybrid"]
+    for row in report["results"]:
+        assert set(row) == {"mode", "ndcg@10", "recall@5", "recall@10", "recall@100", "mrr@10", "latency_ms"}
+        assert row["latency_ms"]["p50"] <= row["latency_ms"]["p95"]
+    hybrid = report["results"][2]
+    assert hybrid["ndcg@10"] == hybrid["mrr@10"] == hybrid["recall@5"] == 1.0  # both answers ranked first
+
+    table = docent("eval", str(tmp_path / "toy"), "--modes", "hybrid", data_dir=tmp_path / "data")
+    assert table.returncode == 0, table.stderr
+    assert "0 documents indexed" in table.stderr and "3 unchanged" in table.stderr  # the index was reused
+    assert "hybrid" in table.stdout and "nDCG@10" in table.stdout
+
+
+def test_eval_on_a_folder_with_a_golden_file_and_a_missing_reranker(tmp_path):
+    golden = tmp_path / "golden.json"
+    golden.write_text(json.dumps([{"question": "Which port does the VPN gateway listen on?", "file": "vpn-setup.md"}]))
+    result = docent("eval", str(SAMPLE_DOCS), "--queries", str(golden), "--modes", "hybrid", "--k", "5", "--json",
+                    data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout)["results"][0]
+    assert row["mrr@5"] == 1.0 and row["recall@5"] == 1.0
+    result = docent("eval", str(SAMPLE_DOCS), "--queries", str(golden), "--modes", "rerank", data_dir=tmp_path / "data")
+    assert result.returncode == 2 and "DOCENT_RETRIEVAL__RERANK_MODEL" in result.stderr
+
+
+def test_search_as_a_principal_with_filters(tmp_path):
+    data = tmp_path / "data"
+    hr, it = tmp_path / "corp" / "hr", tmp_path / "corp" / "it"
+    shutil.copytree(SAMPLE_DOCS, hr, ignore=shutil.ignore_patterns("vpn-*", "*.pdf"))
+    it.mkdir()
+    shutil.copy(SAMPLE_DOCS / "vpn-setup.md", it)
+    assert docent("ingest", str(hr), "--acl", "group:hr", "--tag", "policy", data_dir=data).returncode == 0
+    assert docent("ingest", str(it), "--public", data_dir=data).returncode == 0
+
+    def sources(*args: str) -> list[str]:
+        result = docent("search", "VPN gateway port leave policy", "--k", "20", "--json", *args, data_dir=data)
+        assert result.returncode == 0, result.stderr
+        return [Path(p["source"]).parent.name for p in json.loads(result.stdout)]
+
+    assert set(sources()) == {"hr", "it"}  # the operator sees everything
+    assert set(sources("--user", "ann")) == {"it"}  # no groups: public documents only
+    assert set(sources("--user", "hal", "--group", "group:hr")) == {"hr", "it"}
+    assert set(sources("--user", "hal", "--group", "group:hr", "--prefix", str(hr))) == {"hr"}
+    assert set(sources("--user", "ann", "--prefix", str(hr))) == set()  # a filter never widens access
+    assert set(sources("--tag", "policy")) == {"hr"}
+    assert set(sources("--type", "md", "--prefix", str(it))) == {"it"}
+    assert sources("--after", "2999-01-01") == []

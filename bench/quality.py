@@ -1,0 +1,81 @@
+"""Retrieval quality of each fusion choice, side by side: `docent eval` under several settings, one report.
+
+    python bench/quality.py [--datasets ../shared/datasets] [--cmrc-queries 1000] [--out bench/reports/quality.json]
+
+For SciFact (English) and CMRC2018 (Chinese) it runs dense, sparse and hybrid search with DBSF and with RRF,
+and on CMRC2018 both with and without the multilingual CJK vector, so the table shows what each choice buys.
+Every variant runs through the real command in a subprocess, with its own throwaway index under --data-dir
+(reused between runs: the second run of this script embeds nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (data set, label, settings); the first variant of each data set is Docent's default.
+VARIANTS = [
+    ("scifact", "DBSF (default)", {}),
+    ("scifact", "RRF", {"DOCENT_RETRIEVAL__FUSION": "rrf"}),
+    ("cmrc2018", "DBSF + CJK vector (default)", {}),
+    ("cmrc2018", "RRF + CJK vector", {"DOCENT_RETRIEVAL__FUSION": "rrf"}),
+    ("cmrc2018", "DBSF, MiniLM only", {"DOCENT_EMBEDDING__CJK_MODEL": ""}),
+    ("cmrc2018", "RRF, MiniLM only", {"DOCENT_EMBEDDING__CJK_MODEL": "", "DOCENT_RETRIEVAL__FUSION": "rrf"}),
+]
+
+
+def run_variant(dataset: Path, settings: dict[str, str], *, data_dir: Path, max_queries: int | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_")}
+    env.update({"DOCENT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}, **settings)
+    command = [sys.executable, "-m", "serve.cli", "eval", str(dataset), "--modes", "dense,sparse,hybrid", "--json"]
+    if max_queries:
+        command += ["--max-queries", str(max_queries)]
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+    report = json.loads(result.stdout)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--cmrc-queries", type=int, default=1000, help="first N CMRC2018 questions (default 1000)")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / ".cache" / "quality")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "quality.json")
+    args = parser.parse_args()
+
+    rows = []
+    for dataset, label, settings in VARIANTS:
+        limit = args.cmrc_queries if dataset == "cmrc2018" else None
+        report = run_variant(args.datasets / dataset, settings, data_dir=args.data_dir, max_queries=limit)
+        by_mode = {r["mode"]: r for r in report["results"]}
+        better_half = max(by_mode["dense"]["ndcg@10"], by_mode["sparse"]["ndcg@10"])
+        rows.append({"dataset": dataset, "variant": label, "settings": settings, "queries": report["queries"],
+                     "results": report["results"], "hybrid_minus_better_half": by_mode["hybrid"]["ndcg@10"] - better_half,
+                     "seconds": report["seconds"]})
+        print(f"{dataset:9} {label:28} " + "  ".join(f"{m} {by_mode[m]['ndcg@10']:.3f}" for m in by_mode), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"load_avg_at_start": os.getloadavg(), "variants": rows}, indent=2) + "\n")
+
+    print("\n| data set | variant | dense | sparse | hybrid | hybrid − better half | R@100 hybrid | p50 / p95 ms hybrid |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        r = {x["mode"]: x for x in row["results"]}
+        h = r["hybrid"]
+        print(f"| {row['dataset']} | {row['variant']} | {r['dense']['ndcg@10']:.3f} | {r['sparse']['ndcg@10']:.3f} | "
+              f"{h['ndcg@10']:.3f} | {row['hybrid_minus_better_half']:+.3f} | {h['recall@100']:.3f} | "
+              f"{h['latency_ms']['p50']:.0f} / {h['latency_ms']['p95']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""`docent eval`: index a data set into a throwaway index, run its queries in each search mode, report quality.
+
+The index lives in `<data_dir>/eval/<name>-<hash of the data set's path and models>/` and is reused: the ingest pipeline's
+revision check skips documents that are already there, so a second run embeds nothing. Documents are ranked by
+their best chunk, through the same `Retriever` as every other caller, with administrative access.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest.documents import ParsedDocument
+from ingest.parsing import text_blocks
+from ingest.pipeline import TextDocument
+from retrieval.access import ALL_ACCESS
+from retrieval.edge_index import EdgeIndex
+from retrieval.errors import ConfigError, PathNotFoundError
+from retrieval.evaluation import EvalSet, evaluate, load_beir, load_golden
+from retrieval.models import IndexSpec
+from retrieval.search import Mode, Retriever, SearchRequest
+from serve.settings import Settings
+
+# Chunks fetched per query: enough distinct documents for recall@100 in every mode.
+EVAL_DEPTH_CHUNKS = 200
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from serve.components import (
+        make_cjk_embedder,
+        make_embedder,
+        make_parsers,
+        make_pipeline,
+        make_reranker,
+        make_retriever,
+    )
+
+    console = Console(stderr=True)
+    modes = [Mode(m.strip()) for m in args.modes.split(",") if m.strip()]
+    dataset = Path(args.dataset).resolve()
+    if not dataset.is_dir():
+        raise PathNotFoundError(f"{args.dataset} is not a folder")
+    golden = args.queries is not None
+    eval_set = load_golden(dataset, args.queries) if golden else load_beir(dataset, max_queries=args.max_queries)
+    if golden and args.max_queries:
+        eval_set = EvalSet(eval_set.name, eval_set.corpus, eval_set.queries[: args.max_queries])
+
+    embedder = make_embedder(settings)
+    cjk = make_cjk_embedder(settings)
+    reranker = make_reranker(settings)
+    if Mode.RERANK in modes and reranker is None:
+        raise ConfigError("the rerank mode needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
+    with ExitStack() as stack:
+        with console.status("loading the models…"):
+            embedder.start()
+            if cjk is not None:
+                cjk.start()
+            if reranker is not None and Mode.RERANK in modes:
+                reranker.start()
+        spec = IndexSpec(
+            collection="eval",
+            model=settings.embedding.model,
+            dense_size=embedder.dimension,
+            cjk_model=cjk.name if cjk else "",
+            cjk_size=cjk.dimension if cjk else 0,
+        )
+        index = EdgeIndex(_eval_dir(settings, dataset), spec)
+        index.start()
+        stack.callback(index.close)
+        parsers = make_parsers(settings) if golden else None
+        if parsers is not None:
+            parsers.start()
+            stack.callback(parsers.close)
+            parsers.wait_ready()
+        pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
+        pipeline.exclude = ()
+        pipeline.sparse.start()
+        with _bar(console, "indexing", args.json) as progress:
+            task = progress.add_task("index", total=len(eval_set.corpus) or None)
+            tick = lambda done: progress.update(task, advance=1)  # noqa: E731
+            if golden:
+                report = pipeline.run([dataset], public=True, on_file=tick)
+            else:
+                report = pipeline.run_parsed((_text_document(eval_set.name, d) for d in eval_set.corpus),
+                                             public=True, on_file=tick)
+        if not args.json:
+            console.print(f"index: {report.indexed} documents indexed ({report.chunks} chunks), "
+                          f"{report.unchanged} unchanged, {len(report.failed)} failed, {report.seconds:.0f} s")
+        retriever = make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)
+
+        def search(mode: str, text: str) -> list[str]:
+            hits, _ = retriever.hits(SearchRequest(text, ALL_ACCESS, mode=Mode(mode)), limit=EVAL_DEPTH_CHUNKS)
+            return [h.hit.source if golden else h.hit.document_id for h in hits]
+
+        retriever.hits(SearchRequest("warm up", ALL_ACCESS), limit=1)
+        total = len(modes) * len(eval_set.queries)
+        with _bar(console, "searching", args.json) as progress:
+            task = progress.add_task("search", total=total)
+            result = evaluate(eval_set, search, [m.value for m in modes], k=args.k,
+                              progress=lambda n: progress.update(task, completed=n))
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return 0
+    table = Table(title=f"{result.dataset}: {result.queries} queries")
+    for column in result.columns():
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for row in result.rows():
+        table.add_row(*row)
+    Console().print(table)
+    return 0
+
+
+def _eval_dir(settings: Settings, dataset: Path) -> Path:
+    """One index per data set and model pair, so switching the CJK model does not clash with an old index."""
+    key = f"{dataset}|{settings.embedding.model}|{settings.embedding.cjk_model}"
+    return settings.data_dir / "eval" / f"{dataset.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def _text_document(name: str, doc) -> TextDocument:  # noqa: ANN001 - retrieval.evaluation.CorpusDoc
+    """A corpus entry as a parsed document: its title, and its text read like a plain-text file."""
+    content_hash = hashlib.sha256(f"{doc.title}\n{doc.text}".encode()).hexdigest()
+    parsed = ParsedDocument(title=doc.title, doc_type="txt", blocks=text_blocks(doc.text))
+    return TextDocument(doc.doc_id, f"/{name}/{doc.doc_id}", parsed, content_hash, EPOCH)
+
+
+def _bar(console: Console, label: str, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=quiet,
+    )
