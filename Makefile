@@ -16,6 +16,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/docent ingest examples/docs
 	$(VENV)/bin/docent search "How many days of annual leave can be carried over?"
 	$(VENV)/bin/docent search "VPN 网关的端口是多少？"
+	$(VENV)/bin/docent eval examples/docs --queries examples/facts.json
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

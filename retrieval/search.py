@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.access import Access
-from retrieval.embedding import Embedder
+from retrieval.errors import ConfigError
 from retrieval.filters import NO_FILTERS, SearchFilters
 from retrieval.index import DENSE, DENSE_CJK, Fusion, Index, IndexQuery
 from retrieval.models import SearchHit, point_id
@@ -114,7 +114,7 @@ class Retriever:
         if not request.query.strip():
             return [], result
         if request.mode is Mode.RERANK and self.reranker is None:
-            raise ValueError("rerank mode needs a reranker (DOCENT_RETRIEVAL__RERANK_MODEL)")
+            raise ConfigError("the rerank mode needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
         started = time.perf_counter()
         dense = None
         if request.mode is not Mode.SPARSE:

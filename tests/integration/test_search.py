@@ -12,6 +12,7 @@ from ingest.documents import ParsedDocument
 from ingest.parsing import text_blocks
 from ingest.pipeline import IngestPipeline, TextDocument
 from retrieval.access import ALL_ACCESS, PUBLIC_ONLY, Principal
+from retrieval.errors import ConfigError
 from retrieval.index import DENSE, DENSE_CJK
 from retrieval.models import SearchHit
 from retrieval.rerank import CrossEncoderReranker
@@ -181,5 +182,5 @@ def test_rerank_stage_reorders_by_the_cross_encoder(bilingual, edge_index, embed
     direct = reranker.score("alarm 5562", [f"{h.hit.title}\n{h.hit.text}" for h in hybrid[:8]])
     assert max(scores) == pytest.approx(max(direct), abs=1e-5)
     assert "rerank" in result.timings_ms
-    with pytest.raises(ValueError, match="reranker"):
+    with pytest.raises(ConfigError, match="RERANK_MODEL"):
         Retriever(edge_index, embedder, SparseEncoder()).search(SearchRequest("x", ALL_ACCESS, mode=Mode.RERANK))
