@@ -111,6 +111,7 @@ class IngestPipeline:
         parsers: ParserPool | None,
         cjk_embedder: CjkEmbedder | None = None,
         batch_chunks: int = 256,
+        optimize_after_chunks: int = 5000,
         exclude: Sequence[Path] = (),
     ) -> None:
         self.index = index
@@ -120,6 +121,7 @@ class IngestPipeline:
         self.chunker = chunker
         self.parsers = parsers
         self.batch_chunks = batch_chunks
+        self.optimize_after_chunks = optimize_after_chunks
         self.exclude = tuple(exclude)
         self.min_batch = embedder.batch_size
         self._sparse_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-sparse")
@@ -190,6 +192,7 @@ class IngestPipeline:
             for doc in gone:
                 self.index.delete_document(doc)
             report.removed = len(gone)
+        self._optimize(report)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -230,8 +233,19 @@ class IngestPipeline:
                 self._write(pending, report, notify)
                 pending = []
         self._write(pending, report, notify)
+        self._optimize(report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _optimize(self, report: IngestReport) -> None:
+        """After a large write, build the vector indexes (HNSW): at 100k chunks an exact dense search takes
+        13 ms and an indexed one 2 ms (bench/README.md). Small updates are not worth a rebuild: they land in a
+        segment small enough to scan."""
+        if report.chunks >= self.optimize_after_chunks:
+            started = time.perf_counter()
+            self.index.optimize()
+            report.optimize_seconds = round(time.perf_counter() - started, 2)
+            log.info("optimized chunks=%d seconds=%.1f", report.chunks, report.optimize_seconds)
 
     def _revision(self, content_hash: str, access_key: str) -> str:
         digest = hashlib.sha256(f"{content_hash}|{access_key}|{self.settings_fingerprint()}".encode())

@@ -21,6 +21,7 @@ class IngestReport:
     embedded: int = 0  # chunks embedded in this run (0 when nothing changed)
     failed: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
+    optimize_seconds: float | None = None  # set when the run rebuilt the vector indexes (see IngestPipeline)
 
     @property
     def ok(self) -> bool:

@@ -111,5 +111,6 @@ def make_pipeline(
         parsers=parsers,
         cjk_embedder=cjk,
         batch_chunks=settings.ingest.batch_chunks,
+        optimize_after_chunks=settings.ingest.optimize_after_chunks,
         exclude=[settings.data_dir],
     )

@@ -55,6 +55,7 @@ class IngestProgress:
             f"[bold]{report.files}[/] files: [green]{report.indexed} indexed[/], {report.unchanged} unchanged, "
             f"{report.removed} removed, [red]{len(report.failed)} failed[/]; {report.chunks} chunks written, "
             f"{report.embedded} embedded in {report.seconds:.1f} s"
+            + (f" (search index rebuilt in {report.optimize_seconds:.1f} s)" if report.optimize_seconds else "")
         )
         for failure in report.failed:
             console.print(f"  [red]failed[/] {failure.path}: {failure.reason}")

@@ -44,6 +44,7 @@ class IngestSettings(BaseModel):
     parse_workers: int = Field(1, ge=1)
     max_file_mb: float = Field(100.0, gt=0)
     batch_chunks: int = Field(256, ge=1)  # more chunks per batch: better length sorting, less padding
+    optimize_after_chunks: int = Field(5000, ge=1)  # a run writing this many chunks rebuilds the HNSW indexes
 
 
 class RetrievalSettings(BaseModel):

@@ -163,3 +163,17 @@ def test_edge_index_is_single_process(tmp_path):
     first.close()
     second.start()
     second.close()
+
+
+def test_optimize_keeps_every_point_and_the_ranking(index):
+    for d in range(30):
+        index.replace_document(f"doc-{d}", "r1", make_chunks(f"doc-{d}", "r1", [f"text {d} part {i}" for i in range(5)]))
+    query = IndexQuery(10, np.ones(DIM, dtype=np.float32) / np.sqrt(DIM), SPARSE.encode_query("text 7 part"))
+    before = index.search(query)
+    index.optimize()
+    assert index.count() == 150
+    after = index.search(query)
+    assert [h.id for h in after[:3]] == [h.id for h in before[:3]]  # further down, equal scores may swap
+    assert [h.score for h in after] == pytest.approx([h.score for h in before], abs=1e-4)
+    index.replace_document("doc-0", "r2", make_chunks("doc-0", "r2", ["rewritten"]))  # writes still work after it
+    assert index.count("doc-0") == 1

@@ -74,6 +74,15 @@ def test_rerun_on_unchanged_files_embeds_nothing(pipeline, sample_corpus, edge_i
     assert [e.status for e in events] == ["unchanged"] * 20
     assert (second.indexed, second.unchanged, second.embedded, second.chunks) == (0, 20, 0, 0)
     assert edge_index.count() == points == first.chunks
+    assert first.optimize_seconds is None and second.optimize_seconds is None  # below the 5,000-chunk threshold
+
+
+def test_a_large_run_builds_the_vector_indexes(pipeline, sample_corpus, edge_index, retriever):
+    pipeline.optimize_after_chunks = 50
+    report = pipeline.run([sample_corpus])
+    assert report.optimize_seconds is not None and report.chunks > 50
+    passages = search(retriever, "Which port does the VPN gateway listen on?", k=3)
+    assert passages[0].source.endswith("vpn-setup.md")
 
 
 def test_changing_the_acl_reindexes(pipeline, sample_corpus, edge_index):
