@@ -23,6 +23,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/ingest.py
+	$(PY) bench/search.py
 
 clean:
 	rm -rf data bench/reports
