@@ -30,8 +30,9 @@ class Passage:
     def citation(self) -> str:
         """Where a reader finds it: title, section and page."""
         parts = [self.title or self.source]
-        if self.headings:
-            parts.append(" > ".join(self.headings))
+        headings = self.headings[1:] if self.headings and self.headings[0] == self.title else self.headings
+        if headings:  # a document's first heading often repeats its title
+            parts.append(" > ".join(headings))
         if self.page:
             parts.append(f"p. {self.page}")
         return " — ".join(parts)

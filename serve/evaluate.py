@@ -82,7 +82,6 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
             stack.callback(parsers.close)
             parsers.wait_ready()
         pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
-        pipeline.exclude = ()
         pipeline.sparse.start()
         with _bar(console, "indexing", args.json) as progress:
             task = progress.add_task("index", total=len(eval_set.corpus) or None)

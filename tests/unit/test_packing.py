@@ -166,3 +166,14 @@ def test_with_the_packaged_model_tokenizer(embedder):
             if index in packed.truncated:
                 assert embedder.count_tokens([kept.text])[0] >= 16
     assert pack_context(CORPUS, embedder, 10_000).kept == (0, 1, 2, 3, 4)
+
+
+def test_citation_does_not_repeat_a_title_that_is_also_the_first_heading():
+    from retrieval.passages import Passage
+
+    base = dict(document_id="d", source="/s.pdf", doc_type="pdf", chunks=(0, 0), text="x", language="en", score=1.0)
+    same = Passage(title="Guide", headings=("Guide", "Setup"), page=3, **base)
+    other = Passage(title="Guide", headings=("Intro",), page=None, **base)
+    assert same.citation == "Guide — Setup — p. 3"
+    assert other.citation == "Guide — Intro"
+    assert Passage(title="", headings=(), page=None, **base).citation == "/s.pdf"
