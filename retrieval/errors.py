@@ -16,6 +16,8 @@ class ErrorCode(StrEnum):
     INDEX_UNAVAILABLE = "index_unavailable"
     MODEL_UNAVAILABLE = "model_unavailable"
     PATH_NOT_FOUND = "path_not_found"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
 
 
 class DocentError(Exception):
@@ -56,3 +58,15 @@ class ModelUnavailableError(DocentError):
 
 class PathNotFoundError(DocentError):
     code = ErrorCode.PATH_NOT_FOUND
+
+
+class UnauthorizedError(DocentError):
+    """No API key, or one that is not known."""
+
+    code = ErrorCode.UNAUTHORIZED
+
+
+class ForbiddenError(DocentError):
+    """A known key that may not do this (document management needs an admin key)."""
+
+    code = ErrorCode.FORBIDDEN

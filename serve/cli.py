@@ -3,6 +3,8 @@
     docent ingest PATH... [--acl PRINCIPAL ...] [--public] [--tag TAG ...] [--prune] [--json]
     docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
     docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--json]
+    docent keys create --user ID [--groups G1,G2] [--admin] [--json]
+    docent serve [--host H] [--port P]
 
 Exit status: 0 success, 1 some documents failed (the rest were indexed), 2 a usage or configuration error.
 """
@@ -64,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", type=int, default=10, help="cut-off of nDCG and MRR (default 10)")
     evaluate.add_argument("--max-queries", type=int, help="evaluate only the first N queries")
     evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create an API key (shown once)")
+    create.add_argument("--user", required=True, help="the user id the key searches as")
+    create.add_argument("--groups", default="", help="comma-separated groups of that user")
+    create.add_argument("--admin", action="store_true", help="may manage documents")
+    create.add_argument("--json", action="store_true", help='print {"key": ...}')
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
     return parser
 
 
@@ -88,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from serve.evaluate import run_eval
 
             return run_eval(settings, args)
+        if args.command == "keys":
+            return _create_key(settings, args)
+        if args.command == "serve":
+            return _serve(settings, args)
         return _search(settings, args)
     except DocentError as exc:
         print(f"docent: error [{exc.code}]: {exc.message}", file=sys.stderr)
@@ -138,21 +156,12 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     from retrieval.access import ALL_ACCESS, Principal
     from retrieval.filters import SearchFilters
     from retrieval.search import SearchRequest
-    from serve.components import make_cjk_embedder, make_embedder, make_index, make_reranker, make_retriever
+    from serve.components import start_retriever
 
     mode = Mode(args.mode)
-    embedder = make_embedder(settings)
-    embedder.start()
-    cjk = make_cjk_embedder(settings)
-    if cjk is not None:
-        cjk.start()
-    reranker = make_reranker(settings)
-    if mode is Mode.RERANK:
-        if reranker is None:
-            raise ConfigError("--mode rerank needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
-        reranker.start()
-    index = make_index(settings, embedder.dimension, cjk)
-    index.start()
+    if mode is Mode.RERANK and not settings.retrieval.rerank_model:
+        raise ConfigError("--mode rerank needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
+    index, retriever = start_retriever(settings, rerank=mode is Mode.RERANK)
     # The command runs as the operator, who owns the data folder and so every document; --user narrows that.
     access = Principal(args.user, tuple(args.group)) if args.user or args.group else ALL_ACCESS
     filters = SearchFilters(
@@ -164,7 +173,6 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
         modified_before=args.before,
     )
     try:
-        retriever = make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)
         request = SearchRequest(args.query, access, k=args.k, filters=filters, mode=mode, neighbours=args.neighbours)
         passages = retriever.search(request).passages
     finally:
@@ -177,6 +185,38 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     for rank, passage in enumerate(passages, 1):
         snippet = " ".join(passage.text.split())[:200]
         print(f"{rank}. [{passage.score:.3f}] {passage.source}\n   {passage.citation}\n   {snippet}\n")
+    return EXIT_OK
+
+
+def _create_key(settings: Settings, args: argparse.Namespace) -> int:
+    from serve.keys import KeyStore
+
+    groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
+    key, record = KeyStore(settings.data_dir / "keys.sqlite").create(args.user, groups, admin=args.admin)
+    if args.json:
+        print(json.dumps({"key": key, "key_id": record.key_id, "user": args.user, "groups": list(groups),
+                          "admin": args.admin}))
+    else:
+        print(f"{key}\n(key {record.key_id} for user {args.user!r}, groups {list(groups)}, admin {args.admin}; "
+              "it is shown only once)")
+    return EXIT_OK
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    """The composition root of the server process: models, index and retriever, started once, then uvicorn."""
+    import uvicorn
+
+    from serve.app import create_app
+    from serve.components import start_retriever
+    from serve.keys import KeyStore
+
+    index, retriever = start_retriever(settings, rerank=True)
+    try:
+        app = create_app(retriever=retriever, index=index, keys=KeyStore(settings.data_dir / "keys.sqlite"),
+                         anonymous=settings.auth.anonymous)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())
+    finally:
+        index.close()
     return EXIT_OK
 
 

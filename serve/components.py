@@ -114,3 +114,20 @@ def make_pipeline(
         optimize_after_chunks=settings.ingest.optimize_after_chunks,
         exclude=[settings.data_dir],
     )
+
+
+def start_retriever(settings: Settings, *, rerank: bool) -> tuple[Index, Retriever]:
+    """Load the query-side models, open the index and build the retriever (what `search` and `serve` need).
+
+    The reranker is loaded only when `rerank` is true and one is configured. The caller closes the index."""
+    embedder = make_embedder(settings)
+    embedder.start()
+    cjk = make_cjk_embedder(settings)
+    if cjk is not None:
+        cjk.start()
+    reranker = make_reranker(settings) if rerank else None
+    if reranker is not None:
+        reranker.start()
+    index = make_index(settings, embedder.dimension, cjk)
+    index.start()
+    return index, make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)

@@ -57,6 +57,10 @@ class RetrievalSettings(BaseModel):
     rerank_candidates: int = Field(30, ge=1)  # hits the cross-encoder rescores
 
 
+class AuthSettings(BaseModel):
+    anonymous: bool = False  # requests without a key search public documents only (the embedded demo)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOCENT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -70,3 +74,4 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    auth: AuthSettings = AuthSettings()
