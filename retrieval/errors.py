@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     PATH_NOT_FOUND = "path_not_found"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
+    GENERATOR_UNAVAILABLE = "generator_unavailable"
 
 
 class DocentError(Exception):
@@ -70,3 +71,9 @@ class ForbiddenError(DocentError):
     """A known key that may not do this (document management needs an admin key)."""
 
     code = ErrorCode.FORBIDDEN
+
+
+class GeneratorUnavailableError(DocentError):
+    """The language model server is down, slow, busy or answered with an error."""
+
+    code = ErrorCode.GENERATOR_UNAVAILABLE

