@@ -67,3 +67,15 @@ def test_unsupported_sentences_are_flagged():
     assert check_answer("Staff carry over at most five days of annual leave [2].", [VPN, LEAVE]).grounded
     # An uncited sentence is checked against every passage.
     assert check_answer("Connect with the WireGuard client.", [VPN, LEAVE]).grounded
+
+
+def test_extractive_answers_quote_the_matching_sentences_with_citations():
+    from serve.extractive import extract
+
+    answer = extract("Which port does the VPN gateway listen on?", [LEAVE, VPN])
+    assert answer.found and answer.sentences == ("The VPN gateway listens on port 51820.",)
+    assert answer.text == "The VPN gateway listens on port 51820. [2]" and answer.cited == (2,)
+    zh = passage(1, "员工每年可以结转最多五天年假。加班需要提前申请。")
+    assert extract("年假可以结转几天？", [zh]).sentences == ("员工每年可以结转最多五天年假。",)
+    assert not extract("What is the cafeteria menu?", [VPN, LEAVE]).found
+    assert check_answer(answer.text, [LEAVE, VPN]).grounded  # quoting is grounded by construction
