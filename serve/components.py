@@ -42,18 +42,23 @@ def make_cjk_embedder(settings: Settings) -> CjkModel | None:
     return SentenceTransformerEmbedder(name, device=settings.embedding.device, precision=settings.embedding.precision)
 
 
-def make_index(settings: Settings, dense_size: int, cjk: CjkModel | None = None, *, collection: str | None = None,
-               data_dir: Path | None = None) -> Index:
-    """Qdrant Edge under data_dir by default; a Qdrant server when DOCENT_QDRANT__URL is set.
-
-    `cjk` must be started (its vector size goes into the collection's spec)."""
-    spec = IndexSpec(
-        collection=collection or settings.collection,
+def index_spec(settings: Settings, dense_size: int, cjk: CjkModel | None, *, collection: str) -> IndexSpec:
+    """What a collection built with these settings' models must match."""
+    return IndexSpec(
+        collection=collection,
         model=settings.embedding.model,
         dense_size=dense_size,
         cjk_model=cjk.name if cjk else "",
         cjk_size=cjk.dimension if cjk else 0,
     )
+
+
+def make_index(settings: Settings, dense_size: int, cjk: CjkModel | None = None, *, collection: str | None = None,
+               data_dir: Path | None = None) -> Index:
+    """Qdrant Edge under data_dir by default; a Qdrant server when DOCENT_QDRANT__URL is set.
+
+    `cjk` must be started (its vector size goes into the collection's spec)."""
+    spec = index_spec(settings, dense_size, cjk, collection=collection or settings.collection)
     q = settings.qdrant
     if q.url:
         api_key = q.api_key.get_secret_value() if q.api_key else None

@@ -25,7 +25,6 @@ from retrieval.access import ALL_ACCESS
 from retrieval.edge_index import EdgeIndex
 from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.evaluation import EvalSet, evaluate, load_beir, load_golden
-from retrieval.models import IndexSpec
 from retrieval.search import Mode, Retriever, SearchRequest
 from serve.settings import Settings
 
@@ -36,6 +35,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     from serve.components import (
+        index_spec,
         make_cjk_embedder,
         make_embedder,
         make_parsers,
@@ -66,14 +66,8 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
                 cjk.start()
             if reranker is not None and Mode.RERANK in modes:
                 reranker.start()
-        spec = IndexSpec(
-            collection="eval",
-            model=settings.embedding.model,
-            dense_size=embedder.dimension,
-            cjk_model=cjk.name if cjk else "",
-            cjk_size=cjk.dimension if cjk else 0,
-        )
-        index = EdgeIndex(_eval_dir(settings, dataset), spec)
+        # Always the embedded store: the evaluation index is throwaway, even when a Qdrant server is configured.
+        index = EdgeIndex(_eval_dir(settings, dataset), index_spec(settings, embedder.dimension, cjk, collection="eval"))
         index.start()
         stack.callback(index.close)
         parsers = make_parsers(settings) if golden else None

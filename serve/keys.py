@@ -38,14 +38,20 @@ class KeyStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._schema_ready = False
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """A connection; the table is created by the first one only (lookups run on every request)."""
+        if not self._schema_ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path)
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, digest TEXT UNIQUE NOT NULL, "
-            "user_id TEXT NOT NULL, groups TEXT NOT NULL, admin INTEGER NOT NULL, created_at TEXT NOT NULL)"
-        )
+        if not self._schema_ready:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS api_keys (key_id TEXT PRIMARY KEY, digest TEXT UNIQUE NOT NULL, "
+                "user_id TEXT NOT NULL, groups TEXT NOT NULL, admin INTEGER NOT NULL, created_at TEXT NOT NULL)"
+            )
+            db.commit()
+            self._schema_ready = True
         return db
 
     def create(self, user_id: str, groups: tuple[str, ...] = (), *, admin: bool = False) -> tuple[str, ApiKey]:
