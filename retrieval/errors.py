@@ -19,6 +19,9 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     GENERATOR_UNAVAILABLE = "generator_unavailable"
+    RATE_LIMITED = "rate_limited"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    MODEL_NOT_FOUND = "model_not_found"
 
 
 class DocentError(Exception):
@@ -77,3 +80,25 @@ class GeneratorUnavailableError(DocentError):
     """The language model server is down, slow, busy or answered with an error."""
 
     code = ErrorCode.GENERATOR_UNAVAILABLE
+
+
+class RateLimitedError(DocentError):
+    """Too many requests from one caller; `retry_after_s` says when the next one is allowed."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PayloadTooLargeError(DocentError):
+    """An upload larger than the configured limit."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class ModelNotFoundError(DocentError):
+    """A chat completion asked for a model this server does not offer (it offers `docent`)."""
+
+    code = ErrorCode.MODEL_NOT_FOUND

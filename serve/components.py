@@ -15,7 +15,13 @@ from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
+from serve.answer import Answerer, AnswerOptions
+from serve.generation import Generator, OpenAICompatibleGenerator
+from serve.local_llm import LlamaCppGenerator, packaged_model_path
 from serve.settings import Settings
+
+# A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.
+LOCAL_STOPS = ("\n\n\n", "<|im_end|>", "<|im_start|>", "\nQuestion:", "\n问题：", "\nUser:")
 
 CjkModel = UniversalSentenceEncoder | SentenceTransformerEmbedder
 
@@ -136,3 +142,49 @@ def start_retriever(settings: Settings, *, rerank: bool) -> tuple[Index, Retriev
     index = make_index(settings, embedder.dimension, cjk)
     index.start()
     return index, make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)
+
+
+def make_generator(settings: Settings) -> Generator:
+    """vLLM (or any OpenAI-compatible server) when DOCENT_LLM__BASE_URL is set, else the local GGUF model.
+
+    The local model must be started (`start()`) before use; the HTTP client needs no start."""
+    llm = settings.llm
+    if llm.base_url:
+        return OpenAICompatibleGenerator(
+            llm.base_url,
+            llm.model,
+            api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+            connect_timeout_s=llm.connect_timeout_s,
+            read_timeout_s=llm.read_timeout_s,
+            retries=llm.retries,
+            max_concurrency=llm.max_concurrency,
+            context_length=llm.context_length,
+        )
+    path = Path(llm.model_path) if llm.model_path else packaged_model_path()
+    return LlamaCppGenerator(path, context_length=llm.local_context_length, threads=llm.local_threads,
+                             wait_s=llm.read_timeout_s)
+
+
+def make_answerer(settings: Settings, retriever: Retriever, generator: Generator | None) -> Answerer:
+    a, llm = settings.answer, settings.llm
+    local = isinstance(generator, LlamaCppGenerator)
+    options = AnswerOptions(
+        passages=a.passages,
+        min_relevance={"en": a.min_relevance_en, "zh": a.min_relevance_zh},
+        max_answer_tokens=llm.local_max_answer_tokens if local else llm.max_answer_tokens,
+        stop=LOCAL_STOPS if local else (),
+        min_support=a.min_support,
+        fallback_extractive=a.fallback_extractive,
+        condense_with_model=not local,  # a 135M model cannot rewrite a question; the previous one is prepended
+    )
+    return Answerer(retriever, None if a.mode == "extractive" else generator, options)
+
+
+def start_generator(settings: Settings) -> Generator | None:
+    """The configured generator, loaded; None in extractive mode (no model is loaded at all)."""
+    if settings.answer.mode == "extractive":
+        return None
+    generator = make_generator(settings)
+    if isinstance(generator, LlamaCppGenerator):
+        generator.start()
+    return generator

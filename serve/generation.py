@@ -36,7 +36,17 @@ class Completion:
 
 
 class Generator(Protocol):
+    """A chat model. `context_length` bounds prompt + answer; `count_tokens` measures text in its tokens (or a
+    safe over-estimate of them); `ping` raises `GeneratorUnavailableError` when it cannot answer now."""
+
     model: str
+    context_length: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
 
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
                  stop: Sequence[str] = ()) -> Completion: ...
@@ -58,11 +68,14 @@ class OpenAICompatibleGenerator:
         read_timeout_s: float = 30.0,
         retries: int = 1,
         max_concurrency: int = 4,
+        context_length: int = 8192,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/").removesuffix("/v1")  # the paths below start with /v1
         self.model = model
+        self.context_length = context_length
         self.retries = retries
         self.read_timeout_s = read_timeout_s
+        self.connect_timeout_s = connect_timeout_s
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
@@ -70,6 +83,21 @@ class OpenAICompatibleGenerator:
 
     def close(self) -> None:
         self._client.close()
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """An over-estimate of the server model's token counts, without its tokenizer: one token per three
+        UTF-8 bytes. Byte-level BPE tokenizers (Qwen, Llama, Phi) average about four bytes per English token
+        and three per Chinese character, so a context packed by this count fits the real one."""
+        return [-(-len(t.encode()) // 3) for t in texts]
+
+    def ping(self) -> None:
+        """Raise unless the server answers `GET /v1/models` within the connect timeout (the readiness probe)."""
+        try:
+            response = self._client.get("/v1/models", timeout=self.connect_timeout_s)
+        except httpx.TransportError as exc:
+            raise GeneratorUnavailableError(f"the generator at {self.base_url} is not reachable: {_describe(exc)}") from exc
+        if response.status_code >= 400:
+            raise GeneratorUnavailableError(f"the generator at {self.base_url} answered {response.status_code}")
 
     def _body(self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
               stream: bool) -> dict[str, object]:
@@ -125,7 +153,7 @@ class OpenAICompatibleGenerator:
                             if response.status_code >= 500 and attempt < self.retries:
                                 continue
                             _completion(response, self.base_url)  # raises with the server's message
-                        for delta in _sse_deltas(response.iter_lines()):
+                        for delta in _sse_deltas(response.iter_lines(), self.base_url):
                             started = True
                             yield delta
                     return
@@ -165,8 +193,11 @@ def _completion(response: httpx.Response, base_url: str) -> Completion:
         raise GeneratorUnavailableError(f"the generator at {base_url} sent an unreadable answer: {exc}") from exc
 
 
-def _sse_deltas(lines: Iterator[str]) -> Iterator[str]:
-    """The content deltas of an OpenAI chat-completion event stream (`data: {...}` lines, `data: [DONE]`)."""
+def _sse_deltas(lines: Iterator[str], base_url: str) -> Iterator[str]:
+    """The content deltas of an OpenAI chat-completion event stream (`data: {...}` lines, `data: [DONE]`).
+
+    A stream that ends without `[DONE]` was cut off (a server that died and closed the connection): an error,
+    not a short answer."""
     for line in lines:
         if not line.startswith("data:"):
             continue
@@ -179,3 +210,5 @@ def _sse_deltas(lines: Iterator[str]) -> Iterator[str]:
             raise GeneratorUnavailableError(f"unreadable event from the generator: {payload[:200]}") from exc
         if delta:
             yield delta
+    raise GeneratorUnavailableError(f"the generator at {base_url} stopped in the middle of the answer: "
+                                    "the stream ended without [DONE]")

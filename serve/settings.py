@@ -61,6 +61,43 @@ class AuthSettings(BaseModel):
     anonymous: bool = False  # requests without a key search public documents only (the embedded demo)
 
 
+class LLMSettings(BaseModel):
+    """The generator: vLLM (or any OpenAI-compatible server) at `base_url`, else a local GGUF model on the CPU."""
+
+    base_url: str | None = None  # e.g. http://vllm:8000 (with or without /v1); unset: the local model
+    model: str = "Qwen/Qwen3-4B-Instruct-2507"  # the served model name (vLLM's --served-model-name)
+    api_key: SecretStr | None = None
+    context_length: int = Field(8192, ge=512)  # the server's --max-model-len
+    connect_timeout_s: float = Field(3.0, gt=0)
+    read_timeout_s: float = Field(30.0, gt=0)  # per received chunk while streaming
+    retries: int = Field(1, ge=0, le=3)
+    max_concurrency: int = Field(8, ge=1)  # requests in flight to the server; more wait here
+    max_answer_tokens: int = Field(512, ge=16)
+    # The local model (no base_url): a GGUF path, or "" for the packaged SmolLM2-135M-Instruct.
+    model_path: str = ""
+    local_context_length: int = Field(2048, ge=512)
+    local_threads: int = Field(1, ge=1)  # on a busy 2-core machine one thread beat two
+    local_max_answer_tokens: int = Field(160, ge=16)  # a 135M model rambles past this
+
+
+class AnswerSettings(BaseModel):
+    mode: Literal["generate", "extractive"] = "generate"  # extractive: never call a model
+    passages: int = Field(6, ge=1, le=50)
+    # Below these dense cosines of the best passage, the answer is "not found" without a model call
+    # (calibrated in bench/abstain.py; "en" covers every non-Chinese query).
+    min_relevance_en: float = Field(0.41, ge=-1, le=1)
+    min_relevance_zh: float = Field(0.24, ge=-1, le=1)
+    min_support: float = Field(0.5, ge=0, le=1)
+    fallback_extractive: bool = True  # the generator down: answer extractively (False: 503)
+
+
+class LimitSettings(BaseModel):
+    requests_per_minute: int = Field(120, ge=1)  # per API key (per client address when anonymous)
+    burst: int = Field(30, ge=1)
+    max_upload_mb: float = Field(50.0, gt=0)  # one upload request, all files together
+    max_upload_files: int = Field(100, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOCENT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -75,3 +112,6 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     auth: AuthSettings = AuthSettings()
+    llm: LLMSettings = LLMSettings()
+    answer: AnswerSettings = AnswerSettings()
+    limits: LimitSettings = LimitSettings()
