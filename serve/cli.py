@@ -2,6 +2,7 @@
 
     docent ingest PATH... [--acl PRINCIPAL ...] [--public] [--tag TAG ...] [--prune] [--json]
     docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
+    docent ask QUESTION [--user ID --group G ...] [filters] [--extractive] [--json]
     docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--json]
     docent keys create --user ID [--groups G1,G2] [--admin] [--json]
     docent serve [--host H] [--port P]
@@ -48,15 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
     search.add_argument("--user", help="search as this user (default: the operator, who sees every document)")
     search.add_argument("--group", action="append", default=[], help="a group of --user (repeatable)")
-    search.add_argument("--prefix", help="only documents under this folder")
-    search.add_argument("--type", action="append", default=[], dest="doc_types", help="document type, e.g. pdf")
-    search.add_argument("--lang", action="append", default=[], dest="languages", help="en or zh")
-    search.add_argument("--tag", action="append", default=[], dest="tags")
-    search.add_argument("--after", type=_date, help="modified on or after (ISO date)")
-    search.add_argument("--before", type=_date, help="modified on or before (ISO date)")
+    _filter_arguments(search)
     search.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.HYBRID.value)
     search.add_argument("--neighbours", type=int, help="chunks to add on each side of a hit")
     search.add_argument("--json", action="store_true", help="print passages as a JSON list")
+
+    ask = commands.add_parser("ask", help="answer a question from the documents, with sources")
+    ask.add_argument("question")
+    ask.add_argument("--user", help="ask as this user (default: the operator, who sees every document)")
+    ask.add_argument("--group", action="append", default=[], help="a group of --user (repeatable)")
+    _filter_arguments(ask)
+    ask.add_argument("--extractive", action="store_true", help="quote the best sentences; no model")
+    ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
 
     evaluate = commands.add_parser("eval", help="measure retrieval quality on a data set")
     evaluate.add_argument("dataset", type=Path, metavar="DATASET_DIR",
@@ -79,6 +83,35 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     return parser
+
+
+def _filter_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--prefix", help="only documents under this folder")
+    command.add_argument("--type", action="append", default=[], dest="doc_types", help="document type, e.g. pdf")
+    command.add_argument("--lang", action="append", default=[], dest="languages", help="en or zh")
+    command.add_argument("--tag", action="append", default=[], dest="tags")
+    command.add_argument("--after", type=_date, help="modified on or after (ISO date)")
+    command.add_argument("--before", type=_date, help="modified on or before (ISO date)")
+
+
+def _filters(args: argparse.Namespace):  # noqa: ANN202 - SearchFilters, imported lazily
+    from retrieval.filters import SearchFilters
+
+    return SearchFilters(
+        source_prefix=args.prefix,
+        doc_types=tuple(args.doc_types),
+        languages=tuple(args.languages),
+        tags=tuple(args.tags),
+        modified_after=args.after,
+        modified_before=args.before,
+    )
+
+
+def _access(args: argparse.Namespace):  # noqa: ANN202 - Access, imported lazily
+    """The operator owns the data folder and so reads every document; --user/--group narrow that."""
+    from retrieval.access import ALL_ACCESS, Principal
+
+    return Principal(args.user, tuple(args.group)) if args.user or args.group else ALL_ACCESS
 
 
 def _date(text: str) -> datetime:
@@ -106,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _create_key(settings, args)
         if args.command == "serve":
             return _serve(settings, args)
+        if args.command == "ask":
+            return _ask(settings, args)
         return _search(settings, args)
     except DocentError as exc:
         print(f"docent: error [{exc.code}]: {exc.message}", file=sys.stderr)
@@ -153,8 +188,6 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _search(settings: Settings, args: argparse.Namespace) -> int:
-    from retrieval.access import ALL_ACCESS, Principal
-    from retrieval.filters import SearchFilters
     from retrieval.search import SearchRequest
     from serve.components import start_retriever
 
@@ -162,18 +195,9 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     if mode is Mode.RERANK and not settings.retrieval.rerank_model:
         raise ConfigError("--mode rerank needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
     index, retriever = start_retriever(settings, rerank=mode is Mode.RERANK)
-    # The command runs as the operator, who owns the data folder and so every document; --user narrows that.
-    access = Principal(args.user, tuple(args.group)) if args.user or args.group else ALL_ACCESS
-    filters = SearchFilters(
-        source_prefix=args.prefix,
-        doc_types=tuple(args.doc_types),
-        languages=tuple(args.languages),
-        tags=tuple(args.tags),
-        modified_after=args.after,
-        modified_before=args.before,
-    )
     try:
-        request = SearchRequest(args.query, access, k=args.k, filters=filters, mode=mode, neighbours=args.neighbours)
+        request = SearchRequest(args.query, _access(args), k=args.k, filters=_filters(args), mode=mode,
+                                neighbours=args.neighbours)
         passages = retriever.search(request).passages
     finally:
         index.close()
@@ -185,6 +209,44 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     for rank, passage in enumerate(passages, 1):
         snippet = " ".join(passage.text.split())[:200]
         print(f"{rank}. [{passage.score:.3f}] {passage.source}\n   {passage.citation}\n   {snippet}\n")
+    return EXIT_OK
+
+
+def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    """Answer in-process: the answer streams to stdout as it is written, then its sources."""
+    from serve.answer import Answer, AskRequest, Delta
+    from serve.components import make_answerer, start_generator, start_retriever
+
+    index, retriever = start_retriever(settings, rerank=True)
+    generator = None if args.extractive else start_generator(settings)
+    try:
+        answerer = make_answerer(settings, retriever, generator)
+        request = AskRequest(args.question, _access(args), _filters(args), extractive=args.extractive)
+        if args.json:
+            print(json.dumps(answerer.answer(request).to_dict(), ensure_ascii=False))
+            return EXIT_OK
+        answer: Answer | None = None
+        for event in answerer.stream(request):
+            if isinstance(event, Delta):
+                print(event.text, end="", flush=True)
+            else:
+                answer = event
+    finally:
+        index.close()
+        if generator is not None:
+            generator.close()
+    assert answer is not None
+    how = {"generated": f"written by {answer.model}", "extractive": "quoted from the documents (no model)",
+           "not_found": "not found in the documents"}[answer.mode.value]
+    if answer.fallback_reason:
+        how += f"; the model failed: {answer.fallback_reason}"
+    print(f"\n\n({how})")
+    if answer.unsupported:
+        print(f"warning: {len(answer.unsupported)} sentence(s) not supported by the cited passages")
+    if answer.citations:
+        print("Closest sources:" if answer.mode == "not_found" else "Sources:")
+        for c in answer.citations:
+            print(f"  {c.label}")
     return EXIT_OK
 
 
@@ -207,16 +269,38 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from serve.app import create_app
-    from serve.components import start_retriever
+    from serve.components import make_answerer, make_parsers, make_pipeline, start_generator, start_retriever
+    from serve.documents import DocumentService
     from serve.keys import KeyStore
+    from serve.ratelimit import RateLimiter
 
-    index, retriever = start_retriever(settings, rerank=True)
-    try:
-        app = create_app(retriever=retriever, index=index, keys=KeyStore(settings.data_dir / "keys.sqlite"),
-                         anonymous=settings.auth.anonymous)
+    limits = settings.limits
+    with ExitStack() as stack:
+        parsers = make_parsers(settings)
+        parsers.start()  # the parser workers import their libraries while the models load
+        stack.callback(parsers.close)
+        index, retriever = start_retriever(settings, rerank=True)
+        stack.callback(index.close)
+        generator = start_generator(settings)
+        if generator is not None:
+            stack.callback(generator.close)
+        parsers.wait_ready()
+        pipeline = make_pipeline(settings, index=index, embedder=retriever.embedder, parsers=parsers,
+                                 cjk=retriever.cjk_embedder)
+        pipeline.sparse.start()
+        app = create_app(
+            retriever=retriever,
+            index=index,
+            keys=KeyStore(settings.data_dir / "keys.sqlite"),
+            answerer=make_answerer(settings, retriever, generator),
+            documents=DocumentService(pipeline, index, settings.data_dir / "uploads"),
+            generator=generator,
+            limiter=RateLimiter(limits.requests_per_minute, limits.burst),
+            max_upload_bytes=int(limits.max_upload_mb * 1024 * 1024),
+            max_upload_files=limits.max_upload_files,
+            anonymous=settings.auth.anonymous,
+        )
         uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())
-    finally:
-        index.close()
     return EXIT_OK
 
 

@@ -1,0 +1,224 @@
+"""Calibrate the "nothing relevant was retrieved" threshold: per query language, the best dense cosine below which
+the answer API can say "not found in the documents" without calling the model.
+
+    python bench/abstain.py [--data-dir /tmp/evaldata] [--datasets ../shared/datasets] [--out FILE]
+
+The score of a query is max(p.scores["dense"]) over the top 5 passages of a hybrid search through the real
+`Retriever` (0 without passages): the cosine in MiniLM's space for English queries, in the CJK model's (USE)
+space for Chinese ones, so each language gets its own threshold. Answerable: SciFact test queries on the SciFact
+index, the first 500 CMRC2018 queries on the CMRC2018 index, examples/facts.json on the sample docs; counted
+"retrieval succeeded" when the top 5 holds a relevant document. Unanswerable: the first 300 SciFact and 300
+CMRC2018 queries against the sample docs, and the hand-written off-topic questions below, grouped by the dense
+vector each query searched (topics checked absent from examples/docs; parking is left out, both office guides
+cover it, and food appears only as a canteen menu: Shanghai has a pantry and a meal allowance, no canteen).
+The indexes are `docent eval`'s throwaway ones under --data-dir, opened in place; a missing one is built by
+`docent eval` first. Recommended, per language: the highest threshold that abstains on at most 2 % of the
+retrieval-succeeded answerable queries (pooled over that language's answerable sets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path, where "ingest" would name bench/ingest.py.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+
+import numpy as np  # noqa: E402
+
+from retrieval.access import ALL_ACCESS  # noqa: E402
+from retrieval.edge_index import EdgeIndex  # noqa: E402
+from retrieval.embedding import SentenceTransformerEmbedder  # noqa: E402
+from retrieval.evaluation import load_beir, load_golden  # noqa: E402
+from retrieval.index import DENSE_CJK  # noqa: E402
+from retrieval.search import Mode, SearchRequest  # noqa: E402
+from serve.components import CjkModel, index_spec, make_cjk_embedder, make_embedder, make_retriever  # noqa: E402
+from serve.evaluate import _eval_dir  # noqa: E402
+from serve.settings import Settings  # noqa: E402
+
+OFF_TOPIC_EN = [
+    "When do my stock options start vesting?", "How much does the company match on 401(k) contributions?",
+    "Is there a referral bonus for recommending a candidate who gets hired?",
+    "Does the company reimburse gym memberships?", "What is the dress code in the office?",
+    "Can I bring my dog to the office?", "How many days of paid jury duty leave do I get?",
+    "Does Brightkelp offer a relocation package for new hires?",
+    "Am I eligible for a paid sabbatical after five years of service?",
+    "Does the company match charitable donations?", "How many paid volunteer days do employees get each year?",
+    "Where can I order company swag like hoodies and water bottles?",
+    "Is there a childcare subsidy or on-site daycare?", "How do I change the bank account for my direct deposit?",
+    "Does the company sponsor H-1B visas or green cards?", "Where is the lost and found?",
+    "How do I nominate a colleague for the employee of the month award?",
+    "How do I update the beneficiary of my life insurance?", "When is the next company hackathon?",
+    "Which employee resource groups can I join?", "Where is the designated smoking area?",
+    "Is there a lactation room for nursing mothers?",
+    "How is the sales commission calculated for account executives?",
+    "May I contribute to open source projects in my free time?",
+    "How do I enroll in the employee stock purchase plan?",
+    "Does the company offer student loan repayment assistance?", "Can I get a free flu shot at work?",
+    "Does the company offer pet insurance?", "Do employees get free legal advice services?",
+    "When and where is this year's holiday party?",
+]
+OFF_TOPIC_ZH = [
+    "今年的公司年会在哪里举办？", "公司食堂今天中午的菜单是什么？", "员工股票期权的行权价格是多少？",
+    "公司有没有提供员工宿舍？", "内推成功入职的话有多少内推奖金？", "公司有上下班班车吗？班车路线怎么查？",
+    "健身房会员费可以找公司报销吗？", "可以带宠物狗来办公室吗？", "公司能帮员工办理上海落户吗？",
+    "公司对员工着装有什么要求？", "年终奖一般什么时候发，发几个月？", "新员工有没有租房补贴？",
+    "员工子女可以参加公司组织的夏令营吗？", "办公室有没有母婴室？", "公司有羽毛球或篮球俱乐部吗？",
+    "如何申请上海市居住证积分？", "办公楼的吸烟区在哪里？", "公司会组织免费接种流感疫苗吗？",
+    "办公室的失物招领处在哪里？", "员工购买公司产品有内部折扣吗？", "公司为员工提供免费的法律咨询吗？",
+    "员工过生日公司有什么福利？", "怎么开收入证明去办理签证？", "员工可以在业余时间给开源项目贡献代码吗？",
+    "销售人员的提成比例是怎么计算的？", "员工持股计划什么时候开放认购？", "怎么报名参加公司的公益志愿者活动？",
+    "公司今年会举办黑客马拉松吗？", "办公室有没有午休室或者睡眠舱？", "公司有工会吗？怎么加入？",
+]
+THRESHOLDS = [round(0.01 * i, 2) for i in range(81)]
+MAX_FALSE_ABSTAIN = 0.02
+K = 5
+
+
+def ensure_index(dataset: Path, data_dir: Path, queries: Path | None) -> None:
+    """Build the eval index with `docent eval` (one query, dense only) unless it is already there."""
+    if (_eval_dir(Settings(data_dir=data_dir), dataset) / "qdrant-edge" / "eval").exists():
+        return
+    env = {**os.environ, "DOCENT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    command = [sys.executable, "-m", "serve.cli", "eval", str(dataset), "--max-queries", "1", "--modes", "dense",
+               "--json"]
+    command += ["--queries", str(queries)] if queries else []
+    print(f"building {dataset.name} index: {' '.join(command[2:])}", flush=True)
+    subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def score_queries(settings: Settings, embedder: SentenceTransformerEmbedder, cjk: CjkModel | None, dataset: Path,
+                  sets: dict[str, list[tuple[str, set[str] | None]]], *, golden: bool) -> tuple[list[dict], int]:
+    """Search each set's (question, relevant ids or None) on `dataset`'s eval index; one record per query."""
+    spec = index_spec(settings, embedder.dimension, cjk, collection="eval")
+    index = EdgeIndex(_eval_dir(settings, dataset), spec)
+    index.start()
+    try:
+        documents = sum(1 for _ in index.documents())
+        retriever = make_retriever(settings, index=index, embedder=embedder, cjk=cjk)
+        records = []
+        for name, queries in sets.items():
+            for text, relevant in queries:
+                result = retriever.search(SearchRequest(text, ALL_ACCESS, k=K, mode=Mode.HYBRID))
+                found = {p.source if golden else p.document_id for p in result.passages}
+                records.append({"set": name, "lang": "zh" if result.dense_vector == DENSE_CJK else "en",
+                                "score": max((p.scores.get("dense", 0.0) for p in result.passages), default=0.0),
+                                "hit": None if relevant is None else bool(found & relevant)})
+        return records, documents
+    finally:
+        index.close()
+
+
+def beir(folder: Path, n: int | None = None, *, answerable: bool = True) -> list[tuple[str, set[str] | None]]:
+    """The first n queries of a BEIR set with their relevant ids (None: asked of another index)."""
+    return [(q.text, set(q.relevant) if answerable else None) for q in load_beir(folder, max_queries=n).queries]
+
+
+def abstain_curve(scores: list[float]) -> list[float | None]:
+    s = np.asarray(scores)
+    return [round(float((s < t).mean()), 4) if len(s) else None for t in THRESHOLDS]
+
+
+def percentiles(scores: list[float]) -> dict[str, float]:
+    return {f"p{p}": round(float(np.percentile(scores, p)), 3) for p in (5, 50, 95)} if scores else {}
+
+
+def summarize(records: list[dict]) -> dict:
+    """One language's records: pooled curves, the recommended threshold, and each set's numbers."""
+    answerable = [r["score"] for r in records if r["hit"] is not None]
+    succeeded = [r["score"] for r in records if r["hit"]]
+    negatives = [r["score"] for r in records if r["hit"] is None]
+    curves = {"false_abstain": abstain_curve(succeeded), "false_abstain_all": abstain_curve(answerable),
+              "unanswerable_abstain": abstain_curve(negatives)}
+    ok = [i for i, rate in enumerate(curves["false_abstain"]) if rate is not None and rate <= MAX_FALSE_ABSTAIN]
+    best = ok[-1] if ok else 0
+    sets = {}
+    for name in dict.fromkeys(r["set"] for r in records):
+        rows = [r for r in records if r["set"] == name]
+        scores = [r["score"] for r in rows]
+        kind = "unanswerable" if rows[0]["hit"] is None else "answerable"
+        entry = sets[name] = {"kind": kind, "queries": len(rows), "percentiles": percentiles(scores),
+                              "abstain": abstain_curve(scores)}
+        if entry["kind"] == "answerable":
+            hits = [r["score"] for r in rows if r["hit"]]
+            entry.update(retrieval_succeeded=len(hits), percentiles_succeeded=percentiles(hits),
+                         abstain_succeeded=abstain_curve(hits))
+        entry["at_recommended"] = entry.get("abstain_succeeded", entry["abstain"])[best]
+        entry["scores"] = [round(s, 4) for s in scores]
+    return {"recommended": {"threshold": THRESHOLDS[best], **{k: v[best] for k, v in curves.items()}},
+            "answerable_succeeded": len(succeeded), "answerable": len(answerable), "unanswerable": len(negatives),
+            "percentiles": {"answerable_succeeded": percentiles(succeeded), "answerable": percentiles(answerable),
+                            "unanswerable": percentiles(negatives)},
+            "curves": curves, "sets": sets}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/evaldata"),
+                        help="DOCENT_DATA_DIR of the `docent eval` runs whose indexes are reused")
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--cmrc-queries", type=int, default=500, help="answerable CMRC2018 questions (default 500)")
+    parser.add_argument("--foreign-queries", type=int, default=300,
+                        help="SciFact and CMRC2018 questions asked of the sample docs (default 300 each)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "abstain.json")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    docs, facts = (ROOT / "examples" / "docs").resolve(), ROOT / "examples" / "facts.json"
+    scifact, cmrc = (args.datasets / "scifact").resolve(), (args.datasets / "cmrc2018").resolve()
+    for dataset, queries in ((scifact, None), (cmrc, None), (docs, facts)):
+        ensure_index(dataset, args.data_dir, queries)
+
+    settings = Settings(data_dir=args.data_dir)
+    embedder, cjk = make_embedder(settings), make_cjk_embedder(settings)
+    embedder.start()
+    if cjk is not None:
+        cjk.start()
+    plan = [  # (dataset, golden, {set name: queries})
+        (docs, True, {"facts": [(q.text, set(q.relevant)) for q in load_golden(docs, facts).queries],
+                      "scifact→docs": beir(scifact, args.foreign_queries, answerable=False),
+                      "cmrc2018→docs": beir(cmrc, args.foreign_queries, answerable=False),
+                      "off-topic-en": [(q, None) for q in OFF_TOPIC_EN],
+                      "off-topic-zh": [(q, None) for q in OFF_TOPIC_ZH]}),
+        (scifact, False, {"scifact": beir(scifact)}),
+        (cmrc, False, {"cmrc2018": beir(cmrc, args.cmrc_queries)}),
+    ]
+    records, indexes = [], {}
+    for dataset, golden, sets in plan:
+        found, documents = score_queries(settings, embedder, cjk, dataset, sets, golden=golden)
+        records += found
+        indexes[dataset.name] = {"path": str(_eval_dir(settings, dataset)), "documents": documents}
+        print(f"{dataset.name}: {len(found)} queries scored, {time.perf_counter() - started:.0f} s", flush=True)
+
+    report = {"k": K, "mode": "hybrid", "model": settings.embedding.model, "cjk_model": settings.embedding.cjk_model,
+              "max_false_abstain": MAX_FALSE_ABSTAIN, "thresholds": THRESHOLDS, "indexes": indexes,
+              "languages": {lang: summarize([r for r in records if r["lang"] == lang]) for lang in ("en", "zh")}}
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+
+    print("\n| lang | set | kind | queries | p5 | p50 | p95 | abstains at the recommended threshold |")
+    print("|---|---|---|---|---|---|---|---|")
+    for lang, entry in report["languages"].items():
+        for name, s in entry["sets"].items():
+            answerable = s["kind"] == "answerable"
+            p = (s["percentiles_succeeded"] if answerable else s["percentiles"]) or dict.fromkeys(("p5", "p50", "p95"))
+            count = f"{s['retrieval_succeeded']} of {s['queries']}" if answerable else s["queries"]
+            print(f"| {lang} | {name} | {s['kind']} | {count} | {p['p5']} | {p['p50']} | {p['p95']} | "
+                  f"{s['at_recommended']:.1%} |")
+    for lang, entry in report["languages"].items():
+        r = entry["recommended"]
+        print(f"{lang}: threshold {r['threshold']:.2f}: false abstain {r['false_abstain']:.1%} of "
+              f"{entry['answerable_succeeded']} retrieval-succeeded ({r['false_abstain_all']:.1%} of all "
+              f"{entry['answerable']} answerable); abstains on {r['unanswerable_abstain']:.1%} of "
+              f"{entry['unanswerable']} unanswerable")
+    print(f"{report['seconds']:.0f} s; report: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Document management for the API: uploads indexed through the ingest pipeline, listing, lookup, deletion.
+
+Uploaded files are kept under `<data_dir>/uploads/<folder>/<name>`: the saved file is the document's source, so
+re-uploading a file of the same name to the same folder replaces that document (same id, no duplicate), and
+the folder works as a `source_prefix` filter. Indexing runs in the API process, one upload at a time, through
+the same `IngestPipeline.run` as `docent ingest` (the workers issue moves it to a queue).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from ingest.discovery import document_id as document_id_of
+from ingest.discovery import source_of
+from ingest.pipeline import FileDone, IngestPipeline
+from retrieval.access import ALL_ACCESS
+from retrieval.errors import ConfigError, PathNotFoundError
+from retrieval.index import Index
+from retrieval.models import point_id
+
+_UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_name(name: str) -> str:
+    """A file or folder name that cannot climb out of its folder or hide: no separators, no leading dots."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).strip(" .")
+    if not cleaned:
+        raise ConfigError(f"unusable file name: {name!r}")
+    return cleaned[:200]
+
+
+def safe_folder(folder: str) -> Path:
+    parts = [safe_name(p) for p in folder.replace("\\", "/").split("/") if p.strip(" .")]
+    return Path(*parts) if parts else Path()
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass(slots=True)
+class UploadResult:
+    filename: str
+    document_id: str
+    source: str
+    status: str  # "indexed" | "unchanged" | "failed"
+    chunks: int = 0
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class DocumentInfo:
+    document_id: str
+    source: str
+    status: str  # "indexed" | "incomplete" (a write was interrupted; the next ingest of the file heals it)
+    chunks: int
+    title: str = ""
+    doc_type: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class DocumentService:
+    def __init__(self, pipeline: IngestPipeline | None, index: Index, uploads_dir: Path) -> None:
+        self.pipeline = pipeline
+        self.index = index
+        self.uploads_dir = Path(uploads_dir)
+        self._lock = threading.Lock()  # one indexing run at a time: the pipeline's batches are per run
+
+    def upload(self, files: list[Upload], *, folder: str = "", acl: tuple[str, ...] = (), public: bool = False,
+               tags: tuple[str, ...] = ()) -> list[UploadResult]:
+        """Save and index `files`; a file that cannot be indexed is a failed result, never a lost batch.
+
+        A file is written to a temporary name and moved into place, so a half-received upload never replaces a
+        good file; its document keeps its old chunks until the new ones are written (see `Index`)."""
+        if self.pipeline is None:
+            raise ConfigError("this server was started without an ingest pipeline")
+        target = self.uploads_dir / safe_folder(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        paths: dict[Path, str] = {}
+        for upload in files:
+            path = target / safe_name(upload.filename)
+            with tempfile.NamedTemporaryFile(dir=target, prefix=".upload-", delete=False) as out:
+                shutil.copyfileobj(upload.stream, out, 1 << 20)
+            Path(out.name).replace(path)
+            paths[path.resolve()] = upload.filename
+        done: dict[Path, FileDone] = {}
+        with self._lock:
+            report = self.pipeline.run(list(paths), acl=acl, public=public, tags=tags,
+                                       on_file=lambda d: done.__setitem__(Path(d.path).resolve(), d))
+        reasons = {Path(f.path).resolve(): f.reason for f in report.failed}
+        results = []
+        for path, filename in paths.items():
+            source = source_of(path)
+            outcome = done.get(path)
+            status = outcome.status if outcome else ("failed" if path in reasons else "unchanged")
+            chunks = outcome.chunks if outcome and outcome.chunks else self.index.count(document_id_of(source))
+            results.append(UploadResult(filename, document_id_of(source), source, status,
+                                        chunks if status != "failed" else 0, reasons.get(path)))
+            if status == "failed" and not self.index.document_state(document_id_of(source)):
+                path.unlink(missing_ok=True)  # nothing indexed from it: do not keep the file around
+        return results
+
+    def _info(self, document_id: str, source: str) -> DocumentInfo | None:
+        state = self.index.document_state(document_id)
+        if state is None:
+            return None
+        info = DocumentInfo(document_id, source or state.source, "indexed" if state.complete else "incomplete",
+                            state.chunk_count)
+        first = self.index.fetch([point_id(document_id, 0)], ALL_ACCESS)
+        if first:
+            info.title, info.doc_type = first[0].title, first[0].doc_type
+        return info
+
+    def list(self, *, offset: int = 0, limit: int = 50, prefix: str | None = None) -> tuple[int, list[DocumentInfo]]:
+        """The total number of documents (under `prefix`, a source path prefix) and one page of them, by source."""
+        everything = sorted(self.index.documents(), key=lambda d: d[1])
+        if prefix:
+            everything = [d for d in everything if d[1].startswith(prefix)]
+        page = [self._info(doc, source) for doc, source in everything[offset:offset + limit]]
+        return len(everything), [p for p in page if p is not None]
+
+    def get(self, document_id: str) -> DocumentInfo:
+        info = self._info(document_id, "")
+        if info is None:
+            raise PathNotFoundError(f"no document {document_id}")
+        return info
+
+    def delete(self, document_id: str) -> DocumentInfo:
+        """Remove a document's chunks, and its file when it was uploaded (else the next sync would re-add it)."""
+        info = self.get(document_id)
+        with self._lock:
+            self.index.delete_document(document_id)
+        path = Path(info.source)
+        if path.is_relative_to(self.uploads_dir.resolve()):
+            path.unlink(missing_ok=True)
+        return info
+
+    def sources(self) -> Iterator[str]:
+        return (source for _, source in self.index.documents())
