@@ -1,5 +1,6 @@
-# The two commands of the README: `make demo` (set up, index the sample corpus, search it) and `make test`.
+# The two commands of the README: `make demo` (set up, index the sample corpus, serve answers) and `make test`.
 VENV ?= .venv
+PORT ?= 8000
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -15,10 +16,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/docent ingest examples/docs
-	$(VENV)/bin/docent search "How many days of annual leave can be carried over?"
-	$(VENV)/bin/docent search "VPN 网关的端口是多少？"
-	$(VENV)/bin/docent eval examples/docs --queries examples/facts.json
+	$(VENV)/bin/docent ingest examples/docs --public
+	$(VENV)/bin/docent eval examples/docs --queries examples/facts.json --modes hybrid
+	@echo ""
+	@echo "Docent is starting on http://127.0.0.1:$(PORT) (anonymous: public documents only; Ctrl-C stops it). Ask it:"
+	@echo "  curl -s localhost:$(PORT)/v1/ask -H 'Content-Type: application/json' -d '{\"question\": \"What is the nightly hotel cap in Tokyo?\"}'"
+	@echo "  curl -sN localhost:$(PORT)/v1/ask -H 'Content-Type: application/json' -d '{\"question\": \"VPN 网关的端口是多少？\", \"stream\": true}'"
+	@echo "  or open http://127.0.0.1:$(PORT)/docs; from Python: openai.OpenAI(base_url='http://127.0.0.1:$(PORT)/v1', api_key='anonymous')"
+	@echo ""
+	DOCENT_AUTH__ANONYMOUS=true $(VENV)/bin/docent serve --port $(PORT)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

@@ -91,6 +91,9 @@ class Answer:
     question: str  # the standalone question that was searched (the condensed one in a conversation)
     language: str
     grounded: bool = True
+    # True when `citations` are the passages the text cites as [n]; False when the text cites none and
+    # `citations` lists the passages it was written from (a small model often forgets to cite).
+    cited: bool = True
     unsupported: list[str] = field(default_factory=list)
     removed_citations: list[int] = field(default_factory=list)
     removed_links: list[str] = field(default_factory=list)
@@ -225,9 +228,11 @@ class Answerer:
         if is_not_found(checked.text, result.language):
             answer = self._not_found(question, result, timings)
         else:
-            citations = [Citation.of(n, context.passages[n - 1]) for n in checked.cited]
+            numbers = checked.cited or tuple(range(1, min(3, len(context.passages)) + 1))
+            citations = [Citation.of(n, context.passages[n - 1]) for n in numbers]
             answer = Answer(checked.text, AnswerMode.GENERATED, citations, question, result.language,
-                            grounded=checked.grounded, unsupported=list(checked.unsupported), timings_ms=timings)
+                            grounded=checked.grounded, cited=bool(checked.cited), unsupported=list(checked.unsupported),
+                            timings_ms=timings)
         answer.removed_citations = list(checked.removed_citations)
         answer.removed_links = list(checked.removed_links)
         answer.model = self.generator.model if self.generator else None

@@ -64,6 +64,8 @@ STATUS = {
 }
 
 MODEL_ID = "docent"  # the one model /v1/models lists and /v1/chat/completions answers as
+# In anonymous mode, `Bearer anonymous` is the same as no key: SDKs (openai) insist on sending some key.
+ANONYMOUS_TOKEN = "anonymous"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +150,8 @@ def current_caller(request: Request) -> Caller:
     header = request.headers.get("authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     limiter: RateLimiter | None = request.app.state.limiter
-    if not token:
-        if request.app.state.anonymous and not header:
+    if not token or token == ANONYMOUS_TOKEN:
+        if request.app.state.anonymous and (not header or token == ANONYMOUS_TOKEN):
             if limiter:
                 limiter.check(f"anonymous:{request.client.host if request.client else ''}")
             return Caller(PUBLIC_ONLY)
@@ -181,7 +183,7 @@ def references_block(answer: Answer) -> str:
     """The sources as plain text after an answer, for clients that show only the message content."""
     if not answer.citations:
         return ""
-    title = "Closest sources" if answer.mode == "not_found" else "References"
+    title = "Closest sources" if answer.mode == "not_found" else "References" if answer.cited else "Sources"
     return f"\n\n{title}:\n" + "\n".join(c.label for c in answer.citations)
 
 
@@ -412,7 +414,7 @@ def create_app(
             data = answer.to_dict()
             return {
                 "sources": data["citations"],
-                "docent": {k: data[k] for k in ("mode", "question", "language", "grounded", "unsupported",
+                "docent": {k: data[k] for k in ("mode", "question", "language", "grounded", "cited", "unsupported",
                                                 "fallback_reason", "timings_ms")} | {"request_id": request_id},
             }
 

@@ -300,6 +300,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             max_upload_files=limits.max_upload_files,
             anonymous=settings.auth.anonymous,
         )
+        model = generator.model if generator is not None else "none (extractive answers)"
+        print(f"docent: serving http://{args.host}:{args.port} (API docs at /docs; generator: {model}; "
+              f"anonymous access: {'on' if settings.auth.anonymous else 'off'})", file=sys.stderr, flush=True)
         uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower())
     return EXIT_OK
 

@@ -116,6 +116,8 @@ def test_anonymous_mode_sees_public_documents_only(corpus, keys, retriever, edge
     with TestClient(app) as c:
         assert folders(ask(c, None), corpus) == {"public"}
         assert folders(ask(c, keys["hr"]), corpus) == {"hr", "public"}  # a key still counts
+        assert folders(ask(c, "anonymous"), corpus) == {"public"}  # what SDKs that insist on a key send
+        assert ask(c, "dk_mistyped").status_code == 401  # a wrong key is not silently anonymous
 
 
 def test_health_readiness_metrics_and_request_ids(client, keys, edge_index):
@@ -164,28 +166,53 @@ def test_keys_create_prints_a_key_that_maps_to_its_principal(tmp_path):
 
 
 def test_docent_serve_answers_over_http(tmp_path):
+    """The server's composition root end to end: the local model, documents, the openai SDK over real HTTP."""
     import httpx
+    import openai
 
     data = tmp_path / "data"
     ingest = subprocess.run([sys.executable, "-m", "serve.cli", "ingest", str(SAMPLE_DOCS / "vpn-setup.md"), "--public"],
                             env=docent_env(data), capture_output=True, text=True, timeout=300)
     assert ingest.returncode == 0, ingest.stderr
+    made = subprocess.run([sys.executable, "-m", "serve.cli", "keys", "create", "--user", "root", "--admin", "--json"],
+                          env=docent_env(data), capture_output=True, text=True, timeout=60)
+    admin = {"Authorization": f"Bearer {json.loads(made.stdout)['key']}"}
     port = free_port()
+    log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "serve.cli", "serve", "--port", str(port)],
                               env=docent_env(data, DOCENT_AUTH__ANONYMOUS="true"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=log, text=True)
+    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not come up"
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-3000:]
             time.sleep(0.5)
-        response = httpx.post(f"http://127.0.0.1:{port}/v1/search", json={"query": "VPN gateway port", "k": 1}, timeout=30)
+        response = httpx.post(f"{url}/v1/search", json={"query": "VPN gateway port", "k": 1}, timeout=30)
         assert response.status_code == 200 and response.json()["passages"][0]["source"].endswith("vpn-setup.md")
+
+        answer = httpx.post(f"{url}/v1/ask", json={"question": "Which port does the VPN gateway listen on?"},
+                            timeout=120).json()
+        assert answer["mode"] in {"generated", "not_found"} and answer["model"].startswith("SmolLM2")
+        assert answer["citations"][0]["source"].endswith("vpn-setup.md")
+
+        sdk = openai.OpenAI(base_url=f"{url}/v1", api_key=admin["Authorization"][7:], max_retries=0, timeout=120)
+        chunks = list(sdk.chat.completions.create(
+            model="docent", stream=True, messages=[{"role": "user", "content": "Which port does the VPN gateway use?"}]
+        ))
+        assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].model_extra["sources"]
+
+        upload = httpx.post(f"{url}/v1/documents", headers=admin, data={"public": "true"}, timeout=120,
+                            files=[("files", ("it-faq.html", (SAMPLE_DOCS / "it-faq.html").read_bytes(), "text/html"))])
+        assert upload.status_code == 201 and upload.json()["indexed"] == 1, upload.text
+        listing = httpx.get(f"{url}/v1/documents", headers=admin, timeout=30).json()
+        assert listing["total"] == 2
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()

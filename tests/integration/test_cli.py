@@ -205,3 +205,30 @@ def test_search_as_a_principal_with_filters(tmp_path):
     assert set(sources("--tag", "policy")) == {"hr"}
     assert set(sources("--type", "md", "--prefix", str(it))) == {"it"}
     assert sources("--after", "2999-01-01") == []
+
+
+def test_ask_answers_with_sources_as_the_asking_principal(tmp_path):
+    data = tmp_path / "data"
+    hr, it = tmp_path / "corp" / "hr", tmp_path / "corp" / "it"
+    hr.mkdir(parents=True)
+    it.mkdir()
+    shutil.copy(SAMPLE_DOCS / "remote-work-policy.docx", hr)
+    shutil.copy(SAMPLE_DOCS / "vpn-setup.md", it)
+    assert docent("ingest", str(hr), "--acl", "group:hr", data_dir=data).returncode == 0
+    assert docent("ingest", str(it), "--public", data_dir=data).returncode == 0
+    question = "How much is the one-time home office stipend?"
+
+    # The default generator: the packaged local model, streamed to stdout, then the sources.
+    shown = docent("ask", question, data_dir=data)
+    assert shown.returncode == 0, shown.stderr
+    assert "remote-work-policy.docx" in shown.stdout and ("written by SmolLM2" in shown.stdout
+                                                          or "not found in the documents" in shown.stdout)
+
+    quoted = docent("ask", question, "--extractive", "--json", data_dir=data)
+    answer = json.loads(quoted.stdout)
+    assert answer["mode"] == "extractive" and "stipend" in answer["text"].lower()
+    assert {Path(c["source"]).name for c in answer["citations"]} == {"remote-work-policy.docx"}
+
+    outsider = json.loads(docent("ask", question, "--extractive", "--json", "--user", "ann", data_dir=data).stdout)
+    assert all(Path(c["source"]).name != "remote-work-policy.docx" for c in outsider["citations"])
+    assert outsider["mode"] == "not_found" or "stipend" not in outsider["text"].lower()

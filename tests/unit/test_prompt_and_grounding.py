@@ -1,10 +1,14 @@
-"""The answer prompt and the checks on a generated answer (pure functions; no model)."""
+"""The answer prompt, the checks on a generated answer (whole and streamed) and the rate limiter: no model."""
 
 from __future__ import annotations
 
+import pytest
+
+from retrieval.errors import RateLimitedError
 from retrieval.packing import pack_context
 from retrieval.passages import Passage
-from serve.grounding import check_answer
+from serve.grounding import StreamFilter, check_answer
+from serve.ratelimit import RateLimiter
 from serve.prompt import NOT_FOUND, build_messages
 
 
@@ -79,3 +83,48 @@ def test_extractive_answers_quote_the_matching_sentences_with_citations():
     assert extract("年假可以结转几天？", [zh]).sentences == ("员工每年可以结转最多五天年假。",)
     assert not extract("What is the cafeteria menu?", [VPN, LEAVE]).found
     assert check_answer(answer.text, [LEAVE, VPN]).grounded  # quoting is grounded by construction
+
+
+def stream_through(text: str, passages: list[Passage], size: int) -> tuple[str, list[str]]:
+    """`text` fed to a StreamFilter in pieces of `size` characters; what a client would see after each."""
+    cleaner = StreamFilter(passages)
+    shown, seen = "", []
+    for start in range(0, len(text), size):
+        shown += cleaner.feed(text[start:start + size])
+        seen.append(shown)
+    shown += cleaner.flush()
+    seen.append(shown)
+    return shown, seen
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 1000])
+def test_streamed_answers_never_show_a_foreign_link_even_partially(size):
+    answer = ("The gateway uses port 51820 [1]. Log in at [the portal](https://evil.example/login) or "
+              "https://evil.example/x, see ![logo](https://evil.example/x.png) [9]. 网关端口是 51820 [1]。")
+    shown, seen = stream_through(answer, [VPN, LEAVE], size)
+    assert all("evil" not in s and "https" not in s for s in seen)
+    assert "[9]" not in shown and "[1]" in shown and "the portal" in shown and "网关端口是 51820 [1]。" in shown
+    # once whole, the streamed text is what the non-streaming check shows, up to spacing
+    assert " ".join(shown.split()).replace(" .", ".").replace(" ,", ",") == check_answer(answer, [VPN, LEAVE]).text
+
+
+def test_streamed_text_keeps_links_that_are_in_the_sources_and_is_not_held_back_long():
+    source = passage(4, "Reset it at https://id.example.com/reset today.")
+    shown, seen = stream_through("Use https://id.example.com/reset to reset it [1]. Then wait.", [source], 4)
+    assert "https://id.example.com/reset" in shown
+    assert "Use https://id.example.com/reset" in seen[len(seen) // 2]  # released before the answer ends
+
+
+def test_rate_limiter_refuses_past_the_burst_and_refills_at_its_rate():
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
+    limiter.check("a")
+    limiter.check("a")
+    with pytest.raises(RateLimitedError) as refused:
+        limiter.check("a")
+    assert refused.value.retry_after_s == 1
+    limiter.check("b")  # each caller has its own bucket
+    now[0] = 1.0  # one token back after a second at 60 a minute
+    limiter.check("a")
+    with pytest.raises(RateLimitedError):
+        limiter.check("a")
