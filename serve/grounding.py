@@ -19,6 +19,7 @@ from retrieval.terms import terms
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)[^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+_FENCE = re.compile(r"</?\s*documents\s*>", re.IGNORECASE)  # the prompt's block tags, echoed by small models
 _URL = re.compile(r"\bhttps?://[^\s<>()\[\]]*[^\s<>()\[\].,;:!?。，]", re.IGNORECASE)  # not a closing full stop
 
 
@@ -56,6 +57,7 @@ def _strip_links(text: str, sources: str) -> tuple[str, list[str]]:
         removed.append(match.group(0))
         return ""
 
+    text = _FENCE.sub("", text)
     text = _IMAGE.sub(image, text)  # images are never shown, even from a source: they load from elsewhere
     text = _LINK.sub(link, text)
     return _URL.sub(url, text), removed

@@ -128,3 +128,8 @@ def test_rate_limiter_refuses_past_the_burst_and_refills_at_its_rate():
     limiter.check("a")
     with pytest.raises(RateLimitedError):
         limiter.check("a")
+
+
+def test_the_prompts_block_tags_echoed_by_a_small_model_are_removed():
+    assert check_answer("Port 51820 [1].\n</documents>", [VPN]).text == "Port 51820 [1]."
+    assert "documents" not in stream_through("Port 51820 [1]. </documents> <documents>", [VPN], 3)[0]
