@@ -356,3 +356,24 @@ def test_metrics_count_answers_abstentions_and_tokens(corpus, keys, retriever, e
     assert 'docent_generation_tokens_total{kind="prompt"} 100.0' in metrics
     assert f"docent_index_chunks {float(edge_index.count())}" in metrics
     assert 'docent_http_requests_total{route="/v1/ask",status="200"} 2.0' in metrics
+
+
+def test_a_slow_generator_is_a_503_within_its_timeout_not_a_hang(corpus, keys, retriever, edge_index, stub):
+    stub.script.delay_s = 5
+    slow = OpenAICompatibleGenerator(stub.url, "stub", read_timeout_s=1, retries=0)
+    with build_client(retriever, edge_index, keys["store"], slow,
+                      options=AnswerOptions(fallback_extractive=False)) as client:
+        started = time.perf_counter()
+        response = client.post("/v1/ask", json={"question": HR_QUESTION}, headers=bearer(keys["hr"]))
+        assert response.status_code == 503 and "timed out" in response.json()["error"]["message"]
+        assert time.perf_counter() - started < 4
+
+
+def test_without_a_model_a_follow_up_is_searched_with_the_previous_question(corpus, keys, retriever, edge_index):
+    conversation = [{"role": "user", "content": "What does the remote work policy say about equipment?"},
+                    {"role": "assistant", "content": "It lists a laptop and a stipend [1]."}]
+    with build_client(retriever, edge_index, keys["store"], None) as client:
+        answer = client.post("/v1/ask", json={"question": "How much is it?", "conversation": conversation},
+                             headers=bearer(keys["hr"])).json()
+    assert answer["question"] == "What does the remote work policy say about equipment? How much is it?"
+    assert folders_of(answer["citations"], corpus) == {"hr"} and "condense" in answer["timings_ms"]
