@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retrieval.access import PUBLIC_ONLY, Principal
 from retrieval.errors import (
@@ -200,6 +201,45 @@ def error_of(exc: Exception, request_id: str) -> dict[str, object]:
     return error_body("internal error; the request id is in the server log", "api_error", "internal", request_id)
 
 
+class RequestContext:
+    """Request ids, the per-route metrics and one log line per request (ASGI middleware).
+
+    The id comes from the client's `X-Request-ID` or is made here; it is put in `request.state`, the response
+    headers and the log line. A streamed response is measured and logged when its last byte is sent, so the
+    latency of an answer stream is the whole answer, not the time to its headers."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:200] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                route = getattr(scope.get("route"), "path", "unmatched")
+                elapsed = time.perf_counter() - started
+                self.requests.labels(route, str(status)).inc()
+                self.latency.labels(route).observe(elapsed)
+                log.info("request id=%s method=%s route=%s status=%d ms=%.1f", request_id, scope["method"], route,
+                         status, elapsed * 1000)
+
+        await self.app(scope, receive, send_with_id)
+
+
 def create_app(
     *,
     retriever: Retriever,
@@ -235,28 +275,13 @@ def create_app(
     app.state.keys = keys
     app.state.anonymous = anonymous
     app.state.limiter = limiter
-    app.add_middleware(BodyLimit, limits={"/v1/documents": max_upload_bytes}, render=error_body)
+    app.add_middleware(BodyLimit, limits={"/v1/documents": max_upload_bytes}, render=error_body)  # inner
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's signature
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        requests.labels(path, str(response.status_code)).inc()
-        latency.labels(path).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        log.info("request id=%s method=%s route=%s status=%d ms=%.1f", request_id, request.method, path,
-                 response.status_code, elapsed * 1000)
-        return response
+    app.add_middleware(RequestContext, requests=requests, latency=latency)
 
     def respond(request: Request, status: int, message: str, kind: str, code: str) -> JSONResponse:
         request_id = getattr(request.state, "request_id", "")
-        return JSONResponse(error_body(message, kind, code, request_id), status_code=status,
-                            headers={"X-Request-ID": request_id})
+        return JSONResponse(error_body(message, kind, code, request_id), status_code=status)
 
     @app.exception_handler(DocentError)
     async def docent_error(request: Request, exc: DocentError) -> JSONResponse:
