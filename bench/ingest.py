@@ -167,6 +167,14 @@ def evaluate(name: str, runs: dict[str, dict]) -> dict[str, object]:
             "precision": docent.get("precision"), "pass": checks, "contended_runs": contended}
 
 
+def write_report(report: dict, path: Path, started: float) -> None:
+    """Close a report (load at the end, wall time) and write it as indented JSON."""
+    report["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+
+
 def machine_info() -> dict[str, object]:
     import torch
 
@@ -272,10 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(temp, ignore_errors=True)
     checks = [ok for c in report["corpora"].values() for ok in c["pass"].values()]
     report["passed"] = bool(checks) and all(checks)
-    report["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    report["bench_wall_s"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    write_report(report, args.out, started)
     print_table(console, report)
     console.print(f"report: {args.out} · bench wall {report['bench_wall_s']} s")
     return 0

@@ -45,7 +45,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench.corpus import SentencePool  # noqa: E402
-from bench.ingest import machine_info  # noqa: E402
+from bench.ingest import machine_info, write_report  # noqa: E402
 from retrieval.access import ALL_ACCESS, Access, Principal  # noqa: E402
 from retrieval.edge_index import EdgeIndex  # noqa: E402
 from retrieval.embedding import PACKAGED_MODEL, SentenceTransformerEmbedder  # noqa: E402
@@ -576,10 +576,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{result['latency_ms']['filtered']['hybrid']['p50']} ms filtered")
     checks = [ok for r in report["sizes"].values() for ok in r["pass"].values()]
     report["passed"] = bool(checks) and all(checks)
-    report["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    report["bench_wall_s"] = round(time.perf_counter() - started, 1)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    write_report(report, args.json, started)
     print_table(console, report)
     console.print(f"report: {args.json} · bench wall {report['bench_wall_s']} s")
     return 0

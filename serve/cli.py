@@ -276,15 +276,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     limits = settings.limits
     with ExitStack() as stack:
+        # The parser worker starts with the first upload: idle, it would hold ~430 MiB (bench/serve.py).
         parsers = make_parsers(settings)
-        parsers.start()  # the parser workers import their libraries while the models load
         stack.callback(parsers.close)
         index, retriever = start_retriever(settings, rerank=True)
         stack.callback(index.close)
         generator = start_generator(settings)
         if generator is not None:
             stack.callback(generator.close)
-        parsers.wait_ready()
         pipeline = make_pipeline(settings, index=index, embedder=retriever.embedder, parsers=parsers,
                                  cjk=retriever.cjk_embedder)
         pipeline.sparse.start()
