@@ -1,0 +1,132 @@
+"""OpenAI-compatible `POST /v1/chat/completions` and `GET /v1/models`, answered from the documents.
+
+The last user message is the question and earlier user and assistant turns are the conversation (condensed
+before retrieval); system messages are ignored, because the rules are Docent's. The sources come as a
+references block at the end of the content and, structured, in the extra `sources` field (in the last chunk
+when streaming), with `docent` saying how the answer was made. The official `openai` SDK works unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from retrieval.errors import ConfigError, ModelNotFoundError
+from serve.answer import Answer, AskRequest, Delta
+from serve.api.answers import STREAM_HEADERS, Filters, started
+from serve.api.auth import CallerDep, ServicesDep
+from serve.api.errors import error_of
+from serve.generation import ChatMessage
+
+router = APIRouter()
+MODEL_ID = "docent"  # the one model /v1/models lists and /v1/chat/completions answers as
+
+
+class ChatContentPart(BaseModel):
+    type: str
+    text: str = ""
+
+
+class ChatTurn(BaseModel):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ChatContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.text for part in self.content if part.type == "text")
+        return self.content or ""
+
+
+class ChatBody(BaseModel):
+    """OpenAI's request shape; `filters` is Docent's extra (the SDK's `extra_body`). Sampling parameters are
+    accepted and ignored: answers are generated at temperature 0."""
+
+    model: str
+    messages: list[ChatTurn] = Field(min_length=1, max_length=80)
+    stream: bool = False
+    filters: Filters = Filters()
+    max_tokens: int | None = None
+    temperature: float | None = None
+    user: str | None = None
+
+
+def references_block(answer: Answer) -> str:
+    """The sources as plain text after an answer, for clients that show only the message content."""
+    if not answer.citations:
+        return ""
+    title = "Closest sources" if answer.mode == "not_found" else "References" if answer.cited else "Sources"
+    return f"\n\n{title}:\n" + "\n".join(c.label for c in answer.citations)
+
+
+def _extras(answer: Answer, request_id: str) -> dict[str, object]:
+    data = answer.to_dict()
+    how = ("mode", "question", "language", "grounded", "cited", "unsupported", "fallback_reason", "timings_ms")
+    return {"sources": data["citations"], "docent": {k: data[k] for k in how} | {"request_id": request_id}}
+
+
+def _usage(answer: Answer) -> dict[str, int]:
+    prompt, completion = answer.usage.get("prompt_tokens", 0), answer.usage.get("completion_tokens", 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+@router.get("/v1/models")
+def models(who: CallerDep) -> dict[str, object]:
+    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "docent"}]}
+
+
+@router.post("/v1/chat/completions", response_model=None)
+def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> dict[str, object] | StreamingResponse:
+    if body.model != MODEL_ID:
+        raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
+    turns = [(t.role, t.text()) for t in body.messages if t.role in {"user", "assistant"}]
+    if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
+        raise ConfigError("the last message must be a non-empty user message: it is the question")
+    conversation = tuple(ChatMessage(role, text) for role, text in turns[:-1])
+    ask_request = AskRequest(turns[-1][1][:4000], who.principal, body.filters.to_search(), conversation)
+    answerer = s.need_answerer()
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    request_id = request.state.request_id
+
+    if not body.stream:
+        answer = answerer.answer(ask_request)
+        s.metrics.record(answer)
+        return {
+            "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": answer.text + references_block(answer)}}],
+            "usage": _usage(answer),
+            **_extras(answer, request_id),
+        }
+    events = started(answerer.stream(ask_request))
+
+    def chunk(delta: dict[str, str], finish: str | None = None, **more: object) -> str:
+        data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **more}
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    def stream() -> Iterator[str]:
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            for event in events:
+                if isinstance(event, Delta):
+                    yield chunk({"content": event.text})
+                    continue
+                s.metrics.record(event)
+                references = references_block(event)
+                if references:
+                    yield chunk({"content": references})
+                yield chunk({}, "stop", usage=_usage(event), **_extras(event, request_id))
+        except Exception as exc:  # noqa: BLE001 - the stream has started: the error becomes its last event
+            yield f"data: {json.dumps(error_of(exc, request_id), ensure_ascii=False)}\n\n"
+            return
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=STREAM_HEADERS)

@@ -1,0 +1,78 @@
+"""One error shape for every error: `{"error": {"message", "type", "code"}, "request_id"}`.
+
+Domain code raises `DocentError`s with stable codes; this module alone decides their HTTP status. The type names
+the family as OpenAI's API does, so OpenAI SDKs raise their matching exception classes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from retrieval.errors import DocentError, ErrorCode, RateLimitedError
+
+log = logging.getLogger("docent.api")
+
+STATUS = {
+    ErrorCode.UNAUTHORIZED: (401, "authentication_error"),
+    ErrorCode.FORBIDDEN: (403, "permission_error"),
+    ErrorCode.PATH_NOT_FOUND: (404, "not_found_error"),
+    ErrorCode.CONFIG_INVALID: (400, "invalid_request_error"),
+    ErrorCode.INDEX_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.INDEX_LOCKED: (503, "service_unavailable"),
+    ErrorCode.INDEX_MISMATCH: (503, "service_unavailable"),
+    ErrorCode.MODEL_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.GENERATOR_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.RATE_LIMITED: (429, "rate_limit_error"),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, "invalid_request_error"),
+    ErrorCode.MODEL_NOT_FOUND: (404, "invalid_request_error"),
+}
+
+
+def error_body(message: str, kind: str, code: str, request_id: str) -> dict[str, object]:
+    return {"error": {"message": message, "type": kind, "code": code}, "request_id": request_id}
+
+
+def error_of(exc: Exception, request_id: str) -> dict[str, object]:
+    """The error body of an exception raised in the middle of a stream (its last event)."""
+    if isinstance(exc, DocentError):
+        _, kind = STATUS.get(exc.code, (500, "api_error"))
+        return error_body(exc.message, kind, str(exc.code), request_id)
+    log.error("unexpected error in a stream id=%s", request_id, exc_info=exc)
+    return error_body("internal error; the request id is in the server log", "api_error", "internal", request_id)
+
+
+def respond(request: Request, status: int, message: str, kind: str, code: str) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", "")
+    return JSONResponse(error_body(message, kind, code, request_id), status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DocentError)
+    async def docent_error(request: Request, exc: DocentError) -> JSONResponse:
+        status, kind = STATUS.get(exc.code, (500, "api_error"))
+        response = respond(request, status, exc.message, kind, str(exc.code))
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, RateLimitedError):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return respond(request, 422, details, "invalid_request_error", "invalid_request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
+        return respond(request, exc.status_code, str(exc.detail), "invalid_request_error", code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error id=%s", getattr(request.state, "request_id", ""))
+        return respond(request, 500, "internal error; the request id is in the server log", "api_error", "internal")

@@ -1,0 +1,40 @@
+"""Liveness, readiness (the index and the generator answer) and the Prometheus endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from retrieval.errors import DocentError
+from serve.api.auth import ServicesDep
+from serve.api.errors import respond
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request, s: ServicesDep) -> JSONResponse:
+    problems, chunks = [], None
+    try:
+        chunks = s.index.count()
+    except DocentError as exc:
+        problems.append(f"index not reachable: {exc.message}")
+    if s.generator is not None:
+        try:
+            s.generator.ping()
+        except DocentError as exc:
+            problems.append(f"generator not reachable: {exc.message}")
+    if problems:
+        return respond(request, 503, "; ".join(problems), "service_unavailable", "not_ready")
+    model = s.generator.model if s.generator is not None else None
+    return JSONResponse({"status": "ready", "index": {"chunks": chunks}, "generator": {"model": model}})
+
+
+@router.get("/metrics")
+def metrics(s: ServicesDep) -> PlainTextResponse:
+    return PlainTextResponse(s.metrics.render(), media_type=s.metrics.content_type)

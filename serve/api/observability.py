@@ -1,0 +1,102 @@
+"""Prometheus metrics of the API and the request middleware: request ids, per-route counts, one log line each.
+
+Each app has its own registry (tests build many apps in one process). The middleware is plain ASGI so that a
+streamed answer is measured and logged when its last byte is sent, not when its headers are.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serve.answer import Answer
+
+log = logging.getLogger("docent.api")
+
+
+class Metrics:
+    def __init__(self, index_size: Callable[[], float] = lambda: math.nan) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.requests = Counter("docent_http_requests", "HTTP requests", ["route", "status"], registry=registry)
+        self.latency = Histogram("docent_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
+        self.search = Histogram("docent_search_seconds", "Retrieval latency", ["mode"], registry=registry)
+        self.generation = Histogram("docent_generation_seconds", "Model generation latency (whole answer)",
+                                    registry=registry, buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120))
+        self.first_token = Histogram("docent_first_token_seconds", "Time to the first streamed answer token",
+                                     registry=registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30))
+        self.tokens = Counter("docent_generation_tokens", "Tokens sent to and produced by the model", ["kind"],
+                              registry=registry)
+        self.answers = Counter("docent_answers", "Answers by mode (generated, extractive, not_found)", ["mode"],
+                               registry=registry)
+        self.abstentions = Counter("docent_abstentions", "Answers saying the documents do not contain the answer",
+                                   registry=registry)
+        self.fallbacks = Counter("docent_generator_fallbacks",
+                                 "Extractive answers given because the generator failed", registry=registry)
+        Gauge("docent_index_chunks", "Chunks in the index", registry=registry).set_function(index_size)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def record(self, answer: Answer) -> None:
+        """Count one answer and log it."""
+        self.answers.labels(answer.mode.value).inc()
+        if answer.mode == "not_found":
+            self.abstentions.inc()
+        if answer.fallback_reason:
+            self.fallbacks.inc()
+        timings = answer.timings_ms
+        if "retrieve" in timings:
+            self.search.labels("hybrid").observe(timings["retrieve"] / 1000)
+        if "generate" in timings:
+            self.generation.observe(timings["generate"] / 1000)
+        if "first_token" in timings:
+            self.first_token.observe(timings["first_token"] / 1000)
+        self.tokens.labels("prompt").inc(answer.usage.get("prompt_tokens", 0))
+        self.tokens.labels("completion").inc(answer.usage.get("completion_tokens", 0))
+        log.info("answer mode=%s grounded=%s citations=%d fallback=%s timings=%s", answer.mode.value,
+                 answer.grounded, len(answer.citations), bool(answer.fallback_reason), timings)
+
+
+class RequestContext:
+    """Request ids, the per-route metrics and one log line per request (ASGI middleware).
+
+    The id comes from the client's `X-Request-ID` or is made here; it is put in `request.state`, the response
+    headers and the log line."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:200] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                route = getattr(scope.get("route"), "path", "unmatched")
+                elapsed = time.perf_counter() - started
+                self.metrics.requests.labels(route, str(status)).inc()
+                self.metrics.latency.labels(route).observe(elapsed)
+                log.info("request id=%s method=%s route=%s status=%d ms=%.1f", request_id, scope["method"], route,
+                         status, elapsed * 1000)
+
+        await self.app(scope, receive, send_with_id)

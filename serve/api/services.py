@@ -1,0 +1,46 @@
+"""What the routes work with: the started components of the server process, held in `app.state.services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from retrieval.errors import ConfigError
+from retrieval.index import Index
+from retrieval.search import Retriever
+from serve.answer import Answerer
+from serve.api.observability import Metrics
+from serve.documents import DocumentService
+from serve.generation import Generator
+from serve.keys import KeyStore
+from serve.ratelimit import RateLimiter
+
+
+@dataclass(slots=True)
+class Services:
+    retriever: Retriever
+    index: Index
+    keys: KeyStore
+    metrics: Metrics
+    answerer: Answerer | None = None
+    documents: DocumentService | None = None
+    generator: Generator | None = None
+    limiter: RateLimiter | None = None
+    anonymous: bool = False
+    max_upload_files: int = 100
+
+    def need_answerer(self) -> Answerer:
+        if self.answerer is None:
+            raise ConfigError("this server was started without an answerer")
+        return self.answerer
+
+    def need_documents(self) -> DocumentService:
+        if self.documents is None:
+            raise ConfigError("this server was started without document management")
+        return self.documents
+
+
+def services(request: Request) -> Services:
+    """The dependency routes declare to reach the server's components."""
+    return request.app.state.services
