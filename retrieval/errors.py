@@ -92,12 +92,6 @@ class RateLimitedError(DocentError):
         self.retry_after_s = retry_after_s
 
 
-class PayloadTooLargeError(DocentError):
-    """An upload larger than the configured limit."""
-
-    code = ErrorCode.PAYLOAD_TOO_LARGE
-
-
 class ModelNotFoundError(DocentError):
     """A chat completion asked for a model this server does not offer (it offers `docent`)."""
 

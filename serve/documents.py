@@ -12,8 +12,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,7 +65,6 @@ class DocumentInfo:
     chunks: int
     title: str = ""
     doc_type: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class DocumentService:
@@ -144,6 +142,3 @@ class DocumentService:
         if path.is_relative_to(self.uploads_dir.resolve()):
             path.unlink(missing_ok=True)
         return info
-
-    def sources(self) -> Iterator[str]:
-        return (source for _, source in self.index.documents())
