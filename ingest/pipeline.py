@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -62,13 +63,25 @@ _malloc_trim = _load_malloc_trim()
 PIPELINE_VERSION = "2"  # 2: tags, path prefixes and the CJK vector
 
 
+class DocumentLocks:
+    """Serializes writes to one document among pipelines that share an index in one process (worker threads):
+    two replaces of the same document interleaved could otherwise leave a mix of both revisions."""
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    def of(self, document_id: str) -> threading.Lock:
+        return self._locks[hash(document_id) % len(self._locks)]
+
+
 @dataclass(frozen=True, slots=True)
 class FileDone:
     """One file finished (indexed, unchanged or failed); for progress displays."""
 
     path: Path
     status: str  # "indexed" | "unchanged" | "failed"
-    chunks: int = 0
+    chunks: int = 0  # written, or already in the index when unchanged
+    reason: str | None = None  # why it failed
 
 
 @dataclass(slots=True)
@@ -113,6 +126,7 @@ class IngestPipeline:
         batch_chunks: int = 256,
         optimize_after_chunks: int = 5000,
         exclude: Sequence[Path] = (),
+        locks: DocumentLocks | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -123,8 +137,17 @@ class IngestPipeline:
         self.batch_chunks = batch_chunks
         self.optimize_after_chunks = optimize_after_chunks
         self.exclude = tuple(exclude)
+        self.locks = locks or DocumentLocks()
         self.min_batch = embedder.batch_size
         self._sparse_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-sparse")
+
+    def with_parsers(self, parsers: ParserPool) -> IngestPipeline:
+        """The same pipeline with its own parser pool (a pool serves one run at a time): for worker threads,
+        which share the models, the index and the document locks."""
+        return IngestPipeline(index=self.index, embedder=self.embedder, sparse=self.sparse, chunker=self.chunker,
+                              parsers=parsers, cjk_embedder=self.cjk_embedder, batch_chunks=self.batch_chunks,
+                              optimize_after_chunks=self.optimize_after_chunks, exclude=self.exclude,
+                              locks=self.locks)
 
     def settings_fingerprint(self) -> str:
         cjk = self.cjk_embedder.name if self.cjk_embedder else ""
@@ -156,7 +179,7 @@ class IngestPipeline:
             state = self.index.document_state(plan.document_id)
             if state is not None and state.revision == plan.revision and state.complete:
                 report.unchanged += 1
-                notify(FileDone(path, "unchanged"))
+                notify(FileDone(path, "unchanged", state.chunk_count))
             else:
                 planned[path] = plan
 
@@ -166,13 +189,13 @@ class IngestPipeline:
             if outcome.document is None:
                 log.warning("failed source=%s reason=%s", outcome.path, outcome.error)
                 report.failed.append(Failure(str(outcome.path), outcome.error or "unknown error"))
-                notify(FileDone(outcome.path, "failed"))
+                notify(FileDone(outcome.path, "failed", reason=outcome.error or "unknown error"))
                 continue
             plan = planned[outcome.path]
             chunks = self.chunker.chunk(outcome.document)
             if not chunks:
                 report.failed.append(Failure(str(outcome.path), "no text to index"))
-                notify(FileDone(outcome.path, "failed"))
+                notify(FileDone(outcome.path, "failed", reason="no text to index"))
                 continue
             modified_at = datetime.fromtimestamp(outcome.path.stat().st_mtime, UTC)
             meta = grant.meta(plan.document_id, plan.source, outcome.document, plan.content_hash, plan.revision,
@@ -187,11 +210,7 @@ class IngestPipeline:
         self._write(pending, report, notify)
 
         if prune:
-            present = {source_of(p) for p in files}
-            gone = [doc for doc, source in self.index.documents() if under_roots(source, paths) and source not in present]
-            for doc in gone:
-                self.index.delete_document(doc)
-            report.removed = len(gone)
+            report.removed = self._prune(paths, files)
         self._optimize(report)
         report.seconds = time.perf_counter() - started
         return report
@@ -219,12 +238,12 @@ class IngestPipeline:
             state = self.index.document_state(item.document_id)
             if state is not None and state.revision == revision and state.complete:
                 report.unchanged += 1
-                notify(FileDone(path, "unchanged"))
+                notify(FileDone(path, "unchanged", state.chunk_count))
                 continue
             chunks = self.chunker.chunk(item.document)
             if not chunks:
                 report.failed.append(Failure(item.source, "no text to index"))
-                notify(FileDone(path, "failed"))
+                notify(FileDone(path, "failed", reason="no text to index"))
                 continue
             meta = grant.meta(item.document_id, item.source, item.document, item.content_hash, revision,
                               modified_at=item.modified_at, ingested_at=ingested_at, chunks=len(chunks))
@@ -236,6 +255,18 @@ class IngestPipeline:
         self._optimize(report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def prune(self, roots: Sequence[Path]) -> int:
+        """Remove the indexed documents under `roots` whose files are gone; the number removed."""
+        return self._prune(roots, discover(roots, exclude=self.exclude))
+
+    def _prune(self, roots: Sequence[Path], files: Sequence[Path]) -> int:
+        present = {source_of(p) for p in files}
+        gone = [doc for doc, source in self.index.documents() if under_roots(source, roots) and source not in present]
+        for doc in gone:
+            with self.locks.of(doc):
+                self.index.delete_document(doc)
+        return len(gone)
 
     def _optimize(self, report: IngestReport) -> None:
         """After a large write, build the vector indexes (HNSW): at 100k chunks an exact dense search takes
@@ -273,7 +304,8 @@ class IngestPipeline:
             for chunk in item.chunks:
                 indexed.append(IndexedChunk(item.meta, chunk, dense[row], sparse[row], cjk.get(row)))
                 row += 1
-            self.index.replace_document(item.meta.document_id, item.meta.revision, indexed)
+            with self.locks.of(item.meta.document_id):
+                self.index.replace_document(item.meta.document_id, item.meta.revision, indexed)
             report.indexed += 1
             report.chunks += len(indexed)
             log.info("indexed source=%s chunks=%d revision=%s", item.meta.source, len(indexed), item.meta.revision)

@@ -22,6 +22,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     MODEL_NOT_FOUND = "model_not_found"
+    QUEUE_UNAVAILABLE = "queue_unavailable"
+    QUEUE_FULL = "queue_full"
 
 
 class DocentError(Exception):
@@ -96,3 +98,15 @@ class ModelNotFoundError(DocentError):
     """A chat completion asked for a model this server does not offer (it offers `docent`)."""
 
     code = ErrorCode.MODEL_NOT_FOUND
+
+
+class QueueUnavailableError(DocentError):
+    """The job queue (Redis) cannot be reached: new jobs are refused, searches go on."""
+
+    code = ErrorCode.QUEUE_UNAVAILABLE
+
+
+class QueueFullError(DocentError):
+    """The in-process queue holds as many tasks as it may: try again when some have run."""
+
+    code = ErrorCode.QUEUE_FULL

@@ -13,6 +13,9 @@ from __future__ import annotations
 import math
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from ingest.queue import JobService
 
 from retrieval.errors import DocentError
 from retrieval.index import Index
@@ -20,6 +23,7 @@ from retrieval.search import Retriever
 from serve.answer import Answerer
 from serve.api import answers, chat, health
 from serve.api import documents as document_routes
+from serve.api import jobs as job_routes
 from serve.api.errors import error_body, install_error_handlers
 from serve.api.observability import Metrics, RequestContext
 from serve.api.services import Services
@@ -42,9 +46,17 @@ def create_app(
     max_upload_bytes: int = 50 * 1024 * 1024,
     max_upload_files: int = 100,
     anonymous: bool = False,
+    jobs: JobService | None = None,
+    max_upload_wait_s: float = 120.0,
+    registry: CollectorRegistry | None = None,
 ) -> FastAPI:
+    """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
+    may already be in it)."""
     app = FastAPI(title="Docent", version="0.1", description="Enterprise document search and question answering.")
-    metrics = Metrics(index_size=lambda: _count_or_nan(index))
+    metrics = Metrics(index_size=lambda: _count_or_nan(index),
+                      queue_depth=(lambda: _depth_or_nan(jobs)) if jobs is not None else None, registry=registry)
+    if jobs is not None and jobs.on_submit is None:
+        jobs.on_submit = lambda job: metrics.jobs.labels(job.kind).inc()
     app.state.services = Services(
         retriever=retriever,
         index=index,
@@ -56,12 +68,14 @@ def create_app(
         limiter=limiter,
         anonymous=anonymous,
         max_upload_files=max_upload_files,
+        jobs=jobs,
+        max_upload_wait_s=max_upload_wait_s,
     )
     # Added inner first: the body limit sees the request id the outer request context has set.
     app.add_middleware(BodyLimit, limits={"/v1/documents": max_upload_bytes}, render=error_body)
     app.add_middleware(RequestContext, metrics=metrics)
     install_error_handlers(app)
-    for module in (health, answers, chat, document_routes):
+    for module in (health, answers, chat, document_routes, job_routes):
         app.include_router(module.router)
     return app
 
@@ -69,5 +83,12 @@ def create_app(
 def _count_or_nan(index: Index) -> float:
     try:
         return float(index.count())
+    except DocentError:
+        return math.nan
+
+
+def _depth_or_nan(jobs: JobService) -> float:
+    try:
+        return float(jobs.queue.depth())
     except DocentError:
         return math.nan

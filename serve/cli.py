@@ -1,6 +1,9 @@
 """The `docent` command: the composition root of the command-line process.
 
     docent ingest PATH... [--acl PRINCIPAL ...] [--public] [--tag TAG ...] [--prune] [--json]
+                          [--queue | --server URL [--key KEY]] [--no-wait]
+    docent sync SOURCE... [--acl PRINCIPAL ...] [--public] [--tag TAG ...] [--queue] [--json]
+    docent worker [--concurrency N]
     docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
     docent ask QUESTION [--user ID --group G ...] [filters] [--extractive] [--json]
     docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--json]
@@ -43,6 +46,26 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--tag", action="append", default=[], metavar="TAG", help="a tag to filter by (repeatable)")
     ingest.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
     ingest.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+    where = ingest.add_mutually_exclusive_group()
+    where.add_argument("--queue", action="store_true",
+                       help="submit a job to the workers (DOCENT_REDIS_URL; the files must be on storage they see)")
+    where.add_argument("--server", metavar="URL",
+                       help="upload the files to a running `docent serve` (which owns its index) as a job")
+    ingest.add_argument("--key", help="an admin API key for --server (default: $DOCENT_API_KEY)")
+    ingest.add_argument("--no-wait", action="store_true", help="with --queue or --server: print the job id and exit")
+
+    sync = commands.add_parser("sync", help="re-index folders incrementally: changed files only, deleted ones removed")
+    sync.add_argument("paths", nargs="+", type=Path, metavar="SOURCE")
+    sync.add_argument("--acl", action="append", default=[], metavar="PRINCIPAL")
+    sync.add_argument("--public", action="store_true")
+    sync.add_argument("--tag", action="append", default=[], metavar="TAG")
+    sync.add_argument("--queue", action="store_true", help="as a job for the workers (DOCENT_REDIS_URL)")
+    sync.add_argument("--no-wait", action="store_true", help="with --queue: print the job id and exit")
+    sync.add_argument("--json", action="store_true")
+
+    worker = commands.add_parser("worker", help="run indexing jobs from the queue (needs DOCENT_REDIS_URL)")
+    worker.add_argument("--concurrency", type=int, help="tasks at once (default DOCENT_QUEUE__CONCURRENCY)")
 
     search = commands.add_parser("search", help="hybrid search over the index")
     search.add_argument("query")
@@ -130,7 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream=sys.stderr,
         )
         if args.command == "ingest":
+            if args.server:
+                return _ingest_via_server(args)
+            if args.queue:
+                return _ingest_via_queue(settings, args, kind="ingest", prune=args.prune)
             return _ingest(settings, args)
+        if args.command == "sync":
+            if args.queue:
+                return _ingest_via_queue(settings, args, kind="sync", prune=True)
+            args.prune = True
+            return _ingest(settings, args)
+        if args.command == "worker":
+            return _worker(settings, args)
         if args.command == "eval":
             from serve.evaluate import run_eval
 
@@ -150,22 +184,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from serve.components import make_cjk_embedder, make_embedder, make_index, make_parsers, make_pipeline
+    from serve.components import make_parsers, make_pipeline, start_writer
     from serve.progress import IngestProgress
 
     console = Console(stderr=True)
-    embedder = make_embedder(settings)
-    cjk = make_cjk_embedder(settings)
     parsers = make_parsers(settings)
     with ExitStack() as stack:
         with console.status("loading the embedding models and the parsers…"):
             parsers.start()  # the workers import their parsers while the model loads
             stack.callback(parsers.close)
-            embedder.start()
-            if cjk is not None:
-                cjk.start()
-            index = make_index(settings, embedder.dimension, cjk)
-            index.start()
+            embedder, cjk, index = start_writer(settings, when_locked=(
+                "While `docent serve` owns the index, send it the files: `docent ingest PATH --server URL`, "
+                "or `--queue` with DOCENT_REDIS_URL set"))
             stack.callback(index.close)
             parsers.wait_ready()
             pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
@@ -185,6 +215,151 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     else:
         IngestProgress.summary(console, report)
     return EXIT_OK if report.ok else EXIT_FAILURES
+
+
+def _job_exit(jobs: list[dict]) -> int:
+    return EXIT_OK if all(j["state"] == "succeeded" for j in jobs) else EXIT_FAILURES
+
+
+def _ingest_via_queue(settings: Settings, args: argparse.Namespace, *, kind: str, prune: bool) -> int:
+    """Submit a job to the Redis queue; the workers read the files, so they must see the same paths."""
+    from rich.console import Console
+
+    from ingest.jobs import Grant, JobStatus
+    from ingest.queue import JobService
+    from serve.components import make_celery_queue, make_job_store
+    from serve.progress import JobProgress
+
+    if not settings.redis_url:
+        raise ConfigError("--queue needs a queue: set DOCENT_REDIS_URL (or send the files to a running server "
+                          "with --server URL)")
+    store = make_job_store(settings)
+    store.ping()
+    queue = make_celery_queue(settings)
+    try:
+        q = settings.queue
+        service = JobService(store, queue, task_files=q.task_files, task_mb=q.task_mb, exclude=[settings.data_dir])
+        status: JobStatus = service.submit(args.paths, Grant(tuple(args.acl), args.public, tuple(args.tag)),
+                                           kind=kind, prune=prune)
+        console = Console(stderr=True)
+        job_id = status.job.job_id
+        if args.no_wait:
+            print(json.dumps(status.to_dict()) if args.json else job_id)
+            return EXIT_OK
+        console.print(f"job {job_id}: {status.job.total_files} files in {status.job.tasks} tasks, queued")
+        jobs = JobProgress(console, quiet=args.json).follow(lambda: [service.status(job_id).to_dict()])
+    finally:
+        queue.close()
+    if args.json:
+        print(json.dumps(jobs[0], ensure_ascii=False))
+    else:
+        JobProgress.summary(console, jobs)
+    return _job_exit(jobs)
+
+
+def _ingest_via_server(args: argparse.Namespace) -> int:
+    """Upload the files to a running server (one request per folder and batch); it indexes them as jobs."""
+    import httpx
+    from rich.console import Console
+
+    from ingest.discovery import discover
+    from serve.progress import JobProgress
+
+    key = args.key or os.environ.get("DOCENT_API_KEY")
+    if not key:
+        raise ConfigError("--server needs an admin API key: --key KEY or DOCENT_API_KEY")
+    if not args.acl and not args.public:
+        raise ConfigError("say who may read the documents: --acl PRINCIPAL and/or --public")
+    console = Console(stderr=True)
+    batches: dict[str, list[Path]] = {}
+    for root in args.paths:
+        root = root.expanduser().resolve()
+        for path in discover([root]):
+            folder = "" if root.is_file() else str(Path(root.name) / path.parent.relative_to(root))
+            batches.setdefault(folder, []).append(path)
+    base = args.server.rstrip("/")
+    form = {"acl": ",".join(args.acl), "public": str(args.public).lower(), "tags": ",".join(args.tag)}
+    job_ids: list[str] = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+        try:
+            for folder, paths in batches.items():
+                for start in range(0, len(paths), 20):
+                    part = paths[start:start + 20]
+                    files = [("files", (p.name, p.read_bytes())) for p in part]
+                    response = client.post("/v1/documents", data={**form, "folder": folder}, files=files)
+                    _raise_for_server(response)
+                    job_ids.append(response.json()["job"]["id"])
+            console.print(f"uploaded {sum(map(len, batches.values()))} files to {base} as {len(job_ids)} job(s)")
+            if args.no_wait:
+                print("\n".join(job_ids))
+                return EXIT_OK
+
+            def poll() -> list[dict]:
+                statuses = []
+                for job_id in job_ids:
+                    response = client.get(f"/v1/jobs/{job_id}")
+                    _raise_for_server(response)
+                    statuses.append(response.json())
+                return statuses
+
+            jobs = JobProgress(console, quiet=args.json).follow(poll)
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"cannot reach the server at {base}: {exc}") from exc
+    if args.json:
+        print(json.dumps(jobs, ensure_ascii=False))
+    else:
+        JobProgress.summary(console, jobs)
+    return _job_exit(jobs)
+
+
+def _raise_for_server(response) -> None:  # noqa: ANN001 - httpx.Response, imported lazily
+    if response.status_code >= 400:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        raise ConfigError(f"the server answered {response.status_code}: {message}")
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    """The composition root of a worker process: models and index once, then Celery consumes until SIGTERM."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from ingest.queue import ThreadPipelines
+    from ingest.tasks import Reaper, TaskMetrics, TaskRunner
+    from serve.components import (make_celery_queue, make_job_store, make_parsers, make_pipeline, start_writer,
+                                  task_policy, worker_id)
+
+    if not settings.redis_url:
+        raise ConfigError("docent worker takes its jobs from a queue: set DOCENT_REDIS_URL (without one, "
+                          "`docent serve` indexes uploads in its own process)")
+    q = settings.queue
+    concurrency = args.concurrency or q.concurrency
+    store = make_job_store(settings)
+    store.ping()
+    embedder, cjk, index = start_writer(settings, when_locked=(
+        "The embedded index has one writer: `docent serve` runs the queue's tasks itself while it owns it. "
+        "Workers in several processes need a Qdrant server (DOCENT_QDRANT__URL)"))
+    pipelines = ThreadPipelines(make_pipeline(settings, index=index, embedder=embedder, parsers=None, cjk=cjk),
+                                lambda: make_parsers(settings))
+    pipelines.base.sparse.start()
+    registry = CollectorRegistry()
+    if q.metrics_port:
+        start_http_server(q.metrics_port, registry=registry)
+    queue = make_celery_queue(settings)
+    runner = TaskRunner(store, pipelines, worker_id=worker_id(), policy=task_policy(settings),
+                        metrics=TaskMetrics(registry))
+    reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2))
+    reaper.start()
+    print(f"docent: worker {worker_id()} ready (concurrency {concurrency}; metrics on :{q.metrics_port})",
+          file=sys.stderr, flush=True)
+    try:
+        queue.run_worker(runner, concurrency=concurrency, loglevel=settings.log_level.upper())
+    finally:
+        reaper.stop()
+        pipelines.close()
+        index.close()
+    return EXIT_OK
 
 
 def _search(settings: Settings, args: argparse.Namespace) -> int:
@@ -269,35 +444,44 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from serve.app import create_app
-    from serve.components import make_answerer, make_parsers, make_pipeline, start_generator, start_retriever
+    from prometheus_client import CollectorRegistry
+
+    from serve.components import make_answerer, make_pipeline, start_generator, start_jobs, start_retriever
     from serve.documents import DocumentService
     from serve.keys import KeyStore
     from serve.ratelimit import RateLimiter
 
     limits = settings.limits
     with ExitStack() as stack:
-        # The parser worker starts with the first upload: idle, it would hold ~430 MiB (bench/serve.py).
-        parsers = make_parsers(settings)
-        stack.callback(parsers.close)
         index, retriever = start_retriever(settings, rerank=True)
         stack.callback(index.close)
         generator = start_generator(settings)
         if generator is not None:
             stack.callback(generator.close)
-        pipeline = make_pipeline(settings, index=index, embedder=retriever.embedder, parsers=parsers,
+        # Tasks run here when there is no Redis, or when this process owns the embedded index (no other process
+        # may write it); with a Qdrant server and Redis they are left to `docent worker`s. A task's parser
+        # process starts with the first task: idle, it would hold ~430 MiB (bench/serve.py).
+        pipeline = make_pipeline(settings, index=index, embedder=retriever.embedder, parsers=None,
                                  cjk=retriever.cjk_embedder)
         pipeline.sparse.start()
+        registry = CollectorRegistry()
+        runtime = start_jobs(settings, pipeline, registry=registry,
+                             consume=not (settings.redis_url and settings.qdrant.url))
+        stack.callback(runtime.close)
         app = create_app(
             retriever=retriever,
             index=index,
             keys=KeyStore(settings.data_dir / "keys.sqlite"),
             answerer=make_answerer(settings, retriever, generator),
-            documents=DocumentService(pipeline, index, settings.data_dir / "uploads"),
+            documents=DocumentService(index, settings.data_dir / "uploads", runtime.service),
             generator=generator,
             limiter=RateLimiter(limits.requests_per_minute, limits.burst),
             max_upload_bytes=int(limits.max_upload_mb * 1024 * 1024),
             max_upload_files=limits.max_upload_files,
             anonymous=settings.auth.anonymous,
+            jobs=runtime.service,
+            max_upload_wait_s=settings.queue.wait_s,
+            registry=registry,
         )
         model = generator.model if generator is not None else "none (extractive answers)"
         print(f"docent: serving http://{args.host}:{args.port} (API docs at /docs; generator: {model}; "

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+import os
+import socket
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
 
 from ingest.chunking import Chunker
+from ingest.jobs import JobStore, MemoryJobStore
 from ingest.pipeline import IngestPipeline
+from ingest.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.sandbox import ParseLimits, ParserPool
+from ingest.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
 from retrieval.edge_index import EdgeIndex
+from retrieval.errors import IndexLockedError
 from retrieval.embedding import PACKAGED_CJK_MODEL, SentenceTransformerEmbedder, UniversalSentenceEncoder
 from retrieval.index import Fusion, Index
 from retrieval.models import IndexSpec
@@ -127,6 +136,23 @@ def make_pipeline(
     )
 
 
+def start_writer(settings: Settings, *, when_locked: str) -> tuple[SentenceTransformerEmbedder, CjkModel | None, Index]:
+    """Load the embedding models and open the index for writing (what `ingest` and `worker` need).
+
+    `when_locked` is appended to the error when another process owns the embedded index: what to do instead."""
+    embedder = make_embedder(settings)
+    embedder.start()
+    cjk = make_cjk_embedder(settings)
+    if cjk is not None:
+        cjk.start()
+    index = make_index(settings, embedder.dimension, cjk)
+    try:
+        index.start()
+    except IndexLockedError as exc:
+        raise IndexLockedError(f"{exc.message}. {when_locked}") from None
+    return embedder, cjk, index
+
+
 def start_retriever(settings: Settings, *, rerank: bool) -> tuple[Index, Retriever]:
     """Load the query-side models, open the index and build the retriever (what `search` and `serve` need).
 
@@ -190,3 +216,69 @@ def start_generator(settings: Settings) -> Generator | None:
     if isinstance(generator, LlamaCppGenerator):
         generator.start()
     return generator
+
+
+def make_job_store(settings: Settings) -> JobStore:
+    if settings.redis_url:
+        from ingest.redis_jobs import RedisJobStore
+
+        return RedisJobStore(settings.redis_url, ttl_s=int(settings.queue.job_ttl_days * 86400))
+    return MemoryJobStore()
+
+
+def task_policy(settings: Settings) -> TaskPolicy:
+    q = settings.queue
+    return TaskPolicy(max_attempts=q.max_attempts, backoff_s=q.backoff_s, lease_s=q.lease_s,
+                      heartbeat_s=q.heartbeat_s)
+
+
+def make_celery_queue(settings: Settings):  # noqa: ANN201 - CeleryQueue, imported only with Redis configured
+    from ingest.celery_queue import CeleryQueue
+
+    assert settings.redis_url
+    return CeleryQueue(settings.redis_url, visibility_timeout_s=settings.queue.visibility_timeout_s)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(slots=True)
+class JobsRuntime:
+    """The queue side of a process, started: submit jobs through `service`; `close()` stops its threads."""
+
+    service: JobService
+    queue: TaskQueue
+    pipelines: ThreadPipelines | None = None
+    reaper: Reaper | None = None
+
+    def close(self) -> None:
+        if self.reaper is not None:
+            self.reaper.stop()
+        self.queue.close()
+        if self.pipelines is not None:
+            self.pipelines.close()
+
+
+def start_jobs(settings: Settings, pipeline: IngestPipeline | None, *, registry: CollectorRegistry,
+               consume: bool) -> JobsRuntime:
+    """Jobs for a server (or a CLI that submits): Celery on Redis when DOCENT_REDIS_URL is set, else a pool of
+    threads here. With `consume`, this process also runs tasks (it owns an embedded index, or has no Redis)."""
+    q = settings.queue
+    store = make_job_store(settings)
+    pipelines = ThreadPipelines(pipeline, lambda: make_parsers(settings)) if consume and pipeline else None
+    runner = (TaskRunner(store, pipelines, worker_id=worker_id(), policy=task_policy(settings),
+                         metrics=TaskMetrics(registry)) if pipelines else None)
+    reaper = None
+    if settings.redis_url:
+        queue = make_celery_queue(settings)
+        if runner is not None:
+            queue.start_consumer(runner, concurrency=q.concurrency)
+        reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2))
+        reaper.start()
+    else:
+        if runner is None:
+            raise ValueError("without Redis the jobs run in this process: it needs the pipeline")
+        queue = InProcessQueue(runner, concurrency=q.concurrency, max_pending=q.max_pending)
+    service = JobService(store, queue, task_files=q.task_files, task_mb=q.task_mb, exclude=[settings.data_dir])
+    return JobsRuntime(service, queue, pipelines, reaper)

@@ -2,8 +2,8 @@
 
 Uploaded files are kept under `<data_dir>/uploads/<folder>/<name>`: the saved file is the document's source, so
 re-uploading a file of the same name to the same folder replaces that document (same id, no duplicate), and
-the folder works as a `source_prefix` filter. Indexing runs in the API process, one upload at a time, through
-the same `IngestPipeline.run` as `docent ingest` (the workers issue moves it to a queue).
+the folder works as a `source_prefix` filter. An upload returns at once with a job (ingest/queue.py) that the
+queue's workers run: threads of the API process by default, `docent worker` processes with Redis.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from ingest.discovery import document_id as document_id_of
-from ingest.discovery import source_of
-from ingest.pipeline import FileDone, IngestPipeline
+from ingest.jobs import Grant, JobStatus
+from ingest.queue import JobService
 from retrieval.access import ALL_ACCESS
 from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.index import Index
@@ -52,7 +51,7 @@ class UploadResult:
     filename: str
     document_id: str
     source: str
-    status: str  # "indexed" | "unchanged" | "failed"
+    status: str  # "queued" | "indexed" | "unchanged" | "failed" | "dead" (retried to the limit)
     chunks: int = 0
     reason: str | None = None
 
@@ -68,44 +67,42 @@ class DocumentInfo:
 
 
 class DocumentService:
-    def __init__(self, pipeline: IngestPipeline | None, index: Index, uploads_dir: Path) -> None:
-        self.pipeline = pipeline
+    def __init__(self, index: Index, uploads_dir: Path, jobs: JobService | None) -> None:
         self.index = index
         self.uploads_dir = Path(uploads_dir)
-        self._lock = threading.Lock()  # one indexing run at a time: the pipeline's batches are per run
+        self.jobs = jobs
 
     def upload(self, files: list[Upload], *, folder: str = "", acl: tuple[str, ...] = (), public: bool = False,
-               tags: tuple[str, ...] = ()) -> list[UploadResult]:
-        """Save and index `files`; a file that cannot be indexed is a failed result, never a lost batch.
+               tags: tuple[str, ...] = ()) -> tuple[JobStatus, dict[str, str]]:
+        """Save `files` and submit a job that indexes them; the job and the saved path of each file name.
 
         A file is written to a temporary name and moved into place, so a half-received upload never replaces a
         good file; its document keeps its old chunks until the new ones are written (see `Index`)."""
-        if self.pipeline is None:
-            raise ConfigError("this server was started without an ingest pipeline")
+        if self.jobs is None:
+            raise ConfigError("this server was started without an indexing queue")
+        self.jobs.check()
         target = self.uploads_dir / safe_folder(folder)
         target.mkdir(parents=True, exist_ok=True)
-        paths: dict[Path, str] = {}
+        paths: dict[str, str] = {}
         for upload in files:
             path = target / safe_name(upload.filename)
             with tempfile.NamedTemporaryFile(dir=target, prefix=".upload-", delete=False) as out:
                 shutil.copyfileobj(upload.stream, out, 1 << 20)
             Path(out.name).replace(path)
-            paths[path.resolve()] = upload.filename
-        done: dict[Path, FileDone] = {}
-        with self._lock:
-            report = self.pipeline.run(list(paths), acl=acl, public=public, tags=tags,
-                                       on_file=lambda d: done.__setitem__(Path(d.path).resolve(), d))
-        reasons = {Path(f.path).resolve(): f.reason for f in report.failed}
+            paths[str(path.resolve())] = upload.filename
+        label = f"upload of {len(paths)} file(s) to {safe_folder(folder) or '/'}"
+        status = self.jobs.submit([Path(p) for p in paths], Grant(acl, public, tags), kind="upload", label=label)
+        return status, paths
+
+    @staticmethod
+    def results(status: JobStatus, paths: dict[str, str]) -> list[UploadResult]:
+        """Each uploaded file's outcome so far ("queued" until its task reaches it)."""
+        outcomes = status.finished_files
         results = []
         for path, filename in paths.items():
-            source = source_of(path)
-            outcome = done.get(path)
-            status = outcome.status if outcome else ("failed" if path in reasons else "unchanged")
-            chunks = outcome.chunks if outcome and outcome.chunks else self.index.count(document_id_of(source))
-            results.append(UploadResult(filename, document_id_of(source), source, status,
-                                        chunks if status != "failed" else 0, reasons.get(path)))
-            if status == "failed" and not self.index.document_state(document_id_of(source)):
-                path.unlink(missing_ok=True)  # nothing indexed from it: do not keep the file around
+            outcome = outcomes.get(path)
+            results.append(UploadResult(filename, document_id_of(path), path, outcome.status if outcome else "queued",
+                                        outcome.chunks if outcome else 0, outcome.reason if outcome else None))
         return results
 
     def _info(self, document_id: str, source: str) -> DocumentInfo | None:
@@ -136,8 +133,7 @@ class DocumentService:
     def delete(self, document_id: str) -> DocumentInfo:
         """Remove a document's chunks, and its file when it was uploaded (else the next sync would re-add it)."""
         info = self.get(document_id)
-        with self._lock:
-            self.index.delete_document(document_id)
+        self.index.delete_document(document_id)
         path = Path(info.source)
         if path.is_relative_to(self.uploads_dir.resolve()):
             path.unlink(missing_ok=True)

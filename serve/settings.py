@@ -47,6 +47,23 @@ class IngestSettings(BaseModel):
     optimize_after_chunks: int = Field(5000, ge=1)  # a run writing this many chunks rebuilds the HNSW indexes
 
 
+class QueueSettings(BaseModel):
+    """Indexing jobs: Celery on Redis when DOCENT_REDIS_URL is set, else a pool of threads in the API process."""
+
+    concurrency: int = Field(1, ge=1)  # tasks at once per worker process (each with its own parser process)
+    task_files: int = Field(32, ge=1)  # a job is split into tasks of at most this many files
+    task_mb: float = Field(256.0, gt=0)  # ... and about this many megabytes
+    max_attempts: int = Field(3, ge=1)  # tries of a task or file before it is dead-lettered
+    backoff_s: float = Field(5.0, ge=0)  # first retry delay, doubled on each further try
+    lease_s: float = Field(60.0, gt=0)  # a worker silent this long is presumed dead; its task is re-queued
+    heartbeat_s: float = Field(10.0, gt=0)  # how often a running task renews its lease
+    visibility_timeout_s: float = Field(3600.0, gt=0)  # Redis's own redelivery of an unacknowledged task
+    max_pending: int = Field(10_000, ge=1)  # in-process queue: tasks waiting before new jobs get 503
+    job_ttl_days: float = Field(7.0, gt=0)  # finished jobs are kept this long (Redis)
+    wait_s: float = Field(120.0, ge=0)  # the longest an upload may wait for its job (`wait` parameter)
+    metrics_port: int = Field(9108, ge=0)  # `docent worker`'s Prometheus endpoint (0: none)
+
+
 class RetrievalSettings(BaseModel):
     candidates: int = Field(100, ge=1)  # depth of each prefetch (dense, sparse) before fusion
     fusion: Literal["dbsf", "rrf"] = "dbsf"
@@ -107,6 +124,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     log_level: str = "WARNING"  # INFO logs one line per indexed document
     collection: str = "docent"
+    redis_url: str | None = None  # e.g. redis://redis:6379/0: jobs go through Celery to `docent worker`s
     qdrant: QdrantSettings = QdrantSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
@@ -116,3 +134,4 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     limits: LimitSettings = LimitSettings()
+    queue: QueueSettings = QueueSettings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from retrieval.errors import ConfigError
 from serve.api.auth import CallerDep, ServicesDep
@@ -18,17 +18,20 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-@router.post("/v1/documents", status_code=201)
+@router.post("/v1/documents", status_code=202)
 def upload(
     who: CallerDep,
     s: ServicesDep,
+    response: Response,
     files: Annotated[list[UploadFile], File(description="one or more documents")],
     folder: Annotated[str, Form(max_length=500)] = "",
     acl: Annotated[str, Form(description="comma-separated principals: group:x, user:y")] = "",
     public: Annotated[bool, Form()] = False,
     tags: Annotated[str, Form(description="comma-separated tags")] = "",
+    wait: Annotated[float, Query(ge=0, description="seconds to wait for the job to finish (0: return at once)")] = 0,
 ) -> dict[str, object]:
-    """Upload and index documents. Each file's outcome is reported; a failed file fails alone."""
+    """Upload documents and queue a job that indexes them: 202 with the job (follow it at /v1/jobs/{id}), or,
+    with `wait`, the job as it stands when it finished (200) or the wait ran out (202). A failed file fails alone."""
     who.require_admin()
     documents = s.need_documents()
     if len(files) > s.max_upload_files:
@@ -36,12 +39,16 @@ def upload(
     grant = _split(acl)
     if not grant and not public:
         raise ConfigError("say who may read the documents: acl (e.g. group:hr) and/or public=true")
-    results = documents.upload([Upload(f.filename or "upload", f.file) for f in files], folder=folder, acl=grant,
-                               public=public, tags=_split(tags))
-    return {"documents": [asdict(r) for r in results],
-            "indexed": sum(r.status == "indexed" for r in results),
-            "unchanged": sum(r.status == "unchanged" for r in results),
-            "failed": sum(r.status == "failed" for r in results)}
+    status, paths = documents.upload([Upload(f.filename or "upload", f.file) for f in files], folder=folder,
+                                     acl=grant, public=public, tags=_split(tags))
+    if wait:
+        status = s.need_jobs().wait(status.job.job_id, min(wait, s.max_upload_wait_s))
+    response.status_code = 200 if status.finished else 202
+    response.headers["Location"] = f"/v1/jobs/{status.job.job_id}"
+    results = documents.results(status, paths)
+    return {"job": status.to_dict(), "documents": [asdict(r) for r in results],
+            **{state: sum(r.status == state for r in results)
+               for state in ("queued", "indexed", "unchanged", "failed", "dead")}}
 
 
 @router.get("/v1/documents")

@@ -30,6 +30,8 @@ STATUS = {
     ErrorCode.RATE_LIMITED: (429, "rate_limit_error"),
     ErrorCode.PAYLOAD_TOO_LARGE: (413, "invalid_request_error"),
     ErrorCode.MODEL_NOT_FOUND: (404, "invalid_request_error"),
+    ErrorCode.QUEUE_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.QUEUE_FULL: (503, "service_unavailable"),
 }
 
 

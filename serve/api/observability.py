@@ -21,8 +21,9 @@ log = logging.getLogger("docent.api")
 
 
 class Metrics:
-    def __init__(self, index_size: Callable[[], float] = lambda: math.nan) -> None:
-        self.registry = registry = CollectorRegistry()
+    def __init__(self, index_size: Callable[[], float] = lambda: math.nan,
+                 queue_depth: Callable[[], float] | None = None, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry = registry or CollectorRegistry()
         self.requests = Counter("docent_http_requests", "HTTP requests", ["route", "status"], registry=registry)
         self.latency = Histogram("docent_http_request_seconds", "HTTP request latency", ["route"], registry=registry)
         self.search = Histogram("docent_search_seconds", "Retrieval latency", ["mode"], registry=registry)
@@ -39,6 +40,10 @@ class Metrics:
         self.fallbacks = Counter("docent_generator_fallbacks",
                                  "Extractive answers given because the generator failed", registry=registry)
         Gauge("docent_index_chunks", "Chunks in the index", registry=registry).set_function(index_size)
+        if queue_depth is not None:  # what an autoscaler of workers watches (KEDA reads Redis directly)
+            Gauge("docent_queue_depth", "Indexing tasks waiting for a worker", registry=registry).set_function(
+                queue_depth)
+        self.jobs = Counter("docent_jobs_submitted", "Indexing jobs submitted", ["kind"], registry=registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from ingest.queue import JobService
 from retrieval.errors import ConfigError
 from retrieval.index import Index
 from retrieval.search import Retriever
@@ -29,11 +30,18 @@ class Services:
     limiter: RateLimiter | None = None
     anonymous: bool = False
     max_upload_files: int = 100
+    jobs: JobService | None = None
+    max_upload_wait_s: float = 120.0
 
     def need_answerer(self) -> Answerer:
         if self.answerer is None:
             raise ConfigError("this server was started without an answerer")
         return self.answerer
+
+    def need_jobs(self) -> JobService:
+        if self.jobs is None:
+            raise ConfigError("this server was started without an indexing queue")
+        return self.jobs
 
     def need_documents(self) -> DocumentService:
         if self.documents is None:

@@ -18,6 +18,7 @@ from serve.answer import AnswerOptions, Answerer
 from serve.app import create_app
 from serve.components import LOCAL_STOPS
 from serve.documents import DocumentService
+from tests.queueing import in_process_jobs
 from serve.generation import OpenAICompatibleGenerator
 from serve.local_llm import LlamaCppGenerator, packaged_model_path
 from serve.prompt import NOT_FOUND
@@ -57,9 +58,10 @@ def stub():
 def build_client(retriever, index, store, generator, *, options: AnswerOptions | None = None, pipeline=None,
                  uploads=None, **kwargs) -> TestClient:
     answerer = Answerer(retriever, generator, options or AnswerOptions())
-    documents = DocumentService(pipeline, index, uploads) if pipeline is not None else None
+    jobs = in_process_jobs(pipeline) if pipeline is not None else None
+    documents = DocumentService(index, uploads, jobs) if jobs is not None else None
     app = create_app(retriever=retriever, index=index, keys=store, answerer=answerer, generator=generator,
-                     documents=documents, **kwargs)
+                     documents=documents, jobs=jobs, **kwargs)
     return TestClient(app)
 
 
@@ -278,9 +280,10 @@ def test_documents_upload_list_get_and_delete(admin_client, keys, edge_index):
         ("files", ("broken.pdf", b"%PDF-1.7 this is not really a pdf", "application/pdf")),
     ]
     response = client.post("/v1/documents", files=files, data={"acl": "group:it", "folder": "it/guides"},
-                           headers=admin)
-    assert response.status_code == 201, response.text
+                           params={"wait": 60}, headers=admin)
+    assert response.status_code == 200, response.text  # finished within the wait
     report = response.json()
+    assert report["job"]["state"] == "partially_failed" and response.headers["Location"].endswith(report["job"]["id"])
     by_name = {d["filename"]: d for d in report["documents"]}
     assert by_name["vpn-setup.md"]["status"] == "indexed" and by_name["vpn-setup.md"]["chunks"] > 0
     assert by_name["broken.pdf"]["status"] == "failed" and by_name["broken.pdf"]["reason"]
@@ -288,7 +291,7 @@ def test_documents_upload_list_get_and_delete(admin_client, keys, edge_index):
     doc_id, chunks = by_name["vpn-setup.md"]["document_id"], edge_index.count()
 
     again = client.post("/v1/documents", files=files[:1], data={"acl": "group:it", "folder": "it/guides"},
-                        headers=admin).json()
+                        params={"wait": 60}, headers=admin).json()
     assert again["documents"][0]["status"] == "unchanged" and edge_index.count() == chunks  # no duplicates
 
     listing = client.get("/v1/documents", params={"limit": 10}, headers=admin).json()

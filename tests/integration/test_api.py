@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -208,9 +209,29 @@ def test_docent_serve_answers_over_http(tmp_path):
         assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].model_extra["sources"]
 
         upload = httpx.post(f"{url}/v1/documents", headers=admin, data={"public": "true"}, timeout=120,
+                            params={"wait": 100},
                             files=[("files", ("it-faq.html", (SAMPLE_DOCS / "it-faq.html").read_bytes(), "text/html"))])
-        assert upload.status_code == 201 and upload.json()["indexed"] == 1, upload.text
+        assert upload.status_code == 200 and upload.json()["indexed"] == 1, upload.text
         listing = httpx.get(f"{url}/v1/documents", headers=admin, timeout=30).json()
+        assert listing["total"] == 2
+
+        # The server owns the embedded index: a direct ingest says where to send the files instead ...
+        folder = tmp_path / "handbook"
+        folder.mkdir()
+        for name in ("oncall-runbook.md", "incident-postmortem-2025-02-11.txt"):
+            shutil.copy(SAMPLE_DOCS / name, folder / name)
+        direct = subprocess.run([sys.executable, "-m", "serve.cli", "ingest", str(folder), "--public"],
+                                env=docent_env(data), capture_output=True, text=True, timeout=300)
+        assert direct.returncode == 2 and "--server URL" in direct.stderr, direct.stderr
+        # ... and `--server` uploads them as a job, follows it and reports.
+        sent = subprocess.run([sys.executable, "-m", "serve.cli", "ingest", str(folder), "--public", "--server", url,
+                               "--json"], env=docent_env(data, DOCENT_API_KEY=admin["Authorization"][7:]),
+                              capture_output=True, text=True, timeout=300)
+        assert sent.returncode == 0, sent.stderr
+        (job,) = json.loads(sent.stdout)
+        assert job["state"] == "succeeded" and job["progress"]["indexed"] == 2, job
+        listing = httpx.get(f"{url}/v1/documents", headers=admin, params={"prefix": str(data / "uploads" / "handbook")},
+                            timeout=30).json()
         assert listing["total"] == 2
     finally:
         server.terminate()

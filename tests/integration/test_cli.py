@@ -86,6 +86,27 @@ def test_ingest_refuses_an_index_held_by_another_process(tmp_path):
     assert time.perf_counter() - started < 120
 
 
+def test_sync_reindexes_only_what_changed_and_removes_deleted_files(tmp_path):
+    share = tmp_path / "share"
+    share.mkdir()
+    for name in ("vpn-setup.md", "oncall-runbook.md", "it-faq.html"):
+        shutil.copy(SAMPLE_DOCS / name, share / name)
+    first = docent("sync", str(share), "--public", "--json", data_dir=tmp_path / "data")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["indexed"] == 3
+
+    (share / "it-faq.html").unlink()
+    (share / "vpn-setup.md").write_text("# VPN\n\nThe VPN gateway now listens on port 8443.\n")
+    (share / "new.md").write_text("# Parking\n\nVisitors park on level -2.\n")
+    second = docent("sync", str(share), "--public", "--json", data_dir=tmp_path / "data")
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    assert (report["indexed"], report["unchanged"], report["removed"]) == (2, 1, 1)
+    assert report["embedded"] < json.loads(first.stdout)["embedded"]  # the unchanged runbook was not embedded
+    sources = {point[0] for point in stored(tmp_path / "data")}
+    assert len(sources) == 3  # vpn-setup, oncall-runbook, new: the deleted page left no point behind
+
+
 def test_missing_path_is_a_clear_error(tmp_path):
     result = docent("ingest", str(tmp_path / "nowhere"), data_dir=tmp_path / "data")
     assert result.returncode == 2 and "path_not_found" in result.stderr

@@ -1,0 +1,16 @@
+"""Wiring the in-process job queue around a test's pipeline, as `docent serve` does without Redis."""
+
+from __future__ import annotations
+
+from ingest.jobs import MemoryJobStore
+from ingest.queue import InProcessQueue, JobService, ThreadPipelines
+from ingest.sandbox import ParseLimits, ParserPool
+from ingest.tasks import TaskPolicy, TaskRunner
+
+
+def in_process_jobs(pipeline, *, concurrency: int = 1, policy: TaskPolicy | None = None,
+                    task_files: int = 32, limits: ParseLimits | None = None) -> JobService:
+    pipelines = ThreadPipelines(pipeline, lambda: ParserPool(limits or ParseLimits()))
+    store = MemoryJobStore()
+    runner = TaskRunner(store, pipelines, worker_id="test", policy=policy or TaskPolicy(backoff_s=0.2))
+    return JobService(store, InProcessQueue(runner, concurrency=concurrency), task_files=task_files)
