@@ -32,6 +32,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/ingest.py
 	$(PY) bench/search.py
+	$(PY) bench/workers.py
 
 clean:
 	rm -rf data bench/reports

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,9 +64,16 @@ _malloc_trim = _load_malloc_trim()
 PIPELINE_VERSION = "2"  # 2: tags, path prefixes and the CJK vector
 
 
+class WriteLocks(Protocol):
+    """A lock per document around its replace or delete: two interleaved replaces of one document (two jobs
+    with the same file) could otherwise each delete the other's chunks as stale."""
+
+    def of(self, document_id: str) -> AbstractContextManager[object]: ...
+
+
 class DocumentLocks:
-    """Serializes writes to one document among pipelines that share an index in one process (worker threads):
-    two replaces of the same document interleaved could otherwise leave a mix of both revisions."""
+    """`WriteLocks` among the threads of one process (the embedded index has no other writer);
+    `ingest.redis_jobs.RedisDocumentLocks` across the processes that share a Qdrant server."""
 
     def __init__(self, stripes: int = 64) -> None:
         self._locks = [threading.Lock() for _ in range(stripes)]
@@ -126,7 +134,7 @@ class IngestPipeline:
         batch_chunks: int = 256,
         optimize_after_chunks: int = 5000,
         exclude: Sequence[Path] = (),
-        locks: DocumentLocks | None = None,
+        locks: WriteLocks | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import redis
+import redis.lock
 
 from ingest.jobs import Job, TaskRecord, TaskState
 from retrieval.errors import QueueUnavailableError
@@ -127,3 +128,17 @@ class RedisJobStore:
     def forget_running(self, job_id: str, number: int) -> None:
         """Drop a task from the running set whose job has expired (nothing left to re-queue)."""
         self._call(lambda: self.redis.srem(f"{PREFIX}running", f"{job_id}:{number}"))
+
+
+class RedisDocumentLocks:
+    """`WriteLocks` across processes: the workers and the API that write one collection on a Qdrant server.
+
+    A lock expires after `timeout_s` if its holder dies; a writer waits at most as long for it."""
+
+    def __init__(self, url: str, *, timeout_s: float = 120.0) -> None:
+        self.timeout_s = timeout_s
+        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+    def of(self, document_id: str) -> redis.lock.Lock:
+        return self.redis.lock(f"{PREFIX}doclock:{document_id}", timeout=self.timeout_s,
+                               blocking_timeout=self.timeout_s)

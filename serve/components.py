@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from ingest.chunking import Chunker
 from ingest.jobs import JobStore, MemoryJobStore
-from ingest.pipeline import IngestPipeline
+from ingest.pipeline import IngestPipeline, WriteLocks
 from ingest.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.sandbox import ParseLimits, ParserPool
 from ingest.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
@@ -133,7 +133,17 @@ def make_pipeline(
         batch_chunks=settings.ingest.batch_chunks,
         optimize_after_chunks=settings.ingest.optimize_after_chunks,
         exclude=[settings.data_dir],
+        locks=make_write_locks(settings),
     )
+
+
+def make_write_locks(settings: Settings) -> WriteLocks | None:
+    """Per-document write locks in Redis when processes share a Qdrant server; else within the process."""
+    if settings.redis_url and settings.qdrant.url:
+        from ingest.redis_jobs import RedisDocumentLocks
+
+        return RedisDocumentLocks(settings.redis_url)
+    return None
 
 
 def start_writer(settings: Settings, *, when_locked: str) -> tuple[SentenceTransformerEmbedder, CjkModel | None, Index]:

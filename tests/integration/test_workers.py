@@ -347,3 +347,34 @@ def test_the_cli_says_when_no_queue_can_be_reached(tmp_path):
     no_queue = subprocess.run([sys.executable, "-m", "serve.cli", "worker"], env=docent_env(tmp_path / "data"),
                               capture_output=True, text=True, timeout=60)
     assert no_queue.returncode == 2 and "DOCENT_REDIS_URL" in no_queue.stderr
+
+
+def test_redis_write_locks_keep_one_document_whole_under_concurrent_replaces(redis_url, edge_index, pipeline,
+                                                                             tmp_path):
+    """Two writers that share nothing but Redis (as two worker processes sharing a Qdrant server) replace the same
+    document with different revisions (different readers) at once: every round ends with one whole revision."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ingest.redis_jobs import RedisDocumentLocks
+    from ingest.sandbox import ParseLimits, ParserPool
+
+    (path,) = write_corpus(tmp_path / "docs", 1, paragraphs=12)
+    pools = [ParserPool(ParseLimits()), ParserPool(ParseLimits())]
+    writers = []
+    for pool in pools:
+        pool.start()
+        writer = pipeline.with_parsers(pool)
+        writer.locks = RedisDocumentLocks(redis_url)
+        writers.append(writer)
+    try:
+        with ThreadPoolExecutor(2) as threads:
+            for round_ in range(6):
+                runs = [threads.submit(writers[0].run, [path], public=True),
+                        threads.submit(writers[1].run, [path], acl=(f"group:round{round_}",))]
+                assert all(r.result().indexed == 1 for r in runs)
+                (document_id, _), = edge_index.documents()
+                state = edge_index.document_state(document_id)
+                assert state.complete and state.points == state.chunk_count == edge_index.count(), (round_, state)
+    finally:
+        for pool in pools:
+            pool.close()
