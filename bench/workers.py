@@ -7,7 +7,8 @@ Starts a real redis-server and real `docent worker` processes, all in one invoca
 
 - scale-out: the generated corpus (bench/corpus.py, five formats) as one job split into tasks of 8 files, run
   by 1, 2 and 4 worker processes (one Celery thread each); documents/s and chunks/s from submitting the job to
-  its last task. No Qdrant server can run on these machines and the embedded index has one writer, so each
+  its last task; each count runs twice, with torch's default threads (every core, in every worker) and with
+  the cores shared out (`DOCENT_EMBEDDING__THREADS` = cores / workers). No Qdrant server can run on these machines and the embedded index has one writer, so each
   worker writes its own embedded index: this measures the workers' parsing and embedding, which is where the
   time goes, not contention on a shared collection. Expect saturation at the machine's core count.
 - overhead: `--tiny` one-sentence files, one task each, indexed (a) by `IngestPipeline.run` per file in this
@@ -46,20 +47,22 @@ from tests.redis_server import RedisServer  # noqa: E402
 console = Console(stderr=True)
 
 
-def worker_env(data: Path, redis_url: str) -> dict[str, str]:
+def worker_env(data: Path, redis_url: str, threads: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_")}
     env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", DOCENT_DATA_DIR=str(data),
-               DOCENT_REDIS_URL=redis_url, DOCENT_QUEUE__METRICS_PORT="0", DOCENT_QUEUE__CONCURRENCY="1")
+               DOCENT_REDIS_URL=redis_url, DOCENT_QUEUE__METRICS_PORT="0", DOCENT_QUEUE__CONCURRENCY="1",
+               DOCENT_EMBEDDING__THREADS=str(threads))
     return env
 
 
-def start_workers(count: int, folder: Path, redis_url: str, queue: CeleryQueue) -> list[subprocess.Popen]:
+def start_workers(count: int, folder: Path, redis_url: str, queue: CeleryQueue, *,
+                  threads: int = 0) -> list[subprocess.Popen]:
     workers = []
     for n in range(count):
         log = (folder / f"worker-{n}.log").open("w")
         workers.append(subprocess.Popen([sys.executable, "-m", "serve.cli", "worker"],
-                                        env=worker_env(folder / f"data-{n}", redis_url), stdout=log, stderr=log,
-                                        start_new_session=True))
+                                        env=worker_env(folder / f"data-{n}", redis_url, threads), stdout=log,
+                                        stderr=log, start_new_session=True))
     deadline = time.monotonic() + 300
     while len(queue.app.control.ping(timeout=1.0) or []) < count:  # every worker consuming
         assert time.monotonic() < deadline and all(w.poll() is None for w in workers), "workers did not start"
@@ -89,22 +92,25 @@ def run_job(jobs: JobService, paths: list[Path]) -> dict:
 
 
 def scale_out(counts: list[int], corpus: Path, folder: Path, redis: RedisServer) -> list[dict]:
+    """Each count twice: with torch's default threads (every core, per worker) and with the cores shared out."""
+    cores = len(os.sched_getaffinity(0))
     rows = []
     for count in counts:
-        redis.flush()
-        queue = CeleryQueue(redis.url)
-        jobs = JobService(RedisJobStore(redis.url), queue, task_files=8)
-        run_folder = folder / f"scale-{count}"
-        run_folder.mkdir()
-        workers = start_workers(count, run_folder, redis.url, queue)
-        try:
-            console.print(f"scale-out: {count} worker process(es)…")
-            row = {"workers": count, **run_job(jobs, [corpus])}
-        finally:
-            stop_workers(workers)
-            queue.close()
-        rows.append(row)
-        console.print(f"  {row}")
+        for threads in sorted({0, max(1, cores // count)}):
+            redis.flush()
+            queue = CeleryQueue(redis.url)
+            jobs = JobService(RedisJobStore(redis.url), queue, task_files=8)
+            run_folder = folder / f"scale-{count}-{threads}"
+            run_folder.mkdir()
+            workers = start_workers(count, run_folder, redis.url, queue, threads=threads)
+            try:
+                console.print(f"scale-out: {count} worker process(es), torch threads {threads or 'default'}…")
+                row = {"workers": count, "torch_threads": threads or "default", **run_job(jobs, [corpus])}
+            finally:
+                stop_workers(workers)
+                queue.close()
+            rows.append(row)
+            console.print(f"  {row}")
     base = rows[0]["chunks_per_s"]
     for row in rows:
         row["speedup_vs_1"] = round(row["chunks_per_s"] / base, 2)
@@ -200,10 +206,11 @@ def main() -> None:
     write_report(report, args.out, started)
 
     table = Table(title="worker processes (each its own embedded index)")
-    for column in ("workers", "tasks", "documents", "chunks", "wall s", "docs/s", "chunks/s", "× 1 worker"):
+    for column in ("workers", "torch threads", "tasks", "documents", "chunks", "wall s", "docs/s", "chunks/s",
+                   "× 1 worker"):
         table.add_column(column, justify="right")
     for row in report["scale_out"]:
-        table.add_row(*(str(row[k]) for k in ("workers", "tasks", "documents", "chunks", "wall_s",
+        table.add_row(*(str(row[k]) for k in ("workers", "torch_threads", "tasks", "documents", "chunks", "wall_s",
                                               "documents_per_s", "chunks_per_s", "speedup_vs_1")))
     console.print(table)
     o = report["overhead"]

@@ -37,6 +37,12 @@ CjkModel = UniversalSentenceEncoder | SentenceTransformerEmbedder
 
 def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     e = settings.embedding
+    if e.threads:
+        # torch sizes its pool by the machine's cores, not the container's CPU limit: several workers on one
+        # machine (or pods on one node) then fight over the cores (bench/workers.py: 2.3x slower at 2 workers).
+        import torch
+
+        torch.set_num_threads(e.threads)
     return SentenceTransformerEmbedder(
         e.model,
         device=e.device,

