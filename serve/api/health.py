@@ -32,7 +32,15 @@ def readyz(request: Request, s: ServicesDep) -> JSONResponse:
     if problems:
         return respond(request, 503, "; ".join(problems), "service_unavailable", "not_ready")
     model = s.generator.model if s.generator is not None else None
-    return JSONResponse({"status": "ready", "index": {"chunks": chunks}, "generator": {"model": model}})
+    body: dict[str, object] = {"status": "ready", "index": {"chunks": chunks}, "generator": {"model": model}}
+    if s.jobs is not None:
+        # Reported, not required: with the queue down, search and answers still work (new jobs get 503).
+        try:
+            s.jobs.check()
+            body["queue"] = {"status": "ok", "depth": s.jobs.queue.depth()}
+        except DocentError as exc:
+            body["queue"] = {"status": "unavailable", "reason": exc.message}
+    return JSONResponse(body)
 
 
 @router.get("/metrics")

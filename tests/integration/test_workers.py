@@ -178,6 +178,7 @@ def test_a_job_through_the_api_on_redis_to_completion(redis_url, admin, retrieve
 
             metrics = client.get("/metrics").text
             assert "docent_queue_depth 0.0" in metrics
+            assert client.get("/readyz").json()["queue"] == {"status": "ok", "depth": 0}
             assert 'docent_jobs_submitted_total{kind="upload"} 1.0' in metrics
             assert 'docent_ingest_tasks_total{outcome="done"} 1.0' in metrics
             assert 'docent_ingest_documents_total{status="failed"} 1.0' in metrics
@@ -203,6 +204,8 @@ def test_redis_down_refuses_new_jobs_with_503_while_search_goes_on(retriever, ed
         assert time.perf_counter() - started < 10
         assert not (tmp_path / "uploads" / "a.md").exists()  # refused before anything was saved
         assert client.get("/v1/jobs", headers=headers).status_code == 503
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["queue"]["status"] == "unavailable"
         found = client.post("/v1/search", json={"query": "VPN gateway port"}, headers=headers)
         assert found.status_code == 200 and found.json()["passages"]
 
