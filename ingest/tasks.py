@@ -105,18 +105,21 @@ class TaskRunner:
         heartbeat = _Heartbeat(self.store, job_id, number, worker, self.policy)
         heartbeat.start()
         started = time.perf_counter()
-        outcome = "done"
+        outcome = "error"  # the job store failed under the task: it is re-queued when its lease expires
         try:
             result = self._run_leased(job.cancelled, job.created_at, task, worker)
             outcome = "retry" if result else task.state.value
             return result
         finally:
             heartbeat.stop()
-            task.seconds += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
             if self.metrics:
                 self.metrics.tasks.labels(outcome).inc()
-                self.metrics.seconds.observe(time.perf_counter() - started)
-            self.store.release(job_id, number, worker)
+                self.metrics.seconds.observe(elapsed)
+            if outcome != "error":
+                task.seconds += elapsed
+                self.store.save_task(task)
+                self.store.release(job_id, number, worker)
 
     def _run_leased(self, cancelled: bool, created_at: float, task: TaskRecord, worker: str) -> Retry | None:
         if cancelled:
@@ -129,12 +132,12 @@ class TaskRunner:
             task.started_at = time.time()
             if self.metrics:
                 self.metrics.wait.observe(max(0.0, task.started_at - created_at))
-        self._dead_letter_suspects(task)
+        self._dead_letter_worker_killers(task)
         self.store.save_task(task)
-        if task.kind == "prune":
-            task.removed = self.pipeline().prune([Path(r) for r in task.prune_roots])
-            return self._finish(task, TaskState.DONE)
         try:
+            if task.kind == "prune":
+                task.removed = self.pipeline().prune([Path(r) for r in task.prune_roots])
+                return self._finish(task, TaskState.DONE)
             transient = self._index(task)
         except Cancelled:
             return self._finish(task, TaskState.CANCELLED)
@@ -200,7 +203,7 @@ class TaskRunner:
             if outcome.status == "indexed":
                 self.metrics.chunks.inc(outcome.chunks)
 
-    def _dead_letter_suspects(self, task: TaskRecord) -> None:
+    def _dead_letter_worker_killers(self, task: TaskRecord) -> None:
         for path in task.remaining:
             if task.lost_on.get(path, 0) >= self.policy.max_attempts:
                 self._record(task, path, FileOutcome(

@@ -352,32 +352,32 @@ def test_the_cli_says_when_no_queue_can_be_reached(tmp_path):
     assert no_queue.returncode == 2 and "DOCENT_REDIS_URL" in no_queue.stderr
 
 
-def test_redis_write_locks_keep_one_document_whole_under_concurrent_replaces(redis_url, edge_index, pipeline,
-                                                                             tmp_path):
+def test_redis_write_locks_keep_one_document_whole_under_concurrent_replaces(redis_url, tmp_path):
     """Two writers that share nothing but Redis (as two worker processes sharing a Qdrant server) replace the same
-    document with different revisions (different readers) at once: every round ends with one whole revision."""
+    document with different revisions at once, as the pipeline writes (lock, upsert, delete the stale revision):
+    each round ends with one whole revision. Without the locks each deletes the other's chunks as stale."""
     from concurrent.futures import ThreadPoolExecutor
 
     from ingest.redis_jobs import RedisDocumentLocks
-    from ingest.sandbox import ParseLimits, ParserPool
+    from tests.contract.test_index_contract import SPEC, make_chunks
 
-    (path,) = write_corpus(tmp_path / "docs", 1, paragraphs=12)
-    pools = [ParserPool(ParseLimits()), ParserPool(ParseLimits())]
-    writers = []
-    for pool in pools:
-        pool.start()
-        writer = pipeline.with_parsers(pool)
-        writer.locks = RedisDocumentLocks(redis_url)
-        writers.append(writer)
+    index = EdgeIndex(tmp_path / "data", SPEC)
+    index.start()
+    texts = [f"Clause {n} of the shared policy." for n in range(1200)]
+    versions = {rev: make_chunks("doc", rev, texts) for rev in ("r1", "r2", "r3", "r4")}
+
+    def write(locks: RedisDocumentLocks, revision: str) -> None:
+        with locks.of("doc"):
+            index.replace_document("doc", revision, versions[revision])
+
     try:
         with ThreadPoolExecutor(2) as threads:
-            for round_ in range(6):
-                runs = [threads.submit(writers[0].run, [path], public=True),
-                        threads.submit(writers[1].run, [path], acl=(f"group:round{round_}",))]
-                assert all(r.result().indexed == 1 for r in runs)
-                (document_id, _), = edge_index.documents()
-                state = edge_index.document_state(document_id)
-                assert state.complete and state.points == state.chunk_count == edge_index.count(), (round_, state)
+            for a, b in (("r1", "r2"), ("r3", "r4"), ("r2", "r1")):
+                runs = [threads.submit(write, RedisDocumentLocks(redis_url), a),
+                        threads.submit(write, RedisDocumentLocks(redis_url), b)]
+                for run in runs:
+                    run.result()
+                state = index.document_state("doc")
+                assert state.complete and state.points == len(texts) == index.count(), (a, b, state)
     finally:
-        for pool in pools:
-            pool.close()
+        index.close()
