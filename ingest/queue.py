@@ -168,7 +168,9 @@ class JobService:
 
     def cancel(self, job_id: str) -> JobStatus:
         """Stop a job: queued tasks are skipped, running ones stop after their current file. Indexed files stay."""
-        require_job(self.store, job_id)
+        status = self.status(job_id)
+        if status.finished:
+            return status  # nothing left to stop: a finished job keeps its outcome
         self.store.cancel(job_id)
         for task in self.store.tasks(job_id):
             if task.state is TaskState.QUEUED:  # not started: cancelled now (a late delivery finds it terminal)

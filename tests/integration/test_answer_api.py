@@ -312,6 +312,31 @@ def test_documents_upload_list_get_and_delete(admin_client, keys, edge_index):
     assert client.post("/v1/documents", files=files[:1], headers=admin).status_code == 400  # no acl, not public
 
 
+def test_an_upload_is_a_job_that_can_be_followed_and_cancelled(admin_client, keys, edge_index):
+    client, admin = admin_client, bearer(keys["admin"])
+    names = sorted(p.name for p in SAMPLE_DOCS.iterdir() if p.suffix in {".md", ".html", ".txt", ".eml"})
+    files = [("files", (name, (SAMPLE_DOCS / name).read_bytes())) for name in names]
+    response = client.post("/v1/documents", files=files, data={"public": "true"}, headers=admin)
+    assert response.status_code == 202, response.text
+    job = response.json()["job"]
+    assert job["state"] in {"queued", "running"} and job["progress"]["documents_total"] == len(names)
+    cancelled = client.post(f"/v1/jobs/{job['id']}/cancel", headers=admin)
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    deadline = time.monotonic() + 60
+    while (final := client.get(f"/v1/jobs/{job['id']}", headers=admin).json())["progress"]["tasks_done"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert final["state"] == "cancelled" and final["progress"]["documents_done"] < len(names)
+    assert edge_index.count() == final["progress"]["chunks"]  # what was indexed stays, whole
+    assert client.get("/v1/jobs", headers=admin).json()["jobs"][0]["id"] == job["id"]
+    assert client.post(f"/v1/jobs/{job['id']}/cancel", headers=bearer(keys["it"])).status_code == 403
+
+    done = client.post("/v1/documents", files=files[:1], data={"public": "true"}, params={"wait": 60},
+                       headers=admin).json()["job"]
+    again = client.post(f"/v1/jobs/{done['id']}/cancel", headers=admin).json()
+    assert again["state"] == done["state"] == "succeeded"  # a finished job keeps its outcome
+
+
 def test_oversize_uploads_are_413_whether_declared_or_streamed(admin_client, keys, edge_index):
     big = b"# Big\n\n" + b"word " * 60_000  # 300 KB against a 200 KB limit
     declared = admin_client.post("/v1/documents", files=[("files", ("big.md", big, "text/markdown"))],
