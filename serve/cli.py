@@ -270,6 +270,9 @@ def _ingest_via_server(args: argparse.Namespace) -> int:
         raise ConfigError("--server needs an admin API key: --key KEY or DOCENT_API_KEY")
     if not args.acl and not args.public:
         raise ConfigError("say who may read the documents: --acl PRINCIPAL and/or --public")
+    if args.prune:
+        raise ConfigError("--prune needs the server to see the folder: use `docent sync SOURCE --queue`, or "
+                          "delete documents with DELETE /v1/documents/{id}")
     console = Console(stderr=True)
     batches: dict[str, list[Path]] = {}
     for root in args.paths:
