@@ -14,6 +14,7 @@ import math
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from slack_bolt.adapter.fastapi import SlackRequestHandler
 
 from ingest.queue import JobService
 
@@ -24,14 +25,17 @@ from serve.answer import Answerer
 from serve.api import answers, chat, health
 from serve.api import documents as document_routes
 from serve.api import jobs as job_routes
+from serve.api import slack as slack_routes
 from serve.api.errors import error_body, install_error_handlers
 from serve.api.observability import Metrics, RequestContext
 from serve.api.services import Services
 from serve.documents import DocumentService
+from serve.feedback import FeedbackStore
 from serve.generation import Generator
 from serve.keys import KeyStore
 from serve.limits import BodyLimit
 from serve.ratelimit import RateLimiter
+from serve.slack import SlackBot
 
 
 def create_app(
@@ -49,6 +53,8 @@ def create_app(
     jobs: JobService | None = None,
     max_upload_wait_s: float = 120.0,
     registry: CollectorRegistry | None = None,
+    slack: SlackBot | None = None,
+    feedback: FeedbackStore | None = None,
 ) -> FastAPI:
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
     may already be in it)."""
@@ -70,12 +76,14 @@ def create_app(
         max_upload_files=max_upload_files,
         jobs=jobs,
         max_upload_wait_s=max_upload_wait_s,
+        feedback=feedback or (slack.feedback if slack else None),
     )
+    app.state.slack_handler = SlackRequestHandler(slack.app) if slack is not None else None
     # Added inner first: the body limit sees the request id the outer request context has set.
     app.add_middleware(BodyLimit, limits={"/v1/documents": max_upload_bytes}, render=error_body)
     app.add_middleware(RequestContext, metrics=metrics)
     install_error_handlers(app)
-    for module in (health, answers, chat, document_routes, job_routes):
+    for module in (health, answers, chat, document_routes, job_routes, slack_routes):
         app.include_router(module.router)
     return app
 

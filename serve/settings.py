@@ -65,6 +65,25 @@ class QueueSettings(BaseModel):
     metrics_port: int = Field(9108, ge=0)  # `docent worker`'s Prometheus endpoint (0: none)
 
 
+class SlackUserSettings(BaseModel):
+    user: str  # the user id in ACLs (`user:<id>`), e.g. the e-mail
+    groups: list[str] = []
+
+
+class SlackSettings(BaseModel):
+    """The Slack bot: HTTP mode on `docent serve` when bot_token and signing_secret are set; `docent slack` for
+    Socket Mode (needs app_token)."""
+
+    bot_token: SecretStr | None = None  # xoxb-...
+    app_token: SecretStr | None = None  # xapp-..., Socket Mode only
+    signing_secret: SecretStr | None = None
+    api_url: str | None = None  # the Web API's base URL (tests point it at a local mock)
+    # Slack user id or e-mail -> principal, e.g. {"ann@corp.com": {"user": "ann@corp.com", "groups": ["group:hr"]}};
+    # a user not listed is `user:<e-mail from users.info>` with no groups.
+    users: dict[str, SlackUserSettings] = {}
+    source_url: str = ""  # link of a source, e.g. "https://files.corp.com{source}" ({source}, {document_id})
+
+
 class RetrievalSettings(BaseModel):
     candidates: int = Field(100, ge=1)  # depth of each prefetch (dense, sparse) before fusion
     fusion: Literal["dbsf", "rrf"] = "dbsf"
@@ -136,3 +155,4 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     limits: LimitSettings = LimitSettings()
     queue: QueueSettings = QueueSettings()
+    slack: SlackSettings = SlackSettings()

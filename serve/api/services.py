@@ -13,6 +13,7 @@ from retrieval.search import Retriever
 from serve.answer import Answerer
 from serve.api.observability import Metrics
 from serve.documents import DocumentService
+from serve.feedback import FeedbackStore
 from serve.generation import Generator
 from serve.keys import KeyStore
 from serve.ratelimit import RateLimiter
@@ -32,6 +33,7 @@ class Services:
     max_upload_files: int = 100
     jobs: JobService | None = None
     max_upload_wait_s: float = 120.0
+    feedback: FeedbackStore | None = None
 
     def need_answerer(self) -> Answerer:
         if self.answerer is None:

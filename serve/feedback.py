@@ -1,0 +1,61 @@
+"""Feedback on answers (the Slack bot's 👍/👎): each answer given, and the votes on it, in SQLite.
+
+Every answer is recorded when it is posted (question, answer, sources, who asked where), so a vote carries its
+full context; `GET /v1/feedback` and `docent eval --feedback` read it back: a golden set in the making.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    answer_id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT NOT NULL, mode TEXT NOT NULL,
+    sources TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS votes (
+    answer_id TEXT NOT NULL REFERENCES answers(answer_id), user TEXT NOT NULL, vote TEXT NOT NULL,
+    voted_at REAL NOT NULL, PRIMARY KEY (answer_id, user));
+"""
+
+
+class FeedbackStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def record_answer(self, answer_id: str, *, question: str, answer: str, mode: str, sources: list[dict],
+                      user: str, channel: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (answer_id, question, answer, mode, json.dumps(sources, ensure_ascii=False), user,
+                              channel, time.time()))
+
+    def vote(self, answer_id: str, *, user: str, vote: str) -> bool:
+        """Record (or change) `user`'s vote, "up" or "down"; False when the answer is unknown."""
+        if vote not in ("up", "down"):
+            raise ValueError(f"unknown vote {vote!r}")
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM answers WHERE answer_id = ?", (answer_id,)).fetchone():
+                return False
+            self._db.execute("INSERT OR REPLACE INTO votes VALUES (?, ?, ?, ?)", (answer_id, user, vote, time.time()))
+            return True
+
+    def votes(self, limit: int = 100) -> list[dict[str, object]]:
+        """The latest votes, newest first, each with its answer's context."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.answer_id, a.question, a.answer, a.mode, a.sources, a.user, a.channel, v.user, v.vote,"
+                " v.voted_at FROM votes v JOIN answers a USING (answer_id) ORDER BY v.voted_at DESC LIMIT ?",
+                (limit,)).fetchall()
+        return [{"answer_id": r[0], "question": r[1], "answer": r[2], "mode": r[3], "sources": json.loads(r[4]),
+                 "asked_by": r[5], "channel": r[6], "user": r[7], "vote": r[8],
+                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r[9]))} for r in rows]
+
+    def close(self) -> None:
+        self._db.close()
