@@ -7,6 +7,8 @@
     docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
     docent ask QUESTION [--user ID --group G ...] [filters] [--extractive] [--json]
     docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--json]
+    docent eval --feedback [--json]
+    docent slack
     docent keys create --user ID [--groups G1,G2] [--admin] [--json]
     docent serve [--host H] [--port P]
 
@@ -86,8 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
 
     evaluate = commands.add_parser("eval", help="measure retrieval quality on a data set")
-    evaluate.add_argument("dataset", type=Path, metavar="DATASET_DIR",
+    evaluate.add_argument("dataset", type=Path, metavar="DATASET_DIR", nargs="?",
                           help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv), or a folder of documents with --queries")
+    evaluate.add_argument("--feedback", action="store_true",
+                          help="summarize the votes on the Slack bot's answers and print them as a golden set")
     evaluate.add_argument("--queries", type=Path, help="questions whose labels name files in DATASET_DIR (JSON or JSONL)")
     evaluate.add_argument("--modes", default="dense,sparse,hybrid", help="comma-separated: dense,sparse,hybrid,rerank")
     evaluate.add_argument("--k", type=int, default=10, help="cut-off of nDCG and MRR (default 10)")
@@ -101,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--groups", default="", help="comma-separated groups of that user")
     create.add_argument("--admin", action="store_true", help="may manage documents")
     create.add_argument("--json", action="store_true", help='print {"key": ...}')
+
+    commands.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
 
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
@@ -165,9 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _ingest(settings, args)
         if args.command == "worker":
             return _worker(settings, args)
+        if args.command == "slack":
+            return _slack(settings)
         if args.command == "eval":
-            from serve.evaluate import run_eval
+            from serve.evaluate import run_eval, run_feedback
 
+            if args.feedback:
+                return run_feedback(settings, args)
+            if args.dataset is None:
+                raise ConfigError("docent eval needs DATASET_DIR (or --feedback)")
             return run_eval(settings, args)
         if args.command == "keys":
             return _create_key(settings, args)
@@ -365,6 +377,31 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _slack(settings: Settings) -> int:
+    """The composition root of the Socket Mode bot: the answering side of `serve`, then Slack's websocket."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from serve.components import make_answerer, make_slack_bot, start_generator, start_retriever
+    from serve.feedback import FeedbackStore
+
+    app_token = settings.slack.app_token
+    if not app_token:
+        raise ConfigError("docent slack uses Socket Mode: set DOCENT_SLACK__APP_TOKEN (xapp-...) and "
+                          "DOCENT_SLACK__BOT_TOKEN (or serve the bot over HTTP with `docent serve`)")
+    index, retriever = start_retriever(settings, rerank=True)
+    generator = start_generator(settings)
+    try:
+        bot = make_slack_bot(settings, make_answerer(settings, retriever, generator),
+                             FeedbackStore(settings.data_dir / "feedback.sqlite"), socket_mode=True)
+        print("docent: Slack bot connecting over Socket Mode", file=sys.stderr, flush=True)
+        SocketModeHandler(bot.app, app_token.get_secret_value()).start()
+    finally:
+        index.close()
+        if generator is not None:
+            generator.close()
+    return EXIT_OK
+
+
 def _search(settings: Settings, args: argparse.Namespace) -> int:
     from retrieval.search import SearchRequest
     from serve.components import start_retriever
@@ -449,7 +486,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from serve.app import create_app
     from prometheus_client import CollectorRegistry
 
-    from serve.components import make_answerer, make_pipeline, start_generator, start_jobs, start_retriever
+    from serve.components import (make_answerer, make_pipeline, make_slack_bot, start_generator, start_jobs,
+                                  start_retriever)
+    from serve.feedback import FeedbackStore
     from serve.documents import DocumentService
     from serve.keys import KeyStore
     from serve.ratelimit import RateLimiter
@@ -471,11 +510,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         runtime = start_jobs(settings, pipeline, registry=registry,
                              consume=not (settings.redis_url and settings.qdrant.url))
         stack.callback(runtime.close)
+        answerer = make_answerer(settings, retriever, generator)
+        feedback = FeedbackStore(settings.data_dir / "feedback.sqlite")
         app = create_app(
             retriever=retriever,
             index=index,
             keys=KeyStore(settings.data_dir / "keys.sqlite"),
-            answerer=make_answerer(settings, retriever, generator),
+            answerer=answerer,
             documents=DocumentService(index, settings.data_dir / "uploads", runtime.service),
             generator=generator,
             limiter=RateLimiter(limits.requests_per_minute, limits.burst),
@@ -485,6 +526,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             jobs=runtime.service,
             max_upload_wait_s=settings.queue.wait_s,
             registry=registry,
+            slack=make_slack_bot(settings, answerer, feedback) if settings.slack.bot_token else None,
+            feedback=feedback,
         )
         model = generator.model if generator is not None else "none (extractive answers)"
         print(f"docent: serving http://{args.host}:{args.port} (API docs at /docs; generator: {model}; "

@@ -16,7 +16,7 @@ from ingest.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.sandbox import ParseLimits, ParserPool
 from ingest.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
 from retrieval.edge_index import EdgeIndex
-from retrieval.errors import IndexLockedError
+from retrieval.errors import ConfigError, IndexLockedError
 from retrieval.embedding import PACKAGED_CJK_MODEL, SentenceTransformerEmbedder, UniversalSentenceEncoder
 from retrieval.index import Fusion, Index
 from retrieval.models import IndexSpec
@@ -25,6 +25,7 @@ from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
 from serve.answer import Answerer, AnswerOptions
+from serve.feedback import FeedbackStore
 from serve.generation import Generator, OpenAICompatibleGenerator
 from serve.local_llm import LlamaCppGenerator, packaged_model_path
 from serve.settings import Settings
@@ -298,3 +299,19 @@ def start_jobs(settings: Settings, pipeline: IngestPipeline | None, *, registry:
         queue = InProcessQueue(runner, concurrency=q.concurrency, max_pending=q.max_pending)
     service = JobService(store, queue, task_files=q.task_files, task_mb=q.task_mb, exclude=[settings.data_dir])
     return JobsRuntime(service, queue, pipelines, reaper)
+
+
+def make_slack_bot(settings: Settings, answerer: Answerer, feedback: FeedbackStore, *,  # noqa: ANN201 - SlackBot
+                   socket_mode: bool = False):
+    """The Slack bot over `answerer`: needs the bot token, and the signing secret unless over Socket Mode."""
+    from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client
+
+    sl = settings.slack
+    if not sl.bot_token or not (sl.signing_secret or socket_mode):
+        raise ConfigError("the Slack bot needs DOCENT_SLACK__BOT_TOKEN and DOCENT_SLACK__SIGNING_SECRET")
+    client = make_client(sl.bot_token.get_secret_value(), base_url=sl.api_url)
+    mapping = {key.lower() if "@" in key else key: SlackUser(u.user, tuple(u.groups)) for key, u in sl.users.items()}
+    secret = sl.signing_secret.get_secret_value() if sl.signing_secret else ""
+    return SlackBot(answerer=answerer, client=client, signing_secret=secret, principals=Principals(client, mapping),
+                    feedback=feedback, source_url=sl.source_url, verify_requests=not socket_mode,
+                    seen=Seen(redis_url=settings.redis_url))

@@ -130,3 +130,45 @@ def _bar(console: Console, label: str, quiet: bool) -> Progress:
         TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=quiet,
     )
+
+
+def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    """The votes on the Slack bot's answers: a summary, the up-voted questions as a golden set (the shape of
+    `--queries`, with the cited files as relevant) and the down-voted ones to review."""
+    from serve.feedback import FeedbackStore
+
+    path = settings.data_dir / "feedback.sqlite"
+    if not path.exists():
+        raise PathNotFoundError(f"no feedback yet ({path} does not exist)")
+    store = FeedbackStore(path)
+    try:
+        votes = store.votes(limit=100_000)
+    finally:
+        store.close()
+    up = [v for v in votes if v["vote"] == "up"]
+    down = [v for v in votes if v["vote"] == "down"]
+    golden = [{"question": v["question"], "files": sorted({s["source"] for s in v["sources"]}), "answer": v["answer"]}
+              for v in up if v["sources"]]
+    review = [{"question": v["question"], "answer": v["answer"], "mode": v["mode"], "user": v["user"]} for v in down]
+    by_mode: dict[str, dict[str, int]] = {}
+    for v in votes:
+        by_mode.setdefault(v["mode"], {"up": 0, "down": 0})[v["vote"]] += 1
+    summary = {"votes": len(votes), "up": len(up), "down": len(down),
+               "helpful": round(len(up) / len(votes), 3) if votes else None, "by_mode": by_mode}
+    if args.json:
+        print(json.dumps({"summary": summary, "golden": golden, "review": review}, ensure_ascii=False))
+        return 0
+    console = Console()
+    console.print(f"{summary['votes']} votes: {summary['up']} 👍, {summary['down']} 👎"
+                  + (f" ({summary['helpful']:.0%} helpful)" if votes else ""))
+    for mode, counts in sorted(by_mode.items()):
+        console.print(f"  {mode}: {counts['up']} 👍, {counts['down']} 👎")
+    if review:
+        console.print("\nTo review (👎):")
+        for item in review:
+            console.print(f"  - {item['question']}")
+    console.print(f"\nGolden set from 👍 answers ({len(golden)}; save with --json and pass its `golden` list "
+                  "to `docent eval FOLDER --queries`):")
+    for item in golden:
+        console.print(f"  - {item['question']}  ->  {', '.join(item['files'])}")
+    return 0

@@ -87,14 +87,27 @@ class Principals:
 
 
 class Seen:
-    """Keys taken in the last `ttl_s` seconds: the first caller of `first(...)` with any new key wins."""
+    """Keys taken in the last `ttl_s` seconds: the first caller of `first(...)` with any new key wins.
 
-    def __init__(self, ttl_s: float = 600) -> None:
+    In this process's memory, or in Redis (`redis_url`) so that several API replicas answer an event once."""
+
+    def __init__(self, ttl_s: float = 600, *, redis_url: str | None = None) -> None:
         self.ttl_s = ttl_s
         self._keys: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._redis = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
     def first(self, *keys: str) -> bool:
+        if self._redis is not None:
+            try:
+                taken = [self._redis.set(f"docent:slack:{key}", 1, nx=True, ex=int(self.ttl_s)) for key in keys]
+                return all(taken)
+            except Exception as exc:  # noqa: BLE001 - Redis down: fall back to this process's memory
+                log.warning("slack dedupe in Redis failed error=%s; using memory", exc)
         now = time.monotonic()
         with self._lock:
             if len(self._keys) > 10_000:
@@ -132,7 +145,9 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 class SlackBot:
     def __init__(self, *, answerer: Answerer, client: WebClient, signing_secret: str, principals: Principals,
-                 feedback: FeedbackStore, source_url: str = "", seen: Seen | None = None) -> None:
+                 feedback: FeedbackStore, source_url: str = "", seen: Seen | None = None,
+                 verify_requests: bool = True) -> None:
+        """`verify_requests=False` only for Socket Mode, where no HTTP request reaches the bot."""
         self.answerer = answerer
         self.client = client
         self.principals = principals
@@ -140,8 +155,8 @@ class SlackBot:
         self.source_url = source_url  # e.g. "https://files.example.com{source}"; "" = titles without links
         self.seen = seen or Seen()
         self._threads = Seen(ttl_s=7 * 86400)  # threads the bot answered in: follow-ups there need no mention
-        self.app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
-                       ignoring_self_events_enabled=True)
+        self.app = App(client=client, signing_secret=signing_secret or None, token_verification_enabled=False,
+                       ignoring_self_events_enabled=True, request_verification_enabled=verify_requests)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         self.app.command("/ask")(self._on_command)

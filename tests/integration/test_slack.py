@@ -4,7 +4,10 @@ local mock of Slack's Web API that records what the bot sends (Slack's servers c
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from contextlib import ExitStack
 from urllib.parse import urlencode
 
 import pytest
@@ -21,9 +24,10 @@ from serve.answer import Answerer, AnswerOptions
 from serve.app import create_app
 from serve.feedback import FeedbackStore
 from serve.keys import KeyStore
-from serve.slack import Principals, SlackBot, SlackUser, make_client, split_text, to_mrkdwn
+from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client, split_text, to_mrkdwn
 from tests.conftest import SAMPLE_DOCS
-from tests.redis_server import free_port
+from tests.integration.test_cli import docent_env
+from tests.redis_server import RedisServer, free_port
 from tests.slack_mock import BOT_USER, SlackMock
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -96,7 +100,9 @@ def text_of(post: dict) -> str:
 def test_a_mention_gets_one_threaded_answer_with_sources_and_buttons(corpus, retriever, edge_index, slack, tmp_path):
     client, _, _ = build(retriever, edge_index, slack, tmp_path)
     with client:
+        started = time.monotonic()
         assert event(client, "app_mention", text=f"<@{BOT_USER}> Which port does the VPN gateway use?").status_code == 200
+        assert time.monotonic() - started < 3  # acknowledged within Slack's 3 s, before the answer is written
         (post,) = wait_posts(slack, "chat.postMessage", 1)
     assert post["channel"] == "C1" and post["thread_ts"] == "1.0001"
     blocks = blocks_of(post)
@@ -108,14 +114,28 @@ def test_a_mention_gets_one_threaded_answer_with_sources_and_buttons(corpus, ret
     assert slack.sent("reactions.add")[0]["name"] == "eyes" and slack.sent("reactions.remove")  # working, then done
 
 
-def test_retries_and_the_same_message_as_two_events_get_one_answer(corpus, retriever, edge_index, slack, tmp_path):
-    client, _, _ = build(retriever, edge_index, slack, tmp_path)
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
+def test_retries_and_the_same_message_as_two_events_get_one_answer(corpus, retriever, edge_index, slack, tmp_path,
+                                                                   shared):
+    if shared:  # two API replicas sharing Redis: the second delivery may reach the other one
+        with RedisServer(tmp_path / "redis") as redis:
+            bot_a = build(retriever, edge_index, slack, tmp_path, seen=Seen(redis_url=redis.url))[0]
+            bot_b = build(retriever, edge_index, slack, tmp_path / "b", seen=Seen(redis_url=redis.url))[0]
+            _deliver_four_times(bot_a, bot_b, slack)
+    else:
+        client = build(retriever, edge_index, slack, tmp_path)[0]
+        _deliver_four_times(client, client, slack)
+
+
+def _deliver_four_times(client, other, slack) -> None:
     text = f"<@{BOT_USER}> Which port does the VPN gateway use?"
-    with client:
+    with ExitStack() as stack:
+        for app in {id(client): client, id(other): other}.values():  # one app, or two replicas
+            stack.enter_context(app)
         event(client, "app_mention", text=text, event_id="Ev1")
-        event(client, "message", text=text, event_id="Ev2")  # the same message, delivered as `message` too
-        event(client, "app_mention", text=text, event_id="Ev1", retry=1)  # Slack's retry
-        event(client, "app_mention", text=text, event_id="Ev1", retry=2)
+        event(other, "message", text=text, event_id="Ev2")  # the same message, delivered as `message` too
+        event(client, "app_mention", text=text, event_id="Ev1", retry=1)  # Slack's retries
+        event(other, "app_mention", text=text, event_id="Ev1", retry=2)
         posts = wait_posts(slack, "chat.postMessage", 1)
         time.sleep(1.0)
     assert len(slack.sent("chat.postMessage")) == len(posts) == 1
@@ -177,6 +197,13 @@ def test_a_vote_is_stored_with_its_question_answer_and_sources(corpus, retriever
     (vote,) = stored
     assert (vote["vote"], vote["user"], vote["question"]) == ("down", "UANN", "Which port does the VPN gateway use?")
     assert vote["sources"][0]["source"].endswith("vpn-setup.md") and "443" in vote["answer"]
+
+    report = subprocess.run([sys.executable, "-m", "serve.cli", "eval", "--feedback", "--json"],
+                            env=docent_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    feedback = json.loads(report.stdout)
+    assert feedback["summary"]["down"] == 1 and feedback["summary"]["helpful"] == 0.0
+    assert feedback["review"][0]["question"] == vote["question"] and feedback["golden"] == []
 
 
 def test_bad_signatures_and_stale_timestamps_are_401_before_any_listener(corpus, retriever, edge_index, slack,
@@ -246,3 +273,21 @@ def test_slack_users_map_to_principals_by_id_or_email(slack):
     assert principals.of("UNOBODY") == PUBLIC_ONLY  # no e-mail: public documents only
     principals.of("UANN")
     assert [c["user"] for c in slack.sent("users.info")] == ["UANN", "UBOB", "UNOBODY"]  # cached
+
+
+def test_the_bot_is_built_from_settings(retriever, tmp_path):
+    from retrieval.errors import ConfigError
+    from serve.components import make_slack_bot
+    from serve.settings import Settings
+
+    answerer, feedback = Answerer(retriever, None, AnswerOptions()), FeedbackStore(tmp_path / "f.sqlite")
+    settings = Settings(_env_file=None, slack={"bot_token": "xoxb-1", "signing_secret": SECRET,
+                                               "api_url": "http://127.0.0.1:9/api/",
+                                               "users": {"Ann@Corp.com": {"user": "ann", "groups": ["group:hr"]}}})
+    bot = make_slack_bot(settings, answerer, feedback)
+    assert bot.client.base_url == "http://127.0.0.1:9/api/" and "ann@corp.com" in bot.principals.mapping
+    assert "xoxb-1" not in repr(settings)  # secrets stay secret
+    with pytest.raises(ConfigError):
+        make_slack_bot(Settings(_env_file=None, slack={"bot_token": "xoxb-1"}), answerer, feedback)
+    assert make_slack_bot(Settings(_env_file=None, slack={"bot_token": "xoxb-1"}), answerer, feedback,
+                          socket_mode=True).app is not None
