@@ -12,6 +12,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient
+from slack_sdk.signature import SignatureVerifier
 
 from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
@@ -21,6 +22,7 @@ from serve.app import create_app
 from serve.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env
+from tests.slack_mock import SlackMock
 
 
 @pytest.fixture
@@ -133,6 +135,9 @@ def test_health_readiness_metrics_and_request_ids(client, keys, edge_index):
     assert "docent_search_seconds_bucket" in metrics
 
 
+SLACK_SECRET = "e2e-signing-secret"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -180,8 +185,10 @@ def test_docent_serve_answers_over_http(tmp_path):
     admin = {"Authorization": f"Bearer {json.loads(made.stdout)['key']}"}
     port = free_port()
     log = (tmp_path / "server.log").open("w")
+    slack = SlackMock().__enter__()
     server = subprocess.Popen([sys.executable, "-m", "serve.cli", "serve", "--port", str(port)],
-                              env=docent_env(data, DOCENT_AUTH__ANONYMOUS="true"),
+                              env=docent_env(data, DOCENT_AUTH__ANONYMOUS="true", DOCENT_SLACK__BOT_TOKEN="xoxb-1",
+                                             DOCENT_SLACK__SIGNING_SECRET=SLACK_SECRET, DOCENT_SLACK__API_URL=slack.url),
                               stdout=subprocess.DEVNULL, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -233,7 +240,23 @@ def test_docent_serve_answers_over_http(tmp_path):
         listing = httpx.get(f"{url}/v1/documents", headers=admin, params={"prefix": str(data / "uploads" / "handbook")},
                             timeout=30).json()
         assert listing["total"] == 2
+
+        # The Slack bot, configured from the environment, answers a signed mention in its thread.
+        body = json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "Ev1", "event": {
+            "type": "app_mention", "user": "U1", "text": "<@UBOT> Which port does the VPN gateway use?",
+            "channel": "C1", "ts": "5.0001"}})
+        stamp = str(int(time.time()))
+        signature = SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=stamp, body=body)
+        sent = httpx.post(f"{url}/slack/events", content=body, timeout=30, headers={
+            "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature, "Content-Type": "application/json"})
+        assert sent.status_code == 200
+        deadline = time.monotonic() + 120
+        while not slack.sent("chat.postMessage"):
+            assert time.monotonic() < deadline, slack.calls
+            time.sleep(0.2)
+        assert slack.sent("chat.postMessage")[0]["thread_ts"] == "5.0001"
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+        slack.__exit__()
