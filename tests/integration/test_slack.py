@@ -154,6 +154,7 @@ def test_channels_use_public_documents_and_direct_messages_the_askers_access(cor
               event_id="EvB")
         bob = wait_posts(slack, "chat.postMessage", 3)[2]
     assert "212 million" not in text_of(in_channel) and "falcon-deal" not in text_of(in_channel)
+    assert "couldn't find this in the documents" in text_of(in_channel)  # the honest not-found answer
     assert "212 million" in text_of(in_dm) and "falcon-deal.md" in text_of(in_dm)  # Ann may read it, in private
     assert "212 million" not in text_of(bob)  # Bob may not, even in a DM
     assert {c["user"] for c in slack.sent("users.info")} == {"UANN", "UBOB"}  # only DMs looked the user up
