@@ -90,10 +90,14 @@ class QdrantServerIndex:
         location: str | None = None,
         path: str | None = None,
         timeout_s: float = 10.0,
+        shards: int = 1,
+        replication_factor: int = 1,
     ) -> None:
         self.spec = spec
         self._client_args: dict[str, object] = {"url": url, "api_key": api_key, "location": location, "path": path}
         self.timeout_s = timeout_s
+        self.shards = shards
+        self.replication_factor = replication_factor
         self._client: QdrantClient | None = None
 
     def start(self) -> None:
@@ -123,11 +127,15 @@ class QdrantServerIndex:
         vectors = {DENSE: models.VectorParams(size=self.spec.dense_size, distance=models.Distance.COSINE)}
         if self.spec.cjk_model:
             vectors[DENSE_CJK] = models.VectorParams(size=self.spec.cjk_size, distance=models.Distance.COSINE)
+        # A distributed cluster spreads the collection over `shards` and keeps `replication_factor` copies.
+        spread = ({"shard_number": self.shards, "replication_factor": self.replication_factor}
+                  if self.shards > 1 or self.replication_factor > 1 else {})
         client.create_collection(
             name,
             vectors_config=vectors,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=self._metadata(),
+            **spread,
         )
         with warnings.catch_warnings():  # the in-process engine warns that it ignores payload indexes
             warnings.simplefilter("ignore", UserWarning)

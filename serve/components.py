@@ -84,7 +84,8 @@ def make_index(settings: Settings, dense_size: int, cjk: CjkModel | None = None,
     q = settings.qdrant
     if q.url:
         api_key = q.api_key.get_secret_value() if q.api_key else None
-        return QdrantServerIndex(spec, url=q.url, api_key=api_key, timeout_s=q.timeout_s)
+        return QdrantServerIndex(spec, url=q.url, api_key=api_key, timeout_s=q.timeout_s, shards=q.shards,
+                                 replication_factor=q.replication_factor)
     return EdgeIndex(data_dir or settings.data_dir, spec)
 
 

@@ -18,6 +18,8 @@ class QdrantSettings(BaseModel):
     url: str | None = None  # unset: the embedded Qdrant Edge index under data_dir
     api_key: SecretStr | None = None
     timeout_s: float = Field(10.0, gt=0)
+    shards: int = Field(1, ge=1)  # of a new collection on a distributed cluster
+    replication_factor: int = Field(1, ge=1)  # copies of each shard (a node may fail when > 1)
 
 
 class EmbeddingSettings(BaseModel):

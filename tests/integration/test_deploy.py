@@ -1,0 +1,252 @@
+"""The deployment files, validated offline: the Helm chart (lint, render with Helm's own engine through
+helm-python-sdk, strict validation of every manifest against Kubernetes 1.30's schemas, the values schema),
+docker-compose.yml (Debian's docker-compose validates it without an engine) and the Dockerfile."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import helm_python
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+CHART = REPO / "deploy" / "helm" / "docent"
+PRODUCTION = yaml.safe_load((REPO / "deploy" / "helm" / "values-production.yaml").read_text())
+SECRETS = {"secrets": {"qdrantApiKey": "q-key-123", "redisPassword": "r-pass-456", "vllmApiKey": "v-key-789"}}
+KUBERNETES = "1.30.0"
+CRDS = {"keda.sh/v1alpha1"}  # not in Kubernetes' schemas: checked by the assertions below
+
+
+def render(values: dict) -> list[dict]:
+    out = helm_python.Chart.load(str(CHART)).render(values, name="docent", namespace="docent")
+    return [doc for name, text in out.items() if not name.endswith(".txt") for doc in yaml.safe_load_all(text) if doc]
+
+
+def notes(values: dict) -> str:
+    out = helm_python.Chart.load(str(CHART)).render(values, name="docent", namespace="docent")
+    return next(text for name, text in out.items() if name.endswith("NOTES.txt"))
+
+
+def of_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def pods(docs: list[dict]) -> list[tuple[str, dict]]:
+    """(name, pod spec) of every workload."""
+    found = []
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            found.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
+        elif doc["kind"] == "CronJob":
+            found.append((doc["metadata"]["name"], doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def default_docs():
+    return render(SECRETS)
+
+
+@pytest.fixture(scope="module")
+def production_docs():
+    return render(PRODUCTION)
+
+
+def test_the_chart_lints_clean():
+    result = helm_python.lint(str(CHART), strict=True)
+    # The Qdrant and Redis charts are dependencies fetched by `helm dependency update`: not reachable offline.
+    errors = [e for e in result["errors"] if "missing these dependencies: qdrant,redis" not in e]
+    assert errors == [], result
+
+
+@pytest.mark.parametrize("label", ["default", "production"])
+def test_every_rendered_manifest_passes_strict_kubernetes_validation(label, default_docs, production_docs, tmp_path):
+    docs = default_docs if label == "default" else production_docs
+    files = []
+    for n, doc in enumerate(d for d in docs if d["apiVersion"] not in CRDS):
+        path = tmp_path / f"{n:02d}-{doc['kind']}.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        files.append(str(path))
+    validate = shutil.which("kubernetes-validate") or str(Path(sys.executable).parent / "kubernetes-validate")
+    result = subprocess.run([validate, "--strict", "-k", KUBERNETES, *files], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(" passed for resource ") == len(files), result.stdout
+
+
+def test_default_install_has_every_part(default_docs):
+    names = {(d["kind"], d["metadata"]["name"]) for d in default_docs}
+    assert {("Deployment", "docent-api"), ("Deployment", "docent-worker"), ("Deployment", "docent-vllm"),
+            ("Service", "docent-api"), ("Service", "docent-vllm"), ("ConfigMap", "docent-config"),
+            ("Secret", "docent-secrets"), ("PodDisruptionBudget", "docent-api"),
+            ("PodDisruptionBudget", "docent-worker"), ("PersistentVolumeClaim", "docent-vllm-cache")} <= names
+    config = of_kind(default_docs, "ConfigMap")[0]["data"]
+    assert config["DOCENT_QDRANT__URL"] == "http://docent-qdrant:6333"  # the bundled Qdrant chart
+    assert config["DOCENT_LLM__BASE_URL"] == "http://docent-vllm:8000"
+
+
+def test_the_gpu_is_asked_for_by_vllm_only(default_docs, production_docs):
+    for docs in (default_docs, production_docs):
+        for name, spec in pods(docs):
+            for container in spec["containers"]:
+                resources = container["resources"]
+                assert resources.get("requests") and resources.get("limits"), (name, container["name"])
+                gpu = resources["limits"].get("nvidia.com/gpu")
+                assert (gpu == 1) == (name == "docent-vllm"), (name, resources)
+    vllm = dict(pods(production_docs))["docent-vllm"]
+    assert vllm["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L4"}
+    assert vllm["tolerations"][0]["key"] == "nvidia.com/gpu"
+    args = vllm["containers"][0]["args"]
+    assert "--enable-prefix-caching" in args and "--max-model-len=16384" in args
+
+
+def test_probes_on_every_server(default_docs):
+    specs = dict(pods(default_docs))
+    api = specs["docent-api"]["containers"][0]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz" and api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert api["startupProbe"]
+    vllm = specs["docent-vllm"]["containers"][0]
+    assert {vllm[p]["httpGet"]["path"] for p in ("startupProbe", "readinessProbe", "livenessProbe")} == {"/health"}
+    worker = specs["docent-worker"]["containers"][0]
+    assert worker["livenessProbe"]["httpGet"]["port"] == "metrics"
+
+
+def test_no_container_runs_as_root(default_docs, production_docs):
+    for docs in (default_docs, production_docs):
+        for name, spec in pods(docs):
+            pod = spec["securityContext"]
+            assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0, name
+            for container in spec["containers"]:
+                context = container.get("securityContext", {})
+                assert context.get("runAsUser", pod["runAsUser"]) != 0, (name, container["name"])
+                assert context.get("allowPrivilegeEscalation") is False, (name, container["name"])
+
+
+def test_secrets_stay_out_of_config_maps(default_docs):
+    secret_values = set(SECRETS["secrets"].values())
+    for config in of_kind(default_docs, "ConfigMap"):
+        for key, value in config["data"].items():
+            assert not any(word in key for word in ("KEY", "TOKEN", "SECRET", "PASSWORD")), key
+            assert not any(s in str(value) for s in secret_values), key
+    secret = of_kind(default_docs, "Secret")[0]
+    assert set(secret["stringData"].values()) == secret_values
+    env = dict(pods(default_docs))["docent-api"]["containers"][0]["env"]
+    assert {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in env if "valueFrom" in e}["DOCENT_QDRANT__API_KEY"] \
+        == "qdrant-api-key"
+
+
+def test_only_docent_reaches_qdrant_redis_and_vllm(default_docs):
+    policies = {p["metadata"]["name"]: p for p in of_kind(default_docs, "NetworkPolicy")}
+    assert set(policies) == {"docent-qdrant-clients", "docent-redis-clients", "docent-vllm-clients"}
+    allowed = {name: {peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
+                      for peer in p["spec"]["ingress"][0]["from"]} for name, p in policies.items()}
+    assert allowed["docent-redis-clients"] == {"api", "worker", "sync", "slack"}
+    assert allowed["docent-qdrant-clients"] == {"api", "worker", "sync", "slack", None}  # None: its own peers
+    assert allowed["docent-vllm-clients"] == {"api", "slack"}
+
+
+def test_production_values_scale_out(production_docs):
+    names = {(d["kind"], d["metadata"]["name"]) for d in production_docs}
+    assert ("Secret", "docent-secrets") not in names  # the existing Secret is used
+    assert ("Ingress", "docent-api") in names and ("CronJob", "docent-sync") in names
+    assert ("Deployment", "docent-slack") in names
+    hpa = of_kind(production_docs, "HorizontalPodAutoscaler")[0]
+    assert hpa["spec"]["minReplicas"] == 3 and hpa["spec"]["scaleTargetRef"]["name"] == "docent-api"
+    scaled = of_kind(production_docs, "ScaledObject")[0]
+    trigger = scaled["spec"]["triggers"][0]
+    assert scaled["spec"]["maxReplicaCount"] == 4 and scaled["spec"]["scaleTargetRef"]["name"] == "docent-worker"
+    assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == "docent.ingest"
+    assert of_kind(production_docs, "TriggerAuthentication")[0]["spec"]["secretTargetRef"][0]["name"] == "docent-secrets"
+    config = of_kind(production_docs, "ConfigMap")[0]["data"]
+    assert config["DOCENT_QDRANT__URL"] == "https://qdrant.corp.example:6333"
+    assert (config["DOCENT_QDRANT__SHARDS"], config["DOCENT_QDRANT__REPLICATION_FACTOR"]) == ("6", "2")
+    worker = next(d for d in production_docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "docent-worker")
+    assert "replicas" not in worker["spec"]  # KEDA owns the count
+    sync = dict(pods(production_docs))["docent-sync"]["containers"][0]["args"]
+    assert sync[:3] == ["sync", "/sources/handbooks", "/sources/policies"] and "--queue" in sync
+    policies = {p["metadata"]["name"] for p in of_kind(production_docs, "NetworkPolicy")}
+    assert "docent-qdrant-clients" not in policies  # an external cluster is not ours to police
+
+
+@pytest.mark.parametrize("bad", [
+    {"worker": {"autoscaling": {"mode": "magic"}}},
+    {"api": {"replicas": "three"}},
+    {"vllm": {"gpuMemoryUtilization": 1.5}},
+    {"docent": {"extraEnv": {"NOT_DOCENT": "x"}}},
+    {"unknownKey": 1},
+])
+def test_values_that_break_the_schema_are_rejected(bad):
+    with pytest.raises(helm_python.HelmValuesError):
+        render({**SECRETS, **bad})
+
+
+def test_missing_secrets_are_refused_with_a_clear_message():
+    with pytest.raises(helm_python.HelmError, match="secrets.qdrantApiKey"):
+        render({})
+
+
+def test_notes_say_how_to_reach_the_api_and_make_the_first_key():
+    text = notes(SECRETS)
+    assert "port-forward svc/docent-api 8000:8000" in text and "docent keys create --user admin --admin" in text
+
+
+COMPOSE_ENV = {"QDRANT_API_KEY": "q", "REDIS_PASSWORD": "r", "VLLM_API_KEY": "v", "PATH": "/usr/bin:/bin"}
+
+
+def compose(*files: str, env: dict[str, str] = COMPOSE_ENV) -> subprocess.CompletedProcess:
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is not installed (apt-get install docker-compose; .ci/run does it)"
+    args = [binary]
+    for f in files:
+        args += ["-f", str(REPO / f)]
+    return subprocess.run([*args, "config"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_compose_file_validates_for_the_gpu_host():
+    result = compose("docker-compose.yml")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert {"qdrant", "redis", "vllm", "api", "worker", "slack"} <= set(services)
+    assert "ports" not in services["qdrant"] and "ports" not in services["redis"]  # not published
+    gpu = services["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["capabilities"] == ["gpu"] and gpu["count"] == 1
+    assert {"--enable-prefix-caching", "--max-model-len=16384"} <= set(services["vllm"]["command"])
+    assert services["api"]["depends_on"]["qdrant"]["condition"] == "service_healthy"
+    assert services["slack"]["profiles"] == ["slack"]
+    assert services["api"]["environment"]["DOCENT_QDRANT__API_KEY"] == "q"
+    missing = compose("docker-compose.yml", env={"PATH": "/usr/bin:/bin"})
+    assert missing.returncode != 0 and "QDRANT_API_KEY" in missing.stderr
+
+
+def test_the_cpu_variant_runs_without_vllm():
+    result = compose("docker-compose.yml", "deploy/docker/compose.cpu.yml")
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert services["vllm"]["profiles"] == ["gpu"]  # not started
+    assert services["api"]["environment"]["DOCENT_LLM__BASE_URL"] == ""  # the local model
+    assert "vllm" not in services["api"].get("depends_on", {})
+
+
+def test_the_image_is_multi_stage_slim_pinned_and_unprivileged():
+    dockerfile = (REPO / "deploy" / "docker" / "Dockerfile").read_text()
+    stages = [line for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert len(stages) == 2 and "python:3.11.11-slim-bookworm" in dockerfile
+    assert "USER ${UID}:${UID}" in dockerfile and "ARG UID=10001" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and 'ENTRYPOINT ["docent"]' in dockerfile
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "data", "tests"} <= set(ignored)
+
+
+def test_env_example_documents_every_variable_the_compose_files_read():
+    import re
+
+    used = set()
+    for name in ("docker-compose.yml", "deploy/docker/compose.cpu.yml"):
+        used |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (REPO / name).read_text()))
+    documented = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", (REPO / ".env.example").read_text(), re.MULTILINE))
+    assert used and used <= documented, used - documented
