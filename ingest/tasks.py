@@ -152,7 +152,7 @@ class TaskRunner:
             else:
                 self._record(task, path, FileOutcome("dead", reason=reason, attempts=tries))
         if retry:
-            task.state = TaskState.QUEUED
+            task.state, task.queued_at = TaskState.QUEUED, time.time()
             self.store.save_task(task)
             log.info("task retry job=%s task=%d files=%d reason=transient failures", task.job_id, task.number,
                      len(retry))
@@ -219,7 +219,7 @@ class TaskRunner:
             for path in task.remaining:
                 self._record(task, path, FileOutcome("dead", reason=task.error, attempts=task.failures))
             return self._finish(task, TaskState.DONE)
-        task.state = TaskState.QUEUED
+        task.state, task.queued_at = TaskState.QUEUED, time.time()
         self.store.save_task(task)
         return Retry(self.policy.backoff(task.failures))
 
@@ -270,10 +270,13 @@ class Reaper:
     Every worker process and the API run one; a task re-queued twice is harmless (the second delivery finds
     the lease held or the task finished)."""
 
-    def __init__(self, store: JobStore, submit: Callable[[str, int], None], *, interval_s: float) -> None:
+    def __init__(self, store: JobStore, submit: Callable[[str, int], None], *, interval_s: float,
+                 queued_too_long_s: float = 3600.0) -> None:
         self.store = store
         self.submit = submit
         self.interval_s = interval_s
+        self.queued_too_long_s = queued_too_long_s
+        self._last_queued_check = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="docent-reaper")
 
@@ -297,13 +300,35 @@ class Reaper:
             if task.state is not TaskState.RUNNING or self.store.leased(job_id, number):
                 continue
             note_lost_worker(task)
-            task.state = TaskState.QUEUED
+            task.state, task.queued_at = TaskState.QUEUED, time.time()
             self.store.save_task(task)
             log.warning("task re-queued job=%s task=%d reason=its worker stopped renewing its lease (%s)",
                         job_id, number, task.worker)
             self.submit(job_id, number)
             requeued += 1
+        if time.monotonic() - self._last_queued_check >= min(300.0, self.queued_too_long_s / 4):
+            self._last_queued_check = time.monotonic()
+            requeued += self.resubmit_forgotten()
         return requeued
+
+    def resubmit_forgotten(self, recent: int = 200) -> int:
+        """Submit again the tasks of recent jobs still queued after `queued_too_long_s`: their message may be
+        lost (Redis restarted without persistence, a publish that failed). A duplicate is harmless: the second
+        delivery finds the task finished or leased."""
+        cutoff = time.time() - self.queued_too_long_s
+        resubmitted = 0
+        for job in self.store.recent(recent):
+            if job.cancelled:
+                continue
+            for task in self.store.tasks(job.job_id):
+                if task.state is TaskState.QUEUED and task.queued_at < cutoff:
+                    task.queued_at = time.time()
+                    self.store.save_task(task)
+                    log.warning("task re-submitted job=%s task=%d reason=queued for over %.0f s", job.job_id,
+                                task.number, self.queued_too_long_s)
+                    self.submit(job.job_id, task.number)
+                    resubmitted += 1
+        return resubmitted
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -364,7 +364,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     queue = make_celery_queue(settings)
     runner = TaskRunner(store, pipelines, worker_id=worker_id(), policy=task_policy(settings),
                         metrics=TaskMetrics(registry))
-    reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2))
+    reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2), queued_too_long_s=q.visibility_timeout_s)
     reaper.start()
     print(f"docent: worker {worker_id()} ready (concurrency {concurrency}; metrics on :{q.metrics_port})",
           file=sys.stderr, flush=True)

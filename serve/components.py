@@ -292,7 +292,8 @@ def start_jobs(settings: Settings, pipeline: IngestPipeline | None, *, registry:
         queue = make_celery_queue(settings)
         if runner is not None:
             queue.start_consumer(runner, concurrency=q.concurrency)
-        reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2))
+        reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2),
+                        queued_too_long_s=q.visibility_timeout_s)
         reaper.start()
     else:
         if runner is None:

@@ -381,3 +381,19 @@ def test_redis_write_locks_keep_one_document_whole_under_concurrent_replaces(red
                 assert state.complete and state.points == len(texts) == index.count(), (a, b, state)
     finally:
         index.close()
+
+
+def test_a_task_whose_message_was_lost_is_submitted_again(tmp_path):
+    from ingest.jobs import Job, MemoryJobStore, TaskRecord
+    from ingest.tasks import Reaper
+
+    store, submitted = MemoryJobStore(), []
+    store.create(Job("j1", "ingest", Grant(public=True), 2, 2),
+                 [TaskRecord("j1", 0, ["/a"], queued_at=time.time() - 7200), TaskRecord("j1", 1, ["/b"])])
+    reaper = Reaper(store, lambda job, number: submitted.append((job, number)), interval_s=1,
+                    queued_too_long_s=3600)
+    assert reaper.sweep() == 1 and submitted == [("j1", 0)]  # the forgotten one only, not the fresh one
+    assert reaper.resubmit_forgotten() == 0  # and only once an hour
+    store.cancel("j1")
+    store.save_task(TaskRecord("j1", 1, ["/b"], queued_at=time.time() - 7200))
+    assert reaper.resubmit_forgotten() == 0  # a cancelled job is left alone
