@@ -27,7 +27,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ingest.jobs import FileOutcome, JobStore, TaskRecord, TaskState
+from ingest.jobs import FileOutcome, Grant, Job, JobStore, TaskRecord, TaskState
 from ingest.pipeline import FileDone, IngestPipeline
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class TaskRunner:
         started = time.perf_counter()
         outcome = "error"  # the job store failed under the task: it is re-queued when its lease expires
         try:
-            result = self._run_leased(job.cancelled, job.created_at, task, worker)
+            result = self._run_leased(job, task, worker)
             outcome = "retry" if result else task.state.value
             return result
         finally:
@@ -121,8 +121,8 @@ class TaskRunner:
                 self.store.save_task(task)
                 self.store.release(job_id, number, worker)
 
-    def _run_leased(self, cancelled: bool, created_at: float, task: TaskRecord, worker: str) -> Retry | None:
-        if cancelled:
+    def _run_leased(self, job: Job, task: TaskRecord, worker: str) -> Retry | None:
+        if job.cancelled:
             return self._finish(task, TaskState.CANCELLED)
         if task.state is TaskState.RUNNING:  # delivered again before it finished: its worker died
             note_lost_worker(task)
@@ -131,14 +131,14 @@ class TaskRunner:
         if task.started_at is None:
             task.started_at = time.time()
             if self.metrics:
-                self.metrics.wait.observe(max(0.0, task.started_at - created_at))
+                self.metrics.wait.observe(max(0.0, task.started_at - job.created_at))
         self._dead_letter_worker_killers(task)
         self.store.save_task(task)
         try:
             if task.kind == "prune":
                 task.removed = self.pipeline().prune([Path(r) for r in task.prune_roots])
                 return self._finish(task, TaskState.DONE)
-            transient = self._index(task)
+            transient = self._index(task, job.grant)
         except Cancelled:
             return self._finish(task, TaskState.CANCELLED)
         except Exception as exc:  # noqa: BLE001 - anything (index down, a bug) is retried, then dead-lettered
@@ -159,7 +159,7 @@ class TaskRunner:
             return Retry(self.policy.backoff(max(task.transient[p] for p in retry)))
         return self._finish(task, TaskState.DONE)
 
-    def _index(self, task: TaskRecord) -> dict[str, str]:
+    def _index(self, task: TaskRecord, grant: Grant) -> dict[str, str]:
         """Index the files still without an outcome; returns the transient failures (path -> reason)."""
         transient: dict[str, str] = {}
         pipeline = self.pipeline()
@@ -182,7 +182,6 @@ class TaskRunner:
                 remaining.append(path)
             else:
                 self._record(task, path, FileOutcome("failed", reason="the file no longer exists"))
-        grant = self.store.job(task.job_id).grant  # type: ignore[union-attr] - checked by run()
         if task.worker_lost:
             # One file at a time, the file in flight saved first: if this worker dies too, the next one knows
             # which document it died on.

@@ -11,6 +11,7 @@ header and in the log line of the request; an error in the middle of a stream is
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -59,8 +60,9 @@ def create_app(
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
     may already be in it)."""
     app = FastAPI(title="Docent", version="0.1", description="Enterprise document search and question answering.")
-    metrics = Metrics(index_size=lambda: _count_or_nan(index),
-                      queue_depth=(lambda: _depth_or_nan(jobs)) if jobs is not None else None, registry=registry)
+    metrics = Metrics(index_size=lambda: _or_nan(index.count),
+                      queue_depth=(lambda: _or_nan(jobs.queue.depth)) if jobs is not None else None,
+                      registry=registry)
     if jobs is not None and jobs.on_submit is None:
         jobs.on_submit = lambda job: metrics.jobs.labels(job.kind).inc()
     app.state.services = Services(
@@ -88,15 +90,9 @@ def create_app(
     return app
 
 
-def _count_or_nan(index: Index) -> float:
+def _or_nan(read: Callable[[], int]) -> float:
+    """A gauge's value, or NaN while what it reads is unavailable (the scrape must not fail)."""
     try:
-        return float(index.count())
-    except DocentError:
-        return math.nan
-
-
-def _depth_or_nan(jobs: JobService) -> float:
-    try:
-        return float(jobs.queue.depth())
+        return float(read())
     except DocentError:
         return math.nan

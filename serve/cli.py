@@ -341,9 +341,8 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry, start_http_server
 
     from ingest.queue import ThreadPipelines
-    from ingest.tasks import Reaper, TaskMetrics, TaskRunner
-    from serve.components import (make_celery_queue, make_job_store, make_parsers, make_pipeline, start_writer,
-                                  task_policy, worker_id)
+    from serve.components import (make_celery_queue, make_job_store, make_parsers, make_pipeline, make_reaper,
+                                  make_runner, start_writer, worker_id)
 
     if not settings.redis_url:
         raise ConfigError("docent worker takes its jobs from a queue: set DOCENT_REDIS_URL (without one, "
@@ -362,10 +361,8 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     if q.metrics_port:
         start_http_server(q.metrics_port, registry=registry)
     queue = make_celery_queue(settings)
-    runner = TaskRunner(store, pipelines, worker_id=worker_id(), policy=task_policy(settings),
-                        metrics=TaskMetrics(registry))
-    reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2), queued_too_long_s=q.visibility_timeout_s)
-    reaper.start()
+    runner = make_runner(settings, store, pipelines, registry)
+    reaper = make_reaper(settings, store, queue)
     print(f"docent: worker {worker_id()} ready (concurrency {concurrency}; metrics on :{q.metrics_port})",
           file=sys.stderr, flush=True)
     try:

@@ -257,6 +257,21 @@ def make_celery_queue(settings: Settings):  # noqa: ANN201 - CeleryQueue, import
     return CeleryQueue(settings.redis_url, visibility_timeout_s=settings.queue.visibility_timeout_s)
 
 
+def make_runner(settings: Settings, store: JobStore, pipelines: ThreadPipelines,
+                registry: CollectorRegistry) -> TaskRunner:
+    """What runs tasks in this process, its metrics in `registry`."""
+    return TaskRunner(store, pipelines, worker_id=worker_id(), policy=task_policy(settings),
+                      metrics=TaskMetrics(registry))
+
+
+def make_reaper(settings: Settings, store: JobStore, queue: TaskQueue) -> Reaper:
+    """The started reaper: re-queues tasks whose worker vanished, and tasks whose message was lost."""
+    q = settings.queue
+    reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2), queued_too_long_s=q.visibility_timeout_s)
+    reaper.start()
+    return reaper
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -285,16 +300,13 @@ def start_jobs(settings: Settings, pipeline: IngestPipeline | None, *, registry:
     q = settings.queue
     store = make_job_store(settings)
     pipelines = ThreadPipelines(pipeline, lambda: make_parsers(settings)) if consume and pipeline else None
-    runner = (TaskRunner(store, pipelines, worker_id=worker_id(), policy=task_policy(settings),
-                         metrics=TaskMetrics(registry)) if pipelines else None)
+    runner = make_runner(settings, store, pipelines, registry) if pipelines else None
     reaper = None
     if settings.redis_url:
         queue = make_celery_queue(settings)
         if runner is not None:
             queue.start_consumer(runner, concurrency=q.concurrency)
-        reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2),
-                        queued_too_long_s=q.visibility_timeout_s)
-        reaper.start()
+        reaper = make_reaper(settings, store, queue)
     else:
         if runner is None:
             raise ValueError("without Redis the jobs run in this process: it needs the pipeline")
