@@ -147,10 +147,7 @@ def load_beir(folder: Path, *, max_queries: int | None = None) -> EvalSet:
         if not path.is_file():
             raise PathNotFoundError(f"not a BEIR data set, missing {path}")
 
-    corpus = [
-        CorpusDoc(str(row["_id"]), row.get("title") or "", row.get("text") or "")
-        for row in _jsonl_objects(corpus_file, required=("_id",))
-    ]
+    corpus = load_beir_corpus(folder)
     qrels = _read_qrels(qrels_file)
     queries = [
         EvalQuery(str(row["_id"]), row["text"], qrels[str(row["_id"])])
@@ -160,6 +157,17 @@ def load_beir(folder: Path, *, max_queries: int | None = None) -> EvalSet:
     if not queries:
         raise EvalDataError(f"{folder}: no query in queries.jsonl has a relevant document in {qrels_file.name}")
     return EvalSet(folder.name, corpus, queries[:max_queries])
+
+
+def load_beir_corpus(folder: Path) -> list[CorpusDoc]:
+    """The documents of a BEIR folder's corpus.jsonl (all a QA set with gold answers needs besides its questions)."""
+    corpus_file = folder / "corpus.jsonl"
+    if not corpus_file.is_file():
+        raise PathNotFoundError(f"not a BEIR data set, missing {corpus_file}")
+    return [
+        CorpusDoc(str(row["_id"]), row.get("title") or "", row.get("text") or "")
+        for row in _jsonl_objects(corpus_file, required=("_id",))
+    ]
 
 
 def _read_qrels(path: Path) -> dict[str, dict[str, int]]:

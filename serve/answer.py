@@ -1,8 +1,11 @@
-"""Answering a question: condense, retrieve, decide whether anything relevant was found, pack, generate, check.
+"""Answering a question: plan, retrieve, decide whether anything relevant was found, pack, generate, check, and
+hand on to a larger model what the small one did not answer well.
 
-One service for every way of asking (`/v1/ask`, `/v1/chat/completions`, `docent ask`, later Slack), so the
-rules that make a small model trustworthy live in one place:
+One service for every way of asking (`/v1/ask`, `/v1/chat/completions`, `docent ask`, Slack), so the rules
+that make a small model trustworthy live in one place:
 
+- The question is planned first (`serve.planner`): made standalone, classified, split into sub-questions that
+  are searched separately and merged. Chit-chat and out-of-scope questions are answered without retrieval.
 - Nothing relevant retrieved (the best passage's dense cosine under a threshold calibrated per language, see
   `bench/abstain.py`) → "not found in the documents" with the closest sources, and the model is not called.
 - Passages are packed into the model's context budget, measured in its tokens, so prompt plus answer never
@@ -11,6 +14,8 @@ rules that make a small model trustworthy live in one place:
   sentences flagged. Streaming applies the same removals as text arrives.
 - With no generator, or one that fails before its first token, the extractive answer (quoted sentences) is
   given instead, and the response says so (`mode`, `fallback_reason`).
+- With larger tiers configured, the small model's answer is checked against the evidence (`serve.routing`) and,
+  when it falls short, the same messages go to the next tier; `route` says which tier answered and why.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
 from retrieval.access import Access
@@ -28,10 +33,13 @@ from retrieval.packing import PackedContext, pack_context
 from retrieval.passages import Passage
 from retrieval.search import Retriever, SearchRequest, SearchResult
 from retrieval.terms import terms
+from retrieval.sentences import split_sentences
 from serve.extractive import extract
-from serve.generation import ChatMessage, Generator
+from serve.generation import ChatMessage, Completion, Generator
 from serve.grounding import StreamFilter, check_answer
+from serve.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
 from serve.prompt import NOT_FOUND, build_messages
+from serve.routing import EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
 
 log = logging.getLogger("docent.answer")
 
@@ -40,6 +48,8 @@ class AnswerMode(StrEnum):
     GENERATED = "generated"  # written by the model from the passages
     EXTRACTIVE = "extractive"  # sentences quoted from the passages, no model
     NOT_FOUND = "not_found"  # the documents do not contain the answer
+    CHAT = "chat"  # a greeting or thanks, answered without retrieval
+    OUT_OF_SCOPE = "out_of_scope"  # not a question about the documents, declined without retrieval
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,7 @@ class AskRequest:
     filters: SearchFilters = NO_FILTERS
     conversation: tuple[ChatMessage, ...] = ()  # earlier turns, oldest first
     extractive: bool = False  # answer without the model even when one is configured
+    caller: str = ""  # who asks (the API key id): whose escalation budget a hand-on spends
 
 
 @dataclass(slots=True)
@@ -101,6 +112,7 @@ class Answer:
     model: str | None = None
     usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
     timings_ms: dict[str, float] = field(default_factory=dict)
+    route: Route | None = None  # which model tier answered and why (None: no model was involved)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -140,12 +152,33 @@ def is_not_found(text: str, language: str) -> bool:
 
 
 class Answerer:
-    """Answers `AskRequest`s from `retriever`'s passages with `generator` (None: extractive answers only)."""
+    """Answers `AskRequest`s from `retriever`'s passages with `generator` (None: extractive answers only).
 
-    def __init__(self, retriever: Retriever, generator: Generator | None, options: AnswerOptions | None = None) -> None:
+    `tiers` replaces `generator` when there is more than one model: the first is the small model that always
+    answers first, the others are asked in order when `policy` finds its answer wanting and `budget` allows."""
+
+    def __init__(self, retriever: Retriever, generator: Generator | None, options: AnswerOptions | None = None, *,
+                 tiers: Sequence[Tier] | None = None, planner: Planner | None = None,
+                 policy: EscalationPolicy | None = None, budget: EscalationBudget | None = None) -> None:
         self.retriever = retriever
-        self.generator = generator
         self.options = options or AnswerOptions()
+        if tiers is None:
+            tiers = [Tier("small", generator, self.options.max_answer_tokens, self.options.stop)] if generator else []
+        self.tiers = list(tiers)
+        self.generator = self.tiers[0].generator if self.tiers else None
+        self.planner = planner or RulePlanner()
+        self.policy = policy or EscalationPolicy()
+        self.budget = budget or EscalationBudget(None, None)
+
+    def close(self) -> None:
+        """Close the larger tiers' clients (the small model belongs to whoever passed it in)."""
+        for tier in self.tiers[1:]:
+            tier.generator.close()
+
+    @property
+    def routing(self) -> bool:
+        """Whether answers may be handed on to a larger tier."""
+        return len(self.tiers) > 1
 
     # -- the steps -------------------------------------------------------------------------------------------
 
@@ -172,9 +205,47 @@ class Answerer:
                 return rewritten
         return f"{previous} {question}".strip() if previous else question
 
-    def retrieve(self, request: AskRequest, question: str) -> SearchResult:
-        return self.retriever.search(SearchRequest(question, request.access, k=self.options.passages,
-                                                   filters=request.filters))
+    def plan(self, request: AskRequest, timings: dict[str, float]) -> Plan:
+        """The question's plan: made standalone (by the planner itself, or condensed here) and classified.
+
+        A condensed follow-up is classified as it was asked ("thanks!" stays chit-chat, and the previous
+        question prepended to it does not make it a multi-part one); the condensed text is what is searched."""
+        question = request.question.strip()
+        started = time.perf_counter()
+        if self.planner.rewrites:
+            plan = self.planner.plan(question, request.conversation)
+            timings["plan"] = _ms(started)
+            return plan
+        condensed = self.condense(question, request.conversation)
+        if request.conversation:
+            timings["condense"] = _ms(started)
+        started = time.perf_counter()
+        plan = self.planner.plan(question)
+        timings["plan"] = _ms(started)
+        return replace(plan, query=condensed) if condensed != question else plan
+
+    def retrieve(self, request: AskRequest, plan: Plan) -> SearchResult:
+        """The plan's query searched, and each sub-question searched separately, merged turn by turn (each
+        query's best passage first) so that every part of the question is in the context."""
+        k = self.options.passages * (2 if plan.type is QuestionType.SUMMARISATION else 1)
+        queries = [plan.query, *plan.sub_questions]
+        results = [self.retriever.search(SearchRequest(q, request.access, k=k, filters=request.filters))
+                   for q in queries]
+        if len(results) == 1:
+            return results[0]
+        merged: list[Passage] = []
+        seen: set[tuple[str, tuple[int, int]]] = set()
+        for rank in range(k):
+            for result in results:
+                if rank < len(result.passages):
+                    p = result.passages[rank]
+                    if (p.document_id, p.chunks) not in seen:
+                        seen.add((p.document_id, p.chunks))
+                        merged.append(p)
+        timings = {name: round(sum(r.timings_ms.get(name, 0.0) for r in results), 2)
+                   for name in results[0].timings_ms}
+        first = results[0]
+        return SearchResult(merged[: k + 2 * len(plan.sub_questions)], first.language, first.dense_vector, timings)
 
     def relevant(self, result: SearchResult) -> bool:
         threshold = self.options.min_relevance.get(result.language, self.options.min_relevance.get("en", 0.0))
@@ -182,27 +253,49 @@ class Answerer:
         return best is not None and best >= threshold
 
     def pack(self, question: str, passages: Sequence[Passage], language: str) -> tuple[PackedContext, list[ChatMessage]]:
-        """The passages that fit the model's context, and the messages built from them."""
+        """The passages that fit the small model's context, and the messages built from them (the messages
+        every tier is asked with)."""
         assert self.generator is not None
         g = self.generator
         empty = build_messages(question, PackedContext((), "", 0, 0, (), (), ()), language=language)
         overhead = sum(g.count_tokens([m.content for m in empty])) + 8 * len(empty)
-        budget = g.context_length - self.options.max_answer_tokens - overhead - self.options.safety_tokens
+        budget = g.context_length - self.tiers[0].max_answer_tokens - overhead - self.options.safety_tokens
         context = pack_context(passages, g, max(budget, 0))
         return context, build_messages(question, context, language=language)
 
     # -- answering -------------------------------------------------------------------------------------------
 
-    def _prepare(self, request: AskRequest) -> tuple[str, SearchResult, dict[str, float]]:
+    def _prepare(self, request: AskRequest) -> tuple[Plan, SearchResult | None, dict[str, float]]:
         timings: dict[str, float] = {}
+        plan = self.plan(request, timings)
+        if not plan.needs_retrieval:
+            return plan, None, timings
         started = time.perf_counter()
-        question = self.condense(request.question.strip(), request.conversation)
-        if request.conversation:
-            timings["condense"] = _ms(started)
-        started = time.perf_counter()
-        result = self.retrieve(request, question)
+        result = self.retrieve(request, plan)
         timings["retrieve"] = _ms(started)
-        return question, result, timings
+        return plan, result, timings
+
+    def _direct(self, plan: Plan, timings: dict[str, float]) -> Answer:
+        """Chit-chat and out-of-scope questions, answered without retrieval: a fixed reply, or for chit-chat the
+        small model's own when it is the one that planned (the CPU model is not trusted with free text)."""
+        mode = AnswerMode.OUT_OF_SCOPE if plan.type is QuestionType.OUT_OF_SCOPE else AnswerMode.CHAT
+        text, model, tier = canned_reply(plan), None, "none"
+        if mode is AnswerMode.CHAT and self.planner.rewrites and self.generator is not None:
+            lang = plan.language if plan.language in CHIT_CHAT_PROMPT else "en"
+            started = time.perf_counter()
+            try:
+                reply = self.generator.complete([ChatMessage("system", CHIT_CHAT_PROMPT[lang]),
+                                                 ChatMessage("user", plan.query)], max_tokens=80).text.strip()
+            except GeneratorUnavailableError as exc:
+                log.warning("chit-chat reply failed, answering with the fixed one: %s", exc.message)
+                reply = ""
+            if reply:
+                text, model, tier = reply, self.generator.model, self.tiers[0].name
+                timings["generate"] = _ms(started)
+        answer = Answer(text, mode, [], plan.query, plan.language, timings_ms=timings)
+        answer.model = model
+        answer.route = Route(tier, model, [tier] if model else [], plan=plan.to_dict())
+        return answer
 
     def _not_found(self, question: str, result: SearchResult, timings: dict[str, float]) -> Answer:
         closest = [Citation.of(n, p) for n, p in enumerate(result.passages[:3], 1)]
@@ -223,7 +316,7 @@ class Answerer:
                       fallback_reason=fallback_reason, timings_ms=timings)
 
     def _finish(self, text: str, context: PackedContext, question: str, result: SearchResult,
-                timings: dict[str, float], usage: dict[str, int]) -> Answer:
+                timings: dict[str, float], usage: dict[str, int], tier: Tier) -> Answer:
         checked = check_answer(text, context.passages, min_support=self.options.min_support)
         if is_not_found(checked.text, result.language):
             answer = self._not_found(question, result, timings)
@@ -235,56 +328,201 @@ class Answerer:
                             timings_ms=timings)
         answer.removed_citations = list(checked.removed_citations)
         answer.removed_links = list(checked.removed_links)
-        answer.model = self.generator.model if self.generator else None
+        answer.model = tier.generator.model
         answer.usage = usage
         return answer
 
-    def answer(self, request: AskRequest) -> Answer:
-        question, result, timings = self._prepare(request)
+    def _without_model(self, request: AskRequest, plan: Plan, result: SearchResult | None,
+                       timings: dict[str, float]) -> Answer | None:
+        """The answer when no model is asked for it (None: the model must write it)."""
+        if result is None:
+            return self._direct(plan, timings)
         if not self.relevant(result):
-            return self._not_found(question, result, timings)
-        if self.generator is None or request.extractive:
-            return self._extractive(question, result, timings)
-        context, messages = self.pack(question, result.passages, result.language)
-        started = time.perf_counter()
-        try:
-            completion = self.generator.complete(messages, max_tokens=self.options.max_answer_tokens,
-                                                 temperature=self.options.temperature, stop=self.options.stop)
-        except GeneratorUnavailableError as exc:
-            if not self.options.fallback_extractive:
-                raise
-            log.warning("generator failed, answering extractively: %s", exc.message)
-            return self._extractive(question, result, timings, fallback_reason=exc.message)
-        timings["generate"] = _ms(started)
-        usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
-        return self._finish(completion.text, context, question, result, timings, usage)
+            answer = self._not_found(plan.query, result, timings)
+        elif self.generator is None or request.extractive:
+            answer = self._extractive(plan.query, result, timings)
+        else:
+            return None
+        answer.route = Route("none", None, [], plan=plan.to_dict())
+        return answer
+
+    def _evidence(self, answer: Answer, plan: Plan, result: SearchResult, finish_reason: str) -> Evidence:
+        dense = [p.scores["dense"] for p in result.passages if "dense" in p.scores]
+        rerank = [p.scores["rerank"] for p in result.passages if "rerank" in p.scores]
+        generated = answer.mode is AnswerMode.GENERATED
+        return Evidence(
+            question_type=plan.type,
+            language=result.language,
+            best_dense=max(dense) if dense else None,
+            best_rerank=max(rerank) if rerank else None,
+            sentences=len([s for s in split_sentences(answer.text) if s.strip()]) if generated else 0,
+            unsupported=len(answer.unsupported),
+            cited=answer.cited,
+            not_found=answer.mode is AnswerMode.NOT_FOUND,
+            words=len(list(terms(answer.text))) if generated else 0,
+            truncated=finish_reason == "length",
+        )
+
+    def _hand_on(self, request: AskRequest, route: Route, reasons: list[str]) -> bool:
+        """Whether the escalation budget allows handing the answer on; records why (not) in `route`."""
+        refused = self.budget.take(request.caller)
+        if refused is not None:
+            route.budget_exhausted = refused
+            route.reasons = reasons
+            log.info("escalation refused: the %s budget is spent (reasons %s)", refused, reasons)
+            return False
+        route.escalated = True
+        route.reasons = list(dict.fromkeys([*route.reasons, *reasons]))
+        return True
+
+    def answer(self, request: AskRequest) -> Answer:
+        plan, result, timings = self._prepare(request)
+        early = self._without_model(request, plan, result, timings)
+        if early is not None:
+            return early
+        assert result is not None
+        best, context, messages = self._small(request, plan, result, timings)
+        route = best.route
+        assert route is not None
+        for number, tier in enumerate(self.tiers[1:], 1):
+            if not route.escalated:
+                break
+            started = time.perf_counter()
+            route.tiers.append(tier.name)
+            try:
+                completion = self._complete(tier, messages)
+            except GeneratorUnavailableError as exc:
+                route.timings_ms[tier.name] = _ms(started)
+                route.failed.append(tier.name)
+                log.warning("tier %s failed: %s", tier.name, exc.message)
+                if number < len(self.tiers) - 1 and self._hand_on(request, route, [Reason.FAILED]):
+                    continue
+                break  # the answer so far stands (the small model's, or the extractive one if it failed too)
+            route.timings_ms[tier.name] = _ms(started)
+            timings["generate"] = round(sum(route.timings_ms.values()), 2)
+            usage = {k: best.usage[k] + v for k, v in (("prompt_tokens", completion.prompt_tokens),
+                                                        ("completion_tokens", completion.completion_tokens))}
+            best = self._finish(completion.text, context, plan.query, result, timings, usage, tier)
+            best.route = route
+            route.tier, route.model = tier.name, tier.generator.model
+            if number == len(self.tiers) - 1:
+                break
+            reasons = self.policy.reasons(self._evidence(best, plan, result, completion.finish_reason))
+            if not reasons or not self._hand_on(request, route, reasons):
+                break
+        return best
+
+    def _complete(self, tier: Tier, messages: Sequence[ChatMessage]) -> Completion:
+        return tier.generator.complete(messages, max_tokens=self._max_tokens(tier, messages),
+                                       temperature=self.options.temperature, stop=tier.stop)
+
+    def _max_tokens(self, tier: Tier, messages: Sequence[ChatMessage]) -> int:
+        """The tier's answer cap, shrunk when its context is smaller than the small model's (rare)."""
+        if tier is self.tiers[0]:
+            return tier.max_answer_tokens
+        prompt = sum(tier.generator.count_tokens([m.content for m in messages])) + 8 * len(messages)
+        room = tier.generator.context_length - prompt - self.options.safety_tokens
+        return max(16, min(tier.max_answer_tokens, room))
 
     def stream(self, request: AskRequest) -> Iterator[Delta | Answer]:
         """`Delta`s as the answer is written, then the finished `Answer` (whose text is the deltas joined and
         tidied). A generator failure before the first delta falls back like `answer()`; after it, it is raised:
-        part of the answer is already with the client."""
-        question, result, timings = self._prepare(request)
-        if not self.relevant(result):
-            answer = self._not_found(question, result, timings)
-        elif self.generator is None or request.extractive:
-            answer = self._extractive(question, result, timings)
-        else:
-            answer = yield from self._generate_stream(question, result, timings)
+        part of the answer is already with the client.
+
+        With larger tiers, the small model's answer is written whole first (it may be handed on, and nothing it
+        wrote may reach the client before that is decided); an escalated answer streams from the larger tier."""
+        plan, result, timings = self._prepare(request)
+        answer = self._without_model(request, plan, result, timings)
+        if answer is None and self.routing:
+            answer = yield from self._routed_stream(request, plan, result, timings)
+            yield answer
+            return
+        if answer is None:
+            assert result is not None
+            answer = yield from self._generate_stream(plan, result, timings)
             yield answer
             return
         yield Delta(answer.text)
         yield answer
 
-    def _generate_stream(self, question: str, result: SearchResult,
-                         timings: dict[str, float]) -> Iterator[Delta | Answer]:
-        assert self.generator is not None
-        context, messages = self.pack(question, result.passages, result.language)
+    def _routed_stream(self, request: AskRequest, plan: Plan, result: SearchResult,
+                       timings: dict[str, float]) -> Iterator[Delta | Answer]:
+        small, context, messages = self._small(request, plan, result, timings)
+        route = small.route
+        assert route is not None
+        if not route.escalated:
+            yield Delta(small.text)
+            return small
+        # Handed on: stream the next tier's answer from the same messages; if it fails before its first token,
+        # the small model's answer stands.
+        tier = self.tiers[1]
+        route.tiers.append(tier.name)
+        try:
+            answer = yield from self._generate_stream(plan, result, timings, tier=tier, context=context,
+                                                      messages=messages, fallback=False)
+        except _NothingStreamed as exc:
+            log.warning("tier %s failed, the small model's answer stands: %s", tier.name, exc.error.message)
+            route.failed.append(tier.name)
+            yield Delta(small.text)
+            return small
+        route.tier, route.model = tier.name, tier.generator.model
+        route.timings_ms[tier.name] = timings.get("generate", 0.0)
+        timings["generate"] = round(sum(route.timings_ms.values()), 2)
+        answer.usage = {k: small.usage[k] + answer.usage[k] for k in small.usage}
+        answer.route = route
+        return answer
+
+    def _small(self, request: AskRequest, plan: Plan, result: SearchResult,
+               timings: dict[str, float]) -> tuple[Answer, PackedContext, list[ChatMessage]]:
+        """The small tier's whole answer with the escalation decision on it in its `route` (not yet acted on),
+        and the context and messages every further tier is asked with. A small tier that fails is handed on
+        (its answer meanwhile the extractive one), or, without a larger tier or budget, falls back as always."""
+        context, messages = self.pack(plan.query, result.passages, result.language)
+        tier = self.tiers[0]
+        route = Route(tier.name, None, [tier.name], plan=plan.to_dict())
+        started = time.perf_counter()
+        try:
+            completion = self._complete(tier, messages)
+        except GeneratorUnavailableError as exc:
+            route.timings_ms[tier.name] = _ms(started)
+            route.failed.append(tier.name)
+            handed_on = self.routing and self._hand_on(request, route, [Reason.FAILED])
+            if not handed_on and not self.options.fallback_extractive:
+                raise
+            log.warning("the small model failed (%s): %s", "handed on" if handed_on else "answering extractively",
+                        exc.message)
+            answer = self._extractive(plan.query, result, timings, fallback_reason=exc.message)
+            route.tier = "none"
+            answer.route = route
+            return answer, context, messages
+        route.timings_ms[tier.name] = _ms(started)
+        timings["generate"] = route.timings_ms[tier.name]
+        usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
+        answer = self._finish(completion.text, context, plan.query, result, timings, usage, tier)
+        route.model = tier.generator.model
+        evidence = self._evidence(answer, plan, result, completion.finish_reason)
+        route.evidence = asdict(evidence)  # recorded with one tier too: what `bench/routing.py` tunes on
+        if self.routing:
+            reasons = self.policy.reasons(evidence)
+            if reasons:
+                self._hand_on(request, route, reasons)
+        answer.route = route
+        return answer, context, messages
+
+    def _generate_stream(self, plan: Plan, result: SearchResult, timings: dict[str, float], *,
+                         tier: Tier | None = None, context: PackedContext | None = None,
+                         messages: Sequence[ChatMessage] | None = None,
+                         fallback: bool = True) -> Iterator[Delta | Answer]:
+        tier = tier or self.tiers[0]
+        if context is None or messages is None:
+            context, messages = self.pack(plan.query, result.passages, result.language)
+        question = plan.query
         cleaner = StreamFilter(context.passages)
         parts: list[str] = []
         started = time.perf_counter()
         try:
-            for delta in self.generator.stream(messages, max_tokens=self.options.max_answer_tokens,
-                                               temperature=self.options.temperature, stop=self.options.stop):
+            for delta in tier.generator.stream(messages, max_tokens=self._max_tokens(tier, messages),
+                                               temperature=self.options.temperature, stop=tier.stop):
                 if not parts:
                     timings["first_token"] = _ms(started)
                 parts.append(delta)
@@ -292,10 +530,15 @@ class Answerer:
                 if clean:
                     yield Delta(clean)
         except GeneratorUnavailableError as exc:
-            if parts or not self.options.fallback_extractive:
+            if parts:
+                raise
+            if not fallback:
+                raise _NothingStreamed(exc) from exc
+            if not self.options.fallback_extractive:
                 raise
             log.warning("generator failed, answering extractively: %s", exc.message)
             answer = self._extractive(question, result, timings, fallback_reason=exc.message)
+            answer.route = Route("none", None, [tier.name], plan=plan.to_dict())
             yield Delta(answer.text)
             return answer
         rest = cleaner.flush()
@@ -304,6 +547,17 @@ class Answerer:
         timings["generate"] = _ms(started)
         raw = "".join(parts)
         # A stream reports no usage: counted here (exactly for the local model, over-estimated for a server).
-        usage = {"prompt_tokens": sum(self.generator.count_tokens([m.content for m in messages])),
-                 "completion_tokens": self.generator.count_tokens([raw])[0]}
-        return self._finish(raw, context, question, result, timings, usage)
+        usage = {"prompt_tokens": sum(tier.generator.count_tokens([m.content for m in messages])),
+                 "completion_tokens": tier.generator.count_tokens([raw])[0]}
+        answer = self._finish(raw, context, question, result, timings, usage, tier)
+        answer.route = Route(tier.name, tier.generator.model, [tier.name], plan=plan.to_dict(),
+                             timings_ms={tier.name: timings["generate"]})
+        return answer
+
+
+class _NothingStreamed(Exception):
+    """A larger tier failed before its first token (the small model's answer then stands)."""
+
+    def __init__(self, error: GeneratorUnavailableError) -> None:
+        super().__init__(error.message)
+        self.error = error

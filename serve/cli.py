@@ -7,6 +7,7 @@
     docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
     docent ask QUESTION [--user ID --group G ...] [filters] [--extractive] [--json]
     docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--json]
+    docent eval DATASET_DIR --answers [--queries FILE] [--configs small,large,routed] [--report FILE] [--json]
     docent eval --feedback [--json]
     docent slack
     docent keys create --user ID [--groups G1,G2] [--admin] [--json]
@@ -97,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", type=int, default=10, help="cut-off of nDCG and MRR (default 10)")
     evaluate.add_argument("--max-queries", type=int, help="evaluate only the first N queries")
     evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    evaluate.add_argument("--answers", action="store_true",
+                          help="measure answers against gold ones (answers.jsonl, or `answer` in --queries): "
+                               "small-only, large-only and routed")
+    evaluate.add_argument("--configs", help="with --answers, comma-separated: small,large,routed (default: all "
+                                            "that the configured tiers allow)")
+    evaluate.add_argument("--report", type=Path, help="with --answers, also write the report with every answer "
+                                                      "to this JSON file")
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -174,13 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "slack":
             return _slack(settings)
         if args.command == "eval":
-            from serve.evaluate import run_eval, run_feedback
+            from serve.evaluate import run_answer_eval, run_eval, run_feedback
 
             if args.feedback:
                 return run_feedback(settings, args)
             if args.dataset is None:
                 raise ConfigError("docent eval needs DATASET_DIR (or --feedback)")
-            return run_eval(settings, args)
+            return run_answer_eval(settings, args) if args.answers else run_eval(settings, args)
         if args.command == "keys":
             return _create_key(settings, args)
         if args.command == "serve":
@@ -447,9 +455,12 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         index.close()
         if generator is not None:
             generator.close()
-    assert answer is not None
+    assert answer is not None  # (the larger tiers' clients close with the process)
     how = {"generated": f"written by {answer.model}", "extractive": "quoted from the documents (no model)",
-           "not_found": "not found in the documents"}[answer.mode.value]
+           "not_found": "not found in the documents", "chat": "a reply without searching",
+           "out_of_scope": "not a question about the documents"}[answer.mode.value]
+    if answer.route is not None and answer.route.escalated and answer.mode.value == "generated":
+        how += f", handed on by the small model ({', '.join(answer.route.reasons)})"
     if answer.fallback_reason:
         how += f"; the model failed: {answer.fallback_reason}"
     print(f"\n\n({how})")
@@ -508,6 +519,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
                              consume=not (settings.redis_url and settings.qdrant.url))
         stack.callback(runtime.close)
         answerer = make_answerer(settings, retriever, generator)
+        stack.callback(answerer.close)
         feedback = FeedbackStore(settings.data_dir / "feedback.sqlite")
         app = create_app(
             retriever=retriever,

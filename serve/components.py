@@ -28,6 +28,8 @@ from serve.answer import Answerer, AnswerOptions
 from serve.feedback import FeedbackStore
 from serve.generation import Generator, OpenAICompatibleGenerator
 from serve.local_llm import LlamaCppGenerator, packaged_model_path
+from serve.planner import ModelPlanner, Planner, RulePlanner
+from serve.routing import EscalationBudget, EscalationPolicy, Tier
 from serve.settings import Settings
 
 # A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.
@@ -211,19 +213,68 @@ def make_generator(settings: Settings) -> Generator:
                              wait_s=llm.read_timeout_s)
 
 
+def make_tiers(settings: Settings, small: Generator) -> list[Tier]:
+    """The small model first, then the larger tiers of DOCENT_ROUTING__TIERS."""
+    local = isinstance(small, LlamaCppGenerator)
+    llm = settings.llm
+    tiers = [Tier("small", small, llm.local_max_answer_tokens if local else llm.max_answer_tokens,
+                  LOCAL_STOPS if local else ())]
+    for number, t in enumerate(settings.routing.tiers, 1):
+        generator = OpenAICompatibleGenerator(
+            t.base_url, t.model, api_key=t.api_key.get_secret_value() if t.api_key else None,
+            connect_timeout_s=t.connect_timeout_s, read_timeout_s=t.read_timeout_s, retries=t.retries,
+            max_concurrency=t.max_concurrency, context_length=t.context_length,
+        )
+        tiers.append(Tier(t.name or ("large" if number == 1 else f"large{number}"), generator, t.max_answer_tokens))
+    if len({t.name for t in tiers}) != len(tiers):
+        raise ConfigError(f"model tiers need distinct names: {[t.name for t in tiers]}")
+    return tiers
+
+
+def escalation_policy(settings: Settings) -> EscalationPolicy:
+    r = settings.routing
+    missed = {lang: v for lang, v in (("en", r.missed_above_en), ("zh", r.missed_above_zh)) if v is not None}
+    return EscalationPolicy(
+        min_confidence={"en": r.min_confidence_en, "zh": r.min_confidence_zh},
+        min_rerank=r.min_rerank,
+        max_unsupported=r.max_unsupported,
+        escalate_uncited=r.escalate_uncited,
+        missed_above=missed,
+        min_words={"summarisation": r.min_words_summarisation, "comparison": r.min_words_comparison,
+                   "multi_part": r.min_words_multi_part},
+        escalate_truncated=r.escalate_truncated,
+        always=tuple(r.always),
+    )
+
+
+def make_planner(settings: Settings, small: Generator | None, *, routing: bool) -> Planner:
+    """The small model plans when it is a server (a 4B model follows the JSON prompt) and, under "auto", when
+    larger tiers are configured; the CPU model cannot, so the rules plan for it."""
+    mode = settings.routing.planner
+    model_can = small is not None and not isinstance(small, LlamaCppGenerator)
+    if model_can and (mode == "model" or (mode == "auto" and routing)):
+        assert small is not None
+        return ModelPlanner(small)
+    return RulePlanner()
+
+
 def make_answerer(settings: Settings, retriever: Retriever, generator: Generator | None) -> Answerer:
-    a, llm = settings.answer, settings.llm
+    a, r = settings.answer, settings.routing
+    generator = None if a.mode == "extractive" else generator
+    tiers = make_tiers(settings, generator) if generator is not None else []
     local = isinstance(generator, LlamaCppGenerator)
     options = AnswerOptions(
         passages=a.passages,
         min_relevance={"en": a.min_relevance_en, "zh": a.min_relevance_zh},
-        max_answer_tokens=llm.local_max_answer_tokens if local else llm.max_answer_tokens,
-        stop=LOCAL_STOPS if local else (),
+        max_answer_tokens=tiers[0].max_answer_tokens if tiers else settings.llm.max_answer_tokens,
+        stop=tiers[0].stop if tiers else (),
         min_support=a.min_support,
         fallback_extractive=a.fallback_extractive,
         condense_with_model=not local,  # a 135M model cannot rewrite a question; the previous one is prepended
     )
-    return Answerer(retriever, None if a.mode == "extractive" else generator, options)
+    return Answerer(retriever, generator, options, tiers=tiers, planner=make_planner(settings, generator,
+                    routing=len(tiers) > 1), policy=escalation_policy(settings),
+                    budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute))
 
 
 def start_generator(settings: Settings) -> Generator | None:

@@ -24,8 +24,9 @@ from ingest.pipeline import TextDocument
 from retrieval.access import ALL_ACCESS
 from retrieval.edge_index import EdgeIndex
 from retrieval.errors import ConfigError, PathNotFoundError
-from retrieval.evaluation import EvalSet, evaluate, load_beir, load_golden
+from retrieval.evaluation import EvalSet, evaluate, load_beir, load_beir_corpus, load_golden
 from retrieval.search import Mode, Retriever, SearchRequest
+from dataclasses import asdict
 from serve.settings import Settings
 
 # Chunks fetched per query: enough distinct documents for recall@100 in every mode.
@@ -34,61 +35,12 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def run_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from serve.components import (
-        index_spec,
-        make_cjk_embedder,
-        make_embedder,
-        make_parsers,
-        make_pipeline,
-        make_reranker,
-        make_retriever,
-    )
-
-    console = Console(stderr=True)
     modes = [Mode(m.strip()) for m in args.modes.split(",") if m.strip()]
-    dataset = Path(args.dataset).resolve()
-    if not dataset.is_dir():
-        raise PathNotFoundError(f"{args.dataset} is not a folder")
+    console = Console(stderr=True)
     golden = args.queries is not None
-    eval_set = load_golden(dataset, args.queries) if golden else load_beir(dataset, max_queries=args.max_queries)
-    if golden and args.max_queries:
-        eval_set = EvalSet(eval_set.name, eval_set.corpus, eval_set.queries[: args.max_queries])
-
-    embedder = make_embedder(settings)
-    cjk = make_cjk_embedder(settings)
-    reranker = make_reranker(settings)
-    if Mode.RERANK in modes and reranker is None:
-        raise ConfigError("the rerank mode needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
+    eval_set = _load_set(args, golden)
     with ExitStack() as stack:
-        with console.status("loading the models…"):
-            embedder.start()
-            if cjk is not None:
-                cjk.start()
-            if reranker is not None and Mode.RERANK in modes:
-                reranker.start()
-        # Always the embedded store: the evaluation index is throwaway, even when a Qdrant server is configured.
-        index = EdgeIndex(_eval_dir(settings, dataset), index_spec(settings, embedder.dimension, cjk, collection="eval"))
-        index.start()
-        stack.callback(index.close)
-        parsers = make_parsers(settings) if golden else None
-        if parsers is not None:
-            parsers.start()
-            stack.callback(parsers.close)
-            parsers.wait_ready()
-        pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
-        pipeline.sparse.start()
-        with _bar(console, "indexing", args.json) as progress:
-            task = progress.add_task("index", total=len(eval_set.corpus) or None)
-            tick = lambda done: progress.update(task, advance=1)  # noqa: E731
-            if golden:
-                report = pipeline.run([dataset], public=True, on_file=tick)
-            else:
-                report = pipeline.run_parsed((_text_document(eval_set.name, d) for d in eval_set.corpus),
-                                             public=True, on_file=tick)
-        if not args.json:
-            console.print(f"index: {report.indexed} documents indexed ({report.chunks} chunks), "
-                          f"{report.unchanged} unchanged, {len(report.failed)} failed, {report.seconds:.0f} s")
-        retriever = make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)
+        retriever = _eval_retriever(settings, args, eval_set, golden, stack, console, rerank=Mode.RERANK in modes)
 
         def search(mode: str, text: str) -> list[str]:
             hits, _ = retriever.hits(SearchRequest(text, ALL_ACCESS, mode=Mode(mode)), limit=EVAL_DEPTH_CHUNKS)
@@ -110,6 +62,157 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         table.add_row(*row)
     Console().print(table)
     return 0
+
+
+def _load_set(args: argparse.Namespace, golden: bool) -> EvalSet:
+    dataset = Path(args.dataset).resolve()
+    if not dataset.is_dir():
+        raise PathNotFoundError(f"{args.dataset} is not a folder")
+    eval_set = load_golden(dataset, args.queries) if golden else load_beir(dataset, max_queries=args.max_queries)
+    if golden and args.max_queries:
+        eval_set = EvalSet(eval_set.name, eval_set.corpus, eval_set.queries[: args.max_queries])
+    return eval_set
+
+
+def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: EvalSet, golden: bool, stack: ExitStack,
+                    console: Console, *, rerank: bool) -> Retriever:
+    """The data set indexed into its throwaway embedded index (reused across runs), and a retriever over it."""
+    from serve.components import (
+        index_spec,
+        make_cjk_embedder,
+        make_embedder,
+        make_parsers,
+        make_pipeline,
+        make_reranker,
+        make_retriever,
+    )
+
+    dataset = Path(args.dataset).resolve()
+    embedder = make_embedder(settings)
+    cjk = make_cjk_embedder(settings)
+    reranker = make_reranker(settings) if rerank else None
+    if rerank and reranker is None:
+        raise ConfigError("the rerank mode needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
+    with console.status("loading the models…"):
+        embedder.start()
+        if cjk is not None:
+            cjk.start()
+        if reranker is not None:
+            reranker.start()
+    # Always the embedded store: the evaluation index is throwaway, even when a Qdrant server is configured.
+    index = EdgeIndex(_eval_dir(settings, dataset), index_spec(settings, embedder.dimension, cjk, collection="eval"))
+    index.start()
+    stack.callback(index.close)
+    parsers = make_parsers(settings) if golden else None
+    if parsers is not None:
+        parsers.start()
+        stack.callback(parsers.close)
+        parsers.wait_ready()
+    pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
+    pipeline.sparse.start()
+    with _bar(console, "indexing", args.json) as progress:
+        task = progress.add_task("index", total=len(eval_set.corpus) or None)
+        tick = lambda done: progress.update(task, advance=1)  # noqa: E731
+        if golden:
+            report = pipeline.run([dataset], public=True, on_file=tick)
+        else:
+            report = pipeline.run_parsed((_text_document(eval_set.name, d) for d in eval_set.corpus),
+                                         public=True, on_file=tick)
+    if not args.json:
+        console.print(f"index: {report.indexed} documents indexed ({report.chunks} chunks), "
+                      f"{report.unchanged} unchanged, {len(report.failed)} failed, {report.seconds:.0f} s")
+    return make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)
+
+
+def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
+    """`docent eval DATASET --answers`: answer accuracy of small-only, large-only and routed on a QA set."""
+    from serve.answer import AskRequest
+    from serve.answer_eval import (
+        TABLE_COLUMNS,
+        evaluate_answers,
+        load_beir_answers,
+        load_golden_answers,
+        table_rows,
+        tier_lines,
+    )
+    from serve.components import make_answerer, start_generator
+    from serve.routing import EscalationBudget
+
+    console = Console(stderr=True)
+    golden = args.queries is not None
+    dataset = Path(args.dataset).resolve()
+    if not dataset.is_dir():
+        raise PathNotFoundError(f"{args.dataset} is not a folder")
+    items = (load_golden_answers(args.queries, args.max_queries) if golden
+             else load_beir_answers(dataset, args.max_queries))
+    # Only the corpus is needed from the retrieval set (the questions come with their answers; no qrels needed).
+    eval_set = load_golden(dataset, args.queries) if golden else EvalSet(dataset.name, load_beir_corpus(dataset), [])
+    if settings.answer.mode == "extractive":
+        raise ConfigError("docent eval --answers measures the models: unset DOCENT_ANSWER__MODE=extractive")
+    with ExitStack() as stack:
+        retriever = _eval_retriever(settings, args, eval_set, golden, stack, console,
+                                    rerank=bool(settings.retrieval.rerank_model))
+        with console.status("loading the model…"):
+            small = start_generator(settings)
+        assert small is not None
+        stack.callback(small.close)
+        routed = make_answerer(settings, retriever, small)
+        stack.callback(routed.close)
+        routed.budget = EscalationBudget(None, None)  # every due escalation happens: the policy is measured
+        wanted = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else (
+            ["small", "large", "routed"] if routed.routing else ["small"])
+        unknown = set(wanted) - {"small", "large", "routed"}
+        if unknown:
+            raise ConfigError(f"unknown configuration(s) {sorted(unknown)}: choose from small, large, routed")
+        if not routed.routing and {"large", "routed"} & set(wanted):
+            raise ConfigError("the large and routed configurations need a larger tier: set DOCENT_ROUTING__TIERS")
+        answerers = {
+            "small": _single_tier(routed, 0),
+            "large": _single_tier(routed, 1) if routed.routing else None,
+            "routed": routed,
+        }
+
+        def asker(answerer):  # noqa: ANN001, ANN202 - serve.answer.Answerer -> a question's answer
+            return lambda question: answerer.answer(AskRequest(question, ALL_ACCESS, caller="eval"))
+
+        configurations = {name: asker(answerers[name]) for name in wanted}
+        with _bar(console, "answering", args.json) as progress:
+            task = progress.add_task("answer", total=len(items) * len(configurations))
+            results = evaluate_answers(items, configurations, progress=lambda n: progress.update(task, completed=n))
+    report = {
+        "dataset": dataset.name,
+        "questions": len(items),
+        "tiers": {t.name: t.generator.model for t in routed.tiers},
+        "planner": type(routed.planner).__name__,
+        "policy": asdict(routed.policy),
+        "configurations": [r.to_dict(with_answers=bool(args.report)) for r in results],
+    }
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.json:
+        print(json.dumps({**report, "configurations": [r.to_dict() for r in results]}, ensure_ascii=False))
+        return 0
+    table = Table(title=f"{dataset.name}: {len(items)} questions; "
+                        + ", ".join(f"{k} = {v}" for k, v in report["tiers"].items()))
+    for column in TABLE_COLUMNS:
+        table.add_column(column, justify="left" if column in {"config", "tier mean/p95 ms"} else "right")
+    for row in table_rows(results):
+        table.add_row(*row)
+    Console().print(table)
+    out = Console()
+    out.print("generation per tier: " + "; ".join(tier_lines(results)))
+    for r in results:
+        if r.reasons:
+            out.print(f"{r.name}: escalation reasons " + ", ".join(f"{k} {v}" for k, v in r.reasons.items()))
+    return 0
+
+
+def _single_tier(answerer, number: int):  # noqa: ANN001, ANN202 - Answerer -> Answerer
+    """The same answerer (planner, retrieval, options) with one tier only."""
+    from serve.answer import Answerer
+
+    return Answerer(answerer.retriever, None, answerer.options, tiers=[answerer.tiers[number]],
+                    planner=answerer.planner, policy=answerer.policy)
 
 
 def _eval_dir(settings: Settings, dataset: Path) -> Path:

@@ -5,10 +5,11 @@ Built once, in the entry point (`serve.cli.main`), never at import time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrieval.embedding import PACKAGED_MODEL
@@ -131,6 +132,60 @@ class AnswerSettings(BaseModel):
     fallback_extractive: bool = True  # the generator down: answer extractively (False: 503)
 
 
+class TierSettings(BaseModel):
+    """A larger model that answers what the small one hands on: any OpenAI-compatible endpoint."""
+
+    name: str = ""  # in `route` and the metrics; "" = large, large2, ...
+    base_url: str
+    model: str
+    api_key: SecretStr | None = None
+    # Or the name of an environment variable holding the key (a Kubernetes Secret, or DOCENT_LLM__API_KEY when
+    # both vLLM servers share one): the list is one JSON value, where a secret does not belong.
+    api_key_env: str = ""
+    context_length: int = Field(32768, ge=512)
+    connect_timeout_s: float = Field(3.0, gt=0)
+    read_timeout_s: float = Field(60.0, gt=0)
+    retries: int = Field(1, ge=0, le=3)
+    max_concurrency: int = Field(4, ge=1)
+    max_answer_tokens: int = Field(768, ge=16)
+
+    @model_validator(mode="after")
+    def _key_from_environment(self) -> TierSettings:
+        if self.api_key is None and self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if not value:
+                raise ValueError(f"api_key_env names {self.api_key_env}, which is not set")
+            self.api_key = SecretStr(value)
+        return self
+
+
+class RoutingSettings(BaseModel):
+    """Small model first: the planner, and when an answer is handed on to a larger tier (`serve/routing.py`).
+
+    The thresholds' defaults are tuned in bench/routing.py (bench/README.md, "Routing")."""
+
+    # Larger tiers in order, e.g. DOCENT_ROUTING__TIERS='[{"base_url": "http://vllm-large:8000", "model": "Qwen/Qwen3-32B"}]'
+    tiers: list[TierSettings] = []
+    # auto: the small model plans when it is a server and larger tiers are configured, else the rules
+    planner: Literal["auto", "model", "rules"] = "auto"
+    # Retrieval confidence: a best dense cosine under these (above the abstention threshold) is a weak match.
+    min_confidence_en: float = Field(0.0, ge=-1, le=1)
+    min_confidence_zh: float = Field(0.0, ge=-1, le=1)
+    min_rerank: float | None = None  # the cross-encoder's best score under this (when reranking is on)
+    max_unsupported: float = Field(0.0, ge=0, le=1)  # share of unsupported sentences an answer may keep
+    escalate_uncited: bool = False  # hand on an answer that cites no passage
+    # "not in the documents" from the small model although the best passage's cosine is at least this
+    missed_above_en: float | None = Field(0.55, ge=-1, le=2)  # > 1: never
+    missed_above_zh: float | None = Field(0.45, ge=-1, le=2)
+    min_words_summarisation: int = Field(25, ge=0)  # the fewest words an answer of each type should have
+    min_words_comparison: int = Field(8, ge=0)
+    min_words_multi_part: int = Field(6, ge=0)
+    escalate_truncated: bool = True  # an answer cut off by the token cap
+    always: list[Literal["lookup", "comparison", "multi_part", "summarisation"]] = []  # types always handed on
+    budget_per_minute: int | None = Field(60, ge=0)  # escalations a minute for this process (None: no limit)
+    budget_per_caller_per_minute: int | None = Field(10, ge=0)  # ... and for one API key / Slack user
+
+
 class LimitSettings(BaseModel):
     requests_per_minute: int = Field(120, ge=1)  # per API key (per client address when anonymous)
     burst: int = Field(30, ge=1)
@@ -155,6 +210,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    routing: RoutingSettings = RoutingSettings()
     limits: LimitSettings = LimitSettings()
     queue: QueueSettings = QueueSettings()
     slack: SlackSettings = SlackSettings()

@@ -254,7 +254,8 @@ class SlackBot:
                 channel: str) -> list[tuple[list[dict], str]]:
         """The messages (blocks and fallback text) that answer `question`; a Docent error becomes a short note."""
         try:
-            answer = self.answerer.answer(AskRequest(question, access, conversation=history))
+            answer = self.answerer.answer(AskRequest(question, access, conversation=history,
+                                                     caller=f"slack:{user}"))
         except DocentError as exc:
             log.warning("slack answer failed code=%s error=%s", exc.code, exc.message)
             text = ("Sorry, I can't answer right now: the document search or the model is unavailable. "

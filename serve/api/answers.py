@@ -106,7 +106,7 @@ def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> dict
     answerer = s.need_answerer()
     ask_request = AskRequest(body.question, who.principal, body.filters.to_search(),
                              tuple(ChatMessage(t.role, t.content) for t in body.conversation),
-                             extractive=body.mode == "extractive")
+                             extractive=body.mode == "extractive", caller=who.key_id)
     request_id = request.state.request_id
     if not body.stream:
         answer = answerer.answer(ask_request)

@@ -21,6 +21,7 @@ class Caller:
 
     principal: Principal
     admin: bool = False
+    key_id: str = ""  # the API key's id, or "anonymous:<address>": whose budgets a request spends
 
     def require_admin(self) -> None:
         if not self.admin:
@@ -36,16 +37,17 @@ def current_caller(request: Request, s: Annotated[Services, Depends(services)]) 
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     if not token or token == ANONYMOUS_TOKEN:
         if s.anonymous and (not header or token == ANONYMOUS_TOKEN):
+            who = f"anonymous:{request.client.host if request.client else ''}"
             if s.limiter:
-                s.limiter.check(f"anonymous:{request.client.host if request.client else ''}")
-            return Caller(PUBLIC_ONLY)
+                s.limiter.check(who)
+            return Caller(PUBLIC_ONLY, key_id=who)
         raise UnauthorizedError("an API key is required: send 'Authorization: Bearer <key>'")
     record = s.keys.lookup(token)
     if record is None:
         raise UnauthorizedError("unknown API key")
     if s.limiter:
         s.limiter.check(record.key_id)
-    return Caller(record.principal, record.admin)
+    return Caller(record.principal, record.admin, record.key_id)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

@@ -67,7 +67,8 @@ def references_block(answer: Answer) -> str:
 
 def _extras(answer: Answer, request_id: str) -> dict[str, object]:
     data = answer.to_dict()
-    how = ("mode", "question", "language", "grounded", "cited", "unsupported", "fallback_reason", "timings_ms")
+    how = ("mode", "question", "language", "grounded", "cited", "unsupported", "fallback_reason", "timings_ms",
+           "route")
     return {"sources": data["citations"], "docent": {k: data[k] for k in how} | {"request_id": request_id}}
 
 
@@ -89,7 +90,8 @@ def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> di
     if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
         raise ConfigError("the last message must be a non-empty user message: it is the question")
     conversation = tuple(ChatMessage(role, text) for role, text in turns[:-1])
-    ask_request = AskRequest(turns[-1][1][:4000], who.principal, body.filters.to_search(), conversation)
+    ask_request = AskRequest(turns[-1][1][:4000], who.principal, body.filters.to_search(), conversation,
+                             caller=who.key_id)
     answerer = s.need_answerer()
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from retrieval.errors import DocentError
 from serve.api.auth import ServicesDep
 from serve.api.errors import respond
+from serve.routing import Tier
 
 router = APIRouter()
 
@@ -33,6 +34,9 @@ def readyz(request: Request, s: ServicesDep) -> JSONResponse:
         return respond(request, 503, "; ".join(problems), "service_unavailable", "not_ready")
     model = s.generator.model if s.generator is not None else None
     body: dict[str, object] = {"status": "ready", "index": {"chunks": chunks}, "generator": {"model": model}}
+    if s.answerer is not None and s.answerer.routing:
+        # Reported, not required: with a larger tier down, the small model's answers stand.
+        body["tiers"] = [_tier_status(t) for t in s.answerer.tiers]
     if s.jobs is not None:
         # Reported, not required: with the queue down, search and answers still work (new jobs get 503).
         try:
@@ -41,6 +45,14 @@ def readyz(request: Request, s: ServicesDep) -> JSONResponse:
         except DocentError as exc:
             body["queue"] = {"status": "unavailable", "reason": exc.message}
     return JSONResponse(body)
+
+
+def _tier_status(tier: Tier) -> dict[str, object]:
+    try:
+        tier.generator.ping()
+    except DocentError as exc:
+        return {"name": tier.name, "model": tier.generator.model, "status": "unavailable", "reason": exc.message}
+    return {"name": tier.name, "model": tier.generator.model, "status": "ok"}
 
 
 @router.get("/metrics")

@@ -39,6 +39,20 @@ class Metrics:
                                    registry=registry)
         self.fallbacks = Counter("docent_generator_fallbacks",
                                  "Extractive answers given because the generator failed", registry=registry)
+        self.tier_answers = Counter("docent_tier_answers", "Answers by the model tier that wrote them ('none': no "
+                                    "model)", ["tier"], registry=registry)
+        self.tier_generation = Histogram("docent_tier_generation_seconds", "Generation time per model tier",
+                                         ["tier"], registry=registry,
+                                         buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120))
+        self.tier_failures = Counter("docent_tier_failures", "Model tiers that failed to answer", ["tier"],
+                                     registry=registry)
+        self.escalations = Counter("docent_escalations", "Answers handed on to a larger tier, by reason", ["reason"],
+                                   registry=registry)
+        self.escalations_refused = Counter("docent_escalations_refused",
+                                           "Escalations due but refused because a budget was spent", ["budget"],
+                                           registry=registry)
+        self.question_types = Counter("docent_questions", "Questions by the planner's type", ["type"],
+                                      registry=registry)
         Gauge("docent_index_chunks", "Chunks in the index", registry=registry).set_function(index_size)
         if queue_depth is not None:  # what an autoscaler of workers watches (KEDA reads Redis directly)
             Gauge("docent_queue_depth", "Indexing tasks waiting for a worker", registry=registry).set_function(
@@ -66,8 +80,25 @@ class Metrics:
             self.first_token.observe(timings["first_token"] / 1000)
         self.tokens.labels("prompt").inc(answer.usage.get("prompt_tokens", 0))
         self.tokens.labels("completion").inc(answer.usage.get("completion_tokens", 0))
-        log.info("answer mode=%s grounded=%s citations=%d fallback=%s timings=%s", answer.mode.value,
-                 answer.grounded, len(answer.citations), bool(answer.fallback_reason), timings)
+        route = answer.route
+        if route is not None:
+            self.tier_answers.labels(route.tier).inc()
+            for tier, ms in route.timings_ms.items():
+                if tier not in route.failed:
+                    self.tier_generation.labels(tier).observe(ms / 1000)
+            for tier in route.failed:
+                self.tier_failures.labels(tier).inc()
+            if route.escalated:
+                for reason in route.reasons:
+                    self.escalations.labels(reason).inc()
+            if route.budget_exhausted:
+                self.escalations_refused.labels(route.budget_exhausted).inc()
+            if route.plan:
+                self.question_types.labels(str(route.plan.get("type"))).inc()
+        log.info("answer mode=%s tier=%s escalated=%s reasons=%s grounded=%s citations=%d fallback=%s timings=%s",
+                 answer.mode.value, route.tier if route else None, route.escalated if route else False,
+                 ",".join(route.reasons) if route else "", answer.grounded, len(answer.citations),
+                 bool(answer.fallback_reason), timings)
 
 
 class RequestContext:

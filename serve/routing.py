@@ -1,0 +1,176 @@
+"""Small model first: which tier answers, and when an answer is handed on to a larger one.
+
+The first tier is the small model (vLLM's ~4B model, or the local CPU model); further tiers are larger models
+behind any OpenAI-compatible endpoint. After a tier answers, `EscalationPolicy.reasons` looks at the evidence:
+
+- retrieval confidence: the best passage's dense cosine (and the cross-encoder's score, when reranking is on);
+- the grounding check (`serve.grounding`): the share of unsupported sentences, and an answer citing nothing;
+- the small model saying "not in the documents" while retrieval found strong evidence (a missed answer);
+- the question's type and the answer's length against it (a summary of ten words), or an answer cut off by
+  the token cap;
+- the tier failing (down, timed out).
+
+Any reason hands the *same packed context* (the same messages) to the next tier, if the escalation budget allows:
+a token bucket per minute for the whole process and one per caller, so one user cannot turn the small-model
+service into an expensive one. When the budget is spent, the small model's answer stands and says so.
+The defaults are tuned on data in `bench/routing.py` (see bench/README.md, "Routing").
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from serve.generation import Generator
+from serve.planner import QuestionType
+
+
+@dataclass(slots=True)
+class Tier:
+    """One model the answerer may use: its name in the `route`, the generator and how it is asked."""
+
+    name: str
+    generator: Generator
+    max_answer_tokens: int = 512
+    stop: tuple[str, ...] = ()
+
+
+class Reason:
+    """Why an answer was handed on (the codes in `route.reasons` and the metrics' `reason` label)."""
+
+    FAILED = "tier_failed"  # the tier was down or timed out
+    LOW_CONFIDENCE = "low_retrieval_confidence"
+    UNSUPPORTED = "unsupported_sentences"
+    UNCITED = "no_citations"
+    MISSED = "missed_answer"  # "not in the documents" although retrieval was confident
+    SHORT = "short_for_type"
+    TRUNCATED = "truncated"
+    TYPE = "question_type"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the policy decides on, gathered from one tier's answer."""
+
+    question_type: QuestionType
+    language: str
+    best_dense: float | None  # the best passage's dense cosine
+    best_rerank: float | None  # the best cross-encoder score (None: no reranking)
+    sentences: int  # sentences in the answer
+    unsupported: int  # of them, not supported by their passages
+    cited: bool  # the answer cites passages as [n]
+    not_found: bool  # the tier said the documents do not contain the answer
+    words: int  # the answer's length in terms (CJK words count one each)
+    truncated: bool  # stopped by the token cap
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPolicy:
+    """Thresholds of the escalation decision. `None` or an empty value switches a signal off."""
+
+    # Below this best dense cosine (but above the abstention threshold) retrieval is a weak match.
+    min_confidence: dict[str, float] = field(default_factory=lambda: {"en": 0.0, "zh": 0.0})
+    min_rerank: float | None = None  # below this cross-encoder score (only when reranking is on)
+    max_unsupported: float = 0.0  # the largest share of unsupported sentences an answer may keep
+    escalate_uncited: bool = False  # an answer that cites no passage
+    # "not found" from the tier while the best passage's cosine is at least this: a missed answer.
+    missed_above: dict[str, float] = field(default_factory=lambda: {"en": 0.55, "zh": 0.45})
+    # The fewest words an answer of each type should have (a summary or a comparison in five words is not one).
+    min_words: dict[str, int] = field(default_factory=lambda: {
+        QuestionType.SUMMARISATION.value: 25, QuestionType.COMPARISON.value: 8, QuestionType.MULTI_PART.value: 6})
+    escalate_truncated: bool = True
+    always: tuple[str, ...] = ()  # question types always handed on (e.g. "summarisation")
+
+    def reasons(self, e: Evidence) -> list[str]:
+        """Why this answer should go to the next tier; empty when it stands."""
+        found: list[str] = []
+        kind = e.question_type.value
+        if kind in self.always:
+            found.append(Reason.TYPE)
+        if e.not_found:
+            missed = self.missed_above.get(e.language, self.missed_above.get("en"))
+            if missed is not None and e.best_dense is not None and e.best_dense >= missed:
+                found.append(Reason.MISSED)
+            return found  # an honest "not found" on weak evidence stands
+        confidence = self.min_confidence.get(e.language, self.min_confidence.get("en", 0.0))
+        if e.best_dense is not None and e.best_dense < confidence:
+            found.append(Reason.LOW_CONFIDENCE)
+        if self.min_rerank is not None and e.best_rerank is not None and e.best_rerank < self.min_rerank:
+            found.append(Reason.LOW_CONFIDENCE)
+        if e.sentences and e.unsupported / e.sentences > self.max_unsupported:
+            found.append(Reason.UNSUPPORTED)
+        if self.escalate_uncited and not e.cited:
+            found.append(Reason.UNCITED)
+        if e.words < self.min_words.get(kind, 0):
+            found.append(Reason.SHORT)
+        if self.escalate_truncated and e.truncated:
+            found.append(Reason.TRUNCATED)
+        return list(dict.fromkeys(found))
+
+
+class EscalationBudget:
+    """Escalations allowed per minute: a token bucket for the process and one per caller (API key).
+
+    Buckets hold a minute's worth and refill continuously; idle callers' full buckets are forgotten. In one
+    process: each API replica enforces its share."""
+
+    def __init__(self, per_minute: int | None, per_caller_per_minute: int | None, *,
+                 clock: Callable[[], float] = time.monotonic, max_callers: int = 100_000) -> None:
+        self.per_minute = per_minute
+        self.per_caller = per_caller_per_minute
+        self.clock = clock
+        self.max_callers = max_callers
+        self._global: tuple[float, float] | None = None
+        self._callers: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _refill(bucket: tuple[float, float] | None, size: int, now: float) -> float:
+        if bucket is None:
+            return float(size)
+        tokens, at = bucket
+        return min(float(size), tokens + (now - at) * size / 60.0)
+
+    def take(self, caller: str) -> str | None:
+        """Spend one escalation for `caller`; None when allowed, else which budget is spent ("global"/"caller")."""
+        now = self.clock()
+        with self._lock:
+            g = self._refill(self._global, self.per_minute, now) if self.per_minute is not None else None
+            c = self._refill(self._callers.get(caller), self.per_caller, now) if self.per_caller is not None else None
+            if g is not None and g < 1.0:
+                return "global"
+            if c is not None and c < 1.0:
+                return "caller"
+            if g is not None:
+                self._global = (g - 1.0, now)
+            if c is not None:
+                if len(self._callers) >= self.max_callers and caller not in self._callers:
+                    self._callers = {k: v for k, v in self._callers.items()
+                                     if self._refill(v, self.per_caller, now) < self.per_caller}
+                self._callers[caller] = (c - 1.0, now)
+            return None
+
+
+@dataclass(slots=True)
+class Route:
+    """Which tier answered and why: the `route` of an answer."""
+
+    tier: str  # the tier whose answer this is
+    model: str | None
+    tiers: list[str]  # the tiers that were asked, in order
+    escalated: bool = False
+    reasons: list[str] = field(default_factory=list)  # why the small tier's answer was handed on
+    budget_exhausted: str | None = None  # "global" | "caller": escalation was due but refused
+    failed: list[str] = field(default_factory=list)  # tiers that were asked and failed (down, timed out)
+    evidence: dict[str, object] = field(default_factory=dict)  # what the decision on the small tier's answer saw
+    timings_ms: dict[str, float] = field(default_factory=dict)  # generation time per tier
+    plan: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def sentence_count(sentences: Sequence[str]) -> int:
+    return sum(1 for s in sentences if s.strip())
