@@ -173,7 +173,31 @@ def test_production_values_scale_out(production_docs):
     assert "docent-qdrant-clients" not in policies  # an external cluster is not ours to police
 
 
+def test_a_larger_tier_reaches_the_settings_without_its_key(monkeypatch):
+    tier = {"name": "large", "base_url": "http://vllm-large:8000", "model": "Qwen/Qwen3-32B",
+            "api_key_env": "DOCENT_LLM__API_KEY", "context_length": 32768}
+    values = {**SECRETS, "docent": {**yaml.safe_load((CHART / "values.yaml").read_text())["docent"],
+                                    "routing": {"tiers": [tier], "budgetPerMinute": 30, "budgetPerCallerPerMinute": 5}}}
+    config = next(d for d in of_kind(render(values), "ConfigMap") if d["metadata"]["name"] == "docent-config")["data"]
+    assert "v-key-789" not in str(config)
+    from serve.settings import Settings
+
+    for key, value in config.items():
+        if key.startswith("DOCENT_ROUTING__"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DOCENT_LLM__API_KEY", "v-key-789")  # what the pods get from the Secret
+    routing = Settings().routing
+    assert (routing.budget_per_minute, routing.budget_per_caller_per_minute) == (30, 5)
+    assert [(t.name, t.base_url, t.model, t.context_length) for t in routing.tiers] == [
+        ("large", "http://vllm-large:8000", "Qwen/Qwen3-32B", 32768)]
+    assert routing.tiers[0].api_key.get_secret_value() == "v-key-789"
+    monkeypatch.delenv("DOCENT_LLM__API_KEY")
+    with pytest.raises(ValueError, match="DOCENT_LLM__API_KEY, which is not set"):
+        Settings()
+
+
 @pytest.mark.parametrize("bad", [
+    {"docent": {"collection": "docent", "llm": {"model": "m"}, "routing": {"tiers": [{"model": "no-url"}]}}},
     {"worker": {"autoscaling": {"mode": "magic"}}},
     {"api": {"replicas": "three"}},
     {"vllm": {"gpuMemoryUtilization": 1.5}},
