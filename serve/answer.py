@@ -349,6 +349,7 @@ class Answerer:
     def _evidence(self, answer: Answer, plan: Plan, result: SearchResult, finish_reason: str) -> Evidence:
         dense = [p.scores["dense"] for p in result.passages if "dense" in p.scores]
         rerank = [p.scores["rerank"] for p in result.passages if "rerank" in p.scores]
+        fused = [p.scores["fused"] for p in result.passages if "fused" in p.scores]
         generated = answer.mode is AnswerMode.GENERATED
         return Evidence(
             question_type=plan.type,
@@ -361,6 +362,7 @@ class Answerer:
             not_found=answer.mode is AnswerMode.NOT_FOUND,
             words=len(list(terms(answer.text))) if generated else 0,
             truncated=finish_reason == "length",
+            best_fused=max(fused) if fused else None,
         )
 
     def _hand_on(self, request: AskRequest, route: Route, reasons: list[str]) -> bool:

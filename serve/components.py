@@ -237,6 +237,7 @@ def escalation_policy(settings: Settings) -> EscalationPolicy:
     return EscalationPolicy(
         min_confidence={"en": r.min_confidence_en, "zh": r.min_confidence_zh},
         min_rerank=r.min_rerank,
+        min_fused=r.min_fused,
         max_unsupported=r.max_unsupported,
         escalate_uncited=r.escalate_uncited,
         missed_above=missed,

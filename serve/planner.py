@@ -91,7 +91,7 @@ _OUT_OF_SCOPE = [
 _COMPARISON = re.compile(
     r"\b(compare|comparison|compared|difference|differences|differ|differs|versus|vs\.?|better than|worse than)\b"
     r"|\bwhich (is|one is|has) (better|cheaper|faster|larger|bigger|higher|lower|longer|shorter|more|less)\b"
-    r"|比较|对比|区别|不同之处|有何不同|有什么不同|差异|相比|哪个更|还是.*[？?]$"
+    r"|(和|与|跟|同).{1,30}(比较|对比)|^(比较|对比)|区别|不同之处|有何不同|有什么不同|差异|相比|哪个更|还是.*[？?]$"
 )
 _SUMMARY = re.compile(
     r"\b(summari[sz]e|summari[sz]ing|summary|overview|outline|tl;?dr|key points|main points|recap|gist)\b"

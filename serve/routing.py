@@ -3,7 +3,8 @@
 The first tier is the small model (vLLM's ~4B model, or the local CPU model); further tiers are larger models
 behind any OpenAI-compatible endpoint. After a tier answers, `EscalationPolicy.reasons` looks at the evidence:
 
-- retrieval confidence: the best passage's dense cosine (and the cross-encoder's score, when reranking is on);
+- retrieval confidence: the best passage's dense cosine, its fused hybrid score, and the cross-encoder's score
+  when reranking is on;
 - the grounding check (`serve.grounding`): the share of unsupported sentences, and an answer citing nothing;
 - the small model saying "not in the documents" while retrieval found strong evidence (a missed answer);
 - the question's type and the answer's length against it (a summary of ten words), or an answer cut off by
@@ -64,6 +65,7 @@ class Evidence:
     not_found: bool  # the tier said the documents do not contain the answer
     words: int  # the answer's length in terms (CJK words count one each)
     truncated: bool  # stopped by the token cap
+    best_fused: float | None = None  # the best hybrid (DBSF-fused dense + BM25) score
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class EscalationPolicy:
     # Below this best dense cosine (but above the abstention threshold) retrieval is a weak match.
     min_confidence: dict[str, float] = field(default_factory=lambda: {"en": 0.0, "zh": 0.0})
     min_rerank: float | None = None  # below this cross-encoder score (only when reranking is on)
+    min_fused: float | None = None  # below this best fused hybrid score
     max_unsupported: float = 0.0  # the largest share of unsupported sentences an answer may keep
     escalate_uncited: bool = False  # an answer that cites no passage
     # "not found" from the tier while the best passage's cosine is at least this: a missed answer.
@@ -98,6 +101,8 @@ class EscalationPolicy:
         if e.best_dense is not None and e.best_dense < confidence:
             found.append(Reason.LOW_CONFIDENCE)
         if self.min_rerank is not None and e.best_rerank is not None and e.best_rerank < self.min_rerank:
+            found.append(Reason.LOW_CONFIDENCE)
+        if self.min_fused is not None and e.best_fused is not None and e.best_fused < self.min_fused:
             found.append(Reason.LOW_CONFIDENCE)
         if e.sentences and e.unsupported / e.sentences > self.max_unsupported:
             found.append(Reason.UNSUPPORTED)

@@ -172,6 +172,7 @@ class RoutingSettings(BaseModel):
     min_confidence_en: float = Field(0.0, ge=-1, le=1)
     min_confidence_zh: float = Field(0.0, ge=-1, le=1)
     min_rerank: float | None = None  # the cross-encoder's best score under this (when reranking is on)
+    min_fused: float | None = None  # the best fused hybrid (DBSF) score under this
     max_unsupported: float = Field(0.0, ge=0, le=1)  # share of unsupported sentences an answer may keep
     escalate_uncited: bool = False  # hand on an answer that cites no passage
     # "not in the documents" from the small model although the best passage's cosine is at least this

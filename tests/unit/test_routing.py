@@ -41,6 +41,7 @@ T = QuestionType
     ("Hello, what is the VPN gateway's address?", T.LOOKUP, ()),
     ("Thanks to the new policy, how many days can I carry over?", T.LOOKUP, ()),
     ("What is the poem policy for the company newsletter?", T.LOOKUP, ()),
+    ("赫哲语在什么地方比较通行？", T.LOOKUP, ()),  # 比较 as "fairly", not "compare"
 ])
 def test_rules_classify_questions(question, kind, subs):
     plan = RulePlanner().plan(question)
@@ -109,6 +110,8 @@ def test_the_policy_names_each_reason_it_sees():
     assert policy.reasons(evidence(best_dense=0.45)) == [Reason.LOW_CONFIDENCE]
     assert policy.reasons(evidence(language="zh", best_dense=0.45)) == []
     assert policy.reasons(evidence(best_rerank=0.05)) == [Reason.LOW_CONFIDENCE]
+    assert policy.reasons(evidence(best_fused=0.2)) == []  # no fused threshold set
+    assert EscalationPolicy(min_fused=0.5).reasons(evidence(best_fused=0.2)) == [Reason.LOW_CONFIDENCE]
     assert policy.reasons(evidence(sentences=4, unsupported=1)) == []  # 25 % is allowed
     assert policy.reasons(evidence(sentences=2, unsupported=1)) == [Reason.UNSUPPORTED]
     assert policy.reasons(evidence(cited=False)) == [Reason.UNCITED]

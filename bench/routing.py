@@ -1,0 +1,212 @@
+"""Tune the escalation thresholds on data: which signals of the small model's answer predict that the large model
+would do better, and what each policy buys for the questions it hands on.
+
+    python bench/routing.py [--cmrc 60] [--target 0.3] [--data-dir /tmp/evaldata] [--out FILE]
+
+The two tiers are the ones that run here: the small model is the embedded default (SmolLM2-135M-Instruct in
+process), the large one a real llama.cpp server with Gemma 3 270M (the packaged GGUF of the tests). Each QA set
+is answered once by each tier alone (`docent eval --answers --configs small,large --report`), which records the
+evidence the policy sees on every small answer. A policy's routed result is then exact, not estimated: a question
+it hands on gets the large model's answer to the same messages (temperature 0), else the small model's. So every
+policy on the grid is scored without asking the models again, and the chosen one is run for real as `routed`
+to check that the simulation matches.
+
+Data: examples/facts.json on the sample documents (38 questions, English and Chinese) and the first --cmrc
+questions of ../shared/datasets/cmrc2018 (Chinese reading comprehension). Accuracy is the mean of token F1 and
+containment. Chosen: the most accurate policy that hands on at most --target of the questions (the premise is
+that the small model answers most of them), ties to fewer escalations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+
+from serve.planner import QuestionType  # noqa: E402
+from serve.routing import EscalationPolicy, Evidence  # noqa: E402
+from tests.llama_servers import gemma3_server  # noqa: E402
+
+DOCENT = str(Path(sys.executable).with_name("docent"))
+
+GRID = {
+    "max_unsupported": [0.0, 0.25, 0.5, 0.75, 1.0],
+    "escalate_uncited": [False, True],
+    "min_confidence_en": [0.0, 0.45, 0.5, 0.55, 0.6, 0.65],
+    "min_confidence_zh": [0.0, 0.3, 0.35, 0.4, 0.45],
+    "missed_above": [None, 0.45, 0.55, 0.65],
+    "escalate_truncated": [False, True],
+    "min_fused": [None, 0.3, 0.5, 0.7],
+}
+
+
+def policy_of(point: dict) -> EscalationPolicy:
+    missed = point["missed_above"]
+    return EscalationPolicy(
+        min_confidence={"en": point["min_confidence_en"], "zh": point["min_confidence_zh"]},
+        max_unsupported=point["max_unsupported"],
+        escalate_uncited=point["escalate_uncited"],
+        missed_above={} if missed is None else {"en": missed, "zh": missed},
+        escalate_truncated=point["escalate_truncated"],
+        min_fused=point["min_fused"],
+    )
+
+
+def env_of(point: dict) -> dict[str, str]:
+    """The settings that make `docent` use this policy."""
+    missed = point["missed_above"]
+    return {
+        "DOCENT_ROUTING__MAX_UNSUPPORTED": str(point["max_unsupported"]),
+        "DOCENT_ROUTING__ESCALATE_UNCITED": str(point["escalate_uncited"]).lower(),
+        "DOCENT_ROUTING__MIN_CONFIDENCE_EN": str(point["min_confidence_en"]),
+        "DOCENT_ROUTING__MIN_CONFIDENCE_ZH": str(point["min_confidence_zh"]),
+        "DOCENT_ROUTING__MISSED_ABOVE_EN": "2" if missed is None else str(missed),  # > 1: never
+        "DOCENT_ROUTING__MISSED_ABOVE_ZH": "2" if missed is None else str(missed),
+        "DOCENT_ROUTING__ESCALATE_TRUNCATED": str(point["escalate_truncated"]).lower(),
+        **({} if point["min_fused"] is None else {"DOCENT_ROUTING__MIN_FUSED": str(point["min_fused"])}),
+    }
+
+
+def evidence_of(data: dict) -> Evidence:
+    known = {f.name for f in fields(Evidence)}
+    return Evidence(**{k: v for k, v in data.items() if k in known}, question_type=QuestionType(data["question_type"]))
+
+
+def accuracy(answer: dict) -> float:
+    return (answer["f1"] + answer["contains"]) / 2
+
+
+def run_eval(args: list[str], env: dict[str, str], report: Path) -> dict:
+    started = time.perf_counter()
+    subprocess.run([DOCENT, "eval", *args, "--answers", "--report", str(report)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    data = json.loads(report.read_text())
+    data["seconds"] = round(time.perf_counter() - started, 1)
+    return data
+
+
+def simulate(pairs: list[tuple[dict, dict]], point: dict) -> dict:
+    policy = policy_of(point)
+    routed, escalated = [], 0
+    for small, large in pairs:
+        if small["evidence"] and policy.reasons(evidence_of(small["evidence"])):
+            escalated += 1
+            routed.append(large)
+        else:
+            routed.append(small)
+    n = len(pairs)
+    return {"escalated": round(escalated / n, 4), "accuracy": round(sum(map(accuracy, routed)) / n, 4),
+            "f1": round(sum(a["f1"] for a in routed) / n, 4),
+            "containment": round(sum(a["contains"] for a in routed) / n, 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cmrc", type=int, default=60, help="CMRC2018 questions (0: none)")
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--target", type=float, default=0.3, help="the largest share of questions to hand on")
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/evaldata"))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "routing.json")
+    args = parser.parse_args()
+
+    sets = [("facts", [str(ROOT / "examples" / "docs"), "--queries", str(ROOT / "examples" / "facts.json")])]
+    if args.cmrc and (args.datasets / "cmrc2018").is_dir():
+        sets.append(("cmrc2018", [str(args.datasets / "cmrc2018"), "--max-queries", str(args.cmrc)]))
+    work = args.data_dir / "routing"
+    work.mkdir(parents=True, exist_ok=True)
+    server = gemma3_server(n_ctx=2048)
+    try:
+        tiers = json.dumps([{"base_url": server.url, "model": "gemma3", "context_length": 2048,
+                             "max_answer_tokens": 160}])
+        base_env = {**os.environ, "HF_HUB_OFFLINE": "1", "DOCENT_DATA_DIR": str(args.data_dir),
+                    "DOCENT_ROUTING__TIERS": tiers}
+        runs, pairs = {}, []
+        for name, eval_args in sets:
+            data = run_eval([*eval_args, "--configs", "small,large"], base_env, work / f"{name}.json")
+            by_config = {c["name"]: c for c in data["configurations"]}
+            runs[name] = {"seconds": data["seconds"], **{k: {m: v for m, v in c.items() if m != "answers"}
+                                                         for k, c in by_config.items()}}
+            pairs += list(zip(by_config["small"]["answers"], by_config["large"]["answers"], strict=True))
+            print(f"{name}: small {by_config['small']['f1']:.3f} F1, large {by_config['large']['f1']:.3f} F1 "
+                  f"({data['seconds']:.0f} s)", flush=True)
+
+        keys = list(GRID)
+        grid = []
+        for values in itertools.product(*(GRID[k] for k in keys)):
+            point = dict(zip(keys, values))
+            grid.append({"policy": point, **simulate(pairs, point)})
+        small_only = simulate(pairs, {**grid[0]["policy"], "max_unsupported": 1.0, "escalate_uncited": False,
+                                      "min_confidence_en": 0.0, "min_confidence_zh": 0.0, "missed_above": None,
+                                      "escalate_truncated": False, "min_fused": None})
+        large_only = {"accuracy": round(sum(accuracy(large) for _, large in pairs) / len(pairs), 4),
+                      "f1": round(sum(large["f1"] for _, large in pairs) / len(pairs), 4)}
+        allowed = [g for g in grid if g["escalated"] <= args.target]
+        chosen = max(allowed, key=lambda g: (g["accuracy"], -g["escalated"]))
+        # The frontier: for each escalation share, the best accuracy any policy reached.
+        frontier: dict[float, dict] = {}
+        for g in sorted(grid, key=lambda g: (g["escalated"], -g["accuracy"])):
+            if not frontier or g["accuracy"] > max(f["accuracy"] for f in frontier.values()):
+                frontier[g["escalated"]] = g
+        # Each signal alone: how often it fires and how much better the large answer is where it does.
+        signals = {}
+        for name, point in {
+            "unsupported > 0": {"max_unsupported": 0.0},
+            "no citations": {"escalate_uncited": True},
+            "truncated": {"escalate_truncated": True},
+            "missed answer (cos >= 0.55)": {"missed_above": 0.55},
+            "low confidence (en < 0.55, zh < 0.4)": {"min_confidence_en": 0.55, "min_confidence_zh": 0.4},
+            "low fused score (< 0.5)": {"min_fused": 0.5},
+        }.items():
+            base = {"max_unsupported": 1.0, "escalate_uncited": False, "min_confidence_en": 0.0,
+                    "min_confidence_zh": 0.0, "missed_above": None, "escalate_truncated": False, "min_fused": None}
+            policy = policy_of({**base, **point})
+            fired = [(s, big) for s, big in pairs if s["evidence"] and policy.reasons(evidence_of(s["evidence"]))]
+            signals[name] = {
+                "fires": round(len(fired) / len(pairs), 4),
+                "small_accuracy_where_fired": round(sum(accuracy(s) for s, _ in fired) / len(fired), 4) if fired else None,
+                "large_accuracy_where_fired": round(sum(accuracy(b) for _, b in fired) / len(fired), 4) if fired else None,
+            }
+
+        # The chosen policy for real, on the sample documents' questions.
+        check = run_eval([*sets[0][1], "--configs", "routed"], {**base_env, **env_of(chosen["policy"])},
+                         work / "check.json")
+        measured = check["configurations"][0]
+        facts_pairs = pairs[: runs["facts"]["small"]["questions"]]
+        simulated = simulate(facts_pairs, chosen["policy"])
+    finally:
+        server.stop()
+
+    report = {
+        "bench": "routing",
+        "tiers": {"small": "SmolLM2-135M-Instruct Q4_1 (in process, 1 thread)",
+                  "large": "Gemma 3 270M Q4_K_M (llama.cpp server, 1 thread)"},
+        "questions": len(pairs),
+        "runs": runs,
+        "small_only": small_only,
+        "large_only": large_only,
+        "target_escalated": args.target,
+        "chosen": chosen,
+        "chosen_settings": env_of(chosen["policy"]),
+        "check_on_facts": {"simulated": simulated,
+                           "measured": {k: measured[k] for k in ("escalated", "f1", "containment", "reasons")}},
+        "signals": signals,
+        "frontier": list(frontier.values()),
+        "grid_points": len(grid),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    print(json.dumps({k: report[k] for k in ("small_only", "large_only", "chosen", "check_on_facts", "signals")},
+                     indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
