@@ -125,8 +125,9 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     server = gemma3_server(n_ctx=2048)
     try:
+        # A base model answers, then writes the next "Question:" of its own: stop there.
         tiers = json.dumps([{"base_url": server.url, "model": "gemma3", "context_length": 2048,
-                             "max_answer_tokens": 160}])
+                             "max_answer_tokens": 160, "stop": ["\nQuestion:", "\n问题：", "\n\n"]}])
         base_env = {**os.environ, "HF_HUB_OFFLINE": "1", "DOCENT_DATA_DIR": str(args.data_dir),
                     "DOCENT_ROUTING__TIERS": tiers}
         runs, pairs = {}, []

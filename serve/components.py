@@ -225,7 +225,8 @@ def make_tiers(settings: Settings, small: Generator) -> list[Tier]:
             connect_timeout_s=t.connect_timeout_s, read_timeout_s=t.read_timeout_s, retries=t.retries,
             max_concurrency=t.max_concurrency, context_length=t.context_length,
         )
-        tiers.append(Tier(t.name or ("large" if number == 1 else f"large{number}"), generator, t.max_answer_tokens))
+        tiers.append(Tier(t.name or ("large" if number == 1 else f"large{number}"), generator, t.max_answer_tokens,
+                          tuple(t.stop)))
     if len({t.name for t in tiers}) != len(tiers):
         raise ConfigError(f"model tiers need distinct names: {[t.name for t in tiers]}")
     return tiers

@@ -148,6 +148,7 @@ class TierSettings(BaseModel):
     retries: int = Field(1, ge=0, le=3)
     max_concurrency: int = Field(4, ge=1)
     max_answer_tokens: int = Field(768, ge=16)
+    stop: list[str] = []  # stop sequences, for a model that writes past its answer
 
     @model_validator(mode="after")
     def _key_from_environment(self) -> TierSettings:

@@ -274,7 +274,7 @@ def real_tiers(urls) -> list[Tier]:
     small_url, large_url = urls
     tiers = tiers_of(small_url, large_url, small_model="smollm2", large_model="gemma3", timeout_s=60)
     tiers[0].stop = LOCAL_STOPS
-    tiers[1].stop = ("<end_of_turn>",)
+    tiers[1].stop = ("\nQuestion:",)  # the base model writes its own next question otherwise
     for tier in tiers:
         tier.generator.context_length = 2048
     return tiers

@@ -4,6 +4,7 @@ escalation policy, the budget, and the scoring of answers against gold ones."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +168,32 @@ def test_qa_sets_load_from_beir_and_golden_files(tmp_path):
     from retrieval.evaluation import EvalDataError
     with pytest.raises(EvalDataError, match="line 1"):
         load_beir_answers(tmp_path)
+
+
+def test_settings_build_the_tiers_the_planner_and_the_policy(monkeypatch):
+    from serve.components import make_answerer
+    from serve.local_llm import LlamaCppGenerator
+    from serve.settings import Settings
+
+    monkeypatch.setenv("DOCENT_ROUTING__TIERS", json.dumps([
+        {"base_url": "http://big:8000", "model": "big", "stop": ["\nQuestion:"], "max_answer_tokens": 900},
+        {"name": "hosted", "base_url": "https://api.example/v1", "model": "huge", "api_key": "k"}]))
+    monkeypatch.setenv("DOCENT_ROUTING__MAX_UNSUPPORTED", "0.34")
+    monkeypatch.setenv("DOCENT_ROUTING__ALWAYS", '["summarisation"]')
+    settings = Settings(_env_file=None)
+    small = OpenAICompatibleGenerator("http://small:8000", "qwen3-4b")
+    answerer = make_answerer(settings, None, small)
+    assert [(t.name, t.generator.model, t.max_answer_tokens, t.stop) for t in answerer.tiers] == [
+        ("small", "qwen3-4b", 512, ()), ("large", "big", 900, ("\nQuestion:",)), ("hosted", "huge", 768, ())]
+    assert isinstance(answerer.planner, ModelPlanner) and answerer.routing
+    assert answerer.policy.max_unsupported == 0.34 and answerer.policy.always == ("summarisation",)
+    assert (answerer.budget.per_minute, answerer.budget.per_caller) == (60, 10)
+    # The CPU model cannot plan; one tier keeps the rules (no extra model call per question).
+    local = LlamaCppGenerator(Path("/nonexistent.gguf"))
+    assert isinstance(make_answerer(settings, None, local).planner, RulePlanner)
+    monkeypatch.delenv("DOCENT_ROUTING__TIERS")
+    single = make_answerer(Settings(_env_file=None), None, small)
+    assert not single.routing and isinstance(single.planner, RulePlanner)
+    monkeypatch.setenv("DOCENT_ROUTING__TIERS", json.dumps([{"name": "small", "base_url": "http://x", "model": "m"}]))
+    with pytest.raises(Exception, match="distinct names"):
+        make_answerer(Settings(_env_file=None), None, small)
