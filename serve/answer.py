@@ -212,7 +212,7 @@ class Answerer:
         question prepended to it does not make it a multi-part one); the condensed text is what is searched."""
         question = request.question.strip()
         started = time.perf_counter()
-        if self.planner.rewrites:
+        if self.planner.rewrites and not request.extractive:
             plan = self.planner.plan(question, request.conversation)
             timings["plan"] = _ms(started)
             return plan
@@ -220,7 +220,8 @@ class Answerer:
         if request.conversation:
             timings["condense"] = _ms(started)
         started = time.perf_counter()
-        plan = self.planner.plan(question)
+        rules = RulePlanner() if self.planner.rewrites else self.planner  # an extractive request asks no model
+        plan = rules.plan(question)
         timings["plan"] = _ms(started)
         return replace(plan, query=condensed) if condensed != question else plan
 

@@ -259,6 +259,12 @@ def test_the_small_model_plans_when_it_can(corpus, keys, retriever, edge_index, 
         hello = client.post("/v1/ask", json={"question": "hi"}, headers=bearer(keys["it"])).json()
         assert (hello["mode"], hello["text"], hello["route"]["tier"]) == (
             "chat", "Hi! Ask me about your documents.", "small")
+        # An extractive request asks no model, not even to plan.
+        asked = len(small.script.requests)
+        quoted = client.post("/v1/ask", json={"question": VPN_QUESTION, "mode": "extractive"},
+                             headers=bearer(keys["it"])).json()
+        assert quoted["mode"] == "extractive" and "8443" in quoted["text"] and quoted["route"]["plan"]["planner"] == "rules"
+        assert len(small.script.requests) == asked
 
 
 # -- two real llama.cpp servers ------------------------------------------------------------------------------
