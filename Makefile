@@ -33,6 +33,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/ingest.py
 	$(PY) bench/search.py
 	$(PY) bench/workers.py
+	$(PY) bench/routing.py
 
 clean:
 	rm -rf data bench/reports

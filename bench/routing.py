@@ -1,7 +1,7 @@
 """Tune the escalation thresholds on data: which signals of the small model's answer predict that the large model
 would do better, and what each policy buys for the questions it hands on.
 
-    python bench/routing.py [--cmrc 60] [--target 0.3] [--data-dir /tmp/evaldata] [--out FILE]
+    python bench/routing.py [--cmrc 60] [--target 0.3] [--data-dir /tmp/evaldata] [--out FILE] [--reuse]
 
 The two tiers are the ones that run here: the small model is the embedded default (SmolLM2-135M-Instruct in
 process), the large one a real llama.cpp server with Gemma 3 270M (the packaged GGUF of the tests). Each QA set
@@ -45,7 +45,7 @@ GRID = {
     "min_confidence_zh": [0.0, 0.3, 0.35, 0.4, 0.45],
     "missed_above": [None, 0.45, 0.55, 0.65],
     "escalate_truncated": [False, True],
-    "min_fused": [None, 0.3, 0.5, 0.7],
+    "min_fused": [None, 2.0, 2.25, 2.5, 2.75],  # DBSF sums two normalized scores: 1.2-3.2 here
 }
 
 
@@ -78,14 +78,17 @@ def env_of(point: dict) -> dict[str, str]:
 
 def evidence_of(data: dict) -> Evidence:
     known = {f.name for f in fields(Evidence)}
-    return Evidence(**{k: v for k, v in data.items() if k in known}, question_type=QuestionType(data["question_type"]))
+    return Evidence(**{**{k: v for k, v in data.items() if k in known},
+                       "question_type": QuestionType(data["question_type"])})
 
 
 def accuracy(answer: dict) -> float:
     return (answer["f1"] + answer["contains"]) / 2
 
 
-def run_eval(args: list[str], env: dict[str, str], report: Path) -> dict:
+def run_eval(args: list[str], env: dict[str, str], report: Path, *, reuse: bool = False) -> dict:
+    if reuse and report.is_file():
+        return json.loads(report.read_text())
     started = time.perf_counter()
     subprocess.run([DOCENT, "eval", *args, "--answers", "--report", str(report)], check=True, env=env,
                    stdout=subprocess.DEVNULL)
@@ -116,6 +119,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.3, help="the largest share of questions to hand on")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/evaldata"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "routing.json")
+    parser.add_argument("--reuse", action="store_true", help="reuse the small/large runs of an earlier run")
     args = parser.parse_args()
 
     sets = [("facts", [str(ROOT / "examples" / "docs"), "--queries", str(ROOT / "examples" / "facts.json")])]
@@ -132,13 +136,14 @@ def main() -> None:
                     "DOCENT_ROUTING__TIERS": tiers}
         runs, pairs = {}, []
         for name, eval_args in sets:
-            data = run_eval([*eval_args, "--configs", "small,large"], base_env, work / f"{name}.json")
+            data = run_eval([*eval_args, "--configs", "small,large"], base_env, work / f"{name}.json",
+                            reuse=args.reuse)
             by_config = {c["name"]: c for c in data["configurations"]}
-            runs[name] = {"seconds": data["seconds"], **{k: {m: v for m, v in c.items() if m != "answers"}
+            runs[name] = {"seconds": data.get("seconds"), **{k: {m: v for m, v in c.items() if m != "answers"}
                                                          for k, c in by_config.items()}}
             pairs += list(zip(by_config["small"]["answers"], by_config["large"]["answers"], strict=True))
             print(f"{name}: small {by_config['small']['f1']:.3f} F1, large {by_config['large']['f1']:.3f} F1 "
-                  f"({data['seconds']:.0f} s)", flush=True)
+                  f"({data.get('seconds', 0):.0f} s)", flush=True)
 
         keys = list(GRID)
         grid = []
@@ -165,7 +170,7 @@ def main() -> None:
             "truncated": {"escalate_truncated": True},
             "missed answer (cos >= 0.55)": {"missed_above": 0.55},
             "low confidence (en < 0.55, zh < 0.4)": {"min_confidence_en": 0.55, "min_confidence_zh": 0.4},
-            "low fused score (< 0.5)": {"min_fused": 0.5},
+            "low fused score (< 2.5)": {"min_fused": 2.5},
         }.items():
             base = {"max_unsupported": 1.0, "escalate_uncited": False, "min_confidence_en": 0.0,
                     "min_confidence_zh": 0.0, "missed_above": None, "escalate_truncated": False, "min_fused": None}

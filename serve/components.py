@@ -238,7 +238,7 @@ def escalation_policy(settings: Settings) -> EscalationPolicy:
     return EscalationPolicy(
         min_confidence={"en": r.min_confidence_en, "zh": r.min_confidence_zh},
         min_rerank=r.min_rerank,
-        min_fused=r.min_fused,
+        min_fused=r.min_fused if settings.retrieval.fusion == "dbsf" else None,  # RRF scores are ranks, not scores
         max_unsupported=r.max_unsupported,
         escalate_uncited=r.escalate_uncited,
         missed_above=missed,

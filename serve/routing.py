@@ -14,7 +14,8 @@ behind any OpenAI-compatible endpoint. After a tier answers, `EscalationPolicy.r
 Any reason hands the *same packed context* (the same messages) to the next tier, if the escalation budget allows:
 a token bucket per minute for the whole process and one per caller, so one user cannot turn the small-model
 service into an expensive one. When the budget is spent, the small model's answer stands and says so.
-The defaults are tuned on data in `bench/routing.py` (see bench/README.md, "Routing").
+The defaults are tuned on data in `bench/routing.py` (see bench/README.md, "Routing"); the dense and fused
+thresholds belong to the default embedding models and DBSF fusion, like the abstention thresholds.
 """
 
 from __future__ import annotations
@@ -70,20 +71,22 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class EscalationPolicy:
-    """Thresholds of the escalation decision. `None` or an empty value switches a signal off."""
+    """Thresholds of the escalation decision; `None`, an empty value or 1.0 (`max_unsupported`) switches a signal
+    off. The defaults are the policy `bench/routing.py` chose: the most accurate that hands on at most 30% of
+    the questions (bench/README.md, "Routing")."""
 
     # Below this best dense cosine (but above the abstention threshold) retrieval is a weak match.
-    min_confidence: dict[str, float] = field(default_factory=lambda: {"en": 0.0, "zh": 0.0})
+    min_confidence: dict[str, float] = field(default_factory=lambda: {"en": 0.6, "zh": 0.3})
     min_rerank: float | None = None  # below this cross-encoder score (only when reranking is on)
-    min_fused: float | None = None  # below this best fused hybrid score
-    max_unsupported: float = 0.0  # the largest share of unsupported sentences an answer may keep
+    min_fused: float | None = 2.25  # below this best DBSF-fused hybrid score
+    max_unsupported: float = 1.0  # the largest share of unsupported sentences an answer may keep
     escalate_uncited: bool = False  # an answer that cites no passage
     # "not found" from the tier while the best passage's cosine is at least this: a missed answer.
-    missed_above: dict[str, float] = field(default_factory=lambda: {"en": 0.55, "zh": 0.45})
+    missed_above: dict[str, float] = field(default_factory=dict)
     # The fewest words an answer of each type should have (a summary or a comparison in five words is not one).
     min_words: dict[str, int] = field(default_factory=lambda: {
         QuestionType.SUMMARISATION.value: 25, QuestionType.COMPARISON.value: 8, QuestionType.MULTI_PART.value: 6})
-    escalate_truncated: bool = True
+    escalate_truncated: bool = False  # an answer stopped by the token cap
     always: tuple[str, ...] = ()  # question types always handed on (e.g. "summarisation")
 
     def reasons(self, e: Evidence) -> list[str]:
@@ -104,7 +107,7 @@ class EscalationPolicy:
             found.append(Reason.LOW_CONFIDENCE)
         if self.min_fused is not None and e.best_fused is not None and e.best_fused < self.min_fused:
             found.append(Reason.LOW_CONFIDENCE)
-        if e.sentences and e.unsupported / e.sentences > self.max_unsupported:
+        if e.sentences and self.max_unsupported < 1.0 and e.unsupported / e.sentences > self.max_unsupported:
             found.append(Reason.UNSUPPORTED)
         if self.escalate_uncited and not e.cited:
             found.append(Reason.UNCITED)

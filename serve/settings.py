@@ -169,20 +169,22 @@ class RoutingSettings(BaseModel):
     tiers: list[TierSettings] = []
     # auto: the small model plans when it is a server and larger tiers are configured, else the rules
     planner: Literal["auto", "model", "rules"] = "auto"
-    # Retrieval confidence: a best dense cosine under these (above the abstention threshold) is a weak match.
-    min_confidence_en: float = Field(0.0, ge=-1, le=1)
-    min_confidence_zh: float = Field(0.0, ge=-1, le=1)
+    # The defaults are the policy bench/routing.py chose on data (the most accurate handing on <= 30%).
+    # Retrieval confidence: a best dense cosine under these (above the abstention threshold) is a weak match;
+    # they belong to the default embedding models (MiniLM for English, USE for Chinese).
+    min_confidence_en: float = Field(0.6, ge=-1, le=1)
+    min_confidence_zh: float = Field(0.3, ge=-1, le=1)
     min_rerank: float | None = None  # the cross-encoder's best score under this (when reranking is on)
-    min_fused: float | None = None  # the best fused hybrid (DBSF) score under this
-    max_unsupported: float = Field(0.0, ge=0, le=1)  # share of unsupported sentences an answer may keep
+    min_fused: float | None = 2.25  # the best fused hybrid score under this (DBSF fusion only)
+    max_unsupported: float = Field(1.0, ge=0, le=1)  # share of unsupported sentences an answer may keep (1: any)
     escalate_uncited: bool = False  # hand on an answer that cites no passage
     # "not in the documents" from the small model although the best passage's cosine is at least this
-    missed_above_en: float | None = Field(0.55, ge=-1, le=2)  # > 1: never
-    missed_above_zh: float | None = Field(0.45, ge=-1, le=2)
+    missed_above_en: float | None = Field(None, ge=-1, le=2)
+    missed_above_zh: float | None = Field(None, ge=-1, le=2)
     min_words_summarisation: int = Field(25, ge=0)  # the fewest words an answer of each type should have
     min_words_comparison: int = Field(8, ge=0)
     min_words_multi_part: int = Field(6, ge=0)
-    escalate_truncated: bool = True  # an answer cut off by the token cap
+    escalate_truncated: bool = False  # an answer cut off by the token cap
     always: list[Literal["lookup", "comparison", "multi_part", "summarisation"]] = []  # types always handed on
     budget_per_minute: int | None = Field(60, ge=0)  # escalations a minute for this process (None: no limit)
     budget_per_caller_per_minute: int | None = Field(10, ge=0)  # ... and for one API key / Slack user

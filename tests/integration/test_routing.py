@@ -64,9 +64,13 @@ def tiers_of(small_url: str, large_url: str, *, small_model: str = "small-model"
     return [Tier("small", client(small_url, small_model), 160), Tier("large", client(large_url, large_model), 160)]
 
 
+# The grounding check alone: these tests control answer quality, not retrieval confidence.
+GROUNDING = EscalationPolicy(min_confidence={}, min_fused=None, max_unsupported=0.0)
+
+
 def build(retriever, index, store, tiers, *, policy=None, budget=None, planner=None) -> TestClient:
     answerer = Answerer(retriever, None, AnswerOptions(), tiers=tiers, planner=planner or RulePlanner(),
-                        policy=policy or EscalationPolicy(), budget=budget or EscalationBudget(None, None))
+                        policy=policy or GROUNDING, budget=budget or EscalationBudget(None, None))
     return TestClient(create_app(retriever=retriever, index=index, keys=store, answerer=answerer,
                                  generator=tiers[0].generator))
 
@@ -221,7 +225,7 @@ def test_a_multi_part_question_retrieves_each_part(corpus, keys, retriever, edge
     small.script.reply = lambda m: "The stipend is USD 450 [1]."
     question = "How much is the one-time home office stipend? And what is the internal code name of KelpGrid 4.2?"
     with build(retriever, edge_index, keys["store"], tiers_of(small.url, large.url),
-               policy=EscalationPolicy(max_unsupported=1.0, min_words={})) as client:
+               policy=EscalationPolicy(min_confidence={}, min_fused=None, min_words={})) as client:
         answer = client.post("/v1/ask", json={"question": question}, headers=bearer(keys["hr"])).json()
         plan = answer["route"]["plan"]
         assert plan["type"] == "multi_part" and len(plan["sub_questions"]) == 2
@@ -288,7 +292,7 @@ def real_tiers(urls) -> list[Tier]:
 
 def test_two_real_llama_servers_as_tiers(corpus, keys, retriever, edge_index, llama_tiers):
     # Neither model cites [n] (see tests/llama_servers.py): an uncited answer is handed on; a "not found" too.
-    eager = EscalationPolicy(escalate_uncited=True, missed_above={"en": 0.0})
+    eager = EscalationPolicy(min_confidence={}, min_fused=None, escalate_uncited=True, missed_above={"en": 0.0})
     with build(retriever, edge_index, keys["store"], real_tiers(llama_tiers), policy=eager) as client:
         response = client.post("/v1/ask", json={"question": VPN_QUESTION}, headers=bearer(keys["it"]))
         assert response.status_code == 200, response.text
@@ -299,7 +303,7 @@ def test_two_real_llama_servers_as_tiers(corpus, keys, retriever, edge_index, ll
                                                               "truncated"}
         assert route["timings_ms"]["small"] > 0 and route["timings_ms"]["large"] > 0
         assert metric(client, "docent_tier_answers_total", tier="large") == 1
-    off = EscalationPolicy(missed_above={}, escalate_truncated=False, max_unsupported=1.0)
+    off = EscalationPolicy(min_confidence={}, min_fused=None)  # and the grounding signals, off by default
     with build(retriever, edge_index, keys["store"], real_tiers(llama_tiers), policy=off) as client:
         answer = client.post("/v1/ask", json={"question": VPN_QUESTION}, headers=bearer(keys["it"])).json()
         assert (answer["route"]["tier"], answer["route"]["tiers"], answer["model"]) == ("small", ["small"], "smollm2")
@@ -339,7 +343,10 @@ def test_eval_answers_compares_small_large_and_routed(tmp_path, stubs):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "DOCENT_DATA_DIR": str(tmp_path / "data"),
            "DOCENT_LLM__BASE_URL": small.url, "DOCENT_LLM__MODEL": "small-model",
            "DOCENT_ROUTING__TIERS": json.dumps([{"base_url": large.url, "model": "large-model"}]),
-           "DOCENT_ROUTING__PLANNER": "rules", "DOCENT_ANSWER__MIN_RELEVANCE_EN": "0"}
+           "DOCENT_ROUTING__PLANNER": "rules", "DOCENT_ANSWER__MIN_RELEVANCE_EN": "0",
+           # Escalate on grounding only (the tuned defaults look at retrieval confidence instead).
+           "DOCENT_ROUTING__MAX_UNSUPPORTED": "0", "DOCENT_ROUTING__MIN_CONFIDENCE_EN": "0",
+           "DOCENT_ROUTING__MIN_FUSED": "-100"}
     report_file = tmp_path / "report.json"
     done = subprocess.run([sys.executable, "-m", "serve.cli", "eval", str(dataset), "--answers", "--json",
                            "--report", str(report_file)], env=env, capture_output=True, text=True, timeout=300)

@@ -106,7 +106,7 @@ def evidence(**changes) -> Evidence:
 
 def test_the_policy_names_each_reason_it_sees():
     policy = EscalationPolicy(min_confidence={"en": 0.5, "zh": 0.35}, max_unsupported=0.25, escalate_uncited=True,
-                              missed_above={"en": 0.55}, min_rerank=0.1)
+                              missed_above={"en": 0.55}, min_rerank=0.1, escalate_truncated=True, min_fused=None)
     assert policy.reasons(evidence()) == []
     assert policy.reasons(evidence(best_dense=0.45)) == [Reason.LOW_CONFIDENCE]
     assert policy.reasons(evidence(language="zh", best_dense=0.45)) == []
@@ -122,6 +122,10 @@ def test_the_policy_names_each_reason_it_sees():
     # "Not found" on strong evidence is a missed answer; on weak evidence it stands.
     assert policy.reasons(evidence(not_found=True, sentences=0, words=0, best_dense=0.6)) == [Reason.MISSED]
     assert policy.reasons(evidence(not_found=True, sentences=0, words=0, best_dense=0.5)) == []
+    # The tuned defaults: weak retrieval (dense or fused) hands on; the grounding signals are off.
+    assert EscalationPolicy().reasons(evidence(best_dense=0.55)) == [Reason.LOW_CONFIDENCE]
+    assert EscalationPolicy().reasons(evidence(best_fused=2.0)) == [Reason.LOW_CONFIDENCE]
+    assert EscalationPolicy().reasons(evidence(best_fused=2.5, unsupported=2, cited=False, truncated=True)) == []
     assert EscalationPolicy(always=("summarisation",)).reasons(
         evidence(question_type=T.SUMMARISATION, words=40)) == [Reason.TYPE]
 
