@@ -3,6 +3,9 @@
 The index lives in `<data_dir>/eval/<name>-<hash of the data set's path and models>/` and is reused: the ingest pipeline's
 revision check skips documents that are already there, so a second run embeds nothing. Documents are ranked by
 their best chunk, through the same `Retriever` as every other caller, with administrative access.
+
+With `--answers` it measures answers on a QA set instead (`run_answer_eval`, scored by `serve.answer_eval`):
+the same throwaway index, then each question asked of the small model, the large one and the routed pair.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import hashlib
 import json
 from contextlib import ExitStack
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +30,6 @@ from retrieval.edge_index import EdgeIndex
 from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.evaluation import EvalSet, evaluate, load_beir, load_beir_corpus, load_golden
 from retrieval.search import Mode, Retriever, SearchRequest
-from dataclasses import asdict
 from serve.settings import Settings
 
 # Chunks fetched per query: enough distinct documents for recall@100 in every mode.
