@@ -61,13 +61,14 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def _compact(text: str) -> str:
+    """Normalized, without spaces where a text holds Chinese (its words are not space-separated)."""
+    normal = normalize(text)
+    return normal.replace(" ", "") if _CJK.search(text) else normal
+
+
 def exact_match(prediction: str, golds: Sequence[str]) -> float:
-    p = normalize(prediction).replace(" ", "") if _CJK.search(prediction) else normalize(prediction)
-    for gold in golds:
-        g = normalize(gold).replace(" ", "") if _CJK.search(gold) else normalize(gold)
-        if p == g:
-            return 1.0
-    return 0.0
+    return 1.0 if any(_compact(prediction) == _compact(gold) for gold in golds) else 0.0
 
 
 def token_f1(prediction: str, golds: Sequence[str]) -> float:
@@ -85,7 +86,8 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float:
 def contains(prediction: str, golds: Sequence[str]) -> float:
     """1 when a gold answer appears whole in the prediction (spaces ignored, for Chinese)."""
     p = normalize(prediction).replace(" ", "")
-    return 1.0 if any(normalize(g).replace(" ", "") and normalize(g).replace(" ", "") in p for g in golds) else 0.0
+    wanted = [normalize(g).replace(" ", "") for g in golds]
+    return 1.0 if any(w and w in p for w in wanted) else 0.0
 
 
 # -- the data ----------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from serve.generation import Generator
@@ -179,6 +179,3 @@ class Route:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
-
-def sentence_count(sentences: Sequence[str]) -> int:
-    return sum(1 for s in sentences if s.strip())

@@ -36,7 +36,9 @@ def readyz(request: Request, s: ServicesDep) -> JSONResponse:
     body: dict[str, object] = {"status": "ready", "index": {"chunks": chunks}, "generator": {"model": model}}
     if s.answerer is not None and s.answerer.routing:
         # Reported, not required: with a larger tier down, the small model's answers stand.
-        body["tiers"] = [_tier_status(t) for t in s.answerer.tiers]
+        small = s.answerer.tiers[0]  # the generator pinged above
+        body["tiers"] = [{"name": small.name, "model": small.generator.model, "status": "ok"},
+                         *(_tier_status(t) for t in s.answerer.tiers[1:])]
     if s.jobs is not None:
         # Reported, not required: with the queue down, search and answers still work (new jobs get 503).
         try:
