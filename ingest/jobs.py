@@ -21,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from retrieval.access import acl_entries
 from retrieval.errors import PathNotFoundError
 
 
@@ -50,6 +51,9 @@ class Grant:
     acl: tuple[str, ...] = ()
     public: bool = False
     tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "acl", acl_entries(self.acl))  # ConfigError before any job exists
 
 
 @dataclass(slots=True)

@@ -33,6 +33,7 @@ from ingest.discovery import discover, document_id, file_sha256, source_of, unde
 from ingest.documents import ParsedDocument
 from ingest.report import Failure, IngestReport
 from ingest.sandbox import ParserPool
+from retrieval.access import acl_entries
 from retrieval.embedding import Embedder
 from retrieval.index import Index
 from retrieval.models import Chunk, DocumentMeta, IndexedChunk
@@ -340,7 +341,7 @@ class _Grant:
 
     @classmethod
     def of(cls, acl: Sequence[str], public: bool, tags: Sequence[str]) -> _Grant:
-        return cls(tuple(sorted(set(acl))), public, tuple(sorted(set(tags))))
+        return cls(acl_entries(acl), public, tuple(sorted(set(tags))))
 
     @property
     def key(self) -> str:

@@ -30,7 +30,9 @@ from pathlib import Path
 
 from datetime import UTC, datetime
 
-from retrieval.errors import ConfigError, DocentError
+from pydantic import ValidationError
+
+from retrieval.errors import ConfigError, DocentError, ErrorCode
 from retrieval.search import Mode
 from serve.settings import Settings
 
@@ -166,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
             stream=sys.stderr,
         )
+        if args.command in ("ingest", "sync"):
+            from retrieval.access import acl_entries
+
+            args.acl = list(acl_entries(args.acl))  # refused here, before a model loads or a file is sent
         if args.command == "ingest":
             if args.server:
                 return _ingest_via_server(args)
@@ -198,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _search(settings, args)
     except DocentError as exc:
         print(f"docent: error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except ValidationError as exc:  # the settings: a DOCENT_* variable that does not parse
+        print(f"docent: error [{ErrorCode.CONFIG_INVALID}]: invalid settings: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -478,11 +487,12 @@ def _create_key(settings: Settings, args: argparse.Namespace) -> int:
 
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     key, record = KeyStore(settings.data_dir / "keys.sqlite").create(args.user, groups, admin=args.admin)
+    user, groups = record.principal.user_id, record.principal.groups
     if args.json:
-        print(json.dumps({"key": key, "key_id": record.key_id, "user": args.user, "groups": list(groups),
+        print(json.dumps({"key": key, "key_id": record.key_id, "user": user, "groups": list(groups),
                           "admin": args.admin}))
     else:
-        print(f"{key}\n(key {record.key_id} for user {args.user!r}, groups {list(groups)}, admin {args.admin}; "
+        print(f"{key}\n(key {record.key_id} for user {user!r}, groups {list(groups)}, admin {args.admin}; "
               "it is shown only once)")
     return EXIT_OK
 

@@ -80,6 +80,7 @@ class DocumentService:
         good file; its document keeps its old chunks until the new ones are written (see `Index`)."""
         if self.jobs is None:
             raise ConfigError("this server was started without an indexing queue")
+        grant = Grant(acl, public, tags)  # an unusable principal is refused before anything is saved
         self.jobs.check()
         target = self.uploads_dir / safe_folder(folder)
         target.mkdir(parents=True, exist_ok=True)
@@ -91,7 +92,7 @@ class DocumentService:
             Path(out.name).replace(path)
             paths[str(path.resolve())] = upload.filename
         label = f"upload of {len(paths)} file(s) to {safe_folder(folder) or '/'}"
-        status = self.jobs.submit([Path(p) for p in paths], Grant(acl, public, tags), kind="upload", label=label)
+        status = self.jobs.submit([Path(p) for p in paths], grant, kind="upload", label=label)
         return status, paths
 
     @staticmethod

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from retrieval.access import Principal
+from retrieval.errors import ConfigError
 
 KEY_PREFIX = "dk_"
 
@@ -56,14 +57,15 @@ class KeyStore:
 
     def create(self, user_id: str, groups: tuple[str, ...] = (), *, admin: bool = False) -> tuple[str, ApiKey]:
         """A new key for `user_id`; returns the key itself (shown once) and what it grants."""
-        if not user_id.strip():
-            raise ValueError("a key needs a user id")
+        principal = Principal(user_id, groups)  # the canonical form (ConfigError for an unusable group)
+        if not principal.user_id:
+            raise ConfigError("a key needs a user id")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        record = ApiKey(key_id=secrets.token_hex(6), principal=Principal(user_id, groups), admin=admin)
+        record = ApiKey(key_id=secrets.token_hex(6), principal=principal, admin=admin)
         with closing(self._connect()) as db, db:
             db.execute(
                 "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?)",
-                (record.key_id, _digest(key), user_id, ",".join(record.principal.groups), int(admin),
+                (record.key_id, _digest(key), principal.user_id, ",".join(principal.groups), int(admin),
                  datetime.now(UTC).isoformat()),
             )
         return key, record

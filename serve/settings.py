@@ -12,7 +12,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retrieval.access import Principal
 from retrieval.embedding import PACKAGED_MODEL
+from retrieval.errors import ConfigError
 
 
 class QdrantSettings(BaseModel):
@@ -70,7 +72,16 @@ class QueueSettings(BaseModel):
 
 class SlackUserSettings(BaseModel):
     user: str  # the user id in ACLs (`user:<id>`), e.g. the e-mail
-    groups: list[str] = []
+    groups: list[str] = []  # "hr" or "group:hr" (the same group)
+
+    @model_validator(mode="after")
+    def _canonical(self) -> SlackUserSettings:
+        try:
+            principal = Principal(self.user, tuple(self.groups))
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        self.user, self.groups = principal.user_id, list(principal.groups)
+        return self
 
 
 class SlackSettings(BaseModel):
@@ -81,7 +92,7 @@ class SlackSettings(BaseModel):
     app_token: SecretStr | None = None  # xapp-..., Socket Mode only
     signing_secret: SecretStr | None = None
     api_url: str | None = None  # the Web API's base URL (tests point it at a local mock)
-    # Slack user id or e-mail -> principal, e.g. {"ann@corp.com": {"user": "ann@corp.com", "groups": ["group:hr"]}};
+    # Slack user id or e-mail -> principal, e.g. {"ann@corp.com": {"user": "ann@corp.com", "groups": ["hr"]}};
     # a user not listed is `user:<e-mail from users.info>` with no groups.
     users: dict[str, SlackUserSettings] = {}
     source_url: str = ""  # link of a source, e.g. "https://files.corp.com{source}" ({source}, {document_id})

@@ -167,7 +167,8 @@ def test_keys_create_prints_a_key_that_maps_to_its_principal(tmp_path):
     key = json.loads(result.stdout)["key"]
     record = KeyStore(tmp_path / "data" / "keys.sqlite").lookup(key)
     assert record is not None and record.admin
-    assert (record.principal.user_id, record.principal.groups) == ("ann", ("group:hr", "group:x"))
+    assert (record.principal.user_id, record.principal.groups) == ("ann", ("hr", "x"))  # canonical: group names
+    assert json.loads(result.stdout)["groups"] == ["hr", "x"]
     assert key not in (tmp_path / "data" / "keys.sqlite").read_bytes().decode(errors="ignore")  # stored hashed
 
 
