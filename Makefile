@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/search.py
 	$(PY) bench/workers.py
 	$(PY) bench/routing.py
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf data bench/reports

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ingest.jobs import FileOutcome, Grant, Job, JobStore, TaskRecord, TaskState
 from ingest.pipeline import FileDone, IngestPipeline
+from ingest.quarantine import Quarantine
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,14 @@ class TaskRunner:
     """Runs tasks from `store` with a pipeline per thread (`pipeline()` returns this thread's pipeline)."""
 
     def __init__(self, store: JobStore, pipeline: Callable[[], IngestPipeline], *, worker_id: str,
-                 policy: TaskPolicy = TaskPolicy(), metrics: TaskMetrics | None = None) -> None:
+                 policy: TaskPolicy = TaskPolicy(), metrics: TaskMetrics | None = None,
+                 quarantine: Quarantine | None = None) -> None:
         self.store = store
         self.pipeline = pipeline
         self.worker_id = worker_id
         self.policy = policy
         self.metrics = metrics
+        self.quarantine = quarantine  # where uploads that failed for good go (None: they stay)
 
     def run(self, job_id: str, number: int) -> Retry | None:
         """Run (or resume) one task; a `Retry` asks the queue to run it again later."""
@@ -109,6 +112,8 @@ class TaskRunner:
         try:
             result = self._run_leased(job, task, worker)
             outcome = "retry" if result else task.state.value
+            if job.kind == "upload":
+                self._quarantine_failed(task)
             return result
         finally:
             heartbeat.stop()
@@ -201,6 +206,17 @@ class TaskRunner:
             self.metrics.documents.labels(outcome.status).inc()
             if outcome.status == "indexed":
                 self.metrics.chunks.inc(outcome.chunks)
+
+    def _quarantine_failed(self, task: TaskRecord) -> None:
+        """Move the uploads that failed for good out of the uploads folder (a retried file stays until then)."""
+        if self.quarantine is None:
+            return
+        for path, outcome in task.files.items():
+            if outcome.status in ("failed", "dead"):
+                try:
+                    self.quarantine.keep(path, task.job_id)
+                except OSError as exc:
+                    log.warning("quarantine failed path=%s error=%s", path, exc)
 
     def _dead_letter_worker_killers(self, task: TaskRecord) -> None:
         for path in task.remaining:

@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     GENERATOR_UNAVAILABLE = "generator_unavailable"
+    GENERATOR_TIMEOUT = "generator_timeout"
     RATE_LIMITED = "rate_limited"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     MODEL_NOT_FOUND = "model_not_found"
@@ -82,6 +83,12 @@ class GeneratorUnavailableError(DocentError):
     """The language model server is down, slow, busy or answered with an error."""
 
     code = ErrorCode.GENERATOR_UNAVAILABLE
+
+
+class GeneratorTimeoutError(GeneratorUnavailableError):
+    """The answer's deadline passed before the model finished (a hung or overloaded model server)."""
+
+    code = ErrorCode.GENERATOR_TIMEOUT
 
 
 class RateLimitedError(DocentError):

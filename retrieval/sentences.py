@@ -10,14 +10,17 @@ import re
 _SENTENCE_END = re.compile(r"(?:[。！？；!?][”’」』)）\"']*|\.[”’\"')]*(?=\s|$))\s*|\n+")
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences with their trailing whitespace, so that "".join(result) == text (minus blank pieces)."""
+def sentence_pieces(text: str) -> list[str]:
+    """Sentences with their trailing whitespace, blank pieces included: "".join(result) == text exactly."""
     pieces, start = [], 0
     for match in _SENTENCE_END.finditer(text):
-        piece = text[start : match.end()]
-        if piece.strip():
-            pieces.append(piece)
+        pieces.append(text[start : match.end()])
         start = match.end()
-    if text[start:].strip():
+    if start < len(text):
         pieces.append(text[start:])
     return pieces
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their trailing whitespace, so that "".join(result) == text (minus blank pieces)."""
+    return [piece for piece in sentence_pieces(text) if piece.strip()]

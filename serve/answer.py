@@ -10,10 +10,14 @@ that make a small model trustworthy live in one place:
   `bench/abstain.py`) → "not found in the documents" with the closest sources, and the model is not called.
 - Passages are packed into the model's context budget, measured in its tokens, so prompt plus answer never
   exceed its context length.
-- The answer is checked (`serve.grounding`): citations of no passage and foreign links removed, unsupported
-  sentences flagged. Streaming applies the same removals as text arrives.
-- With no generator, or one that fails before its first token, the extractive answer (quoted sentences) is
-  given instead, and the response says so (`mode`, `fallback_reason`).
+- The answer is checked (`serve.grounding`): markup, citations of no passage and links their sentence's cited
+  passages do not have are removed, unsupported sentences flagged, and a recital of the prompt's rules makes it
+  a failed answer. Streaming applies the same removals as text arrives.
+- With no generator, or one that fails (or writes a failed answer) before its first token reaches the client,
+  the extractive answer (quoted sentences) is given instead, and the response says so (`mode`,
+  `fallback_reason`).
+- One `Deadline` bounds every model call of an answer until the answer starts to reach its client; its
+  cancellation (the client went away) stops the model at its next token.
 - With larger tiers configured, the small model's answer is checked against the evidence (`serve.routing`) and,
   when it falls short, the same messages go to the next tier; `route` says which tier answered and why.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
@@ -34,11 +39,12 @@ from retrieval.passages import Passage
 from retrieval.search import Retriever, SearchRequest, SearchResult
 from retrieval.terms import terms
 from retrieval.sentences import split_sentences
+from serve.deadline import Deadline
 from serve.extractive import extract
 from serve.generation import ChatMessage, Completion, Generator
 from serve.grounding import StreamFilter, check_answer
 from serve.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
-from serve.prompt import NOT_FOUND, build_messages
+from serve.prompt import NOT_FOUND, build_messages, prompt_echo
 from serve.routing import EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
 
 log = logging.getLogger("docent.answer")
@@ -137,6 +143,8 @@ class AnswerOptions:
     min_support: float = 0.5  # share of a sentence's words found in its cited passages
     fallback_extractive: bool = True  # answer extractively when the generator fails (else the error is raised)
     condense_with_model: bool = True  # rewrite follow-ups with the model (else: previous question + follow-up)
+    # Every model call of one answer together (planner, tiers): past it, the fallback (or the error) comes.
+    deadline_s: float = 20.0
     safety_tokens: int = 32  # kept free below the context length, for the chat template's own tokens
 
 
@@ -182,7 +190,11 @@ class Answerer:
 
     # -- the steps -------------------------------------------------------------------------------------------
 
-    def condense(self, question: str, conversation: Sequence[ChatMessage]) -> str:
+    def deadline(self) -> Deadline:
+        """A new answer's deadline (the API keeps it to cancel the answer when its client goes away)."""
+        return Deadline(self.options.deadline_s)
+
+    def condense(self, question: str, conversation: Sequence[ChatMessage], deadline: Deadline) -> str:
         """A standalone question for retrieval: the follow-up rewritten with the conversation's context."""
         earlier = [m for m in conversation if m.role in {"user", "assistant"} and m.content.strip()]
         if not earlier:
@@ -197,7 +209,7 @@ class Answerer:
                 ChatMessage("user", f"Conversation:\n{turns}\n\nFollow-up question: {question}"),
             ]
             try:
-                rewritten = self.generator.complete(messages, max_tokens=96, stop=("\n",)).text.strip()
+                rewritten = self.generator.complete(messages, max_tokens=96, stop=("\n",), deadline=deadline).text.strip()
             except GeneratorUnavailableError as exc:
                 log.warning("condense failed, using the previous question: %s", exc.message)
                 rewritten = ""
@@ -205,7 +217,7 @@ class Answerer:
                 return rewritten
         return f"{previous} {question}".strip() if previous else question
 
-    def plan(self, request: AskRequest, timings: dict[str, float]) -> Plan:
+    def plan(self, request: AskRequest, timings: dict[str, float], deadline: Deadline) -> Plan:
         """The question's plan: made standalone (by the planner itself, or condensed here) and classified.
 
         A condensed follow-up is classified as it was asked ("thanks!" stays chit-chat, and the previous
@@ -213,10 +225,10 @@ class Answerer:
         question = request.question.strip()
         started = time.perf_counter()
         if self.planner.rewrites and not request.extractive:
-            plan = self.planner.plan(question, request.conversation)
+            plan = self.planner.plan(question, request.conversation, deadline=deadline)
             timings["plan"] = _ms(started)
             return plan
-        condensed = self.condense(question, request.conversation)
+        condensed = self.condense(question, request.conversation, deadline)
         if request.conversation:
             timings["condense"] = _ms(started)
         started = time.perf_counter()
@@ -266,9 +278,9 @@ class Answerer:
 
     # -- answering -------------------------------------------------------------------------------------------
 
-    def _prepare(self, request: AskRequest) -> tuple[Plan, SearchResult | None, dict[str, float]]:
+    def _prepare(self, request: AskRequest, deadline: Deadline) -> tuple[Plan, SearchResult | None, dict[str, float]]:
         timings: dict[str, float] = {}
-        plan = self.plan(request, timings)
+        plan = self.plan(request, timings, deadline)
         if not plan.needs_retrieval:
             return plan, None, timings
         started = time.perf_counter()
@@ -276,7 +288,7 @@ class Answerer:
         timings["retrieve"] = _ms(started)
         return plan, result, timings
 
-    def _direct(self, plan: Plan, timings: dict[str, float]) -> Answer:
+    def _direct(self, plan: Plan, timings: dict[str, float], deadline: Deadline) -> Answer:
         """Chit-chat and out-of-scope questions, answered without retrieval: a fixed reply, or for chit-chat the
         small model's own when it is the one that planned (the CPU model is not trusted with free text)."""
         mode = AnswerMode.OUT_OF_SCOPE if plan.type is QuestionType.OUT_OF_SCOPE else AnswerMode.CHAT
@@ -286,7 +298,8 @@ class Answerer:
             started = time.perf_counter()
             try:
                 reply = self.generator.complete([ChatMessage("system", CHIT_CHAT_PROMPT[lang]),
-                                                 ChatMessage("user", plan.query)], max_tokens=80).text.strip()
+                                                 ChatMessage("user", plan.query)], max_tokens=80,
+                                                deadline=deadline).text.strip()
             except GeneratorUnavailableError as exc:
                 log.warning("chit-chat reply failed, answering with the fixed one: %s", exc.message)
                 reply = ""
@@ -317,8 +330,13 @@ class Answerer:
                       fallback_reason=fallback_reason, timings_ms=timings)
 
     def _finish(self, text: str, context: PackedContext, question: str, result: SearchResult,
-                timings: dict[str, float], usage: dict[str, int], tier: Tier) -> Answer:
-        checked = check_answer(text, context.passages, min_support=self.options.min_support)
+                timings: dict[str, float], usage: dict[str, int], tier: Tier, *, echo_fails: bool = True) -> Answer:
+        """The checked answer; `FailedAnswerError` when the model recited its rules (unless `echo_fails` is off:
+        a stream whose recital was dropped while the rest was already sent)."""
+        checked = check_answer(text, context.passages, min_support=self.options.min_support, echo=prompt_echo())
+        if checked.echoed and echo_fails:
+            log.warning("the model repeated its instructions: %r", checked.echoed[:2])
+            raise FailedAnswerError("the model repeated its instructions instead of answering")
         if is_not_found(checked.text, result.language):
             answer = self._not_found(question, result, timings)
         else:
@@ -334,10 +352,10 @@ class Answerer:
         return answer
 
     def _without_model(self, request: AskRequest, plan: Plan, result: SearchResult | None,
-                       timings: dict[str, float]) -> Answer | None:
+                       timings: dict[str, float], deadline: Deadline) -> Answer | None:
         """The answer when no model is asked for it (None: the model must write it)."""
         if result is None:
-            return self._direct(plan, timings)
+            return self._direct(plan, timings, deadline)
         if not self.relevant(result):
             answer = self._not_found(plan.query, result, timings)
         elif self.generator is None or request.extractive:
@@ -378,13 +396,15 @@ class Answerer:
         route.reasons = list(dict.fromkeys([*route.reasons, *reasons]))
         return True
 
-    def answer(self, request: AskRequest) -> Answer:
-        plan, result, timings = self._prepare(request)
-        early = self._without_model(request, plan, result, timings)
+    def answer(self, request: AskRequest, deadline: Deadline | None = None) -> Answer:
+        """The whole answer, within `deadline` (default: a new one of `options.deadline_s`)."""
+        deadline = deadline or self.deadline()
+        plan, result, timings = self._prepare(request, deadline)
+        early = self._without_model(request, plan, result, timings, deadline)
         if early is not None:
             return early
         assert result is not None
-        best, context, messages = self._small(request, plan, result, timings)
+        best, context, messages = self._small(request, plan, result, timings, deadline)
         route = best.route
         assert route is not None
         for number, tier in enumerate(self.tiers[1:], 1):
@@ -393,7 +413,10 @@ class Answerer:
             started = time.perf_counter()
             route.tiers.append(tier.name)
             try:
-                completion = self._complete(tier, messages)
+                completion = self._complete(tier, messages, deadline)
+                usage = {k: best.usage[k] + v for k, v in (("prompt_tokens", completion.prompt_tokens),
+                                                            ("completion_tokens", completion.completion_tokens))}
+                answer = self._finish(completion.text, context, plan.query, result, timings, usage, tier)
             except GeneratorUnavailableError as exc:
                 route.timings_ms[tier.name] = _ms(started)
                 route.failed.append(tier.name)
@@ -403,9 +426,7 @@ class Answerer:
                 break  # the answer so far stands (the small model's, or the extractive one if it failed too)
             route.timings_ms[tier.name] = _ms(started)
             timings["generate"] = round(sum(route.timings_ms.values()), 2)
-            usage = {k: best.usage[k] + v for k, v in (("prompt_tokens", completion.prompt_tokens),
-                                                        ("completion_tokens", completion.completion_tokens))}
-            best = self._finish(completion.text, context, plan.query, result, timings, usage, tier)
+            best = answer
             best.route = route
             route.tier, route.model = tier.name, tier.generator.model
             if number == len(self.tiers) - 1:
@@ -415,9 +436,9 @@ class Answerer:
                 break
         return best
 
-    def _complete(self, tier: Tier, messages: Sequence[ChatMessage]) -> Completion:
+    def _complete(self, tier: Tier, messages: Sequence[ChatMessage], deadline: Deadline) -> Completion:
         return tier.generator.complete(messages, max_tokens=self._max_tokens(tier, messages),
-                                       temperature=self.options.temperature, stop=tier.stop)
+                                       temperature=self.options.temperature, stop=tier.stop, deadline=deadline)
 
     def _max_tokens(self, tier: Tier, messages: Sequence[ChatMessage]) -> int:
         """The tier's answer cap, shrunk when its context is smaller than the small model's (rare)."""
@@ -427,30 +448,33 @@ class Answerer:
         room = tier.generator.context_length - prompt - self.options.safety_tokens
         return max(16, min(tier.max_answer_tokens, room))
 
-    def stream(self, request: AskRequest) -> Iterator[Delta | Answer]:
+    def stream(self, request: AskRequest, deadline: Deadline | None = None) -> Iterator[Delta | Answer]:
         """`Delta`s as the answer is written, then the finished `Answer` (whose text is the deltas joined and
         tidied). A generator failure before the first delta falls back like `answer()`; after it, it is raised:
         part of the answer is already with the client.
 
         With larger tiers, the small model's answer is written whole first (it may be handed on, and nothing it
-        wrote may reach the client before that is decided); an escalated answer streams from the larger tier."""
-        plan, result, timings = self._prepare(request)
-        answer = self._without_model(request, plan, result, timings)
+        wrote may reach the client before that is decided); an escalated answer streams from the larger tier.
+
+        Closing the iterator, or cancelling `deadline`, stops the model at once and gives its turn back."""
+        deadline = deadline or self.deadline()
+        plan, result, timings = self._prepare(request, deadline)
+        answer = self._without_model(request, plan, result, timings, deadline)
         if answer is None and self.routing:
-            answer = yield from self._routed_stream(request, plan, result, timings)
+            answer = yield from self._routed_stream(request, plan, result, timings, deadline)
             yield answer
             return
         if answer is None:
             assert result is not None
-            answer = yield from self._generate_stream(plan, result, timings)
+            answer = yield from self._generate_stream(plan, result, timings, deadline)
             yield answer
             return
         yield Delta(answer.text)
         yield answer
 
     def _routed_stream(self, request: AskRequest, plan: Plan, result: SearchResult,
-                       timings: dict[str, float]) -> Iterator[Delta | Answer]:
-        small, context, messages = self._small(request, plan, result, timings)
+                       timings: dict[str, float], deadline: Deadline) -> Iterator[Delta | Answer]:
+        small, context, messages = self._small(request, plan, result, timings, deadline)
         route = small.route
         assert route is not None
         if not route.escalated:
@@ -461,7 +485,7 @@ class Answerer:
         tier = self.tiers[1]
         route.tiers.append(tier.name)
         try:
-            answer = yield from self._generate_stream(plan, result, timings, tier=tier, context=context,
+            answer = yield from self._generate_stream(plan, result, timings, deadline, tier=tier, context=context,
                                                       messages=messages, fallback=False)
         except _NothingStreamed as exc:
             log.warning("tier %s failed, the small model's answer stands: %s", tier.name, exc.error.message)
@@ -475,8 +499,8 @@ class Answerer:
         answer.route = route
         return answer
 
-    def _small(self, request: AskRequest, plan: Plan, result: SearchResult,
-               timings: dict[str, float]) -> tuple[Answer, PackedContext, list[ChatMessage]]:
+    def _small(self, request: AskRequest, plan: Plan, result: SearchResult, timings: dict[str, float],
+               deadline: Deadline) -> tuple[Answer, PackedContext, list[ChatMessage]]:
         """The small tier's whole answer with the escalation decision on it in its `route` (not yet acted on),
         and the context and messages every further tier is asked with. A small tier that fails is handed on
         (its answer meanwhile the extractive one), or, without a larger tier or budget, falls back as always."""
@@ -485,7 +509,9 @@ class Answerer:
         route = Route(tier.name, None, [tier.name], plan=plan.to_dict())
         started = time.perf_counter()
         try:
-            completion = self._complete(tier, messages)
+            completion = self._complete(tier, messages, deadline)
+            usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
+            answer = self._finish(completion.text, context, plan.query, result, timings, usage, tier)
         except GeneratorUnavailableError as exc:
             route.timings_ms[tier.name] = _ms(started)
             route.failed.append(tier.name)
@@ -500,8 +526,6 @@ class Answerer:
             return answer, context, messages
         route.timings_ms[tier.name] = _ms(started)
         timings["generate"] = route.timings_ms[tier.name]
-        usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
-        answer = self._finish(completion.text, context, plan.query, result, timings, usage, tier)
         route.model = tier.generator.model
         evidence = self._evidence(answer, plan, result, completion.finish_reason)
         route.evidence = asdict(evidence)  # recorded with one tier too: what `bench/routing.py` tunes on
@@ -512,7 +536,7 @@ class Answerer:
         answer.route = route
         return answer, context, messages
 
-    def _generate_stream(self, plan: Plan, result: SearchResult, timings: dict[str, float], *,
+    def _generate_stream(self, plan: Plan, result: SearchResult, timings: dict[str, float], deadline: Deadline, *,
                          tier: Tier | None = None, context: PackedContext | None = None,
                          messages: Sequence[ChatMessage] | None = None,
                          fallback: bool = True) -> Iterator[Delta | Answer]:
@@ -520,21 +544,28 @@ class Answerer:
         if context is None or messages is None:
             context, messages = self.pack(plan.query, result.passages, result.language)
         question = plan.query
-        cleaner = StreamFilter(context.passages)
+        cleaner = StreamFilter(context.passages, echo=prompt_echo())
         parts: list[str] = []
         started = time.perf_counter()
         try:
-            for delta in tier.generator.stream(messages, max_tokens=self._max_tokens(tier, messages),
-                                               temperature=self.options.temperature, stop=tier.stop):
-                if not parts:
-                    timings["first_token"] = _ms(started)
-                parts.append(delta)
-                clean = cleaner.feed(delta)
-                if clean:
-                    yield Delta(clean)
+            with closing(tier.generator.stream(messages, max_tokens=self._max_tokens(tier, messages),
+                                               temperature=self.options.temperature, stop=tier.stop,
+                                               deadline=deadline)) as deltas:
+                for delta in deltas:
+                    if not parts:
+                        timings["first_token"] = _ms(started)
+                    parts.append(delta)
+                    clean = cleaner.feed(delta)
+                    if clean:
+                        deadline.lift()  # the answer is reaching its client: no fallback can replace it now
+                        yield Delta(clean)
+                    if cleaner.echoed:
+                        break  # reciting the prompt: a failed answer, stop the model here
+            if cleaner.echoed and not cleaner.released.strip():
+                raise FailedAnswerError("the model repeated its instructions instead of answering")
         except GeneratorUnavailableError as exc:
-            if parts:
-                raise
+            if cleaner.released.strip():
+                raise  # part of the answer is with the client already
             if not fallback:
                 raise _NothingStreamed(exc) from exc
             if not self.options.fallback_extractive:
@@ -552,10 +583,16 @@ class Answerer:
         # A stream reports no usage: counted here (exactly for the local model, over-estimated for a server).
         usage = {"prompt_tokens": sum(tier.generator.count_tokens([m.content for m in messages])),
                  "completion_tokens": tier.generator.count_tokens([raw])[0]}
-        answer = self._finish(raw, context, question, result, timings, usage, tier)
+        # After an echo, the answer is what the client was sent (the recital was held back and dropped).
+        text = cleaner.released if cleaner.echoed else raw
+        answer = self._finish(text, context, question, result, timings, usage, tier, echo_fails=False)
         answer.route = Route(tier.name, tier.generator.model, [tier.name], plan=plan.to_dict(),
                              timings_ms={tier.name: timings["generate"]})
         return answer
+
+
+class FailedAnswerError(GeneratorUnavailableError):
+    """The model answered, but not usably (it recited its rules): handled like a model that failed."""
 
 
 class _NothingStreamed(Exception):

@@ -56,6 +56,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     slack: SlackBot | None = None,
     feedback: FeedbackStore | None = None,
+    auth_failures: RateLimiter | None = None,
 ) -> FastAPI:
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
     may already be in it)."""
@@ -79,6 +80,7 @@ def create_app(
         jobs=jobs,
         max_upload_wait_s=max_upload_wait_s,
         feedback=feedback or (slack.feedback if slack else None),
+        auth_failures=auth_failures,
     )
     app.state.slack_handler = SlackRequestHandler(slack.app) if slack is not None else None
     # Added inner first: the body limit sees the request id the outer request context has set.

@@ -505,7 +505,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from serve.components import (make_answerer, make_pipeline, make_slack_bot, start_generator, start_jobs,
-                                  start_retriever)
+                                  start_retriever, uploads_dir)
     from serve.feedback import FeedbackStore
     from serve.documents import DocumentService
     from serve.keys import KeyStore
@@ -536,9 +536,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             index=index,
             keys=KeyStore(settings.data_dir / "keys.sqlite"),
             answerer=answerer,
-            documents=DocumentService(index, settings.data_dir / "uploads", runtime.service),
+            documents=DocumentService(index, uploads_dir(settings), runtime.service),
             generator=generator,
             limiter=RateLimiter(limits.requests_per_minute, limits.burst),
+            auth_failures=RateLimiter(limits.auth_failures_per_minute, limits.auth_failure_burst),
             max_upload_bytes=int(limits.max_upload_mb * 1024 * 1024),
             max_upload_files=limits.max_upload_files,
             anonymous=settings.auth.anonymous,

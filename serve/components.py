@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from ingest.chunking import Chunker
 from ingest.jobs import JobStore, MemoryJobStore
 from ingest.pipeline import IngestPipeline, WriteLocks
+from ingest.quarantine import Quarantine
 from ingest.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.sandbox import ParseLimits, ParserPool
 from ingest.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
@@ -207,10 +208,16 @@ def make_generator(settings: Settings) -> Generator:
             retries=llm.retries,
             max_concurrency=llm.max_concurrency,
             context_length=llm.context_length,
+            max_turn_s=max_turn_s(settings),
         )
     path = Path(llm.model_path) if llm.model_path else packaged_model_path()
     return LlamaCppGenerator(path, context_length=llm.local_context_length, threads=llm.local_threads,
-                             wait_s=llm.read_timeout_s)
+                             wait_s=llm.read_timeout_s, max_turn_s=max_turn_s(settings))
+
+
+def max_turn_s(settings: Settings) -> float:
+    """The longest one model call may run, even once its answer streams: a few answer deadlines, at least 2 min."""
+    return max(120.0, 4 * settings.answer.deadline_s)
 
 
 def make_tiers(settings: Settings, small: Generator) -> list[Tier]:
@@ -223,7 +230,7 @@ def make_tiers(settings: Settings, small: Generator) -> list[Tier]:
         generator = OpenAICompatibleGenerator(
             t.base_url, t.model, api_key=t.api_key.get_secret_value() if t.api_key else None,
             connect_timeout_s=t.connect_timeout_s, read_timeout_s=t.read_timeout_s, retries=t.retries,
-            max_concurrency=t.max_concurrency, context_length=t.context_length,
+            max_concurrency=t.max_concurrency, context_length=t.context_length, max_turn_s=max_turn_s(settings),
         )
         tiers.append(Tier(t.name or ("large" if number == 1 else f"large{number}"), generator, t.max_answer_tokens,
                           tuple(t.stop)))
@@ -273,6 +280,7 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
         min_support=a.min_support,
         fallback_extractive=a.fallback_extractive,
         condense_with_model=not local,  # a 135M model cannot rewrite a question; the previous one is prepended
+        deadline_s=a.deadline_s,
     )
     return Answerer(retriever, generator, options, tiers=tiers, planner=make_planner(settings, generator,
                     routing=len(tiers) > 1), policy=escalation_policy(settings),
@@ -314,7 +322,17 @@ def make_runner(settings: Settings, store: JobStore, pipelines: ThreadPipelines,
                 registry: CollectorRegistry) -> TaskRunner:
     """What runs tasks in this process, its metrics in `registry`."""
     return TaskRunner(store, pipelines, worker_id=worker_id(), policy=task_policy(settings),
-                      metrics=TaskMetrics(registry))
+                      metrics=TaskMetrics(registry), quarantine=make_quarantine(settings))
+
+
+def make_quarantine(settings: Settings) -> Quarantine:
+    """Where uploads that failed to index go (DATA_DIR/quarantine), kept DOCENT_LIMITS__QUARANTINE_DAYS."""
+    return Quarantine(uploads_dir(settings), settings.data_dir / "quarantine",
+                      retention_days=settings.limits.quarantine_days)
+
+
+def uploads_dir(settings: Settings) -> Path:
+    return settings.data_dir / "uploads"
 
 
 def make_reaper(settings: Settings, store: JobStore, queue: TaskQueue) -> Reaper:

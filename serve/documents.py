@@ -40,6 +40,17 @@ def safe_folder(folder: str) -> Path:
     return Path(*parts) if parts else Path()
 
 
+def distinct_name(name: str, taken: set[str]) -> str:
+    """`name`, or `stem (2).ext`, `stem (3).ext`... when an earlier file of the same request took it."""
+    candidate, number = name, 1
+    stem, dot, ext = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+    while candidate.casefold() in taken:
+        number += 1
+        candidate = f"{stem} ({number}){dot}{ext}"
+    taken.add(candidate.casefold())
+    return candidate
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
     filename: str
@@ -77,7 +88,9 @@ class DocumentService:
         """Save `files` and submit a job that indexes them; the job and the saved path of each file name.
 
         A file is written to a temporary name and moved into place, so a half-received upload never replaces a
-        good file; its document keeps its old chunks until the new ones are written (see `Index`)."""
+        good file; its document keeps its old chunks until the new ones are written (see `Index`). Files of the
+        same name in one request are kept apart (`a.pdf`, `a (2).pdf`): each is its own document and outcome.
+        A file that then fails to index is moved out of the uploads folder (see `ingest.quarantine`)."""
         if self.jobs is None:
             raise ConfigError("this server was started without an indexing queue")
         grant = Grant(acl, public, tags)  # an unusable principal is refused before anything is saved
@@ -85,14 +98,20 @@ class DocumentService:
         target = self.uploads_dir / safe_folder(folder)
         target.mkdir(parents=True, exist_ok=True)
         paths: dict[str, str] = {}
+        taken: set[str] = set()
         for upload in files:
-            path = target / safe_name(upload.filename)
+            path = target / distinct_name(safe_name(upload.filename), taken)
             with tempfile.NamedTemporaryFile(dir=target, prefix=".upload-", delete=False) as out:
                 shutil.copyfileobj(upload.stream, out, 1 << 20)
             Path(out.name).replace(path)
             paths[str(path.resolve())] = upload.filename
         label = f"upload of {len(paths)} file(s) to {safe_folder(folder) or '/'}"
-        status = self.jobs.submit([Path(p) for p in paths], grant, kind="upload", label=label)
+        try:
+            status = self.jobs.submit([Path(p) for p in paths], grant, kind="upload", label=label)
+        except Exception:
+            for path in paths:  # no job will index them: they must not stay among the uploads
+                Path(path).unlink(missing_ok=True)
+            raise
         return status, paths
 
     @staticmethod

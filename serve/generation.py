@@ -1,23 +1,25 @@
 """Generation through an OpenAI-compatible server (vLLM in production, llama.cpp's server in tests).
 
-One small interface, `Generator`: `complete()` returns a whole answer, `stream()` yields text as it arrives.
-The HTTP client is strict about time, because a slow or dead model server must become a clear error within
-seconds, never a hung request: a short connect timeout, a read timeout per received chunk, at most one retry
-(only before any text has been returned), and a bound on concurrent requests so that a burst queues here, in
-the open, instead of inside the model server.
+One small interface, `Generator`: `complete()` returns a whole answer, `stream()` yields text as it arrives;
+both are bounded by the answer's `Deadline` and stop when it is cancelled. The HTTP client is strict about
+time, because a slow or dead model server must become a clear error within the deadline, never a hung request:
+a short connect timeout, a read timeout per received chunk (never past the deadline), a retry only of a request
+the server never received (a refused connection), and a bound on concurrent requests so that a burst queues
+here, in the open, instead of inside the model server.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
 
-from retrieval.errors import GeneratorUnavailableError
+from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
+from serve.deadline import NO_DEADLINE, AnswerCancelled, Deadline, Turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,11 @@ class Completion:
 
 class Generator(Protocol):
     """A chat model. `context_length` bounds prompt + answer; `count_tokens` measures text in its tokens (or a
-    safe over-estimate of them); `ping` raises `GeneratorUnavailableError` when it cannot answer now."""
+    safe over-estimate of them); `ping` raises `GeneratorUnavailableError` when it cannot answer now.
+
+    `complete` and `stream` give up with `GeneratorTimeoutError` when `deadline` passes and raise
+    `AnswerCancelled` when it is cancelled; either way the model's turn is given back and its work stops.
+    A stream that is closed early (its consumer stopped) stops the model's work too."""
 
     model: str
     context_length: int
@@ -49,14 +55,21 @@ class Generator(Protocol):
     def close(self) -> None: ...
 
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = ()) -> Completion: ...
+                 stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion: ...
 
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = ()) -> Iterator[str]: ...
+               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Iterator[str]: ...
+
+
+STUCK_GRACE_S = 15.0  # beyond the longest turn, before readiness calls a model whose turns are all held stuck
 
 
 class OpenAICompatibleGenerator:
-    """`/v1/chat/completions` of an OpenAI-compatible server, with bounded time and concurrency."""
+    """`/v1/chat/completions` of an OpenAI-compatible server, with bounded time and concurrency.
+
+    Connections are not kept alive between calls: each call's socket is known, so a cancelled answer can shut
+    it down at once, even while the call waits for a whole (non-streamed) answer; the server then sees the
+    request closed and stops generating (vLLM aborts a request whose client disconnected)."""
 
     def __init__(
         self,
@@ -69,6 +82,8 @@ class OpenAICompatibleGenerator:
         retries: int = 1,
         max_concurrency: int = 4,
         context_length: int = 8192,
+        max_turn_s: float = 120.0,
+        transport: httpx.BaseTransport | None = None,  # tests: httpx.MockTransport
     ) -> None:
         self.base_url = base_url.rstrip("/").removesuffix("/v1")  # the paths below start with /v1
         self.model = model
@@ -76,10 +91,12 @@ class OpenAICompatibleGenerator:
         self.retries = retries
         self.read_timeout_s = read_timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.max_turn_s = max_turn_s  # the longest one call may take, whatever its deadline
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
-        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
+                                    limits=httpx.Limits(max_keepalive_connections=0), transport=transport)
+        self._turns = Turns(max_concurrency)
 
     def close(self) -> None:
         self._client.close()
@@ -91,7 +108,12 @@ class OpenAICompatibleGenerator:
         return [-(-len(t.encode()) // 3) for t in texts]
 
     def ping(self) -> None:
-        """Raise unless the server answers `GET /v1/models` within the connect timeout (the readiness probe)."""
+        """Raise unless the server answers `GET /v1/models` within the connect timeout and a call could get a
+        turn here (the readiness probe)."""
+        stuck = self._turns.stuck_for()
+        if stuck > self.max_turn_s + STUCK_GRACE_S:
+            raise GeneratorUnavailableError(f"the generator at {self.base_url} cannot take a call: all "
+                                            f"{self._turns.size} have been in use for {stuck:.0f} s")
         try:
             response = self._client.get("/v1/models", timeout=self.connect_timeout_s)
         except httpx.TransportError as exc:
@@ -112,60 +134,105 @@ class OpenAICompatibleGenerator:
             body["stop"] = list(stop)
         return body
 
-    def _slot(self) -> None:
-        if not self._slots.acquire(timeout=self.read_timeout_s):
-            raise GeneratorUnavailableError(
-                f"the generator at {self.base_url} is busy: no free slot within {self.read_timeout_s:.0f} s"
-            )
+    def _turn(self, deadline: Deadline):  # noqa: ANN202 - a context manager
+        return self._turns.turn(deadline.bound(self.read_timeout_s),
+                                f"the generator at {self.base_url} is busy: no free slot within "
+                                f"{deadline.bound(self.read_timeout_s):.0f} s")
 
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = ()) -> Completion:
+                 stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion:
+        deadline = deadline.capped(self.max_turn_s)
         body = self._body(messages, max_tokens, temperature, stop, stream=False)
-        self._slot()
-        try:
-            for attempt in range(self.retries + 1):
-                try:
-                    response = self._client.post("/v1/chat/completions", json=body)
-                except httpx.TransportError as exc:
-                    if attempt < self.retries:
-                        continue
-                    raise GeneratorUnavailableError(f"the generator at {self.base_url} failed: {_describe(exc)}") from exc
-                if response.status_code >= 500 and attempt < self.retries:
-                    continue
-                return _completion(response, self.base_url)
-            raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
-        finally:
-            self._slots.release()
+        with self._turn(deadline), _Exchange(self, body, deadline) as response:
+            try:
+                response.read()
+            except httpx.TransportError as exc:
+                raise _failure(exc, deadline, self.base_url, "before answering") from exc
+            return _completion(response, self.base_url)
 
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = ()) -> Iterator[str]:
-        """Text deltas as the server sends them. A failure before the first delta is retried once; after it,
-        it is raised, because the caller has already passed part of the answer on."""
+               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Iterator[str]:
+        """Text deltas as the server sends them. A failure after the first delta is raised, because the caller
+        has already passed part of the answer on; closing the iterator closes the request."""
+        deadline = deadline.capped(self.max_turn_s)
         body = self._body(messages, max_tokens, temperature, stop, stream=True)
-        self._slot()
+        with self._turn(deadline), _Exchange(self, body, deadline) as response:
+            if response.status_code >= 400:
+                response.read()
+                _completion(response, self.base_url)  # raises with the server's message
+            started = False
+            try:
+                for delta in _sse_deltas(response.iter_lines(), self.base_url):
+                    deadline.check("in the middle of the answer")
+                    started = True
+                    yield delta
+            except httpx.TransportError as exc:
+                raise _failure(exc, deadline, self.base_url,
+                               "in the middle of the answer" if started else "before answering") from exc
+
+
+class _Exchange:
+    """One request to the server, its response open (headers received, body not read) inside the block.
+
+    Only a request the server never received is tried again (the connection was refused or timed out): a
+    request it accepted may be generating, and a second one would double its work and the wait. A cancelled
+    deadline shuts the connection's socket down, which ends a read blocked on it at once."""
+
+    def __init__(self, owner: OpenAICompatibleGenerator, body: dict[str, object], deadline: Deadline) -> None:
+        self.owner, self.body, self.deadline = owner, body, deadline
+        self._socket: socket.socket | None = None
+        self._response: httpx.Response | None = None
+        self._cancel = deadline.on_cancel(self._shut_down)
+
+    def _trace(self, event: str, info: dict) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.connect_unix_socket.complete"):
+            stream = info.get("return_value")
+            self._socket = stream.get_extra_info("socket") if stream is not None else None
+
+    def _shut_down(self) -> None:
+        if self._socket is not None:
+            try:
+                self._socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    def __enter__(self) -> httpx.Response:
+        o, deadline = self.owner, self.deadline
+        self._cancel.__enter__()
+        for attempt in range(o.retries + 1):
+            deadline.check("before the generator answered")
+            timeout = httpx.Timeout(deadline.bound(o.read_timeout_s), connect=deadline.bound(o.connect_timeout_s))
+            request = o._client.build_request("POST", "/v1/chat/completions", json=self.body, timeout=timeout,
+                                              extensions={"trace": self._trace})
+            try:
+                self._response = o._client.send(request, stream=True)
+                return self._response
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt < o.retries and not deadline.stopped:
+                    continue
+                self._cancel.__exit__(None, None, None)
+                raise _failure(exc, deadline, o.base_url, "before answering") from exc
+            except httpx.TransportError as exc:
+                self._cancel.__exit__(None, None, None)
+                raise _failure(exc, deadline, o.base_url, "before answering") from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def __exit__(self, *exc: object) -> None:
         try:
-            for attempt in range(self.retries + 1):
-                started = False
-                try:
-                    with self._client.stream("POST", "/v1/chat/completions", json=body) as response:
-                        if response.status_code >= 400:
-                            response.read()
-                            if response.status_code >= 500 and attempt < self.retries:
-                                continue
-                            _completion(response, self.base_url)  # raises with the server's message
-                        for delta in _sse_deltas(response.iter_lines(), self.base_url):
-                            started = True
-                            yield delta
-                    return
-                except httpx.TransportError as exc:
-                    if not started and attempt < self.retries:
-                        continue
-                    where = "in the middle of the answer" if started else "before answering"
-                    raise GeneratorUnavailableError(
-                        f"the generator at {self.base_url} failed {where}: {_describe(exc)}"
-                    ) from exc
+            if self._response is not None:
+                self._response.close()
         finally:
-            self._slots.release()
+            self._cancel.__exit__(None, None, None)
+
+
+def _failure(exc: httpx.TransportError, deadline: Deadline, base_url: str, where: str) -> Exception:
+    """What a transport error means for the answer: its caller left, its deadline passed, or the server failed."""
+    if deadline.cancelled:
+        return AnswerCancelled(f"the answer was cancelled {where}")
+    if deadline.expired:
+        return GeneratorTimeoutError(f"the generator at {base_url} timed out {where}: the answer's deadline "
+                                     "passed")
+    return GeneratorUnavailableError(f"the generator at {base_url} failed {where}: {_describe(exc)}")
 
 
 def _describe(exc: httpx.TransportError) -> str:

@@ -1,26 +1,51 @@
-"""Checks on a generated answer before anyone sees it: citations, support, links.
+"""Checks on a generated answer before anyone sees it: markup, citations, links, support, echoed instructions.
 
-A small model cites numbers that do not exist, repeats a link it saw in a poisoned document, or writes a
-sentence the passages do not support. `check_answer` removes what can be removed safely (citations of no
-passage, links and images that are not in the sources) and flags the rest: sentences whose words overlap too
-little with the passages they cite (or, uncited, with any passage).
+A small model cites numbers that do not exist, repeats a link or a `<script>` it saw in a poisoned document,
+writes a sentence the passages do not support, or recites its own rules instead of answering. `check_answer`
+removes what can be removed safely and flags the rest:
+
+- HTML markup is removed (tags, comments, and `<script>`/`<style>` with their content): model text is plain
+  text and Markdown, and no HTML from a model reaches a page or a Slack message;
+- citations of no passage are removed;
+- a link (a bare URL or a Markdown link's target) stays only when the exact URL appears in a passage that its
+  own sentence cites (citing a planted notice elsewhere in the answer vouches for nothing here); images never
+  stay (they load from elsewhere the moment they are shown);
+- sentences whose words overlap too little with the passages they cite (or, uncited, with any passage) are
+  flagged as unsupported;
+- sentences that repeat the prompt's rules are removed and the answer is marked `echoed`: a failed answer.
+
+`StreamFilter` applies the removals while an answer streams, releasing text only once nothing in it can still
+turn out to be removable.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from retrieval.passages import Passage
-from retrieval.sentences import split_sentences
+from retrieval.sentences import sentence_pieces, split_sentences
 from retrieval.terms import terms
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)[^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
-_FENCE = re.compile(r"</?\s*documents\s*>", re.IGNORECASE)  # the prompt's block tags, echoed by small models
 _URL = re.compile(r"\bhttps?://[^\s<>()\[\]]*[^\s<>()\[\].,;:!?。，]", re.IGNORECASE)  # not a closing full stop
+# Markup, by hand rather than with an HTML sanitizer (nh3, bleach): a sanitizer's output is HTML, with every
+# `<` and `&` of the text escaped, while a model's answer is Markdown shown as text; only the tags must go.
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+# A tag: a name, then attributes as HTML writes them (so "a<b [1]." or "x < y" is text, not a tag).
+_ATTRIBUTES = r"""(?:\s+[A-Za-z_:@][\w:.@-]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>=`]+))?)*\s*/?"""
+_TAG = re.compile(rf"<[A-Za-z][\w:-]*{_ATTRIBUTES}>|</[A-Za-z][\w:-]*\s*>")
+_OPEN_SCRIPT = re.compile(r"<(script|style)\b", re.IGNORECASE)
+# The same, still being written at the end of the text (its attributes may be cut anywhere).
+_PARTIAL_ATTRIBUTES = r"""(?:\s+[A-Za-z_:@][\w:.@-]*(?:\s*=\s*(?:"[^"]*"?|'[^']*'?|[^\s"'<>=`]*))?)*\s*/?"""
+_UNCLOSED_BLOCK = re.compile(r"<(?:script|style)\b.*|<!--.*", re.IGNORECASE | re.DOTALL)  # to the end
+_UNCLOSED_TAG = re.compile(rf"<[A-Za-z][\w:-]*{_PARTIAL_ATTRIBUTES}$|</[A-Za-z][\w:-]*\s*$")
+_SENTENCE_END = re.compile(r"[.!?。！？\n]")
+ECHO_SHINGLE = 3  # terms in a row that a sentence must share with a rule, several times, to be an echo of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,35 +57,79 @@ class CheckedAnswer:
     removed_citations: tuple[int, ...] = ()
     removed_links: tuple[str, ...] = ()
     unsupported: tuple[str, ...] = field(default=())
+    echoed: tuple[str, ...] = ()  # sentences that repeated the prompt's rules (removed from `text`)
 
     @property
     def grounded(self) -> bool:
         return not self.unsupported
 
 
-def _strip_links(text: str, sources: str) -> tuple[str, list[str]]:
+def strip_markup(text: str) -> str:
+    """`text` without HTML: scripts and styles with their content, comments, and every tag (its text stays);
+    a tag, comment or script left open at the end goes to the end."""
+    text = _UNCLOSED_BLOCK.sub("", _COMMENT.sub("", _SCRIPT.sub("", text)))
+    return _UNCLOSED_TAG.sub("", _TAG.sub("", text))
+
+
+def urls_of(passages: Iterable[Passage]) -> frozenset[str]:
+    """Every URL written in the passages (as the answer's URLs are found): what a cited passage vouches for."""
+    return frozenset(url for p in passages for url in _URL.findall(p.text))
+
+
+def _strip_images(text: str) -> tuple[str, list[str]]:
+    """Images are never shown, even from a source: they load from elsewhere the moment they are displayed."""
     removed: list[str] = []
 
     def image(match: re.Match[str]) -> str:
         removed.append(match.group(2))
         return match.group(1)
 
+    return _IMAGE.sub(image, text), removed
+
+
+def _strip_links(text: str, allowed: frozenset[str]) -> tuple[str, list[str]]:
+    removed: list[str] = []
+
     def link(match: re.Match[str]) -> str:
-        if match.group(2) in sources:
+        if match.group(2) in allowed:
             return match.group(0)
         removed.append(match.group(2))
         return match.group(1)
 
     def url(match: re.Match[str]) -> str:
-        if match.group(0) in sources:
+        if match.group(0) in allowed:
             return match.group(0)
         removed.append(match.group(0))
         return ""
 
-    text = _FENCE.sub("", text)
-    text = _IMAGE.sub(image, text)  # images are never shown, even from a source: they load from elsewhere
     text = _LINK.sub(link, text)
     return _URL.sub(url, text), removed
+
+
+class PromptEcho:
+    """Recognizes sentences that recite the prompt's rules (a small model's failure mode): a sentence sharing
+    `ECHO_SHINGLE` terms in a row with a rule, for at least half of the rule's runs or three of them."""
+
+    def __init__(self, rules: Iterable[str], *, allowed: Iterable[str] = ()) -> None:
+        may_repeat = frozenset(s for text in allowed for s in _shingles(text))  # e.g. the not-found reply
+        self._rules = [r for r in (frozenset(_shingles(rule)) - may_repeat for rule in rules) if r]
+        self._all = frozenset().union(*self._rules) if self._rules else frozenset()
+
+    def suspicious(self, sentence: str) -> bool:
+        """Whether the sentence so far shares a run with any rule (it may become an echo: hold it)."""
+        return bool(self._all) and not self._all.isdisjoint(_shingles(sentence))
+
+    def echoes(self, sentence: str) -> bool:
+        found = set(_shingles(sentence))
+        return any(len(found & rule) >= min(3, max(1, len(rule) // 2)) for rule in self._rules)
+
+
+NO_ECHO = PromptEcho(())
+
+
+def _shingles(text: str) -> list[tuple[str, ...]]:
+    words = list(terms(_CITATION.sub(" ", text)))
+    return [tuple(words[i:i + ECHO_SHINGLE]) for i in range(len(words) - ECHO_SHINGLE + 1)]
 
 
 def _support(sentence: str, passages: Sequence[str]) -> float:
@@ -87,53 +156,125 @@ def _remove_bad_citations(text: str, passages: int) -> tuple[str, list[int]]:
     return _CITATION.sub(citation, text), removed
 
 
-def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float = 0.5) -> CheckedAnswer:
-    """Remove citations of no passage and links not in the sources; flag sentences below `min_support`."""
-    sources = "\n".join(p.text for p in passages)
-    text, removed_links = _strip_links(answer, sources)
+def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float = 0.5,
+                 echo: PromptEcho = NO_ECHO) -> CheckedAnswer:
+    """Remove markup, citations of no passage, links their sentence's cited passages do not have, and
+    sentences that recite the prompt's rules; flag sentences below `min_support`."""
+    text = strip_markup(answer)
     text, removed_citations = _remove_bad_citations(text, len(passages))
-    text = re.sub(r"[ \t]+([.,;:!?。，；：！？])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
-    cited = sorted({int(n) for n in _CITATION.findall(text)})
+    kept, echoed = [], []
+    for sentence in _units(sentence_pieces(text)):
+        (echoed if echo.echoes(sentence) else kept).append(sentence)
+    text, removed_links = _strip_unvouched_links("".join(kept), passages)
+    text = _tidy(text)
     unsupported = []
     for sentence in split_sentences(text):
         numbers = [int(n) for n in _CITATION.findall(sentence)]
         evidence = [passages[n - 1].text for n in numbers] if numbers else [p.text for p in passages]
         if _support(sentence, evidence) < min_support:
             unsupported.append(sentence.strip())
-    return CheckedAnswer(text, tuple(cited), tuple(removed_citations), tuple(removed_links), tuple(unsupported))
+    return CheckedAnswer(text, _cited(text), tuple(removed_citations), tuple(removed_links), tuple(unsupported),
+                         tuple(s.strip() for s in echoed))
+
+
+def _cited(text: str) -> tuple[int, ...]:
+    return tuple(sorted({int(n) for n in _CITATION.findall(text)}))
+
+
+def _vouched(sentence: str, passages: Sequence[Passage]) -> frozenset[str]:
+    """The URLs a sentence may carry: those of the passages it cites."""
+    return urls_of(passages[n - 1] for n in _cited(sentence) if 1 <= n <= len(passages))
+
+
+def _strip_unvouched_links(text: str, passages: Sequence[Passage]) -> tuple[str, list[str]]:
+    """`text` without images, and each sentence's links kept only when a passage it cites has the exact URL."""
+    text, removed = _strip_images(text)  # first: a "!" would end a sentence in the middle of "![alt](url)"
+    pieces = []
+    for sentence in sentence_pieces(text):
+        piece, links = _strip_links(sentence, _vouched(sentence, passages))
+        pieces.append(piece)
+        removed += links
+    return "".join(pieces), removed
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"[ \t]+([.,;:!?。，；：！？])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
 
 _OPEN_TAIL = re.compile(r"[!-~]*$")  # a trailing run of printable ASCII: possibly an unfinished URL or [n]
+_OPEN_TAG = re.compile(rf"<[A-Za-z][\w:-]*{_PARTIAL_ATTRIBUTES}$|</[A-Za-z]?[\w:-]*\s*$|<!?-?-?$")  # being written
+# A sentence is known to be over once its full stop is followed by a space (it may be "51820." of "51820.5").
+_PARTIAL_WORD = re.compile(r"[A-Za-z0-9_'’-]+$")
+_FINISHED = re.compile(r"(?:[。！？；][”’」』)）\"']*\s*|[.!?][”’\"')]*\s+|\n+)$")
 
 
 class StreamFilter:
-    """The removable checks of `check_answer`, applied to an answer while it streams.
+    """The removals of `check_answer`, applied to an answer while it streams.
 
-    Text is released only up to a point where no link, image or citation can still be open: a trailing ASCII
-    word waits for the next space (it may be the start of a URL), and an unclosed `[` waits for its `]` and,
-    when a `(` follows, for the `)`. What is released has foreign links, images and citations of no passage
-    removed, so a poisoned passage's link never reaches the client, not even for a moment.
+    Text is released only once nothing in it can still turn out to be removable, so nothing removable reaches
+    the client, not even for a moment:
+    - a trailing ASCII word waits for the next space (it may be the start of a URL), an unclosed `[` for its
+      `]` and, when a `(` follows, for the `)`;
+    - an unclosed `<` waits for its `>`, an open `<script>` or `<style>` for its end (both are then removed);
+    - a URL waits until its sentence cites a passage that has it, or until the sentence ends (then it is
+      removed if none did);
+    - a sentence's first words wait until it is clear they do not recite the prompt's rules, and a sentence
+      that shares wording with a rule waits until it ends; one that recites a rule is dropped (`echoed`).
     """
 
-    def __init__(self, passages: Sequence[Passage]) -> None:
-        self._sources = "\n".join(p.text for p in passages)
-        self._count = len(passages)
+    def __init__(self, passages: Sequence[Passage], *, echo: PromptEcho = NO_ECHO) -> None:
+        self._passages = list(passages)
+        self._echo = echo
         self._pending = ""
+        self._mid_sentence = False  # whether released text ended inside a sentence
         self.removed_links: list[str] = []
         self.removed_citations: list[int] = []
+        self.echoed: list[str] = []
+        self.released = ""  # what the client has been sent
 
     def feed(self, delta: str) -> str:
         self._pending += delta
-        cut = self._safe_cut(self._pending)
-        ready, self._pending = self._pending[:cut], self._pending[cut:]
-        return self._clean(ready)
+        return self._release(final=False)
 
     def flush(self) -> str:
-        ready, self._pending = self._pending, ""
-        return self._clean(ready)
+        return self._release(final=True)
 
-    @staticmethod
-    def _safe_cut(text: str) -> int:
+    def _release(self, *, final: bool) -> str:
+        text, held = self._pending, ""
+        if not final:  # an unfinished tag or script stays held, with everything after it
+            opening = _last_open_script(text)
+            tag = _OPEN_TAG.search(text)
+            comment = text.rfind("<!--")
+            cut = min(opening if opening is not None else len(text), tag.start() if tag else len(text),
+                      comment if comment != -1 and "-->" not in text[comment:] else len(text))
+            text, held = text[:cut], text[cut:]
+        text = strip_markup(text)
+        pieces = sentence_pieces(text)
+        tail = pieces.pop() if pieces and not final and not _FINISHED.search(pieces[-1]) else ""
+        units = _units(pieces)
+        if units and not final and _words(units[-1]) < 2:  # a list number or "Yes." waits for what follows
+            tail = units.pop() + tail
+        kept = []
+        for piece in units:
+            if self._echo.echoes(piece):
+                self.echoed.append(piece.strip())
+            else:
+                kept.append(piece)
+        settled = _PARTIAL_WORD.sub("", tail)  # a Latin word still being written is not a word yet
+        if tail and (self._echo.suspicious(settled) or (not self._mid_sentence and _words(settled) < ECHO_SHINGLE)):
+            held = tail + held  # it may yet recite a rule
+            tail = ""
+        ready = "".join(kept) + tail
+        cut = len(ready) if final else self._safe_cut(ready)
+        out = ready[:cut]
+        self._pending = ready[cut:] + held
+        if out.strip():
+            self._mid_sentence = not _FINISHED.search(out)
+        out = self._clean(out)
+        self.released += out
+        return out
+
+    def _safe_cut(self, text: str) -> int:
         cut = len(text) - len(_OPEN_TAIL.search(text).group(0))  # type: ignore[union-attr] - always matches
         opening = text.rfind("[", 0, cut)
         if opening != -1:
@@ -141,13 +282,55 @@ class StreamFilter:
             open_link = closing != -1 and closing + 1 < cut and text[closing + 1] == "(" and ")" not in text[closing:cut]
             if closing == -1 or closing + 1 >= cut or open_link:
                 cut = opening - 1 if opening > 0 and text[opening - 1] == "!" else opening
+        # A URL in the sentence still being written waits for that sentence's citations (one in a finished
+        # sentence is decided when it is cleaned).
+        pieces = sentence_pieces(text[:cut])
+        last = pieces[-1] if pieces and not _FINISHED.search(pieces[-1]) else ""
+        start_of_last = cut - len(last)
+        allowed = _vouched(last, self._passages)
+        images = [m.span() for m in _IMAGE.finditer(text, 0, cut)]
+        for match in _URL.finditer(text, start_of_last, cut):
+            if match.group(0) in allowed or any(a <= match.start() < b for a, b in images):
+                continue  # vouched for, or inside an image (always removed)
+            start = match.start()
+            if text[:start].endswith("]("):  # a Markdown link's target: hold the link from its `[`
+                bracket = text.rfind("[", 0, start - 2)
+                start = bracket if bracket != -1 else start
+            return min(cut, start)
         return cut
 
     def _clean(self, text: str) -> str:
         if not text:
             return ""
-        text, links = _strip_links(text, self._sources)
-        text, citations = _remove_bad_citations(text, self._count)
+        text, citations = _remove_bad_citations(text, len(self._passages))
+        text, links = _strip_unvouched_links(text, self._passages)
         self.removed_links += links
         self.removed_citations += citations
         return text
+
+
+def _last_open_script(text: str) -> int | None:
+    """Where an unclosed `<script` or `<style` starts (None: every one is closed)."""
+    for match in reversed(list(_OPEN_SCRIPT.finditer(text))):
+        if not re.search(rf"</{match.group(1)}\s*>", text[match.end():], re.IGNORECASE):
+            return match.start()
+    return None
+
+
+def _words(text: str) -> int:
+    """Words with a letter in them: "1." numbers a list, it says nothing yet."""
+    return sum(1 for term in terms(text) if not term.isdigit())
+
+
+def _units(pieces: list[str]) -> list[str]:
+    """Sentence pieces, a piece of fewer than two words (a list number, "Rules:", "Yes.") joined to the next:
+    "1. Use only facts stated in the documents." is judged as one sentence."""
+    units, carry = [], ""
+    for piece in pieces:
+        carry += piece
+        if _words(carry) >= 2:
+            units.append(carry)
+            carry = ""
+    if carry:
+        units.append(carry)
+    return units

@@ -4,19 +4,22 @@ No server to install and no GPU: the default model is SmolLM2-135M-Instruct, who
 package ships (installed with --no-deps, for the file only). It is small enough to answer in seconds on two cores
 and too small to answer well; production points `DOCENT_LLM__BASE_URL` at vLLM instead (see the README).
 
-llama.cpp holds one context, so requests take turns: a lock admits one generation at a time, and a request that
-waits longer than `wait_s` for it gets `GeneratorUnavailableError` (the API's 503), not an unbounded queue.
+llama.cpp holds one context, so requests take turns: one generation at a time, and a request that waits longer
+than `wait_s` (or its deadline) for its turn gets `GeneratorUnavailableError` (the fallback or the API's 503),
+not an unbounded queue. Generation checks the answer's deadline at every token: a cancelled answer (its client
+went away) or one past its deadline stops there and gives the turn back at once.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from importlib.util import find_spec
 from pathlib import Path
 
 from retrieval.errors import GeneratorUnavailableError, ModelUnavailableError
-from serve.generation import ChatMessage, Completion
+from serve.deadline import NO_DEADLINE, Deadline, Turns
+from serve.generation import STUCK_GRACE_S, ChatMessage, Completion
 
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -37,15 +40,16 @@ class LlamaCppGenerator:
     """A GGUF chat model in this process. `start()` loads it; `complete()`/`stream()` as `Generator`."""
 
     def __init__(self, model_path: Path, *, context_length: int = 2048, threads: int = 1, wait_s: float = 30.0,
-                 name: str | None = None, repeat_penalty: float = 1.2) -> None:
+                 name: str | None = None, repeat_penalty: float = 1.2, max_turn_s: float = 120.0) -> None:
         self.model_path = Path(model_path)
         self.context_length = context_length
         self.threads = threads
         self.wait_s = wait_s
+        self.max_turn_s = max_turn_s  # the longest one generation may take, whatever its deadline
         self.repeat_penalty = repeat_penalty  # tiny models loop on a phrase without it
         self.model = name or self.model_path.stem
         self._llama = None
-        self._lock = threading.Lock()
+        self._turns = Turns(1)
 
     def start(self) -> None:
         if not self.model_path.is_file():
@@ -66,51 +70,64 @@ class LlamaCppGenerator:
         return [len(llama.tokenize(t.encode(), add_bos=False, special=True)) for t in texts]
 
     def ping(self) -> None:
+        """Raise unless the model is loaded and can take a turn: a turn held far longer than any generation may
+        last was never given back, and every answer would wait for it in vain."""
         self._loaded()
+        stuck = self._turns.stuck_for()
+        if stuck > self.max_turn_s + STUCK_GRACE_S:
+            raise GeneratorUnavailableError(f"the local model cannot take a turn: one has been held for {stuck:.0f} s")
 
     def _loaded(self):  # noqa: ANN202 - llama_cpp.Llama, imported lazily
         if self._llama is None:
             raise GeneratorUnavailableError("the local model is not loaded")
         return self._llama
 
-    def _acquire(self) -> None:
-        if not self._lock.acquire(timeout=self.wait_s):
-            raise GeneratorUnavailableError(f"the local model is busy: no turn within {self.wait_s:.0f} s")
+    def _turn(self, deadline: Deadline):  # noqa: ANN202 - a context manager
+        wait = deadline.bound(self.wait_s)
+        return self._turns.turn(wait, f"the local model is busy: no turn within {wait:.0f} s")
 
-    @staticmethod
-    def _messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-        return [{"role": m.role, "content": m.content} for m in messages]
+    def _chunks(self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
+                deadline: Deadline) -> Iterator[dict]:
+        """llama.cpp's streamed chunks (one a token), ended when `deadline` stops: streaming is the one way to
+        look at every token, and closing llama.cpp's generator is the one way to stop it."""
+        chunks = self._loaded().create_chat_completion(
+            [{"role": m.role, "content": m.content} for m in messages], max_tokens=max_tokens,
+            temperature=temperature, stop=list(stop) or None, repeat_penalty=self.repeat_penalty, stream=True)
+        try:
+            for chunk in chunks:
+                yield chunk
+                if deadline.stopped:
+                    break
+        finally:
+            chunks.close()  # finished before the next turn uses the model
 
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = ()) -> Completion:
-        llama = self._loaded()
-        self._acquire()
-        try:
-            out = llama.create_chat_completion(self._messages(messages), max_tokens=max_tokens,
-                                               temperature=temperature, stop=list(stop) or None,
-                                               repeat_penalty=self.repeat_penalty)
-        finally:
-            self._lock.release()
-        choice = out["choices"][0]
-        usage = out.get("usage") or {}
-        return Completion(
-            text=choice["message"]["content"] or "",
-            model=self.model,
-            finish_reason=str(choice.get("finish_reason") or ""),
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-        )
+                 stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion:
+        self._loaded()
+        deadline = deadline.capped(self.max_turn_s)
+        parts, finish_reason = [], ""
+        with self._turn(deadline):
+            deadline.check("before the local model answered")
+            for chunk in self._chunks(messages, max_tokens, temperature, stop, deadline):
+                choice = chunk["choices"][0]
+                parts.append(choice.get("delta", {}).get("content") or "")
+                finish_reason = str(choice.get("finish_reason") or finish_reason)
+        deadline.check("while the local model answered")  # stopped by the deadline: the text is cut short
+        text = "".join(parts)
+        # A stream reports no usage: the contents' tokens plus a few per message for the chat template's markers.
+        prompt = sum(self.count_tokens([m.content for m in messages])) + 4 * len(messages)
+        return Completion(text=text, model=self.model, finish_reason=finish_reason, prompt_tokens=prompt,
+                          completion_tokens=self.count_tokens([text])[0] if text else 0)
 
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = ()) -> Iterator[str]:
-        llama = self._loaded()
-        self._acquire()
-        try:
-            for chunk in llama.create_chat_completion(self._messages(messages), max_tokens=max_tokens,
-                                                      temperature=temperature, stop=list(stop) or None,
-                                                      repeat_penalty=self.repeat_penalty, stream=True):
-                delta = chunk["choices"][0].get("delta", {}).get("content")
-                if delta:
-                    yield delta
-        finally:
-            self._lock.release()
+               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Iterator[str]:
+        self._loaded()
+        deadline = deadline.capped(self.max_turn_s)
+        with self._turn(deadline):
+            deadline.check("before the local model answered")
+            with closing(self._chunks(messages, max_tokens, temperature, stop, deadline)) as chunks:
+                for chunk in chunks:
+                    delta = chunk["choices"][0].get("delta", {}).get("content")
+                    if delta:
+                        yield delta
+            deadline.check("in the middle of the answer")

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from retrieval.errors import GeneratorUnavailableError
 from retrieval.terms import detect_language, terms
+from serve.deadline import NO_DEADLINE, Deadline
 from serve.generation import ChatMessage, Generator
 
 log = logging.getLogger("docent.planner")
@@ -66,7 +67,8 @@ class Planner(Protocol):
 
     rewrites: bool
 
-    def plan(self, question: str, conversation: Sequence[ChatMessage] = ()) -> Plan: ...
+    def plan(self, question: str, conversation: Sequence[ChatMessage] = (), *,
+             deadline: Deadline = NO_DEADLINE) -> Plan: ...
 
 
 # -- rules -------------------------------------------------------------------------------------------------------
@@ -134,7 +136,8 @@ class RulePlanner:
 
     rewrites = False
 
-    def plan(self, question: str, conversation: Sequence[ChatMessage] = ()) -> Plan:
+    def plan(self, question: str, conversation: Sequence[ChatMessage] = (), *,
+             deadline: Deadline = NO_DEADLINE) -> Plan:
         text = question.strip()
         language = detect_language(text)
         normal = _normal(text)
@@ -192,14 +195,15 @@ class ModelPlanner:
         # What makes a follow-up standalone when the model fails (default: the previous question prepended).
         self.condense = condense or _prepend_previous
 
-    def plan(self, question: str, conversation: Sequence[ChatMessage] = ()) -> Plan:
+    def plan(self, question: str, conversation: Sequence[ChatMessage] = (), *,
+             deadline: Deadline = NO_DEADLINE) -> Plan:
         text = question.strip()
         earlier = [m for m in conversation if m.role in {"user", "assistant"} and m.content.strip()]
         turns = "\n".join(f"{m.role.capitalize()}: {m.content.strip()[:500]}" for m in earlier[-6:])
         user = (f"Conversation:\n{turns}\n\n" if turns else "") + f"Last question: {text}"
         messages = [ChatMessage("system", PLAN_PROMPT), ChatMessage("user", user)]
         try:
-            reply = self.generator.complete(messages, max_tokens=self.max_tokens).text
+            reply = self.generator.complete(messages, max_tokens=self.max_tokens, deadline=deadline).text
         except GeneratorUnavailableError as exc:
             log.warning("the planner's model failed, planning by rules: %s", exc.message)
             return replace(self.fallback.plan(self.condense(text, earlier)), planner="rules (model failed)")

@@ -8,8 +8,12 @@ document cannot close the block and speak as the user.
 
 from __future__ import annotations
 
+from functools import cache
+
 from retrieval.packing import PackedContext
+from retrieval.sentences import split_sentences
 from serve.generation import ChatMessage
+from serve.grounding import PromptEcho
 
 NOT_FOUND = {
     "en": "The documents do not contain the answer to this question.",
@@ -50,3 +54,13 @@ def build_messages(question: str, context: PackedContext, *, language: str) -> l
     label = "问题" if lang == "zh" else "Question"
     user = f"<documents>\n{_fence(context.text)}\n</documents>\n\n{label}: {question.strip()}"
     return [ChatMessage("system", system), ChatMessage("user", user)]
+
+
+@cache
+def prompt_echo() -> PromptEcho:
+    """What recognizes an answer that recites these rules instead of answering (a failed answer). The not-found
+    reply, which the rules quote, is the one thing an answer may repeat; built on first use (it loads jieba)."""
+    lines = [line.split(".", 1)[-1] if line[:1].isdigit() else line
+             for text in SYSTEM.values() for line in text.format(not_found="").splitlines()]
+    rules = [sentence for line in lines for sentence in split_sentences(line)]  # an answer recites a sentence
+    return PromptEcho([r for r in rules if len(r.strip()) > 8], allowed=NOT_FOUND.values())

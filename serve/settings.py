@@ -141,6 +141,10 @@ class AnswerSettings(BaseModel):
     min_relevance_zh: float = Field(0.24, ge=-1, le=1)
     min_support: float = Field(0.5, ge=0, le=1)
     fallback_extractive: bool = True  # the generator down: answer extractively (False: 503)
+    # One deadline for all the model calls of an answer (planner, small model, larger tiers) until it starts to
+    # reach its client: past it, the extractive fallback (or a 503) comes. Well under a browser's or a proxy's
+    # patience (nginx gives up at 60 s); raise it when a slow larger tier must have its say.
+    deadline_s: float = Field(20.0, gt=0, le=600)
 
 
 class TierSettings(BaseModel):
@@ -206,6 +210,9 @@ class LimitSettings(BaseModel):
     burst: int = Field(30, ge=1)
     max_upload_mb: float = Field(50.0, gt=0)  # one upload request, all files together
     max_upload_files: int = Field(100, ge=1)
+    quarantine_days: float = Field(7.0, ge=0)  # uploads that failed to index are kept apart this long (0: deleted)
+    auth_failures_per_minute: int = Field(30, ge=1)  # failed authentications per client address ...
+    auth_failure_burst: int = Field(10, ge=1)  # ... in bursts of this many, then 429
 
 
 class Settings(BaseSettings):

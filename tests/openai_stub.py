@@ -24,6 +24,9 @@ class Script:
     piece_delay_s: float = 0.0  # between streamed pieces
     drop_after: int | None = None  # close the connection after this many streamed pieces
     requests: list[dict] = field(default_factory=list)
+    # For each streamed request its client closed early, the pieces that were sent and when the stub saw it.
+    abandoned: list[tuple[int, float]] = field(default_factory=list)
+    streaming: int = 0  # streamed requests being written now
 
 
 class OpenAIStub:
@@ -52,6 +55,17 @@ class OpenAIStub:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
+                script.streaming += 1
+                try:
+                    self._stream(script, text)
+                except (BrokenPipeError, ConnectionResetError):  # the client went away: stop, as vLLM does
+                    script.abandoned.append((self.sent, time.monotonic()))
+                finally:
+                    script.streaming -= 1
+                self.close_connection = True
+
+            def _stream(self, script: Script, text: str) -> None:
+                self.sent = 0
                 for n, piece in enumerate(re.findall(r"\S+\s*|\s+", text)):
                     if script.drop_after is not None and n >= script.drop_after:
                         self.wfile.flush()
@@ -60,11 +74,11 @@ class OpenAIStub:
                     event = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
                     self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                     self.wfile.flush()
+                    self.sent = n + 1
                     time.sleep(script.piece_delay_s)
                 self.wfile.write(b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n')
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
-                self.close_connection = True
 
             def _json(self, status: int, data: object) -> None:
                 payload = json.dumps(data).encode()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from ingest.jobs import MemoryJobStore
+from ingest.quarantine import Quarantine
 from ingest.queue import InProcessQueue, JobService, ThreadPipelines
 from ingest.sandbox import ParseLimits, ParserPool
 from ingest.tasks import TaskPolicy, TaskRunner
 
 
 def in_process_jobs(pipeline, *, concurrency: int = 1, policy: TaskPolicy | None = None,
-                    task_files: int = 32, limits: ParseLimits | None = None) -> JobService:
+                    task_files: int = 32, limits: ParseLimits | None = None,
+                    quarantine: Quarantine | None = None) -> JobService:
     pipelines = ThreadPipelines(pipeline, lambda: ParserPool(limits or ParseLimits()))
     store = MemoryJobStore()
-    runner = TaskRunner(store, pipelines, worker_id="test", policy=policy or TaskPolicy(backoff_s=0.2))
+    runner = TaskRunner(store, pipelines, worker_id="test", policy=policy or TaskPolicy(backoff_s=0.2),
+                        quarantine=quarantine)
     return JobService(store, InProcessQueue(runner, concurrency=concurrency), task_files=task_files)

@@ -10,18 +10,34 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from sse_starlette import ServerSentEvent
 
 from retrieval.filters import SearchFilters
 from retrieval.search import Mode, SearchRequest
 from serve.answer import Answer, AskRequest, Delta
 from serve.api.auth import CallerDep, ServicesDep
-from serve.api.errors import error_of
+from serve.api.errors import error_of, error_responses
+from serve.api.streaming import AnswerStream
+from serve.api.streaming import event as event_of
+from serve.deadline import AnswerCancelled
 from serve.generation import ChatMessage
 
-router = APIRouter()
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+router = APIRouter(responses=error_responses(400, 401, 422, 429, 503))
+
+
+def event_stream(events: list[str] | None) -> dict[int | str, dict]:
+    """The OpenAPI entry of a 200 that is Server-Sent Events when `stream` is true (each event's JSON `data`,
+    named one of `events`), and JSON otherwise."""
+    event: dict[str, object] = {"type": "object", "required": ["data"],
+                                "properties": {"data": {"type": "string"}, "id": {"type": "string"}}}
+    if events:
+        event["properties"]["event"] = {"type": "string", "enum": events}  # type: ignore[index]
+    return {200: {"content": {"text/event-stream": {"schema": event}}}}
+
+
+ASK_EVENTS = event_stream(["delta", "citations", "done", "error"])
+MAX_QUESTION_CHARS = 4000  # a question longer than this is refused (422), on every route that takes one
 
 
 class Filters(BaseModel):
@@ -31,6 +47,14 @@ class Filters(BaseModel):
     tags: list[str] = []
     modified_after: datetime | None = None
     modified_before: datetime | None = None
+
+    @field_validator("modified_after", "modified_before", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        """A date as the schema says, ISO 8601 text: not a number that pydantic would read as a Unix time."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("a date as ISO 8601 text, e.g. 2026-01-31 or 2026-01-31T09:00:00Z")
+        return value
 
     def to_search(self) -> SearchFilters:
         return SearchFilters(
@@ -46,7 +70,7 @@ class Filters(BaseModel):
 class SearchBody(BaseModel):
     """`POST /v1/search`. The principal comes from the API key, never from the body."""
 
-    query: str = Field(min_length=1, max_length=4000)
+    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     k: int = Field(10, ge=1, le=100)
     filters: Filters = Filters()
     mode: Mode = Mode.HYBRID
@@ -61,7 +85,7 @@ class Turn(BaseModel):
 class AskBody(BaseModel):
     """`POST /v1/ask`."""
 
-    question: str = Field(min_length=1, max_length=4000)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     filters: Filters = Filters()
     stream: bool = False
     conversation: list[Turn] = Field([], max_length=40)  # earlier turns, oldest first
@@ -80,8 +104,8 @@ def started(events: Iterator[Delta | Answer]) -> Iterator[Delta | Answer]:
     return replay()
 
 
-def sse(event: str, data: object) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def sse(event: str, data: object) -> ServerSentEvent:
+    return event_of(json.dumps(data, ensure_ascii=False), event)
 
 
 @router.post("/v1/search")
@@ -99,22 +123,25 @@ def search(body: SearchBody, who: CallerDep, s: ServicesDep) -> dict[str, object
     }
 
 
-@router.post("/v1/ask", response_model=None)
-def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> dict[str, object] | StreamingResponse:
+@router.post("/v1/ask", response_model=None, responses=ASK_EVENTS)
+def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> dict[str, object] | AnswerStream:
     """An answer with citations; `stream: true` sends Server-Sent Events: `delta` ({"text"}) as the answer is
-    written, then `citations`, then `done` (mode, timings, usage, the final text); or `error`."""
+    written, then `citations`, then `done` (mode, timings, usage, the final text); or `error`. A client that
+    leaves a stream stops its answer: the model is stopped and free for the next question at once."""
     answerer = s.need_answerer()
     ask_request = AskRequest(body.question, who.principal, body.filters.to_search(),
                              tuple(ChatMessage(t.role, t.content) for t in body.conversation),
                              extractive=body.mode == "extractive", caller=who.key_id)
     request_id = request.state.request_id
+    deadline = answerer.deadline()
     if not body.stream:
-        answer = answerer.answer(ask_request)
+        answer = answerer.answer(ask_request, deadline)
         s.metrics.record(answer)
         return {**answer.to_dict(), "request_id": request_id}
-    events = started(answerer.stream(ask_request))
+    answer_events = answerer.stream(ask_request, deadline)
+    events = started(answer_events)
 
-    def stream() -> Iterator[str]:
+    def stream() -> Iterator[ServerSentEvent]:
         try:
             for event in events:
                 if isinstance(event, Delta):
@@ -124,7 +151,9 @@ def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> dict
                 final = event.to_dict()
                 yield sse("citations", {"citations": final.pop("citations")})
                 yield sse("done", {**final, "request_id": request_id})
+        except AnswerCancelled:
+            return  # the client left: nobody reads an error event
         except Exception as exc:  # noqa: BLE001 - the stream has started: the error becomes its last event
             yield sse("error", error_of(exc, request_id))
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=STREAM_HEADERS)
+    return AnswerStream(stream(), answer=answer_events, deadline=deadline, on_abandoned=s.metrics.cancelled.inc)

@@ -28,26 +28,45 @@ class Caller:
             raise ForbiddenError("document management needs an admin key (docent keys create --admin)")
 
 
+def bearer_token(header: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header ("" when there is none); the scheme is
+    case-insensitive (RFC 9110), so `bearer KEY` works as well."""
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 def current_caller(request: Request, s: Annotated[Services, Depends(services)]) -> Caller:
     """The caller of a request, from its bearer key; without one, public-only access if anonymous mode is on.
 
     Each caller's requests are counted against the rate limit here, after authentication, so a flood of bad
-    keys cannot spend a real key's budget."""
+    keys cannot spend a real key's budget. Failed authentications are counted per client address instead: past
+    a burst, they are answered 429, so a client cannot probe keys at the speed of the server. A valid key is
+    never refused for its address's failures (colleagues behind one NAT share it)."""
     header = request.headers.get("authorization", "")
-    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    token = bearer_token(header)
+    address = request.client.host if request.client else ""
     if not token or token == ANONYMOUS_TOKEN:
         if s.anonymous and (not header or token == ANONYMOUS_TOKEN):
-            who = f"anonymous:{request.client.host if request.client else ''}"
+            who = f"anonymous:{address}"
             if s.limiter:
                 s.limiter.check(who)
             return Caller(PUBLIC_ONLY, key_id=who)
+        _failed(s, address)
         raise UnauthorizedError("an API key is required: send 'Authorization: Bearer <key>'")
     record = s.keys.lookup(token)
     if record is None:
+        _failed(s, address)
         raise UnauthorizedError("unknown API key")
     if s.limiter:
         s.limiter.check(record.key_id)
     return Caller(record.principal, record.admin, record.key_id)
+
+
+def _failed(s: Services, address: str) -> None:
+    """Count a failed authentication of `address`; `RateLimitedError` once its failures pass the burst."""
+    s.metrics.auth_failures.inc()
+    if s.auth_failures is not None:
+        s.auth_failures.check(f"auth-failure:{address}")
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

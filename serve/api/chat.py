@@ -15,17 +15,20 @@ from collections.abc import Iterator
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from sse_starlette import ServerSentEvent
 
 from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.answer import Answer, AskRequest, Delta
-from serve.api.answers import STREAM_HEADERS, Filters, started
+from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream, started
 from serve.api.auth import CallerDep, ServicesDep
-from serve.api.errors import error_of
+from serve.api.errors import error_of, error_responses
+from serve.api.streaming import AnswerStream
+from serve.api.streaming import event as sse_event
+from serve.deadline import AnswerCancelled
 from serve.generation import ChatMessage
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(400, 401, 404, 422, 429, 503))
 MODEL_ID = "docent"  # the one model /v1/models lists and /v1/chat/completions answers as
 
 
@@ -56,6 +59,15 @@ class ChatBody(BaseModel):
     temperature: float | None = None
     user: str | None = None
 
+    @model_validator(mode="after")
+    def _question_fits(self) -> ChatBody:
+        """The question (the last user message) has the limit of `/v1/ask`'s: refused, never silently cut."""
+        asked = next((t.text() for t in reversed(self.messages) if t.role == "user"), "")
+        if len(asked) > MAX_QUESTION_CHARS:
+            raise ValueError(f"the question (the last user message) has {len(asked)} characters; "
+                             f"at most {MAX_QUESTION_CHARS}")
+        return self
+
 
 def references_block(answer: Answer) -> str:
     """The sources as plain text after an answer, for clients that show only the message content."""
@@ -82,23 +94,24 @@ def models(who: CallerDep) -> dict[str, object]:
     return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "docent"}]}
 
 
-@router.post("/v1/chat/completions", response_model=None)
-def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> dict[str, object] | StreamingResponse:
+@router.post("/v1/chat/completions", response_model=None, responses=event_stream(None))
+def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> dict[str, object] | AnswerStream:
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
     turns = [(t.role, t.text()) for t in body.messages if t.role in {"user", "assistant"}]
     if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
         raise ConfigError("the last message must be a non-empty user message: it is the question")
     conversation = tuple(ChatMessage(role, text) for role, text in turns[:-1])
-    ask_request = AskRequest(turns[-1][1][:4000], who.principal, body.filters.to_search(), conversation,
+    ask_request = AskRequest(turns[-1][1], who.principal, body.filters.to_search(), conversation,
                              caller=who.key_id)
     answerer = s.need_answerer()
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     request_id = request.state.request_id
 
+    deadline = answerer.deadline()
     if not body.stream:
-        answer = answerer.answer(ask_request)
+        answer = answerer.answer(ask_request, deadline)
         s.metrics.record(answer)
         return {
             "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
@@ -107,14 +120,15 @@ def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> di
             "usage": _usage(answer),
             **_extras(answer, request_id),
         }
-    events = started(answerer.stream(ask_request))
+    answer_events = answerer.stream(ask_request, deadline)
+    events = started(answer_events)
 
-    def chunk(delta: dict[str, str], finish: str | None = None, **more: object) -> str:
+    def chunk(delta: dict[str, str], finish: str | None = None, **more: object) -> ServerSentEvent:
         data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **more}
-        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+        return sse_event(json.dumps(data, ensure_ascii=False))
 
-    def stream() -> Iterator[str]:
+    def stream() -> Iterator[ServerSentEvent]:
         yield chunk({"role": "assistant", "content": ""})
         try:
             for event in events:
@@ -126,9 +140,11 @@ def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> di
                 if references:
                     yield chunk({"content": references})
                 yield chunk({}, "stop", usage=_usage(event), **_extras(event, request_id))
+        except AnswerCancelled:
+            return  # the client left
         except Exception as exc:  # noqa: BLE001 - the stream has started: the error becomes its last event
-            yield f"data: {json.dumps(error_of(exc, request_id), ensure_ascii=False)}\n\n"
+            yield sse_event(json.dumps(error_of(exc, request_id), ensure_ascii=False))
             return
-        yield "data: [DONE]\n\n"
+        yield sse_event("[DONE]")
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=STREAM_HEADERS)
+    return AnswerStream(stream(), answer=answer_events, deadline=deadline, on_abandoned=s.metrics.cancelled.inc)

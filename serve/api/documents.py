@@ -9,16 +9,18 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from retrieval.errors import ConfigError
 from serve.api.auth import CallerDep, ServicesDep
+from serve.api.errors import error_responses
 from serve.documents import Upload
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(400, 401, 403, 404, 413, 422, 429, 503))
 
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-@router.post("/v1/documents", status_code=202)
+@router.post("/v1/documents", status_code=202,
+             responses={200: {"description": "with `wait`: the job finished within it"}})
 def upload(
     who: CallerDep,
     s: ServicesDep,

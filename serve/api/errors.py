@@ -7,10 +7,12 @@ the family as OpenAI's API does, so OpenAI SDKs raise their matching exception c
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retrieval.errors import DocentError, ErrorCode, RateLimitedError
@@ -27,12 +29,43 @@ STATUS = {
     ErrorCode.INDEX_MISMATCH: (503, "service_unavailable"),
     ErrorCode.MODEL_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.GENERATOR_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.GENERATOR_TIMEOUT: (503, "service_unavailable"),
     ErrorCode.RATE_LIMITED: (429, "rate_limit_error"),
     ErrorCode.PAYLOAD_TOO_LARGE: (413, "invalid_request_error"),
     ErrorCode.MODEL_NOT_FOUND: (404, "invalid_request_error"),
     ErrorCode.QUEUE_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.QUEUE_FULL: (503, "service_unavailable"),
 }
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str  # the family, as OpenAI names it: invalid_request_error, authentication_error, ...
+    code: str  # stable: part of the API's contract
+
+
+class ErrorBody(BaseModel):
+    """Every error response: OpenAI's shape, and the request id that is also in the server's log line."""
+
+    error: ErrorDetail
+    request_id: str
+
+
+_MEANING = {
+    400: "the request cannot be carried out as asked (code config_invalid: the message says why)",
+    401: "no API key, or an unknown one",
+    403: "the key may not do this (document and job routes need an admin key)",
+    404: "no such document, job or model",
+    413: "the upload is larger than the limit",
+    422: "the body or a parameter does not match the schema",
+    429: "too many requests (or failed authentications) from this caller; see Retry-After",
+    503: "a dependency is down or busy: the index, the model, the job queue",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entries of the errors a route can answer, all in the one error shape."""
+    return {status: {"model": ErrorBody, "description": _MEANING[status]} for status in statuses}
 
 
 def error_body(message: str, kind: str, code: str, request_id: str) -> dict[str, object]:

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from retrieval.errors import DocentError
 from serve.api.auth import ServicesDep
-from serve.api.errors import respond
+from serve.api.errors import error_responses, respond
 from serve.routing import Tier
 
 router = APIRouter()
@@ -18,7 +18,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=error_responses(503))
 def readyz(request: Request, s: ServicesDep) -> JSONResponse:
     problems, chunks = [], None
     try:
@@ -57,6 +57,6 @@ def _tier_status(tier: Tier) -> dict[str, object]:
     return {"name": tier.name, "model": tier.generator.model, "status": "ok"}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(s: ServicesDep) -> PlainTextResponse:
     return PlainTextResponse(s.metrics.render(), media_type=s.metrics.content_type)

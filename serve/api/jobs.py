@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from serve.api.auth import CallerDep, ServicesDep
+from serve.api.errors import error_responses
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(400, 401, 403, 404, 422, 429, 503))
 
 
 @router.get("/v1/jobs")

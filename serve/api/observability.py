@@ -58,6 +58,10 @@ class Metrics:
             Gauge("docent_queue_depth", "Indexing tasks waiting for a worker", registry=registry).set_function(
                 queue_depth)
         self.jobs = Counter("docent_jobs_submitted", "Indexing jobs submitted", ["kind"], registry=registry)
+        self.auth_failures = Counter("docent_auth_failures", "Requests whose authentication failed",
+                                     registry=registry)
+        self.cancelled = Counter("docent_answers_cancelled", "Streamed answers whose client went away before the "
+                                 "end (the model was stopped)", registry=registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -34,6 +34,7 @@ class Services:
     jobs: JobService | None = None
     max_upload_wait_s: float = 120.0
     feedback: FeedbackStore | None = None
+    auth_failures: RateLimiter | None = None  # failed authentications per client address
 
     def need_answerer(self) -> Answerer:
         if self.answerer is None:

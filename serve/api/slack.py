@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from retrieval.errors import ConfigError
 from serve.api.auth import CallerDep, ServicesDep
+from serve.api.errors import error_responses
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(400, 401, 403, 422, 429, 503))
 
 
 async def _to_bolt(request: Request) -> Response:

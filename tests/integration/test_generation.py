@@ -11,7 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from retrieval.errors import GeneratorUnavailableError
+import httpx
+
+from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
+from serve.deadline import AnswerCancelled, Deadline
 from serve.generation import ChatMessage, OpenAICompatibleGenerator
 from tests.llama_servers import SMOLLM2_ALIAS, LlamaServer, free_port, smollm2_gguf
 
@@ -43,7 +46,7 @@ def test_a_refused_connection_is_a_clear_error_quickly():
     assert time.perf_counter() - started < 10
 
 
-def test_a_server_that_never_answers_times_out():
+def test_a_server_that_never_answers_times_out_once_without_a_retry():
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)  # accepts connections (the kernel does), never reads or answers
@@ -52,7 +55,54 @@ def test_a_server_that_never_answers_times_out():
         started = time.perf_counter()
         with pytest.raises(GeneratorUnavailableError, match="timed out"):
             generator.complete(QUESTION, max_tokens=8)
-        assert time.perf_counter() - started < 6  # two attempts of 1.5 s
+        assert time.perf_counter() - started < 3  # one read timeout: the server accepted the request
+    finally:
+        listener.close()
+
+
+def test_the_answer_deadline_bounds_a_hung_server_whatever_its_read_timeout():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    generator = OpenAICompatibleGenerator(f"http://127.0.0.1:{listener.getsockname()[1]}", "m", read_timeout_s=30)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(GeneratorTimeoutError, match="deadline"):
+            generator.complete(QUESTION, max_tokens=8, deadline=Deadline(1.0))
+        with pytest.raises(GeneratorTimeoutError, match="deadline"):
+            list(generator.stream(QUESTION, max_tokens=8, deadline=Deadline(1.0)))
+        assert time.perf_counter() - started < 4
+    finally:
+        listener.close()
+
+
+def test_only_a_request_the_server_never_received_is_retried():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json={"model": "m", "choices": [{"message": {"content": "Blue."},
+                                                                     "finish_reason": "stop"}]})
+
+    generator = OpenAICompatibleGenerator("http://model", "m", transport=httpx.MockTransport(handler))
+    assert generator.complete(QUESTION, max_tokens=8).text == "Blue." and len(calls) == 2
+
+
+def test_a_cancelled_deadline_shuts_a_waiting_call_down_at_once():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    generator = OpenAICompatibleGenerator(f"http://127.0.0.1:{listener.getsockname()[1]}", "m", read_timeout_s=30)
+    deadline = Deadline(60)
+    threading.Timer(0.5, deadline.cancel).start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(AnswerCancelled):
+            generator.complete(QUESTION, max_tokens=8, deadline=deadline)  # a whole answer: one blocked read
+        assert time.perf_counter() - started < 2.5
+        assert generator._turns.in_use == 0  # noqa: SLF001 - the slot is given back
     finally:
         listener.close()
 
@@ -104,14 +154,12 @@ def stub():
     server.shutdown()
 
 
-def test_one_retry_after_a_server_error_then_a_clear_error(stub):
+def test_a_server_error_is_not_retried_and_is_a_clear_error(stub):
     Stub.fail = 1
-    assert OpenAICompatibleGenerator(stub, "m").complete(QUESTION, max_tokens=8).text == "Blue."
-    assert Stub.seen == 2
-    Stub.fail, Stub.seen = 5, 0
     with pytest.raises(GeneratorUnavailableError, match="answered 500"):
         OpenAICompatibleGenerator(stub, "m").complete(QUESTION, max_tokens=8)
-    assert Stub.seen == 2  # at most one retry
+    assert Stub.seen == 1  # the server accepted it: a second try would only double the wait
+    assert OpenAICompatibleGenerator(stub, "m").complete(QUESTION, max_tokens=8).text == "Blue."
 
 
 def test_concurrent_requests_are_bounded(stub):

@@ -69,7 +69,9 @@ GROUNDING = EscalationPolicy(min_confidence={}, min_fused=None, max_unsupported=
 
 
 def build(retriever, index, store, tiers, *, policy=None, budget=None, planner=None) -> TestClient:
-    answerer = Answerer(retriever, None, AnswerOptions(), tiers=tiers, planner=planner or RulePlanner(),
+    # Two real CPU models in turn on a busy machine can take longer than an answer's deadline: not what these
+    # tests are about (tests/reliability/test_dependencies.py is).
+    answerer = Answerer(retriever, None, AnswerOptions(deadline_s=180), tiers=tiers, planner=planner or RulePlanner(),
                         policy=policy or GROUNDING, budget=budget or EscalationBudget(None, None))
     return TestClient(create_app(retriever=retriever, index=index, keys=store, answerer=answerer,
                                  generator=tiers[0].generator))

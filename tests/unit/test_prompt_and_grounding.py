@@ -108,11 +108,15 @@ def test_streamed_answers_never_show_a_foreign_link_even_partially(size):
     assert " ".join(shown.split()).replace(" .", ".").replace(" ,", ",") == check_answer(answer, [VPN, LEAVE]).text
 
 
-def test_streamed_text_keeps_links_that_are_in_the_sources_and_is_not_held_back_long():
+def test_streamed_text_keeps_links_of_cited_passages_and_releases_them_at_the_citation():
     source = passage(4, "Reset it at https://id.example.com/reset today.")
-    shown, seen = stream_through("Use https://id.example.com/reset to reset it [1]. Then wait.", [source], 4)
+    answer = "Use https://id.example.com/reset to reset it [1]. Then wait for the confirmation e-mail to arrive."
+    shown, seen = stream_through(answer, [source], 4)
     assert "https://id.example.com/reset" in shown
-    assert "Use https://id.example.com/reset" in seen[len(seen) // 2]  # released before the answer ends
+    cited_at = answer.index("[1]") + 3
+    released = next(i for i, s in enumerate(seen) if "https://id.example.com/reset" in s)
+    assert released * 4 <= cited_at + 8  # held only until the citation that vouches for it
+    assert all("https://" not in s for s in seen[: answer.index("[1]") // 4])
 
 
 def test_rate_limiter_refuses_past_the_burst_and_refills_at_its_rate():
@@ -133,3 +137,60 @@ def test_rate_limiter_refuses_past_the_burst_and_refills_at_its_rate():
 def test_the_prompts_block_tags_echoed_by_a_small_model_are_removed():
     assert check_answer("Port 51820 [1].\n</documents>", [VPN]).text == "Port 51820 [1]."
     assert "documents" not in stream_through("Port 51820 [1]. </documents> <documents>", [VPN], 3)[0]
+
+
+# -- markup, exact links of cited passages, recited rules ------------------------------------------------------
+
+HELP = passage(1, "Open a ticket at https://help.example.com/tickets for VPN problems.")
+NOTICE = passage(2, "The portal moved: reset it at https://corp.example.com.evil.io/login today.")
+
+
+def test_markup_is_removed_and_its_text_kept():
+    checked = check_answer('<script>steal()</script>Port <b>51820</b> [1].<h3 class="t">Note</h3><!-- x --> '
+                           "<img src=x onerror=alert(1)> <documents>", [VPN])
+    assert checked.text == "Port 51820 [1].Note"
+    assert check_answer("Use 1 < 2 and a<b [1].", [VPN]).text == "Use 1 < 2 and a<b [1]."  # not tags
+    assert check_answer("Port 51820 [1]. <script>never closed", [VPN]).text == "Port 51820 [1]."
+
+
+def test_a_link_needs_its_exact_url_in_a_cited_passage():
+    cited = check_answer("Open a ticket at https://help.example.com/tickets [1].", [HELP, NOTICE])
+    assert "https://help.example.com/tickets" in cited.text and not cited.removed_links
+    uncited = check_answer("Reset it at https://corp.example.com.evil.io/login [1].", [HELP, NOTICE])
+    assert "evil" not in uncited.text  # in the context, but not in the passage the answer cites
+    partial = check_answer("See https://corp.example.com [2].", [HELP, NOTICE])
+    assert partial.removed_links == ("https://corp.example.com",)  # a prefix of a URL is not that URL
+    unanswered = check_answer("Open a ticket at https://help.example.com/tickets.", [HELP])
+    assert unanswered.removed_links == ("https://help.example.com/tickets",)  # no citation vouches for it
+
+
+def test_reciting_the_rules_is_recognized_and_the_not_found_reply_is_not():
+    from serve.prompt import NOT_FOUND, SYSTEM, prompt_echo
+
+    echo = prompt_echo()
+    for language in ("en", "zh"):
+        rules = SYSTEM[language].format(not_found=NOT_FOUND[language])
+        recited = check_answer(rules + "\nPort 51820 [1].", [VPN], echo=echo)
+        assert recited.echoed and "51820" in recited.text and "outside knowledge" not in recited.text
+        assert not check_answer(NOT_FOUND[language], [VPN], echo=echo).echoed
+    for answer in ("The VPN gateway listens on port 51820 [1].", "Use the documents portal to cite the ticket [1].",
+                   "员工每年可以结转最多五天年假 [2]。"):
+        assert not check_answer(answer, [VPN, LEAVE], echo=echo).echoed, answer
+
+
+@pytest.mark.parametrize("size", [1, 3, 8, 1000])
+def test_streamed_markup_recitals_and_unvouched_links_never_show(size):
+    from serve.prompt import SYSTEM, prompt_echo
+
+    cleaner_input = ("1. Use only facts stated in the documents. Never use outside knowledge.\n"
+                     '<script>x()</script>Open a ticket at https://help.example.com/tickets [1]. <h3 class="a">'
+                     "Reset</h3> it at https://corp.example.com.evil.io/login [1].")
+    cleaner = StreamFilter([HELP, NOTICE], echo=prompt_echo())
+    seen = []
+    for start in range(0, len(cleaner_input), size):
+        seen.append(cleaner.feed(cleaner_input[start:start + size]))
+    seen.append(cleaner.flush())
+    shown = "".join(seen)
+    assert "outside knowledge" not in shown and cleaner.echoed and SYSTEM  # the recital was held back, then dropped
+    assert "<" not in shown and "x()" not in shown and "evil" not in shown
+    assert "https://help.example.com/tickets [1]." in shown and "Reset it at" in shown
