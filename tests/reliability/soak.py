@@ -14,7 +14,8 @@ generator so a run can be repeated:
 - health, readiness and metrics.
 
 Every response's status is checked against what its kind allows; anything else is an unexpected error, listed.
-The server's memory (RSS of its process) and thread count are read after a warm-up and at the end.
+The server's memory (RSS of its process), threads and open files are read at rest after a warm-up that runs every
+kind once, after each quarter of the requests, and at rest at the end.
 """
 
 from __future__ import annotations
@@ -102,12 +103,14 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
 
-    def usage(self) -> dict[str, float]:
+    def usage(self) -> dict[str, object]:
         """The server process's memory (MiB, its own: the parser workers are children apart) and threads."""
         assert self.process is not None
         process = psutil.Process(self.process.pid)
+        names = Counter((Path(f"/proc/{process.pid}/task/{t.id}/comm").read_text().strip()
+                         for t in process.threads()))
         return {"rss_mib": round(process.memory_info().rss / MIB, 1), "threads": process.num_threads(),
-                "open_files": process.num_fds()}
+                "open_files": process.num_fds(), "thread_names": dict(names)}
 
 
 def prepare(data: Path) -> dict[str, str]:
@@ -309,25 +312,36 @@ class Soak:
         return client.get(rnd.choice(["/healthz", "/readyz", "/metrics"])).status_code
 
 
+IDLE_S = 12.0  # anyio's idle worker threads end after 10 s: compare the server at rest with itself at rest
+
+
 def soak(total: int, work: Path, *, clients: int = 4, seed: int = 7) -> dict[str, object]:
-    """Index, serve, soak, and the report: the mix's outcome and the server's memory and threads before/after."""
+    """Index, serve, soak, and the report: the mix's outcome, and the server's memory and threads at rest after
+    a warm-up, after each quarter of the requests, and at rest at the end."""
     data = work / "data"
     keys = prepare(data)
     with Server(data, work / "server.log") as server:
         runner = Soak(server.url, keys, seed=seed)
-        runner.run(20, clients)  # warm-up: first requests load lazily (jieba, the parser worker, caches)
+        with httpx.Client(base_url=server.url, timeout=120) as client:  # warm-up: every kind once, in turn
+            for kind in MIX:  # (lazy starts: jieba, the parser process, the model's first prompt, caches)
+                getattr(runner, f"_{kind}")(client, random.Random(0))
+        runner.run(40, clients)
         runner.report = Report()
-        time.sleep(1.0)
+        time.sleep(IDLE_S)
         before = server.usage()
+        series = []
         started = time.perf_counter()
-        report = runner.run(total, clients).to_dict()
+        for quarter in range(4):
+            runner.run(total // 4 + (total % 4 if quarter == 3 else 0), clients)
+            series.append({"requests": runner.report.requests, **server.usage()})
+        report = runner.report.to_dict()
         report["seconds"] = round(time.perf_counter() - started, 1)
-        time.sleep(2.0)  # let abandoned answers and upload jobs finish
+        time.sleep(IDLE_S)  # abandoned answers and upload jobs finish, idle threads end
         after = server.usage()
         check = httpx.post(f"{server.url}/v1/ask", json={"question": "Which port does the VPN gateway listen on?"},
                            headers={"Authorization": f"Bearer {keys['staff']}"}, timeout=120)
         report["after"] = {"ask_status": check.status_code, "mode": check.json().get("mode"),
                            "fallback_reason": check.json().get("fallback_reason"),
                            "ready": httpx.get(f"{server.url}/readyz", timeout=10).status_code}
-        report["server"] = {"before": before, "after": after}
+        report["server"] = {"before": before, "during": series, "after": after}
     return report

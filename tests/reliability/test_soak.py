@@ -22,7 +22,9 @@ def test_a_thousand_mixed_requests_leave_the_server_as_they_found_it(tmp_path):
     assert report["unexpected_errors"] == [], report["unexpected_errors"][:20]
     assert report["leaks"] == []
     before, after = report["server"]["before"], report["server"]["after"]
-    assert after["threads"] <= before["threads"] + 4, (before, after)
+    # At rest, before and after: worker threads come and go (4 clients), a leak would grow with the requests
+    # (one thread per abandoned stream would be 30 more).
+    assert after["threads"] <= before["threads"] + 8, (before, after)
     assert after["rss_mib"] <= before["rss_mib"] * 1.15 + 60, (before, after)
     assert after["open_files"] <= before["open_files"] + 10, (before, after)
     assert report["after"] == {"ask_status": 200, "mode": report["after"]["mode"], "fallback_reason": None,
