@@ -118,7 +118,8 @@ class Deadline:
             raise GeneratorTimeoutError(f"{what}: the answer's deadline passed")
 
 
-NO_DEADLINE = Deadline(None)  # for calls made outside an answer (a benchmark, a test); never cancel it
+NO_DEADLINE = Deadline(None)
+CANCEL_POLL_S = 0.1  # how often a call waiting for its turn looks whether its caller has left  # for calls made outside an answer (a benchmark, a test); never cancel it
 
 
 class Turns:
@@ -136,10 +137,13 @@ class Turns:
         self._free = threading.Condition()
 
     @contextmanager
-    def turn(self, wait_s: float, busy: str) -> Iterator[None]:
-        """Hold a turn for the block; `GeneratorUnavailableError(busy)` when none is free within `wait_s`."""
-        number = self._take(wait_s)
+    def turn(self, wait_s: float, busy: str, deadline: Deadline | None = None) -> Iterator[None]:
+        """Hold a turn for the block; `GeneratorUnavailableError(busy)` when none is free within `wait_s`, and
+        `AnswerCancelled` as soon as `deadline` is cancelled while waiting (its caller left the queue)."""
+        number = self._take(wait_s, deadline)
         if number is None:
+            if deadline is not None and deadline.cancelled:
+                raise AnswerCancelled("while waiting for the model")
             raise GeneratorUnavailableError(busy)
         try:
             yield
@@ -148,12 +152,24 @@ class Turns:
                 del self._held[number]
                 self._free.notify()
 
-    def _take(self, wait_s: float) -> int | None:
+    def _take(self, wait_s: float, deadline: Deadline | None) -> int | None:
+        end = self._clock() + max(0.0, wait_s)
         with self._free:
-            if not self._free.wait_for(lambda: len(self._held) < self.size, timeout=max(0.0, wait_s)):
-                return None
+            while len(self._held) >= self.size:
+                if deadline is not None and deadline.cancelled:
+                    return None
+                left = end - self._clock()
+                if left <= 0:
+                    return None
+                self._free.wait(min(left, CANCEL_POLL_S))  # a cancelled caller leaves the queue within this
             self._next += 1
             self._held[self._next] = self._clock()
+            return self._next
+
+    @property
+    def taken(self) -> int:
+        """Turns given out so far."""
+        with self._free:
             return self._next
 
     @property

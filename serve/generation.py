@@ -137,7 +137,7 @@ class OpenAICompatibleGenerator:
     def _turn(self, deadline: Deadline):  # noqa: ANN202 - a context manager
         return self._turns.turn(deadline.bound(self.read_timeout_s),
                                 f"the generator at {self.base_url} is busy: no free slot within "
-                                f"{deadline.bound(self.read_timeout_s):.0f} s")
+                                f"{deadline.bound(self.read_timeout_s):.0f} s", deadline)
 
     def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
                  stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion:

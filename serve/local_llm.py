@@ -84,7 +84,7 @@ class LlamaCppGenerator:
 
     def _turn(self, deadline: Deadline):  # noqa: ANN202 - a context manager
         wait = deadline.bound(self.wait_s)
-        return self._turns.turn(wait, f"the local model is busy: no turn within {wait:.0f} s")
+        return self._turns.turn(wait, f"the local model is busy: no turn within {wait:.0f} s", deadline)
 
     def _chunks(self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
                 deadline: Deadline) -> Iterator[dict]:

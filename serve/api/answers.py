@@ -92,18 +92,6 @@ class AskBody(BaseModel):
     mode: Literal["generate", "extractive"] = "generate"
 
 
-def started(events: Iterator[Delta | Answer]) -> Iterator[Delta | Answer]:
-    """The stream with its first event already produced, so that an error before the answer starts (the index
-    down, the generator down with fallback off) is an HTTP error, not an event."""
-    first = next(events)
-
-    def replay() -> Iterator[Delta | Answer]:
-        yield first
-        yield from events
-
-    return replay()
-
-
 def sse(event: str, data: object) -> ServerSentEvent:
     return event_of(json.dumps(data, ensure_ascii=False), event)
 
@@ -138,10 +126,8 @@ def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> dict
         answer = answerer.answer(ask_request, deadline)
         s.metrics.record(answer)
         return {**answer.to_dict(), "request_id": request_id}
-    answer_events = answerer.stream(ask_request, deadline)
-    events = started(answer_events)
 
-    def stream() -> Iterator[ServerSentEvent]:
+    def stream(events: Iterator[Delta | Answer]) -> Iterator[ServerSentEvent]:
         try:
             for event in events:
                 if isinstance(event, Delta):
@@ -156,4 +142,5 @@ def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> dict
         except Exception as exc:  # noqa: BLE001 - the stream has started: the error becomes its last event
             yield sse("error", error_of(exc, request_id))
 
-    return AnswerStream(stream(), answer=answer_events, deadline=deadline, on_abandoned=s.metrics.cancelled.inc)
+    return AnswerStream(answerer.stream(ask_request, deadline), stream, deadline=deadline, request_id=request_id,
+                        on_abandoned=s.metrics.cancelled.inc)

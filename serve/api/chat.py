@@ -20,7 +20,7 @@ from sse_starlette import ServerSentEvent
 
 from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.answer import Answer, AskRequest, Delta
-from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream, started
+from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
 from serve.api.auth import CallerDep, ServicesDep
 from serve.api.errors import error_of, error_responses
 from serve.api.streaming import AnswerStream
@@ -120,15 +120,13 @@ def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> di
             "usage": _usage(answer),
             **_extras(answer, request_id),
         }
-    answer_events = answerer.stream(ask_request, deadline)
-    events = started(answer_events)
 
     def chunk(delta: dict[str, str], finish: str | None = None, **more: object) -> ServerSentEvent:
         data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **more}
         return sse_event(json.dumps(data, ensure_ascii=False))
 
-    def stream() -> Iterator[ServerSentEvent]:
+    def stream(events: Iterator[Delta | Answer]) -> Iterator[ServerSentEvent]:
         yield chunk({"role": "assistant", "content": ""})
         try:
             for event in events:
@@ -147,4 +145,5 @@ def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> di
             return
         yield sse_event("[DONE]")
 
-    return AnswerStream(stream(), answer=answer_events, deadline=deadline, on_abandoned=s.metrics.cancelled.inc)
+    return AnswerStream(answerer.stream(ask_request, deadline), stream, deadline=deadline, request_id=request_id,
+                        on_abandoned=s.metrics.cancelled.inc)

@@ -81,6 +81,21 @@ def error_of(exc: Exception, request_id: str) -> dict[str, object]:
     return error_body("internal error; the request id is in the server log", "api_error", "internal", request_id)
 
 
+def error_response(exc: Exception, request_id: str) -> JSONResponse:
+    """The HTTP response of an error raised before a response started (a stream's first event included)."""
+    if not isinstance(exc, DocentError):
+        log.error("unexpected error id=%s", request_id, exc_info=exc)
+        return JSONResponse(error_body("internal error; the request id is in the server log", "api_error", "internal",
+                                       request_id), status_code=500)
+    status, kind = STATUS.get(exc.code, (500, "api_error"))
+    response = JSONResponse(error_body(exc.message, kind, str(exc.code), request_id), status_code=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, RateLimitedError):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
 def respond(request: Request, status: int, message: str, kind: str, code: str) -> JSONResponse:
     request_id = getattr(request.state, "request_id", "")
     return JSONResponse(error_body(message, kind, code, request_id), status_code=status)
@@ -89,13 +104,7 @@ def respond(request: Request, status: int, message: str, kind: str, code: str) -
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DocentError)
     async def docent_error(request: Request, exc: DocentError) -> JSONResponse:
-        status, kind = STATUS.get(exc.code, (500, "api_error"))
-        response = respond(request, status, exc.message, kind, str(exc.code))
-        if status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        if isinstance(exc, RateLimitedError):
-            response.headers["Retry-After"] = str(exc.retry_after_s)
-        return response
+        return error_response(exc, getattr(request.state, "request_id", ""))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,24 +1,30 @@
 """Server-Sent Events from an answer that is written in a worker thread, and stopped when its client leaves.
 
-An answer is produced by a plain iterator (`Answerer.stream`) that holds the model's turn while it runs. Each
-item is produced in a worker thread. When the client goes away (a closed tab, `curl --max-time`, a proxy
-timeout), sse-starlette notices the disconnect and stops sending; then, whatever the reason the response ended,
-the answer's deadline is cancelled, so the model stops at its next token, and the iterator is closed once the
-item in progress is done, so the model's turn is given back at once: a dropped stream never keeps the model
-from the next caller. (Leaving this to garbage collection is what once held the local model's turn for ever.)
+An answer is produced by a plain iterator (`Answerer.stream`) that holds the model's turn while it runs; each item
+is produced in a worker thread. The first item is produced before the response starts, so that an error before
+the answer begins (the index down, the model down with the fallback off) is an HTTP error, not an event; a
+client that leaves meanwhile (while its question waits for the model's turn, say) cancels the answer there.
+Once streaming, sse-starlette notices a disconnect and stops sending. Whatever the reason the response ends early,
+the answer's deadline is cancelled, so the model stops at its next token (or a call still waiting for its turn
+stops waiting), and the iterators are closed once the item in progress is done, which gives the model's turn
+back at once: a dropped stream never keeps the model from the next caller. (Leaving this to the garbage
+collector is what once held the local model's turn for ever.)
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Generic, TypeVar
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
-from serve.deadline import Deadline
+from serve.api.errors import error_response
+from serve.deadline import AnswerCancelled, Deadline
 
 log = logging.getLogger("docent.api")
 
@@ -26,6 +32,7 @@ SEP = "\n"  # between an event's lines; "\r\n" is as valid, but "\n" is what eve
 PING_S = 15  # a comment line this often keeps proxies from closing a stream that waits for the model
 CLOSE_WAIT_S = 30.0  # the longest the close waits for the item in progress (a model stops within a token)
 _END = object()
+T = TypeVar("T")
 
 
 def event(data: str, name: str | None = None) -> ServerSentEvent:
@@ -33,15 +40,17 @@ def event(data: str, name: str | None = None) -> ServerSentEvent:
     return ServerSentEvent(data, event=name, sep=SEP)
 
 
-class AnswerStream(EventSourceResponse):
-    """`events` (sync, each rendered to SSE by the route) sent as Server-Sent Events; `answer` (the iterator
-    behind them, holding the model) is closed, and `deadline` cancelled, when the response ends early."""
+class AnswerStream(EventSourceResponse, Generic[T]):
+    """`answer`'s items, rendered to events by `render`, sent as Server-Sent Events. When the response ends
+    early, `deadline` is cancelled and both iterators are closed; `on_abandoned` is called."""
 
-    def __init__(self, events: Iterator[ServerSentEvent], *, answer: Iterator[object], deadline: Deadline,
-                 on_abandoned: Callable[[], None] = lambda: None) -> None:
-        self._events = events
+    def __init__(self, answer: Iterator[T], render: Callable[[Iterator[T]], Iterator[ServerSentEvent]], *,
+                 deadline: Deadline, request_id: str, on_abandoned: Callable[[], None] = lambda: None) -> None:
         self._answer = answer
+        self._render = render
+        self._events: Iterator[ServerSentEvent] = iter(())
         self._deadline = deadline
+        self._request_id = request_id
         self._on_abandoned = on_abandoned
         self._lock = threading.Lock()  # held while an item is produced: a generator cannot be closed mid-step
         self._closed = False
@@ -52,18 +61,49 @@ class AnswerStream(EventSourceResponse):
     async def _produce(self) -> AsyncIterator[ServerSentEvent]:
         while True:
             # abandon_on_cancel: a disconnect ends the response at once; `_close` waits for this item instead.
-            item = await anyio.to_thread.run_sync(self._next, abandon_on_cancel=True)
+            item = await anyio.to_thread.run_sync(self._next, self._events, abandon_on_cancel=True)
             if item is _END:
                 self._finished = True
                 return
             yield item
 
-    def _next(self) -> object:
+    def _next(self, source: Iterator[object]) -> object:
         with self._lock:
-            return _END if self._closed else next(self._events, _END)
+            return _END if self._closed else next(source, _END)
+
+    async def _first(self, receive: Receive) -> object:
+        """The answer's first item, produced while watching for the client to leave (then the answer is
+        cancelled: it stops waiting for the model, and this raises `AnswerCancelled`)."""
+        outcome: list[object] = []
+        failure: list[Exception] = []  # raised outside the task group, which would wrap it in an ExceptionGroup
+        async with anyio.create_task_group() as watching:
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                self._deadline.cancel()
+
+            watching.start_soon(watch)
+            try:
+                outcome.append(await anyio.to_thread.run_sync(self._next, self._answer))
+            except Exception as exc:  # noqa: BLE001 - re-raised below, as it is
+                failure.append(exc)
+            finally:
+                watching.cancel_scope.cancel()
+        if failure:
+            raise failure[0]
+        return outcome[0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            try:
+                first = await self._first(receive)
+            except AnswerCancelled:
+                return  # the client left before the answer started
+            except Exception as exc:  # noqa: BLE001 - before the response started: an HTTP error
+                await error_response(exc, self._request_id)(scope, receive, send)
+                self._finished = True
+                return
+            self._events = self._render(itertools.chain([first], self._answer) if first is not _END else iter(()))
             await super().__call__(scope, receive, send)
         finally:
             if not self._finished:

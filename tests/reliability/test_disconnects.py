@@ -8,6 +8,7 @@ and against a real llama.cpp server: abandoned streams stop the model at once an
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -129,3 +130,30 @@ def test_readiness_fails_while_no_turn_can_be_taken(world, keys, local_model, mo
             with pytest.raises(GeneratorUnavailableError, match="busy"):
                 local_model.complete([], max_tokens=4)
         assert client.get("/readyz").status_code == 200
+
+
+def test_a_storm_of_clients_that_leave_while_queued_costs_the_model_nothing(world, keys, local_model):
+    """Eight clients ask at once while the model is busy, and leave before their turn: their questions leave the
+    queue with them, so the next real question does not wait for eight answers nobody reads."""
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options())
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+        normal = generated(client, keys["hr"])
+        turns = local_model._turns  # noqa: SLF001
+        with turns.turn(1.0, "busy"):  # the model busy with someone's answer
+            taken = turns.taken
+            def leave_early() -> None:
+                with pytest.raises(httpx.ReadTimeout):  # nothing arrives while queued; the client gives up
+                    httpx.post(server.url + "/v1/ask", json=ASK, headers=bearer(keys["hr"]), timeout=1.0)
+
+            storm = [threading.Thread(target=leave_early) for _ in range(8)]
+            for thread in storm:
+                thread.start()
+            for thread in storm:
+                thread.join(10)
+            time.sleep(0.5)  # the server notices the closed connections
+        time.sleep(0.5)  # the turn is free: a question still queued would take it now
+        assert turns.taken == taken  # none of them got a turn: they left the queue with their clients
+        after = generated(client, keys["hr"])
+        assert after < 2 * normal + 3, (normal, after)
+        assert wait_until(lambda: local_model._turns.in_use == 0, 5)  # noqa: SLF001
+        assert "docent_answers_cancelled_total 8.0" in client.get("/metrics").text

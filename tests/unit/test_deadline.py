@@ -86,3 +86,23 @@ def test_a_waiting_call_gets_the_turn_when_it_is_given_back():
     with turns.turn(5, "busy"):
         assert turns.in_use == 1
     thread.join()
+
+
+def test_a_caller_that_leaves_the_queue_stops_waiting_for_its_turn():
+    turns = Turns(1)
+    deadline = Deadline(30)
+    left = []
+
+    def waiter() -> None:
+        try:
+            with turns.turn(30, "busy", deadline):
+                left.append("got a turn")
+        except AnswerCancelled:
+            left.append("left")
+
+    with turns.turn(1, "busy"):
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        deadline.cancel()
+        thread.join(2)  # well before the 30 s it would otherwise wait
+        assert left == ["left"] and not thread.is_alive()
