@@ -118,8 +118,8 @@ class Deadline:
             raise GeneratorTimeoutError(f"{what}: the answer's deadline passed")
 
 
-NO_DEADLINE = Deadline(None)
-CANCEL_POLL_S = 0.1  # how often a call waiting for its turn looks whether its caller has left  # for calls made outside an answer (a benchmark, a test); never cancel it
+NO_DEADLINE = Deadline(None)  # for calls made outside an answer (a benchmark, a test); never cancel it
+CANCEL_POLL_S = 0.1  # how often a call waiting for its turn looks whether its caller has left
 
 
 class Turns:

@@ -73,22 +73,18 @@ def error_body(message: str, kind: str, code: str, request_id: str) -> dict[str,
 
 
 def error_of(exc: Exception, request_id: str) -> dict[str, object]:
-    """The error body of an exception raised in the middle of a stream (its last event)."""
+    """The error body of an exception (the last event of a stream, or the body of `error_response`)."""
     if isinstance(exc, DocentError):
         _, kind = STATUS.get(exc.code, (500, "api_error"))
         return error_body(exc.message, kind, str(exc.code), request_id)
-    log.error("unexpected error in a stream id=%s", request_id, exc_info=exc)
+    log.error("unexpected error id=%s", request_id, exc_info=exc)
     return error_body("internal error; the request id is in the server log", "api_error", "internal", request_id)
 
 
 def error_response(exc: Exception, request_id: str) -> JSONResponse:
     """The HTTP response of an error raised before a response started (a stream's first event included)."""
-    if not isinstance(exc, DocentError):
-        log.error("unexpected error id=%s", request_id, exc_info=exc)
-        return JSONResponse(error_body("internal error; the request id is in the server log", "api_error", "internal",
-                                       request_id), status_code=500)
-    status, kind = STATUS.get(exc.code, (500, "api_error"))
-    response = JSONResponse(error_body(exc.message, kind, str(exc.code), request_id), status_code=status)
+    status = STATUS.get(exc.code, (500, ""))[0] if isinstance(exc, DocentError) else 500
+    response = JSONResponse(error_of(exc, request_id), status_code=status)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, RateLimitedError):
