@@ -1,19 +1,21 @@
-"""Calibrate the "nothing relevant was retrieved" threshold: per query language, the best dense cosine below which
-the answer API can say "not found in the documents" without calling the model.
+"""Calibrate the "nothing relevant was retrieved" thresholds: per query language, the best cosines below which the
+answer API can say "not found in the documents" without calling the model.
 
     python bench/abstain.py [--data-dir /tmp/evaldata] [--datasets ../shared/datasets] [--out FILE]
 
-The score of a query is max(p.scores["dense"]) over the top 5 passages of a hybrid search through the real
-`Retriever` (0 without passages): the cosine in MiniLM's space for English queries, in the CJK model's (USE)
-space for Chinese ones, so each language gets its own threshold. Answerable: SciFact test queries on the SciFact
-index, the first 500 CMRC2018 queries on the CMRC2018 index, examples/facts.json on the sample docs; counted
-"retrieval succeeded" when the top 5 holds a relevant document. Unanswerable: the first 300 SciFact and 300
+A query has two scores over the top 5 passages of a hybrid search through the real `Retriever` (0 without
+passages): the best cosine of the main model (MiniLM, English queries and passages only) and the best cosine of
+the multilingual model (USE, any language, across languages too). The answer goes on when either reaches its
+threshold, so each language gets a pair: (MiniLM, USE) for English, USE alone for Chinese. Answerable: SciFact
+test queries on the SciFact index, the first 500 CMRC2018 queries on the CMRC2018 index, examples/facts.json and
+its cross-lingual twin on the sample docs, and 300 questions of each XQuAD direction; counted "retrieval
+succeeded" when the top 5 holds a relevant document. Unanswerable: the first 300 SciFact and 300
 CMRC2018 queries against the sample docs, and the hand-written off-topic questions below, grouped by the dense
 vector each query searched (topics checked absent from examples/docs; parking is left out, both office guides
 cover it, and food appears only as a canteen menu: Shanghai has a pantry and a meal allowance, no canteen).
 The indexes are `docent eval`'s throwaway ones under --data-dir, opened in place; a missing one is built by
-`docent eval` first. Recommended, per language: the highest threshold that abstains on at most 2 % of the
-retrieval-succeeded answerable queries (pooled over that language's answerable sets).
+`docent eval` first. Recommended, per language: the pair that abstains on the most unanswerable questions
+while abstaining on at most 2 % of the retrieval-succeeded answerable queries (pooled over that language's sets).
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ from retrieval.access import ALL_ACCESS  # noqa: E402
 from retrieval.edge_index import EdgeIndex  # noqa: E402
 from retrieval.embedding import SentenceTransformerEmbedder  # noqa: E402
 from retrieval.evaluation import load_beir, load_golden  # noqa: E402
-from retrieval.index import DENSE_CJK  # noqa: E402
+from retrieval.index import DENSE, DENSE_MULTI  # noqa: E402
 from retrieval.search import Mode, SearchRequest  # noqa: E402
-from serve.components import CjkModel, index_spec, make_cjk_embedder, make_embedder, make_retriever  # noqa: E402
+from serve.components import MultilingualModel, index_spec, make_multilingual_embedder, make_embedder, make_retriever  # noqa: E402
 from serve.evaluate import _eval_dir  # noqa: E402
 from serve.settings import Settings  # noqa: E402
 
@@ -93,22 +95,24 @@ def ensure_index(dataset: Path, data_dir: Path, queries: Path | None) -> None:
     subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
-def score_queries(settings: Settings, embedder: SentenceTransformerEmbedder, cjk: CjkModel | None, dataset: Path,
+def score_queries(settings: Settings, embedder: SentenceTransformerEmbedder, multilingual: MultilingualModel | None, dataset: Path,
                   sets: dict[str, list[tuple[str, set[str] | None]]], *, golden: bool) -> tuple[list[dict], int]:
     """Search each set's (question, relevant ids or None) on `dataset`'s eval index; one record per query."""
-    spec = index_spec(settings, embedder.dimension, cjk, collection="eval")
+    spec = index_spec(settings, embedder.dimension, multilingual, collection="eval")
     index = EdgeIndex(_eval_dir(settings, dataset), spec)
     index.start()
     try:
         documents = sum(1 for _ in index.documents())
-        retriever = make_retriever(settings, index=index, embedder=embedder, cjk=cjk)
+        retriever = make_retriever(settings, index=index, embedder=embedder, multilingual=multilingual)
         records = []
         for name, queries in sets.items():
             for text, relevant in queries:
                 result = retriever.search(SearchRequest(text, ALL_ACCESS, k=K, mode=Mode.HYBRID))
                 found = {p.source if golden else p.document_id for p in result.passages}
-                records.append({"set": name, "lang": "zh" if result.dense_vector == DENSE_CJK else "en",
-                                "score": max((p.scores.get("dense", 0.0) for p in result.passages), default=0.0),
+                records.append({"set": name, "lang": "zh" if result.language == "zh" else "en",
+                                "dense": max((p.scores.get(DENSE, 0.0) for p in result.passages), default=0.0),
+                                "multi": max((p.scores.get(DENSE_MULTI, 0.0) for p in result.passages),
+                                             default=0.0),
                                 "hit": None if relevant is None else bool(found & relevant)})
         return records, documents
     finally:
@@ -120,41 +124,57 @@ def beir(folder: Path, n: int | None = None, *, answerable: bool = True) -> list
     return [(q.text, set(q.relevant) if answerable else None) for q in load_beir(folder, max_queries=n).queries]
 
 
-def abstain_curve(scores: list[float]) -> list[float | None]:
-    s = np.asarray(scores)
-    return [round(float((s < t).mean()), 4) if len(s) else None for t in THRESHOLDS]
+def abstains(records: list[dict], dense: float | None, multi: float) -> float | None:
+    """The share of `records` refused: neither cosine reaches its threshold (dense None: not consulted)."""
+    if not records:
+        return None
+    refused = [not ((dense is not None and r["dense"] >= dense) or r["multi"] >= multi) for r in records]
+    return round(float(np.mean(refused)), 4)
+
+
+def abstain_curve(records: list[dict], dense: float | None) -> list[float | None]:
+    return [abstains(records, dense, t) for t in THRESHOLDS]
 
 
 def percentiles(scores: list[float]) -> dict[str, float]:
     return {f"p{p}": round(float(np.percentile(scores, p)), 3) for p in (5, 50, 95)} if scores else {}
 
 
-def summarize(records: list[dict]) -> dict:
-    """One language's records: pooled curves, the recommended threshold, and each set's numbers."""
-    answerable = [r["score"] for r in records if r["hit"] is not None]
-    succeeded = [r["score"] for r in records if r["hit"]]
-    negatives = [r["score"] for r in records if r["hit"] is None]
-    curves = {"false_abstain": abstain_curve(succeeded), "false_abstain_all": abstain_curve(answerable),
-              "unanswerable_abstain": abstain_curve(negatives)}
-    ok = [i for i, rate in enumerate(curves["false_abstain"]) if rate is not None and rate <= MAX_FALSE_ABSTAIN]
-    best = ok[-1] if ok else 0
+def summarize(records: list[dict], *, with_dense: bool) -> dict:
+    """One language's records: pooled curves, the recommended thresholds, and each set's numbers.
+
+    With `with_dense` (English) the main model's threshold is chosen together with the multilingual one."""
+    answerable = [r for r in records if r["hit"] is not None]
+    succeeded = [r for r in records if r["hit"]]
+    negatives = [r for r in records if r["hit"] is None]
+    choices = []
+    for dense in (THRESHOLDS if with_dense else [None]):
+        for i, multi in enumerate(THRESHOLDS):
+            false = abstains(succeeded, dense, multi)
+            if false is not None and false <= MAX_FALSE_ABSTAIN:
+                choices.append((abstains(negatives, dense, multi) or 0.0, -false, dense, i))
+    _, _, dense, best = max(choices, default=(0.0, 0.0, 0.0 if with_dense else None, 0))
+    curves = {"false_abstain": abstain_curve(succeeded, dense), "false_abstain_all": abstain_curve(answerable, dense),
+              "unanswerable_abstain": abstain_curve(negatives, dense)}
     sets = {}
     for name in dict.fromkeys(r["set"] for r in records):
         rows = [r for r in records if r["set"] == name]
-        scores = [r["score"] for r in rows]
         kind = "unanswerable" if rows[0]["hit"] is None else "answerable"
-        entry = sets[name] = {"kind": kind, "queries": len(rows), "percentiles": percentiles(scores),
-                              "abstain": abstain_curve(scores)}
+        entry = sets[name] = {"kind": kind, "queries": len(rows),
+                              "percentiles": percentiles([r["multi"] for r in rows]),
+                              "abstain": abstain_curve(rows, dense)}
         if entry["kind"] == "answerable":
-            hits = [r["score"] for r in rows if r["hit"]]
-            entry.update(retrieval_succeeded=len(hits), percentiles_succeeded=percentiles(hits),
-                         abstain_succeeded=abstain_curve(hits))
+            hits = [r for r in rows if r["hit"]]
+            entry.update(retrieval_succeeded=len(hits), percentiles_succeeded=percentiles([r["multi"] for r in hits]),
+                         abstain_succeeded=abstain_curve(hits, dense))
         entry["at_recommended"] = entry.get("abstain_succeeded", entry["abstain"])[best]
-        entry["scores"] = [round(s, 4) for s in scores]
-    return {"recommended": {"threshold": THRESHOLDS[best], **{k: v[best] for k, v in curves.items()}},
+        entry["scores"] = [[round(r["dense"], 4), round(r["multi"], 4)] for r in rows]
+    return {"recommended": {"dense": dense, "threshold": THRESHOLDS[best],
+                            **{k: v[best] for k, v in curves.items()}},
             "answerable_succeeded": len(succeeded), "answerable": len(answerable), "unanswerable": len(negatives),
-            "percentiles": {"answerable_succeeded": percentiles(succeeded), "answerable": percentiles(answerable),
-                            "unanswerable": percentiles(negatives)},
+            "percentiles": {name: percentiles([r["multi"] for r in rows]) for name, rows in
+                            (("answerable_succeeded", succeeded), ("answerable", answerable),
+                             ("unanswerable", negatives))},
             "curves": curves, "sets": sets}
 
 
@@ -167,37 +187,49 @@ def main() -> None:
     parser.add_argument("--foreign-queries", type=int, default=300,
                         help="SciFact and CMRC2018 questions asked of the sample docs (default 300 each)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "abstain.json")
+    parser.add_argument("--reuse", action="store_true", help="reuse the scores of the last run (FILE.records.json)")
     args = parser.parse_args()
     started = time.perf_counter()
     docs, facts = (ROOT / "examples" / "docs").resolve(), ROOT / "examples" / "facts.json"
+    crossing = ROOT / "examples" / "facts-crosslingual.json"
     scifact, cmrc = (args.datasets / "scifact").resolve(), (args.datasets / "cmrc2018").resolve()
-    for dataset, queries in ((scifact, None), (cmrc, None), (docs, facts)):
+    zh2en, en2zh = (args.datasets / "xquad-zh2en").resolve(), (args.datasets / "xquad-en2zh").resolve()
+    for dataset, queries in ((scifact, None), (cmrc, None), (docs, facts), (zh2en, None), (en2zh, None)):
         ensure_index(dataset, args.data_dir, queries)
 
     settings = Settings(data_dir=args.data_dir)
-    embedder, cjk = make_embedder(settings), make_cjk_embedder(settings)
+    embedder, multilingual = make_embedder(settings), make_multilingual_embedder(settings)
     embedder.start()
-    if cjk is not None:
-        cjk.start()
+    if multilingual is not None:
+        multilingual.start()
     plan = [  # (dataset, golden, {set name: queries})
         (docs, True, {"facts": [(q.text, set(q.relevant)) for q in load_golden(docs, facts).queries],
+                      "facts-crosslingual": [(q.text, set(q.relevant)) for q in load_golden(docs, crossing).queries],
                       "scifact→docs": beir(scifact, args.foreign_queries, answerable=False),
                       "cmrc2018→docs": beir(cmrc, args.foreign_queries, answerable=False),
                       "off-topic-en": [(q, None) for q in OFF_TOPIC_EN],
                       "off-topic-zh": [(q, None) for q in OFF_TOPIC_ZH]}),
         (scifact, False, {"scifact": beir(scifact)}),
         (cmrc, False, {"cmrc2018": beir(cmrc, args.cmrc_queries)}),
+        (zh2en, False, {"xquad-zh2en": beir(zh2en, args.foreign_queries)}),
+        (en2zh, False, {"xquad-en2zh": beir(en2zh, args.foreign_queries)}),
     ]
     records, indexes = [], {}
-    for dataset, golden, sets in plan:
-        found, documents = score_queries(settings, embedder, cjk, dataset, sets, golden=golden)
+    cached = args.out.with_suffix(".records.json")
+    if args.reuse and cached.exists():  # the scores of an earlier run: only the thresholds are chosen again
+        records, indexes = json.loads(cached.read_text())
+    for dataset, golden, sets in ([] if records else plan):
+        found, documents = score_queries(settings, embedder, multilingual, dataset, sets, golden=golden)
         records += found
         indexes[dataset.name] = {"path": str(_eval_dir(settings, dataset)), "documents": documents}
         print(f"{dataset.name}: {len(found)} queries scored, {time.perf_counter() - started:.0f} s", flush=True)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps([records, indexes]))
 
-    report = {"k": K, "mode": "hybrid", "model": settings.embedding.model, "cjk_model": settings.embedding.cjk_model,
+    report = {"k": K, "mode": "hybrid", "model": settings.embedding.model, "multilingual_model": settings.embedding.multilingual_model,
               "max_false_abstain": MAX_FALSE_ABSTAIN, "thresholds": THRESHOLDS, "indexes": indexes,
-              "languages": {lang: summarize([r for r in records if r["lang"] == lang]) for lang in ("en", "zh")}}
+              "languages": {lang: summarize([r for r in records if r["lang"] == lang], with_dense=lang == "en")
+                            for lang in ("en", "zh")}}
     report["seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
@@ -213,7 +245,7 @@ def main() -> None:
                   f"{s['at_recommended']:.1%} |")
     for lang, entry in report["languages"].items():
         r = entry["recommended"]
-        print(f"{lang}: threshold {r['threshold']:.2f}: false abstain {r['false_abstain']:.1%} of "
+        print(f"{lang}: thresholds MiniLM {r['dense']}, USE {r['threshold']:.2f}: false abstain {r['false_abstain']:.1%} of "
               f"{entry['answerable_succeeded']} retrieval-succeeded ({r['false_abstain_all']:.1%} of all "
               f"{entry['answerable']} answerable); abstains on {r['unanswerable_abstain']:.1%} of "
               f"{entry['unanswerable']} unanswerable")

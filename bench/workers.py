@@ -134,11 +134,11 @@ def overhead(tiny: int, folder: Path, redis: RedisServer) -> dict:
 
     def direct_and_in_process(data: Path) -> tuple[float, float]:
         settings = Settings(_env_file=None, data_dir=data)
-        embedder, cjk, index = start_writer(settings, when_locked="")
+        embedder, multilingual, index = start_writer(settings, when_locked="")
         parsers = make_parsers(settings)
         parsers.start()
         parsers.wait_ready()
-        pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
+        pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, multilingual=multilingual)
         pipeline.sparse.start()
         pipeline.run([ROOT / "examples" / "docs" / "vpn-setup.md"], public=True)  # warm every code path
         started = time.perf_counter()

@@ -42,8 +42,8 @@ from retrieval.sparse import SparseEncoder
 log = logging.getLogger(__name__)
 
 
-class CjkEmbedder(Protocol):
-    """The multilingual model of the CJK vector (retrieval.embedding.UniversalSentenceEncoder or any Embedder)."""
+class MultilingualEmbedder(Protocol):
+    """The multilingual model of the cross-language vector (retrieval.embedding.UniversalSentenceEncoder or any Embedder)."""
 
     name: str
 
@@ -62,7 +62,7 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
 _malloc_trim = _load_malloc_trim()
 
 # Bump when chunking or sparse encoding changes in a way that must re-index every document.
-PIPELINE_VERSION = "2"  # 2: tags, path prefixes and the CJK vector
+PIPELINE_VERSION = "3"  # 2: tags, path prefixes and the CJK vector; 3: the multilingual vector on every chunk
 
 
 class WriteLocks(Protocol):
@@ -131,7 +131,7 @@ class IngestPipeline:
         sparse: SparseEncoder,
         chunker: Chunker,
         parsers: ParserPool | None,
-        cjk_embedder: CjkEmbedder | None = None,
+        multilingual_embedder: MultilingualEmbedder | None = None,
         batch_chunks: int = 256,
         optimize_after_chunks: int = 5000,
         exclude: Sequence[Path] = (),
@@ -139,7 +139,7 @@ class IngestPipeline:
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.cjk_embedder = cjk_embedder
+        self.multilingual_embedder = multilingual_embedder
         self.sparse = sparse
         self.chunker = chunker
         self.parsers = parsers
@@ -154,13 +154,13 @@ class IngestPipeline:
         """The same pipeline with its own parser pool (a pool serves one run at a time): for worker threads,
         which share the models, the index and the document locks."""
         return IngestPipeline(index=self.index, embedder=self.embedder, sparse=self.sparse, chunker=self.chunker,
-                              parsers=parsers, cjk_embedder=self.cjk_embedder, batch_chunks=self.batch_chunks,
+                              parsers=parsers, multilingual_embedder=self.multilingual_embedder, batch_chunks=self.batch_chunks,
                               optimize_after_chunks=self.optimize_after_chunks, exclude=self.exclude,
                               locks=self.locks)
 
     def settings_fingerprint(self) -> str:
-        cjk = self.cjk_embedder.name if self.cjk_embedder else ""
-        return f"{PIPELINE_VERSION}|{self.embedder.name}|{cjk}|{self.chunker.chunk_tokens}|{self.chunker.overlap_tokens}"
+        multilingual = self.multilingual_embedder.name if self.multilingual_embedder else ""
+        return f"{PIPELINE_VERSION}|{self.embedder.name}|{multilingual}|{self.chunker.chunk_tokens}|{self.chunker.overlap_tokens}"
 
     def run(
         self,
@@ -304,14 +304,14 @@ class IngestPipeline:
         # BM25 terms are pure Python and the model mostly runs outside the GIL: compute them meanwhile.
         sparse_future = self._sparse_thread.submit(lambda: [self.sparse.encode_document(t) for t in texts])
         dense = self.embedder.embed_documents(texts)
-        cjk = self._embed_cjk([c for p in pending for c in p.chunks], texts)
+        multilingual = self._embed_multilingual([c for p in pending for c in p.chunks], texts)
         sparse = sparse_future.result()
         report.embedded += len(texts)
         row = 0
         for item in pending:
             indexed = []
             for chunk in item.chunks:
-                indexed.append(IndexedChunk(item.meta, chunk, dense[row], sparse[row], cjk.get(row)))
+                indexed.append(IndexedChunk(item.meta, chunk, dense[row], sparse[row], multilingual.get(row)))
                 row += 1
             with self.locks.of(item.meta.document_id):
                 self.index.replace_document(item.meta.document_id, item.meta.revision, indexed)
@@ -322,13 +322,13 @@ class IngestPipeline:
         if _malloc_trim is not None:
             _malloc_trim(0)
 
-    def _embed_cjk(self, chunks: list[Chunk], texts: list[str]) -> dict[int, object]:
-        """The multilingual vector of each CJK chunk, by row; English chunks do not pay for it."""
-        if self.cjk_embedder is None:
+    def _embed_multilingual(self, chunks: list[Chunk], texts: list[str]) -> dict[int, object]:
+        """The multilingual vector of every chunk, by row: it is what lets a question in one language find a
+        passage written in another."""
+        if self.multilingual_embedder is None:
             return {}
-        rows = [i for i, chunk in enumerate(chunks) if chunk.language == "zh"]
-        vectors = self.cjk_embedder.embed_documents([texts[i] for i in rows]) if rows else []
-        return dict(zip(rows, vectors, strict=True))
+        vectors = self.multilingual_embedder.embed_documents(texts)
+        return dict(enumerate(vectors))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from retrieval.filters import SearchFilters, normalize_prefix
 from retrieval.index import (
     DATETIME_FIELDS,
     DENSE,
-    DENSE_CJK,
+    DENSE_MULTI,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     RRF_K,
@@ -116,8 +116,8 @@ class EdgeIndex:
 
     def _config(self) -> qe.EdgeConfig:
         vectors = {DENSE: qe.EdgeVectorParams(size=self.spec.dense_size, distance=qe.Distance.Cosine)}
-        if self.spec.cjk_model:
-            vectors[DENSE_CJK] = qe.EdgeVectorParams(size=self.spec.cjk_size, distance=qe.Distance.Cosine)
+        if self.spec.multilingual_model:
+            vectors[DENSE_MULTI] = qe.EdgeVectorParams(size=self.spec.multilingual_size, distance=qe.Distance.Cosine)
         return qe.EdgeConfig(
             vectors=vectors,
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
@@ -127,8 +127,8 @@ class EdgeIndex:
         return {
             "model": self.spec.model,
             "dense_size": self.spec.dense_size,
-            "cjk_model": self.spec.cjk_model,
-            "cjk_size": self.spec.cjk_size,
+            "multilingual_model": self.spec.multilingual_model,
+            "multilingual_size": self.spec.multilingual_size,
         }
 
     def _check_spec(self) -> None:
@@ -138,9 +138,10 @@ class EdgeIndex:
         if stored != self._spec_record():
             raise IndexMismatchError(
                 f"collection {self.spec.collection!r} in {self.root} was built with model "
-                f"{stored.get('model')!r} ({stored.get('dense_size')}-d, CJK model {stored.get('cjk_model') or 'none'}), "
-                f"but the settings ask for {self.spec.model!r} ({self.spec.dense_size}-d, CJK model "
-                f"{self.spec.cjk_model or 'none'}); use another collection name or re-index into a fresh data folder"
+                f"{stored.get('model')!r} ({stored.get('dense_size')}-d, "
+                f"multilingual model {stored.get('multilingual_model') or 'none'}), "
+                f"but the settings ask for {self.spec.model!r} ({self.spec.dense_size}-d, multilingual model "
+                f"{self.spec.multilingual_model or 'none'}); use another collection name or re-index into a fresh data folder"
             )
 
     def _acquire_lock(self) -> None:
@@ -184,8 +185,8 @@ class EdgeIndex:
             DENSE: as_list(chunk.dense),
             SPARSE: qe.SparseVector(chunk.sparse.indices, chunk.sparse.values),
         }
-        if chunk.dense_cjk is not None and self.spec.cjk_model:
-            vectors[DENSE_CJK] = as_list(chunk.dense_cjk)
+        if chunk.dense_multi is not None and self.spec.multilingual_model:
+            vectors[DENSE_MULTI] = as_list(chunk.dense_multi)
         return vectors
 
     def delete_document(self, document_id: str) -> None:

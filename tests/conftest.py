@@ -26,7 +26,7 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def cjk_embedder():
+def multilingual_embedder():
     from retrieval.embedding import UniversalSentenceEncoder
 
     model = UniversalSentenceEncoder()
@@ -53,11 +53,11 @@ def sample_corpus(tmp_path) -> Path:
 
 
 @pytest.fixture
-def edge_index(tmp_path, embedder, cjk_embedder):
+def edge_index(tmp_path, embedder, multilingual_embedder):
     from retrieval.edge_index import EdgeIndex
     from retrieval.models import IndexSpec
 
-    spec = IndexSpec("docent", embedder.name, embedder.dimension, cjk_embedder.name, cjk_embedder.dimension)
+    spec = IndexSpec("docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension)
     index = EdgeIndex(tmp_path / "data", spec)
     index.start()
     yield index
@@ -65,15 +65,15 @@ def edge_index(tmp_path, embedder, cjk_embedder):
 
 
 @pytest.fixture
-def retriever(edge_index, embedder, cjk_embedder):
+def retriever(edge_index, embedder, multilingual_embedder):
     from retrieval.search import Retriever
     from retrieval.sparse import SparseEncoder
 
-    return Retriever(edge_index, embedder, SparseEncoder(), cjk_embedder=cjk_embedder)
+    return Retriever(edge_index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder)
 
 
 @pytest.fixture
-def pipeline(edge_index, embedder, cjk_embedder, parser_pool):
+def pipeline(edge_index, embedder, multilingual_embedder, parser_pool):
     from ingest.chunking import Chunker
     from ingest.pipeline import IngestPipeline
     from retrieval.sparse import SparseEncoder
@@ -84,5 +84,5 @@ def pipeline(edge_index, embedder, cjk_embedder, parser_pool):
         sparse=SparseEncoder(),
         chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40),
         parsers=parser_pool,
-        cjk_embedder=cjk_embedder,
+        multilingual_embedder=multilingual_embedder,
     )

@@ -10,11 +10,11 @@ import pytest
 
 from retrieval.access import ALL_ACCESS, PUBLIC_ONLY, Principal
 from retrieval.filters import SearchFilters
-from retrieval.index import DENSE_CJK, Fusion, IndexQuery
+from retrieval.index import DENSE_MULTI, Fusion, IndexQuery
 from retrieval.models import Chunk, DocumentMeta, IndexedChunk, IndexSpec, point_id
 from tests.contract.test_index_contract import DIM, SPARSE, backend, open_index  # noqa: F401 - fixture
 
-SPEC = IndexSpec(collection="access", model="test-model", dense_size=DIM, cjk_model="test-cjk", cjk_size=4)
+SPEC = IndexSpec(collection="access", model="test-model", dense_size=DIM, multilingual_model="test-multilingual", multilingual_size=4)
 ALICE = Principal("alice", ("group:eng",))
 BOB = Principal("bob", ("group:sales",))
 
@@ -25,7 +25,7 @@ def unit(seed: int, dim: int = DIM) -> np.ndarray:
 
 
 def document(doc_id: str, texts: list[str], *, acl=(), public=False, source=None, doc_type="txt", tags=(),
-             modified=datetime(2026, 1, 1, tzinfo=UTC), language="en", vectors=None, cjk=None) -> list[IndexedChunk]:
+             modified=datetime(2026, 1, 1, tzinfo=UTC), language="en", vectors=None, multilingual=None) -> list[IndexedChunk]:
     meta = DocumentMeta(
         document_id=doc_id, source=source or f"/docs/{doc_id}.txt", title=doc_id, doc_type=doc_type,
         content_hash="h", revision="r1", modified_at=modified, ingested_at=modified, acl=tuple(acl), public=public,
@@ -34,7 +34,7 @@ def document(doc_id: str, texts: list[str], *, acl=(), public=False, source=None
     return [
         IndexedChunk(meta, Chunk(n, text, language=language),
                      (vectors[n] if vectors is not None else unit(hash((doc_id, n)) % 2**32)).tolist(),
-                     SPARSE.encode_document(text), None if cjk is None else cjk.tolist())
+                     SPARSE.encode_document(text), None if multilingual is None else multilingual.tolist())
         for n, text in enumerate(texts)
     ]
 
@@ -148,9 +148,9 @@ def test_metadata_filters(index):
 
 
 def test_cjk_vector_is_searched_by_name(index):
-    add(index, document("zh-doc", ["差旅 报销 规定"], public=True, language="zh", cjk=unit(5, 4)))
+    add(index, document("zh-doc", ["差旅 报销 规定"], public=True, language="zh", multilingual=unit(5, 4)))
     add(index, document("en-doc", ["travel expenses"], public=True))
-    query = IndexQuery(limit=5, dense=unit(5, 4), dense_vector=DENSE_CJK, access=PUBLIC_ONLY, with_dense=True)
+    query = IndexQuery(limit=5, dense=unit(5, 4), dense_vector=DENSE_MULTI, access=PUBLIC_ONLY, with_dense=True)
     hits = index.search(query)
     assert [h.document_id for h in hits] == ["zh-doc"]  # English chunks carry no CJK vector
     assert hits[0].dense is not None and len(hits[0].dense) == 4

@@ -86,7 +86,7 @@ def test_ask_with_the_local_model_answers_within_its_context(corpus, keys, retri
         assert answer["model"] == local_model.model and answer["request_id"], answer
         assert 0 < answer["usage"]["completion_tokens"] <= 64
         assert answer["usage"]["prompt_tokens"] + 64 <= local_model.context_length
-        assert folders_of(answer["citations"], corpus) <= {"hr"}
+        assert folders_of(answer["citations"], corpus) <= {"hr", "public"}  # never IT's
 
         streamed = client.post("/v1/ask", json={"question": HR_QUESTION, "stream": True}, headers=bearer(keys["hr"]))
         assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
@@ -123,13 +123,13 @@ def test_a_key_never_sees_another_groups_documents_not_even_in_the_prompt(corpus
     with build_client(retriever, edge_index, keys["store"], generator) as client:
         hr = client.post("/v1/ask", json={"question": HR_QUESTION}, headers=bearer(keys["hr"])).json()
         assert hr["mode"] == "generated" and folders_of(hr["citations"], corpus) == {"hr"}
-        assert "stipend" in stub.script.requests[-1]["messages"][1]["content"].lower()
+        assert "usd 450" in stub.script.requests[-1]["messages"][1]["content"].lower()  # the HR policy's text
         stub.script.requests.clear()
         it = client.post("/v1/ask", json={"question": HR_QUESTION}, headers=bearer(keys["it"])).json()
         assert not folders_of(it["citations"], corpus) & {"hr"}
-        for request in stub.script.requests:  # whatever reached the model held no HR text
+        for request in stub.script.requests:  # whatever reached the model held no HR text (the question may)
             prompt = request["messages"][-1]["content"]
-            assert "stipend" not in prompt.lower()
+            assert "usd 450" not in prompt.lower()
 
 
 @pytest.mark.parametrize("stream", [False, True])

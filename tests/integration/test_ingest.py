@@ -53,14 +53,24 @@ def test_sample_corpus_is_indexed_with_complete_payloads(pipeline, sample_corpus
     assert any(h.source.endswith("travel-policy.pdf") and h.page for h in pdf_hits)
 
 
-def test_golden_questions_find_their_document(pipeline, sample_corpus, retriever):
-    pipeline.run([sample_corpus])
-    facts = json.loads(FACTS.read_text())
+def golden_scores(retriever, facts: list[dict]) -> tuple[int, int]:
+    """(questions whose file is in the top 5, questions whose file is first)."""
     top = [search(retriever, fact["question"], k=5) for fact in facts]
     found = sum(any(Path(p.source).name == fact["file"] for p in hits) for fact, hits in zip(facts, top))
     first = sum(bool(hits) and Path(hits[0].source).name == fact["file"] for fact, hits in zip(facts, top))
-    # Measured 38/38 in the top 5 and 38/38 first with DBSF and the CJK vector (37/38, 33/38 with plain RRF).
-    assert found == len(facts) and first >= 36
+    return found, first
+
+
+def test_golden_questions_find_their_document_in_either_language(pipeline, sample_corpus, retriever):
+    pipeline.run([sample_corpus])
+    found, first = golden_scores(retriever, json.loads(FACTS.read_text()))
+    # Measured 38/38 in the top 5 and 38/38 first with the adaptive fusion.
+    assert found == 38 and first >= 36
+    # The same questions asked in the other language (the English files asked in Chinese and the reverse):
+    # measured 38/38 in the top 5, 33/38 first (four of the five misses are second, after a file on the same
+    # topic in the question's language).
+    found, first = golden_scores(retriever, json.loads(FACTS.with_name("facts-crosslingual.json").read_text()))
+    assert found >= 36 and first >= 30
 
 
 def test_rerun_on_unchanged_files_embeds_nothing(pipeline, sample_corpus, edge_index):

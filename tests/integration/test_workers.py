@@ -113,8 +113,8 @@ def stop(worker: subprocess.Popen) -> None:
             worker.wait()
 
 
-def open_index(data: Path, embedder, cjk_embedder) -> EdgeIndex:
-    index = EdgeIndex(data, index_spec(Settings(), embedder.dimension, cjk_embedder, collection="docent"))
+def open_index(data: Path, embedder, multilingual_embedder) -> EdgeIndex:
+    index = EdgeIndex(data, index_spec(Settings(), embedder.dimension, multilingual_embedder, collection="docent"))
     index.start()
     return index
 
@@ -213,7 +213,7 @@ def test_redis_down_refuses_new_jobs_with_503_while_search_goes_on(retriever, ed
 # -- worker processes --------------------------------------------------------------------------------------
 
 
-def test_kill_9_mid_task_then_a_fresh_worker_finishes_with_exact_counts(redis_url, embedder, cjk_embedder, tmp_path):
+def test_kill_9_mid_task_then_a_fresh_worker_finishes_with_exact_counts(redis_url, embedder, multilingual_embedder, tmp_path):
     data = tmp_path / "data"
     corpus = write_corpus(tmp_path / "corpus", 24)
     submitted = subprocess.run(
@@ -245,7 +245,7 @@ def test_kill_9_mid_task_then_a_fresh_worker_finishes_with_exact_counts(redis_ur
     assert job["progress"]["documents_done"] == job["progress"]["indexed"] + job["progress"]["unchanged"] == 24
     (task,) = jobs.store.tasks(job_id)
     assert task.worker_lost == 1 and task.attempts == 2  # re-queued by the reaper once the lease expired
-    index = open_index(data, embedder, cjk_embedder)
+    index = open_index(data, embedder, multilingual_embedder)
     try:
         assert assert_exact(index, corpus) == job["progress"]["chunks"]
     finally:

@@ -43,13 +43,13 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, embedder, cjk_embedder, parser_pool) -> World:
+def world(tmp_path_factory, embedder, multilingual_embedder, parser_pool) -> World:
     root = tmp_path_factory.mktemp("world")
-    spec = IndexSpec("docent", embedder.name, embedder.dimension, cjk_embedder.name, cjk_embedder.dimension)
+    spec = IndexSpec("docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension)
     index = EdgeIndex(root / "data", spec)
     index.start()
     pipeline = IngestPipeline(index=index, embedder=embedder, sparse=SparseEncoder(), parsers=parser_pool,
-                              chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40), cjk_embedder=cjk_embedder)
+                              chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40), multilingual_embedder=multilingual_embedder)
     hr, it, public = root / "corp" / "hr", root / "corp" / "it", root / "corp" / "public"
     shutil.copytree(SAMPLE_DOCS, hr, ignore=shutil.ignore_patterns("vpn-*", "password-*", "it-*", "*.pdf"))
     it.mkdir(parents=True)
@@ -62,7 +62,7 @@ def world(tmp_path_factory, embedder, cjk_embedder, parser_pool) -> World:
     store = KeyStore(root / "keys.sqlite")
     keys = {"hr": store.create("hana", ("hr",))[0], "it": store.create("ivan", ("it",))[0],
             "admin": store.create("root", (), admin=True)[0], "store": store}
-    retriever = Retriever(index, embedder, SparseEncoder(), cjk_embedder=cjk_embedder)
+    retriever = Retriever(index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder)
     yield World(index, retriever, pipeline, {"hr": hr, "it": it, "public": public}, keys)
     index.close()
 

@@ -43,23 +43,23 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory, embedder, cjk_embedder):
+def fuzz_app(tmp_path_factory, embedder, multilingual_embedder):
     data = tmp_path_factory.mktemp("fuzz")
-    spec = IndexSpec("docent", embedder.name, embedder.dimension, cjk_embedder.name, cjk_embedder.dimension)
+    spec = IndexSpec("docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension)
     index = EdgeIndex(data / "index", spec)
     index.start()
     parsers = ParserPool(ParseLimits(timeout_s=60))
     parsers.start()
     pipeline = IngestPipeline(index=index, embedder=embedder, sparse=SparseEncoder(),
                               chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40), parsers=parsers,
-                              cjk_embedder=cjk_embedder)
+                              multilingual_embedder=multilingual_embedder)
     docs = data / "docs"
     shutil.copytree(SAMPLE_DOCS, docs, ignore=shutil.ignore_patterns("*.pdf", "*.pptx", "*.xlsx"))
     assert pipeline.run([docs], acl=["group:staff"]).ok
     store = KeyStore(data / "keys.sqlite")
     admin = store.create("root", ("staff",), admin=True)[0]
     jobs = in_process_jobs(pipeline)
-    retriever = Retriever(index, embedder, SparseEncoder(), cjk_embedder=cjk_embedder)
+    retriever = Retriever(index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder)
     app = make_app(retriever, index, store, None, jobs=jobs, anonymous=True,
                    documents=DocumentService(index, data / "uploads", jobs),
                    limiter=RateLimiter(per_minute=100_000, burst=100_000))

@@ -124,8 +124,8 @@ def test_the_policy_names_each_reason_it_sees():
     assert policy.reasons(evidence(not_found=True, sentences=0, words=0, best_dense=0.5)) == []
     # The tuned defaults: weak retrieval (dense or fused) hands on; the grounding signals are off.
     assert EscalationPolicy().reasons(evidence(best_dense=0.55)) == [Reason.LOW_CONFIDENCE]
-    assert EscalationPolicy().reasons(evidence(best_fused=2.0)) == [Reason.LOW_CONFIDENCE]
-    assert EscalationPolicy().reasons(evidence(best_fused=2.5, unsupported=2, cited=False, truncated=True)) == []
+    assert EscalationPolicy().reasons(evidence(best_fused=1.0)) == [Reason.LOW_CONFIDENCE]
+    assert EscalationPolicy().reasons(evidence(best_fused=1.25, unsupported=2, cited=False, truncated=True)) == []
     assert EscalationPolicy(always=("summarisation",)).reasons(
         evidence(question_type=T.SUMMARISATION, words=40)) == [Reason.TYPE]
 
