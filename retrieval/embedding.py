@@ -7,6 +7,7 @@ embedding a query as if it were a passage.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -207,6 +208,9 @@ class UniversalSentenceEncoder:
         self.threads = threads
         self.batch_size = batch_size
         self._model = None
+        # One call at a time: each call sets the process's BLAS thread count (threadpoolctl) around its forward
+        # pass, and OpenBLAS does not allow that while another thread is inside a BLAS call.
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         if self._model is not None:
@@ -228,11 +232,16 @@ class UniversalSentenceEncoder:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = [self.model.encode(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        parts = [self._encode(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
         return _normalized(np.vstack(parts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalized(self.model.encode([text]))[0]
+        return _normalized(self._encode([text]))[0]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        model = self.model
+        with self._lock:
+            return model.encode(texts)
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:

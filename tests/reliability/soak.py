@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -344,4 +345,12 @@ def soak(total: int, work: Path, *, clients: int = 4, seed: int = 7) -> dict[str
                            "fallback_reason": check.json().get("fallback_reason"),
                            "ready": httpx.get(f"{server.url}/readyz", timeout=10).status_code}
         report["server"] = {"before": before, "during": series, "after": after}
+    if report["unexpected_errors"]:  # what the server said about them, for the CI log
+        report["server_errors"] = _tracebacks((work / "server.log").read_text(errors="replace"))
     return report
+
+
+def _tracebacks(log: str, *, limit: int = 5) -> list[str]:
+    """The server log's last `limit` error lines with the traceback that follows each."""
+    blocks = re.split(r"\n(?=\d{4}-\d\d-\d\d )", log)
+    return [b[-3000:] for b in blocks if " ERROR " in b or "Traceback" in b][-limit:]
