@@ -22,6 +22,7 @@ demo: $(VENV)/.installed
 	@echo "Docent is starting on http://127.0.0.1:$(PORT) (anonymous: public documents only; Ctrl-C stops it). Ask it:"
 	@echo "  curl -s localhost:$(PORT)/v1/ask -H 'Content-Type: application/json' -d '{\"question\": \"What is the nightly hotel cap in Tokyo?\"}'"
 	@echo "  curl -sN localhost:$(PORT)/v1/ask -H 'Content-Type: application/json' -d '{\"question\": \"VPN 网关的端口是多少？\", \"stream\": true}'"
+	@echo "  curl -s localhost:$(PORT)/v1/ask -H 'Content-Type: application/json' -d '{\"question\": \"How many days of unused annual leave can be carried over?\"}'"
 	@echo "  or open http://127.0.0.1:$(PORT)/docs; from Python: openai.OpenAI(base_url='http://127.0.0.1:$(PORT)/v1', api_key='anonymous')"
 	@echo ""
 	DOCENT_AUTH__ANONYMOUS=true $(VENV)/bin/docent serve --port $(PORT)

@@ -11,6 +11,13 @@ it hands on gets the large model's answer to the same messages (temperature 0), 
 policy on the grid is scored without asking the models again, and the chosen one is run for real as `routed`
 to check that the simulation matches.
 
+The extractive rung: the same runs also answer every question extractively (no model), and a grid of
+`AnswerChecks` decides which generated answers the quotes replace. For each checks point: the accuracy of the
+embedded default's ladder (the small model's answer, or the quotes where it fails the checks), and how often the
+checks would replace the *large* model's answers (the stand-in for a good model, whose answers should rarely be
+replaced: counted over its answers that contain the expected answer, with the checks that fired). Chosen: the
+most accurate ladder; the share of the large model's right answers it would replace is reported beside it.
+
 Data: examples/facts.json on the sample documents (38 questions, English and Chinese) and the first --cmrc
 questions of ../shared/datasets/cmrc2018 (Chinese reading comprehension). Accuracy is the mean of token F1 and
 containment. Chosen: the most accurate policy that hands on at most --target of the questions (the premise is
@@ -32,8 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
 
+from serve.answer import han_share, prose  # noqa: E402
 from serve.planner import QuestionType  # noqa: E402
-from serve.routing import EscalationPolicy, Evidence  # noqa: E402
+from serve.routing import AnswerChecks, EscalationPolicy, Evidence  # noqa: E402
 from tests.llama_servers import gemma3_server  # noqa: E402
 
 DOCENT = str(Path(sys.executable).with_name("docent"))
@@ -47,6 +55,37 @@ GRID = {
     "escalate_truncated": [False, True],
     "min_fused": [None, 2.0, 2.25, 2.5, 2.75],  # DBSF sums two normalized scores: 1.2-3.2 here
 }
+
+
+CHECKS_GRID = {
+    "max_unsupported": [0.34, 0.5, 1.0],
+    "max_invented": [None, 0],
+    "truncated": [False, True],
+    "markup": [False, True],
+}
+
+
+def ladder(triples: list[tuple[dict, dict, dict]], point: dict) -> dict:
+    """The embedded default's ladder under these checks (small, or extractive where small fails); the share of
+    the large model's answers the same checks would replace, and of its *right* answers (those containing the
+    expected answer): what the checks cost a better model."""
+    checks = AnswerChecks(**point)
+
+    def fails(answer: dict) -> bool:
+        if not answer["evidence"] or answer["mode"] != "generated":
+            return False
+        text = prose(answer["answer"])  # the language measure as it is now (reports may predate it)
+        evidence = {**answer["evidence"], "han_share": han_share(text), "letters": sum(c.isalpha() for c in text)}
+        return bool(checks.failures(evidence_of(evidence)))
+
+    answers = [quoted if fails(small) else small for small, _, quoted in triples]
+    right = [large for _, large, _ in triples if large["contains"] == 1.0]
+    n = len(triples)
+    return {"checks": point, "accuracy": round(sum(map(accuracy, answers)) / n, 4),
+            "containment": round(sum(a["contains"] for a in answers) / n, 4),
+            "replaced_small": round(sum(fails(s) for s, _, _ in triples) / n, 4),
+            "replaced_large": round(sum(fails(big) for _, big, _ in triples) / n, 4),
+            "replaced_large_right": round(sum(map(fails, right)) / len(right), 4) if right else None}
 
 
 def policy_of(point: dict) -> EscalationPolicy:
@@ -132,16 +171,19 @@ def main() -> None:
         # A base model answers, then writes the next "Question:" of its own: stop there.
         tiers = json.dumps([{"base_url": server.url, "model": "gemma3", "context_length": 2048,
                              "max_answer_tokens": 160, "stop": ["\nQuestion:", "\n问题：", "\n\n"]}])
+        # A measurement of answers, not of speed: no answer may fall back for lack of time.
         base_env = {**os.environ, "HF_HUB_OFFLINE": "1", "DOCENT_DATA_DIR": str(args.data_dir),
-                    "DOCENT_ROUTING__TIERS": tiers}
-        runs, pairs = {}, []
+                    "DOCENT_ROUTING__TIERS": tiers, "DOCENT_ANSWER__DEADLINE_S": "300"}
+        runs, pairs, triples = {}, [], []
         for name, eval_args in sets:
-            data = run_eval([*eval_args, "--configs", "small,large"], base_env, work / f"{name}.json",
+            data = run_eval([*eval_args, "--configs", "small,large,extractive"], base_env, work / f"{name}.json",
                             reuse=args.reuse)
             by_config = {c["name"]: c for c in data["configurations"]}
             runs[name] = {"seconds": data.get("seconds"), **{k: {m: v for m, v in c.items() if m != "answers"}
                                                          for k, c in by_config.items()}}
             pairs += list(zip(by_config["small"]["answers"], by_config["large"]["answers"], strict=True))
+            triples += list(zip(by_config["small"]["answers"], by_config["large"]["answers"],
+                                by_config["extractive"]["answers"], strict=True))
             print(f"{name}: small {by_config['small']['f1']:.3f} F1, large {by_config['large']['f1']:.3f} F1 "
                   f"({data.get('seconds', 0):.0f} s)", flush=True)
 
@@ -182,6 +224,14 @@ def main() -> None:
                 "large_accuracy_where_fired": round(sum(accuracy(b) for _, b in fired) / len(fired), 4) if fired else None,
             }
 
+        # The extractive rung: which checks make the embedded default's ladder most accurate, replacing few
+        # of a better model's answers.
+        rungs = [ladder(triples, dict(zip(CHECKS_GRID, values))) for values in itertools.product(*CHECKS_GRID.values())]
+        chosen_rung = max(rungs, key=lambda r: (r["accuracy"], -(r["replaced_large_right"] or 0)))
+        extractive_only = {"accuracy": round(sum(accuracy(q) for *_, q in triples) / len(triples), 4),
+                           "containment": round(sum(q["contains"] for *_, q in triples) / len(triples), 4)}
+        shipped_rung = ladder(triples, {k: getattr(AnswerChecks(), k) for k in CHECKS_GRID})
+
         # The chosen policy for real, on the sample documents' questions.
         check = run_eval([*sets[0][1], "--configs", "routed"], {**base_env, **env_of(chosen["policy"])},
                          work / "check.json")
@@ -207,11 +257,14 @@ def main() -> None:
         "signals": signals,
         "frontier": list(frontier.values()),
         "grid_points": len(grid),
+        "extractive_rung": {"extractive_only": extractive_only, "chosen": chosen_rung, "shipped": shipped_rung,
+                            "grid": rungs},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     print(json.dumps({k: report[k] for k in ("small_only", "large_only", "chosen", "check_on_facts", "signals")},
                      indent=1, ensure_ascii=False))
+    print(json.dumps({k: v for k, v in report["extractive_rung"].items() if k != "grid"}, indent=1))
 
 
 if __name__ == "__main__":

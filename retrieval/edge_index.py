@@ -1,16 +1,20 @@
 """The embedded index: Qdrant Edge on a local folder (the default; no server, no network).
 
-Layout under the data folder: `qdrant-edge/<collection>/` holds the shard, `<collection>.json` beside it the
-spec the collection was built with, and `<collection>.lock` the process lock. Edge takes its own lock on the
-WAL, but its error ("Can't init WAL: WouldBlock") says nothing useful, so Docent takes a lock first and names
-the process that holds it.
+Layout under the data folder: `qdrant-edge/<version>/` holds a shard, `<version>.json` beside it the spec the
+version was built with, and `<version>.lock` the process lock; `<collection>.current` names the version that
+serves (`retrieval.versions`; without it, the version named like the collection). Edge takes its own lock on
+the WAL, but its error ("Can't init WAL: WouldBlock") says nothing useful, so Docent takes a lock first and
+names the process that holds it.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -33,9 +37,11 @@ from retrieval.index import (
     as_list,
     batched,
 )
-from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, point_id
+from retrieval.models import DocumentGrant, DocumentState, IndexedChunk, IndexSpec, SearchHit, point_id
+from retrieval.versions import FOLLOW_EVERY_S, RETIRE_AFTER_S, read_pointer
 
 UPSERT_BATCH = 256
+log = logging.getLogger("docent.index")
 
 
 def _match(key: str, value: str | int) -> qe.FieldCondition:
@@ -72,16 +78,40 @@ def _filter(access: Access, filters: SearchFilters, *extra: qe.FieldCondition) -
 
 
 class EdgeIndex:
-    """An `Index` on Qdrant Edge. Single-process: a second opener gets `IndexLockedError`."""
+    """An `Index` on Qdrant Edge. Single-process: a second opener of a version gets `IndexLockedError`.
 
-    def __init__(self, data_dir: Path, spec: IndexSpec) -> None:
+    `version` pins one version (what `docent reindex` builds); without it the pointer decides at `start()`, and
+    with `follow` the index moves to the version the pointer names later, once that version is free and built
+    with the same settings (a serving process during a reindex). `check_spec=False` opens a version built with
+    other settings (reading its document list for a reindex)."""
+
+    def __init__(self, data_dir: Path, spec: IndexSpec, *, version: str | None = None, follow: bool = False,
+                 check_spec: bool = True) -> None:
         self.spec = spec
         self.root = Path(data_dir) / "qdrant-edge"
-        self.shard_dir = self.root / spec.collection
-        self.spec_file = self.root / f"{spec.collection}.json"
-        self.lock_file = self.root / f"{spec.collection}.lock"
+        self.pinned = version
+        self.follow = follow and version is None
+        self.check_spec = check_spec
+        self.version = version or spec.collection
         self._shard: qe.EdgeShard | None = None
         self._lock_fd: int | None = None
+        self._retired: list[tuple[float, qe.EdgeShard, int]] = []
+        self._retired_name: dict[int, str] = {}  # id of a retired shard -> its version
+        self._looked_at = 0.0
+        self._refused: str | None = None  # the version the pointer names but this process cannot serve
+        self._switching = threading.Lock()
+
+    @property
+    def shard_dir(self) -> Path:
+        return self.root / self.version
+
+    @property
+    def spec_file(self) -> Path:
+        return self.root / f"{self.version}.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / f"{self.version}.lock"
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -89,22 +119,30 @@ class EdgeIndex:
         if self._shard is not None:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        self._acquire_lock()
+        self.version = self.pinned or read_pointer(self.root, self.spec.collection)
+        self._shard, self._lock_fd = self._open(self.version)
+        self._looked_at = time.monotonic()
+
+    def _open(self, version: str) -> tuple[qe.EdgeShard, int]:
+        """Lock, check and open (or create) one version's shard."""
+        fd = _lock(self.root / f"{version}.lock", self.root / version)
         try:
-            self._check_spec()
-            if (self.shard_dir / "segments").exists():
-                self._shard = qe.EdgeShard.load(str(self.shard_dir))
-            else:
-                self._shard = qe.EdgeShard.create(str(self.shard_dir), self._config())
-                for field in KEYWORD_FIELDS:
-                    self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
-                for field in INTEGER_FIELDS:
-                    self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Integer))
-                for field in DATETIME_FIELDS:
-                    self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Datetime))
-                self.spec_file.write_text(json.dumps(self._spec_record(), indent=2))
+            if self.check_spec:
+                self._check_spec(version)
+            shard_dir = self.root / version
+            if (shard_dir / "segments").exists():
+                return qe.EdgeShard.load(str(shard_dir)), fd
+            shard = qe.EdgeShard.create(str(shard_dir), self._config())
+            for field in KEYWORD_FIELDS:
+                shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+            for field in INTEGER_FIELDS:
+                shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Integer))
+            for field in DATETIME_FIELDS:
+                shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Datetime))
+            (self.root / f"{version}.json").write_text(json.dumps(self._spec_record(), indent=2))
+            return shard, fd
         except BaseException:
-            self._release_lock()
+            _unlock(fd)
             raise
 
     def close(self) -> None:
@@ -113,6 +151,10 @@ class EdgeIndex:
             self._shard.close()
             self._shard = None
         self._release_lock()
+        for _, shard, fd in self._retired:
+            shard.close()
+            _unlock(fd)
+        self._retired = []
 
     def _config(self) -> qe.EdgeConfig:
         vectors = {DENSE: qe.EdgeVectorParams(size=self.spec.dense_size, distance=qe.Distance.Cosine)}
@@ -131,45 +173,72 @@ class EdgeIndex:
             "multilingual_size": self.spec.multilingual_size,
         }
 
-    def _check_spec(self) -> None:
-        if not self.spec_file.exists():
-            return
-        stored = json.loads(self.spec_file.read_text())
-        if stored != self._spec_record():
+    def stored_spec(self, version: str | None = None) -> dict[str, object] | None:
+        """The spec a version was built with (None: not built yet)."""
+        spec_file = self.root / f"{version or self.version}.json"
+        return json.loads(spec_file.read_text()) if spec_file.exists() else None
+
+    def _check_spec(self, version: str) -> None:
+        stored = self.stored_spec(version)
+        if stored is not None and stored != self._spec_record():
             raise IndexMismatchError(
-                f"collection {self.spec.collection!r} in {self.root} was built with model "
+                f"index version {version!r} in {self.root} was built with model "
                 f"{stored.get('model')!r} ({stored.get('dense_size')}-d, "
                 f"multilingual model {stored.get('multilingual_model') or 'none'}), "
                 f"but the settings ask for {self.spec.model!r} ({self.spec.dense_size}-d, multilingual model "
-                f"{self.spec.multilingual_model or 'none'}); use another collection name or re-index into a fresh data folder"
+                f"{self.spec.multilingual_model or 'none'}); run `docent reindex` with these settings to rebuild it "
+                f"into a new version (the current one keeps serving until the switch)"
             )
-
-    def _acquire_lock(self) -> None:
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise IndexLockedError(
-                f"the embedded index {self.shard_dir} is in use by another process (pid {holder}); "
-                f"stop it, or use a Qdrant server (DOCENT_QDRANT__URL) for several processes"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            _unlock(self._lock_fd)
             self._lock_fd = None
 
     @property
     def shard(self) -> qe.EdgeShard:
         if self._shard is None:
             raise RuntimeError("EdgeIndex.start() was not called")
+        if self.follow and time.monotonic() - self._looked_at >= FOLLOW_EVERY_S:
+            self._follow_pointer()
         return self._shard
+
+    def _follow_pointer(self) -> None:
+        """Move to the version the pointer names, if it changed and this process can serve it; close the
+        versions replaced long enough ago that no search still uses them."""
+        if not self._switching.acquire(blocking=False):
+            return  # another thread is looking
+        try:
+            now = time.monotonic()
+            self._looked_at = now
+            for item in [r for r in self._retired if now - r[0] >= RETIRE_AFTER_S]:
+                self._retired.remove(item)
+                item[1].close()
+                _unlock(item[2])
+            target = read_pointer(self.root, self.spec.collection)
+            if target == self.version or target == self._refused:
+                return
+            if self.stored_spec(target) != self._spec_record():
+                self._refused = target
+                log.warning("the index now points at version %s, built with other settings: this process keeps "
+                            "serving %s until it is restarted with that version's settings", target, self.version)
+                return
+            again = next((r for r in self._retired if self._retired_name.get(id(r[1])) == target), None)
+            if again is not None:  # switched back within the grace period: it is still open here
+                self._retired.remove(again)
+                shard, fd = again[1], again[2]
+            else:
+                try:
+                    shard, fd = self._open(target)
+                except IndexLockedError:
+                    return  # still being written (the reindex has not closed it yet): next time
+            assert self._shard is not None and self._lock_fd is not None
+            self._retired.append((now, self._shard, self._lock_fd))
+            self._retired_name[id(self._shard)] = self.version
+            log.info("index switched from version %s to %s", self.version, target)
+            self._shard, self._lock_fd, self.version = shard, fd, target
+        finally:
+            self._switching.release()
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -217,20 +286,23 @@ class EdgeIndex:
         )
 
     def documents(self) -> Iterator[tuple[str, str]]:
+        for payload in self._first_chunks(["document_id", "source"]):
+            yield str(payload["document_id"]), str(payload["source"])
+
+    def grants(self) -> Iterator[DocumentGrant]:
+        for payload in self._first_chunks(["document_id", "source", "acl", "visibility", "tags"]):
+            yield DocumentGrant.from_payload(payload)
+
+    def _first_chunks(self, fields: list[str]) -> Iterator[dict]:
         offset = None
         first_chunks = qe.Filter(must=[_match("chunk", 0)])
         while True:
             records, offset = self.shard.scroll(
-                qe.ScrollRequest(
-                    offset=offset,
-                    limit=512,
-                    filter=first_chunks,
-                    with_payload=qe.PayloadSelector.Include(["document_id", "source"]),
-                )
+                qe.ScrollRequest(offset=offset, limit=512, filter=first_chunks,
+                                 with_payload=qe.PayloadSelector.Include(fields))
             )
             for record in records:
-                payload = record.payload or {}
-                yield str(payload["document_id"]), str(payload["source"])
+                yield record.payload or {}
             if offset is None:
                 return
 
@@ -273,3 +345,25 @@ class EdgeIndex:
     def _hit(point: qe.ScoredPoint, vector_name: str) -> SearchHit:
         vector = point.vector.get(vector_name) if isinstance(point.vector, dict) else None
         return SearchHit.from_payload(str(point.id), point.score, point.payload or {}, vector)
+
+
+def _lock(lock_file: Path, shard_dir: Path) -> int:
+    """An exclusive lock on one version, holding this process's pid; `IndexLockedError` naming its holder."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise IndexLockedError(
+            f"the embedded index {shard_dir} is in use by another process (pid {holder}); "
+            f"stop it, or use a Qdrant server (DOCENT_QDRANT__URL) for several processes"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _unlock(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)

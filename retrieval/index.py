@@ -16,7 +16,7 @@ import numpy as np
 
 from retrieval.access import ALL_ACCESS, Access
 from retrieval.filters import NO_FILTERS, SearchFilters
-from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, SparseVector
+from retrieval.models import DocumentGrant, DocumentState, IndexedChunk, IndexSpec, SearchHit, SparseVector
 
 DENSE = "dense"
 # The second dense vector, from a multilingual model, on every chunk (see IndexSpec.multilingual_model).
@@ -91,6 +91,10 @@ class Index(Protocol):
 
     def documents(self) -> Iterator[tuple[str, str]]:
         """Every indexed document as (document id, source)."""
+        ...
+
+    def grants(self) -> Iterator[DocumentGrant]:
+        """Every document's source and access (from its first chunk): what a reindex rebuilds it from."""
         ...
 
     def count(self, document_id: str | None = None) -> int: ...

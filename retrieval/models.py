@@ -107,6 +107,22 @@ class IndexedChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentGrant:
+    """Where a document came from and who may read it: what rebuilding it from its source needs."""
+
+    document_id: str
+    source: str
+    acl: tuple[str, ...]
+    public: bool
+    tags: tuple[str, ...]
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> DocumentGrant:
+        return cls(str(payload["document_id"]), str(payload["source"]), tuple(payload.get("acl") or ()),
+                   payload.get("visibility") == "public", tuple(payload.get("tags") or ()))
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentState:
     """What the index holds for one document: enough to decide whether a file is unchanged."""
 

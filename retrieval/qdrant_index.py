@@ -2,10 +2,14 @@
 
 The collection records the embedding model in its metadata, so a collection built with another model is
 refused at start instead of returning nonsense later. Every client error becomes `IndexUnavailableError`.
+The version that serves is the one the alias `<collection>-current` names, else the collection itself
+(`retrieval.versions`).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,9 +34,11 @@ from retrieval.index import (
     as_list,
     batched,
 )
-from retrieval.models import DocumentState, IndexedChunk, IndexSpec, SearchHit, point_id
+from retrieval.models import DocumentGrant, DocumentState, IndexedChunk, IndexSpec, SearchHit, point_id
+from retrieval.versions import ALIAS_SUFFIX, FOLLOW_EVERY_S
 
 UPSERT_BATCH = 256
+log = logging.getLogger("docent.index")
 
 
 def _match(key: str, value: str | int) -> models.FieldCondition:
@@ -92,8 +98,19 @@ class QdrantServerIndex:
         timeout_s: float = 10.0,
         shards: int = 1,
         replication_factor: int = 1,
+        version: str | None = None,
+        follow: bool = False,
+        check_spec: bool = True,
+        client: QdrantClient | None = None,
     ) -> None:
         self.spec = spec
+        self.pinned = version
+        self.follow = follow and version is None
+        self.check_spec = check_spec
+        self.name = version or spec.collection  # the collection that serves (resolved at start)
+        self._looked_at = 0.0
+        self._refused: str | None = None
+        self._given = client  # a client shared with others (one in-process engine): used, never closed here
         self._client_args: dict[str, object] = {"url": url, "api_key": api_key, "location": location, "path": path}
         self.timeout_s = timeout_s
         self.shards = shards
@@ -105,16 +122,20 @@ class QdrantServerIndex:
             return
         args = {k: v for k, v in self._client_args.items() if v is not None}
         with _unavailable("connection"):
-            client = QdrantClient(**args, timeout=int(self.timeout_s))  # type: ignore[arg-type]
-            if client.collection_exists(self.spec.collection):
-                self._check(client)
+            client = self._given or QdrantClient(**args, timeout=int(self.timeout_s))  # type: ignore[arg-type]
+            self.name = self.pinned or current_version(client, self.spec.collection)
+            if client.collection_exists(self.name):
+                if self.check_spec:
+                    self._check(client, self.name)
             else:
                 self._create(client)
         self._client = client
+        self._looked_at = time.monotonic()
 
     def close(self) -> None:
         if self._client is not None:
-            self._client.close()
+            if self._client is not self._given:
+                self._client.close()
             self._client = None
 
     def _metadata(self) -> dict[str, object]:
@@ -123,7 +144,7 @@ class QdrantServerIndex:
                            "multilingual_size": spec.multilingual_size}}
 
     def _create(self, client: QdrantClient) -> None:
-        name = self.spec.collection
+        name = self.name
         vectors = {DENSE: models.VectorParams(size=self.spec.dense_size, distance=models.Distance.COSINE)}
         if self.spec.multilingual_model:
             vectors[DENSE_MULTI] = models.VectorParams(size=self.spec.multilingual_size, distance=models.Distance.COSINE)
@@ -146,8 +167,23 @@ class QdrantServerIndex:
             for field in DATETIME_FIELDS:
                 client.create_payload_index(name, field, models.PayloadSchemaType.DATETIME)
 
-    def _check(self, client: QdrantClient) -> None:
-        config = client.get_collection(self.spec.collection).config
+    def stored_spec(self, client: QdrantClient, name: str) -> dict[str, object]:
+        """The spec a collection was built with, in the embedded store's shape."""
+        config = client.get_collection(name).config
+        stored = (config.metadata or {}).get("docent", {})
+        vectors = config.params.vectors
+        size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+        return {"model": stored.get("model"), "dense_size": size,
+                "multilingual_model": stored.get("multilingual_model") or "",
+                "multilingual_size": stored.get("multilingual_size") or 0}
+
+    def _matches(self, client: QdrantClient, name: str) -> bool:
+        return self.stored_spec(client, name) == {"model": self.spec.model, "dense_size": self.spec.dense_size,
+                                                  "multilingual_model": self.spec.multilingual_model,
+                                                  "multilingual_size": self.spec.multilingual_size}
+
+    def _check(self, client: QdrantClient, name: str) -> None:
+        config = client.get_collection(name).config
         stored = (config.metadata or {}).get("docent", {})
         vectors = config.params.vectors
         size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
@@ -155,21 +191,43 @@ class QdrantServerIndex:
         wanted = (self.spec.multilingual_model, self.spec.multilingual_size)
         if size != self.spec.dense_size or stored.get("model") != self.spec.model or multilingual != wanted:
             raise IndexMismatchError(
-                f"collection {self.spec.collection!r} holds {size}-d vectors of model {stored.get('model')!r} "
+                f"collection {name!r} holds {size}-d vectors of model {stored.get('model')!r} "
                 f"(multilingual model {multilingual[0] or 'none'}), but the settings ask for {self.spec.model!r} "
-                f"({self.spec.dense_size}-d, multilingual model {self.spec.multilingual_model or 'none'})"
+                f"({self.spec.dense_size}-d, multilingual model {self.spec.multilingual_model or 'none'}); run "
+                f"`docent reindex` with these settings to rebuild it into a new version (the current one keeps "
+                f"serving until the switch)"
             )
 
     @property
     def client(self) -> QdrantClient:
         if self._client is None:
             raise RuntimeError("QdrantServerIndex.start() was not called")
+        if self.follow and time.monotonic() - self._looked_at >= FOLLOW_EVERY_S:
+            self._follow_alias(self._client)
         return self._client
+
+    def _follow_alias(self, client: QdrantClient) -> None:
+        """Serve the collection the alias names now, if this process's settings built it."""
+        self._looked_at = time.monotonic()
+        try:
+            target = current_version(client, self.spec.collection)
+            if target in (self.name, self._refused):
+                return
+            if not self._matches(client, target):
+                self._refused = target
+                log.warning("the index now points at version %s, built with other settings: this process keeps "
+                            "serving %s until it is restarted with that version's settings", target, self.name)
+                return
+        except Exception as exc:  # noqa: BLE001 - a failed look is retried; the request itself goes on
+            log.warning("could not read the index alias: %s", exc)
+            return
+        log.info("index switched from version %s to %s", self.name, target)
+        self.name = target
 
     # -- writes ------------------------------------------------------------------------------------
 
     def replace_document(self, document_id: str, revision: str, chunks: Sequence[IndexedChunk]) -> None:
-        name = self.spec.collection
+        name = self.name
         with _unavailable("upsert"):
             for batch in batched(chunks, UPSERT_BATCH):
                 points = [models.PointStruct(id=c.id, vector=self._vectors(c), payload=c.payload()) for c in batch]
@@ -189,21 +247,21 @@ class QdrantServerIndex:
     def delete_document(self, document_id: str) -> None:
         selector = models.FilterSelector(filter=models.Filter(must=[_match("document_id", document_id)]))
         with _unavailable("delete"):
-            self.client.delete(self.spec.collection, points_selector=selector, wait=True)
+            self.client.delete(self.name, points_selector=selector, wait=True)
 
     # -- reads -------------------------------------------------------------------------------------
 
     def _count(self, *conditions: models.FieldCondition) -> int:
         flt = models.Filter(must=list(conditions)) if conditions else None
         with _unavailable("count"):
-            return self.client.count(self.spec.collection, count_filter=flt, exact=True).count
+            return self.client.count(self.name, count_filter=flt, exact=True).count
 
     def count(self, document_id: str | None = None) -> int:
         return self._count(_match("document_id", document_id)) if document_id else self._count()
 
     def document_state(self, document_id: str) -> DocumentState | None:
         with _unavailable("retrieve"):
-            records = self.client.retrieve(self.spec.collection, [point_id(document_id, 0)], with_payload=True)
+            records = self.client.retrieve(self.name, [point_id(document_id, 0)], with_payload=True)
         if not records:
             return None
         payload = records[0].payload or {}
@@ -218,20 +276,22 @@ class QdrantServerIndex:
         )
 
     def documents(self) -> Iterator[tuple[str, str]]:
+        for payload in self._first_chunks(["document_id", "source"]):
+            yield str(payload["document_id"]), str(payload["source"])
+
+    def grants(self) -> Iterator[DocumentGrant]:
+        for payload in self._first_chunks(["document_id", "source", "acl", "visibility", "tags"]):
+            yield DocumentGrant.from_payload(payload)
+
+    def _first_chunks(self, fields: list[str]) -> Iterator[dict]:
         offset = None
         first_chunks = models.Filter(must=[_match("chunk", 0)])
         while True:
             with _unavailable("scroll"):
-                records, offset = self.client.scroll(
-                    self.spec.collection,
-                    scroll_filter=first_chunks,
-                    limit=512,
-                    offset=offset,
-                    with_payload=["document_id", "source"],
-                )
+                records, offset = self.client.scroll(self.name, scroll_filter=first_chunks, limit=512, offset=offset,
+                                                     with_payload=fields)
             for record in records:
-                payload = record.payload or {}
-                yield str(payload["document_id"]), str(payload["source"])
+                yield record.payload or {}
             if offset is None:
                 return
 
@@ -249,14 +309,14 @@ class QdrantServerIndex:
             if len(nearest) == 1:
                 vector, using = nearest[0]
                 response = self.client.query_points(
-                    self.spec.collection, query=vector, using=using, query_filter=flt, limit=query.limit,
+                    self.name, query=vector, using=using, query_filter=flt, limit=query.limit,
                     with_payload=True, with_vectors=with_vectors,
                 )
             else:
                 fusion = (models.FusionQuery(fusion=models.Fusion.DBSF) if query.fusion is Fusion.DBSF
                           else models.RrfQuery(rrf=models.Rrf(k=RRF_K)))
                 response = self.client.query_points(
-                    self.spec.collection,
+                    self.name,
                     prefetch=[models.Prefetch(query=v, using=u, filter=flt, limit=query.candidates) for v, u in nearest],
                     query=fusion,
                     query_filter=flt,
@@ -271,7 +331,7 @@ class QdrantServerIndex:
             return []
         flt = _filter(access, SearchFilters(), models.HasIdCondition(has_id=list(ids)))
         with _unavailable("scroll"):
-            records, _ = self.client.scroll(self.spec.collection, scroll_filter=flt, limit=len(ids), with_payload=True)
+            records, _ = self.client.scroll(self.name, scroll_filter=flt, limit=len(ids), with_payload=True)
         return [SearchHit.from_payload(str(r.id), 0.0, r.payload or {}) for r in records]
 
     def optimize(self) -> None:
@@ -281,3 +341,12 @@ class QdrantServerIndex:
     def _hit(point: models.ScoredPoint, vector_name: str) -> SearchHit:
         vector = point.vector.get(vector_name) if isinstance(point.vector, dict) else None
         return SearchHit.from_payload(str(point.id), point.score, point.payload or {}, vector)  # type: ignore[arg-type]
+
+
+def current_version(client: QdrantClient, collection: str) -> str:
+    """The collection the alias `<collection>-current` names, else `collection` (version 1)."""
+    alias = collection + ALIAS_SUFFIX
+    for item in client.get_aliases().aliases:
+        if item.alias_name == alias:
+            return item.collection_name
+    return collection

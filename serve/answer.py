@@ -25,6 +25,7 @@ that make a small model trustworthy live in one place:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -43,10 +44,10 @@ from retrieval.sentences import split_sentences
 from serve.deadline import Deadline
 from serve.extractive import extract
 from serve.generation import ChatMessage, Completion, Generator
-from serve.grounding import StreamFilter, check_answer
+from serve.grounding import StreamFilter, check_answer, invented_facts
 from serve.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
-from serve.prompt import NOT_FOUND, build_messages, prompt_echo
-from serve.routing import EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
+from serve.prompt import NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
+from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
 
 log = logging.getLogger("docent.answer")
 
@@ -115,14 +116,22 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)
     removed_citations: list[int] = field(default_factory=list)
     removed_links: list[str] = field(default_factory=list)
+    markup_removed: bool = False  # the model wrote markup (removed); an internal signal, not in `to_dict`
     fallback_reason: str | None = None
     model: str | None = None
     usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
     timings_ms: dict[str, float] = field(default_factory=dict)
     route: Route | None = None  # which model tier answered and why (None: no model was involved)
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+    def to_dict(self, *, internal: bool = False) -> dict[str, object]:
+        """The answer as its client sees it; `internal` adds what only reports and logs may show (the generated
+        text an extractive answer replaced)."""
+        data = asdict(self)
+        if not internal:
+            data.pop("markup_removed")
+            if data["route"] is not None:
+                data["route"].pop("discarded")
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +179,8 @@ class Answerer:
 
     def __init__(self, retriever: Retriever, generator: Generator | None, options: AnswerOptions | None = None, *,
                  tiers: Sequence[Tier] | None = None, planner: Planner | None = None,
-                 policy: EscalationPolicy | None = None, budget: EscalationBudget | None = None) -> None:
+                 policy: EscalationPolicy | None = None, budget: EscalationBudget | None = None,
+                 checks: AnswerChecks | None = None) -> None:
         self.retriever = retriever
         self.options = options or AnswerOptions()
         if tiers is None:
@@ -180,6 +190,7 @@ class Answerer:
         self.planner = planner or RulePlanner()
         self.policy = policy or EscalationPolicy()
         self.budget = budget or EscalationBudget(None, None)
+        self.checks = checks or AnswerChecks()
 
     def close(self) -> None:
         """Close the larger tiers' clients (the small model belongs to whoever passed it in)."""
@@ -190,6 +201,12 @@ class Answerer:
     def routing(self) -> bool:
         """Whether answers may be handed on to a larger tier."""
         return len(self.tiers) > 1
+
+    @property
+    def holds_back(self) -> bool:
+        """Whether a streamed answer is checked whole before its client sees it (a larger tier may take it, or
+        the extractive answer replace it): the small model's text then reaches the client in one piece."""
+        return self.routing or self.checks != NO_CHECKS
 
     # -- the steps -------------------------------------------------------------------------------------------
 
@@ -331,14 +348,16 @@ class Answerer:
     def _extractive(self, question: str, result: SearchResult, timings: dict[str, float],
                     fallback_reason: str | None = None) -> Answer:
         started = time.perf_counter()
-        found = extract(question, result.passages)
+        found = extract(question, result.passages, embed=self.retriever.multilingual_embedder)
         timings["extract"] = _ms(started)
         if not found.found:
             answer = self._not_found(question, result, timings)
             answer.fallback_reason = fallback_reason
             return answer
         citations = [Citation.of(n, result.passages[n - 1]) for n in found.cited]
-        return Answer(found.text, AnswerMode.EXTRACTIVE, citations, question, result.language,
+        note = QUOTED_ACROSS.get((result.language, found.language))
+        text = f"{note} {found.text}" if note else found.text
+        return Answer(text, AnswerMode.EXTRACTIVE, citations, question, result.language,
                       fallback_reason=fallback_reason, timings_ms=timings)
 
     def _finish(self, text: str, context: PackedContext, question: str, result: SearchResult,
@@ -359,6 +378,7 @@ class Answerer:
                             timings_ms=timings)
         answer.removed_citations = list(checked.removed_citations)
         answer.removed_links = list(checked.removed_links)
+        answer.markup_removed = checked.markup
         answer.model = tier.generator.model
         answer.usage = usage
         return answer
@@ -393,6 +413,12 @@ class Answerer:
             words=len(list(terms(answer.text))) if generated else 0,
             truncated=finish_reason == "length",
             best_fused=max(fused) if fused else None,
+            han_share=han_share(prose(answer.text)) if generated else None,
+            letters=sum(ch.isalpha() for ch in prose(answer.text)) if generated else 0,
+            repeated=repeated_share(answer.text) if generated else 0.0,
+            markup=answer.markup_removed,
+            across=_across(result),
+            invented=len(invented_facts(answer.text, result.passages, plan.query)) if generated else 0,
         )
 
     def _hand_on(self, request: AskRequest, route: Route, reasons: list[str]) -> bool:
@@ -440,12 +466,29 @@ class Answerer:
             best = answer
             best.route = route
             route.tier, route.model = tier.name, tier.generator.model
+            evidence = self._evidence(best, plan, result, completion.finish_reason)
+            route.failed_checks = self.checks.failures(evidence)
             if number == len(self.tiers) - 1:
                 break
-            reasons = self.policy.reasons(self._evidence(best, plan, result, completion.finish_reason))
+            reasons = self.policy.reasons(evidence) + route.failed_checks
             if not reasons or not self._hand_on(request, route, reasons):
                 break
-        return best
+        return self._last_rung(best, plan, result, timings)
+
+    def _last_rung(self, answer: Answer, plan: Plan, result: SearchResult, timings: dict[str, float]) -> Answer:
+        """`answer`, or the extractive answer in its place when it failed the checks (`route.failed_checks`)."""
+        route = answer.route
+        if route is None or not route.failed_checks or answer.mode is not AnswerMode.GENERATED:
+            return answer
+        log.info("the %s tier's answer failed %s; answering extractively instead of %r", route.tier,
+                 route.failed_checks, answer.text[:500])
+        quoted = self._extractive(plan.query, result, timings)
+        route.discarded = answer.text
+        route.reasons = list(dict.fromkeys([*route.reasons, *route.failed_checks]))
+        route.tier, route.model = "extractive", None
+        quoted.route = route
+        quoted.usage = answer.usage
+        return quoted
 
     def _complete(self, tier: Tier, messages: Sequence[ChatMessage], deadline: Deadline) -> Completion:
         return tier.generator.complete(messages, max_tokens=self._max_tokens(tier, messages),
@@ -471,7 +514,7 @@ class Answerer:
         deadline = deadline or self.deadline()
         plan, result, timings = self._prepare(request, deadline)
         answer = self._without_model(request, plan, result, timings, deadline)
-        if answer is None and self.routing:
+        if answer is None and self.holds_back:
             answer = yield from self._routed_stream(request, plan, result, timings, deadline)
             yield answer
             return
@@ -489,6 +532,7 @@ class Answerer:
         route = small.route
         assert route is not None
         if not route.escalated:
+            small = self._last_rung(small, plan, result, timings)
             yield Delta(small.text)
             return small
         # Handed on: stream the next tier's answer from the same messages; if it fails before its first token,
@@ -501,6 +545,7 @@ class Answerer:
         except _NothingStreamed as exc:
             log.warning("tier %s failed, the small model's answer stands: %s", tier.name, exc.error.message)
             route.failed.append(tier.name)
+            small = self._last_rung(small, plan, result, timings)
             yield Delta(small.text)
             return small
         route.tier, route.model = tier.name, tier.generator.model
@@ -540,10 +585,11 @@ class Answerer:
         route.model = tier.generator.model
         evidence = self._evidence(answer, plan, result, completion.finish_reason)
         route.evidence = asdict(evidence)  # recorded with one tier too: what `bench/routing.py` tunes on
+        route.failed_checks = self.checks.failures(evidence)
         if self.routing:
-            reasons = self.policy.reasons(evidence)
+            reasons = self.policy.reasons(evidence) + route.failed_checks
             if reasons:
-                self._hand_on(request, route, reasons)
+                self._hand_on(request, route, list(dict.fromkeys(reasons)))
         answer.route = route
         return answer, context, messages
 
@@ -612,6 +658,37 @@ class _NothingStreamed(Exception):
     def __init__(self, error: GeneratorUnavailableError) -> None:
         super().__init__(error.message)
         self.error = error
+
+
+_NOT_PROSE = re.compile(r"https?://\S+|\b[\w-]+(?:\.[\w-]+)+\b|\[\d{1,3}\]")
+
+
+def prose(text: str) -> str:
+    """`text` without URLs, dotted names (hosts, versions) and citations: the words whose language counts."""
+    return _NOT_PROSE.sub(" ", text)
+
+
+def han_share(text: str) -> float | None:
+    """Of `text`'s letters, the share that are Chinese characters (None: no letters)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return sum("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in letters) / len(letters) if letters else None
+
+
+def repeated_share(text: str) -> float:
+    """The share of `text`'s term trigrams that occurred earlier in it: a model looping writes the same
+    phrases again (0 for an answer under 12 terms, too short to tell)."""
+    words = list(terms(re.sub(r"\[\d{1,3}\]", " ", text)))
+    if len(words) < 12:
+        return 0.0
+    grams = list(zip(words, words[1:], words[2:]))
+    return 1.0 - len(set(grams)) / len(grams)
+
+
+def _across(result: SearchResult) -> bool:
+    """Whether most passages are in the other language than the question (the answer's words then cannot be
+    found in them: the support check does not apply)."""
+    other = sum(p.language != result.language for p in result.passages)
+    return other > len(result.passages) / 2
 
 
 def best_score(result: SearchResult, stage: str) -> float | None:

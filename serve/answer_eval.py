@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from retrieval.evaluation import EvalDataError, _golden_items
+from retrieval.terms import detect_language
 from serve.answer import Answer, AnswerMode
 
 _PUNCT = set(string.punctuation) | set("，。！？、；：“”‘’（）《》【】…—～·「」『』〈〉﹏")
@@ -164,6 +165,8 @@ class Scored:
     latency_ms: float
     tier_ms: dict[str, float]
     evidence: dict[str, object] = field(default_factory=dict)  # what the escalation policy saw (bench/routing.py)
+    failed_checks: list[str] = field(default_factory=list)  # the answer checks a generated answer failed
+    discarded: str | None = None  # the generated text the extractive answer replaced
 
 
 def _latency(values: Sequence[float]) -> dict[str, float]:
@@ -190,6 +193,8 @@ class ConfigResult:
     reasons: dict[str, int]  # escalation reason -> count
     latency_ms: dict[str, float]  # the whole answer (plan, retrieval, every tier asked)
     tier_latency_ms: dict[str, dict[str, float]]  # generation time per tier, over the answers that asked it
+    # Per question language: {"en": {"questions", "exact_match", "f1", "containment"}, "zh": ...}
+    by_language: dict[str, dict[str, float]] = field(default_factory=dict)
     answers: list[Scored] = field(default_factory=list)
 
     def to_dict(self, *, with_answers: bool = False) -> dict[str, object]:
@@ -207,7 +212,8 @@ def score(item: QAItem, answer: Answer, latency_ms: float) -> Scored:
                   route.tier if route else "none", bool(route and route.escalated), list(route.reasons) if route else [],
                   exact_match(text, item.answers), token_f1(text, item.answers), contains(text, item.answers),
                   round(latency_ms, 1), dict(route.timings_ms) if route else {},
-                  dict(route.evidence) if route else {})
+                  dict(route.evidence) if route else {}, list(route.failed_checks) if route else [],
+                  route.discarded if route else None)
 
 
 def summarize(name: str, scored: Sequence[Scored]) -> ConfigResult:
@@ -225,8 +231,20 @@ def summarize(name: str, scored: Sequence[Scored]) -> ConfigResult:
         reasons=dict(Counter(r for s in scored if s.escalated for r in s.reasons)),
         latency_ms=_latency([s.latency_ms for s in scored]),
         tier_latency_ms={t: _latency([s.tier_ms[t] for s in scored if t in s.tier_ms]) for t in tiers},
+        by_language=_by_language(scored),
         answers=list(scored),
     )
+
+
+def _by_language(scored: Sequence[Scored]) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[Scored]] = {}
+    for s in scored:
+        groups.setdefault(detect_language(s.question), []).append(s)
+    return {language: {"questions": len(items),
+                       "exact_match": round(sum(s.exact_match for s in items) / len(items), 4),
+                       "f1": round(sum(s.f1 for s in items) / len(items), 4),
+                       "containment": round(sum(s.contains for s in items) / len(items), 4)}
+            for language, items in sorted(groups.items())}
 
 
 def evaluate_answers(items: Sequence[QAItem], configurations: dict[str, Callable[[str], Answer]],
@@ -250,9 +268,16 @@ def evaluate_answers(items: Sequence[QAItem], configurations: dict[str, Callable
 
 
 def table_rows(results: Iterable[ConfigResult]) -> list[list[str]]:
-    return [[r.name, f"{r.exact_match:.3f}", f"{r.f1:.3f}", f"{r.containment:.3f}", f"{r.abstention:.0%}",
-             f"{r.escalated:.0%}", f"{r.latency_ms.get('p50', 0):.0f}", f"{r.latency_ms.get('p95', 0):.0f}"]
-            for r in results]
+    """One row per configuration, then one per question language when there are several."""
+    rows = []
+    for r in results:
+        rows.append([r.name, f"{r.exact_match:.3f}", f"{r.f1:.3f}", f"{r.containment:.3f}", f"{r.abstention:.0%}",
+                     f"{r.escalated:.0%}", f"{r.latency_ms.get('p50', 0):.0f}", f"{r.latency_ms.get('p95', 0):.0f}"])
+        if len(r.by_language) > 1:
+            for language, m in r.by_language.items():
+                rows.append([f"  {language} ({m['questions']:.0f})", f"{m['exact_match']:.3f}", f"{m['f1']:.3f}",
+                             f"{m['containment']:.3f}", "", "", "", ""])
+    return rows
 
 
 def tier_lines(results: Iterable[ConfigResult]) -> list[str]:

@@ -7,10 +7,13 @@
     docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
     docent ask QUESTION [--user ID --group G ...] [filters] [--extractive] [--json]
     docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--json]
-    docent eval DATASET_DIR --answers [--queries FILE] [--configs small,large,routed] [--report FILE] [--json]
+    docent eval DATASET_DIR --answers [--queries FILE] [--configs small,large,routed,extractive,default]
+                                      [--report FILE] [--json]
     docent eval --feedback [--json]
     docent slack
     docent keys create --user ID [--groups G1,G2] [--admin] [--json]
+    docent reindex [--server URL [--key KEY]] [--force] [--drop-old] [--json]
+    docent reindex --status | --switch-to VERSION | --drop VERSION
     docent serve [--host H] [--port P]
 
 Exit status: 0 success, 1 some documents failed (the rest were indexed), 2 a usage or configuration error.
@@ -102,9 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
     evaluate.add_argument("--answers", action="store_true",
                           help="measure answers against gold ones (answers.jsonl, or `answer` in --queries): "
-                               "small-only, large-only and routed")
-    evaluate.add_argument("--configs", help="with --answers, comma-separated: small,large,routed (default: all "
-                                            "that the configured tiers allow)")
+                               "each model alone, routed, extractive (no model) and default (the settings' ladder)")
+    evaluate.add_argument("--configs", help="with --answers, comma-separated: small,large,routed,extractive,default "
+                                            "(default: all that the configured tiers allow)")
     evaluate.add_argument("--report", type=Path, help="with --answers, also write the report with every answer "
                                                       "to this JSON file")
 
@@ -115,6 +118,19 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--groups", default="", help="comma-separated groups of that user")
     create.add_argument("--admin", action="store_true", help="may manage documents")
     create.add_argument("--json", action="store_true", help='print {"key": ...}')
+
+    reindex = commands.add_parser("reindex", help="rebuild the index into a new version with the current settings, "
+                                                  "then switch to it (the current version serves meanwhile)")
+    reindex.add_argument("--server", metavar="URL", help="list the documents through a running `docent serve` "
+                                                         "(needed while it owns the embedded index)")
+    reindex.add_argument("--key", help="an admin API key for --server (default: $DOCENT_API_KEY)")
+    reindex.add_argument("--force", action="store_true", help="switch even if the new version has fewer documents")
+    reindex.add_argument("--drop-old", action="store_true", help="delete the previous version after the switch")
+    reindex.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    what = reindex.add_mutually_exclusive_group()
+    what.add_argument("--status", action="store_true", help="list the versions and which one serves")
+    what.add_argument("--switch-to", metavar="VERSION", help="point the index at an existing version (switch back)")
+    what.add_argument("--drop", metavar="VERSION", help="delete a version that does not serve")
 
     commands.add_parser("slack", help="run the Slack bot over Socket Mode (no public URL needed)")
 
@@ -197,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_answer_eval(settings, args) if args.answers else run_eval(settings, args)
         if args.command == "keys":
             return _create_key(settings, args)
+        if args.command == "reindex":
+            from serve.reindexing import run_reindex
+
+            return run_reindex(settings, args)
         if args.command == "serve":
             return _serve(settings, args)
         if args.command == "ask":

@@ -31,7 +31,7 @@ from serve.feedback import FeedbackStore
 from serve.generation import Generator, OpenAICompatibleGenerator
 from serve.local_llm import LlamaCppGenerator, packaged_model_path
 from serve.planner import ModelPlanner, Planner, RulePlanner
-from serve.routing import EscalationBudget, EscalationPolicy, Tier
+from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Tier
 from serve.settings import Settings
 
 # A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.
@@ -80,17 +80,21 @@ def index_spec(settings: Settings, dense_size: int, multilingual: MultilingualMo
 
 
 def make_index(settings: Settings, dense_size: int, multilingual: MultilingualModel | None = None, *, collection: str | None = None,
-               data_dir: Path | None = None) -> Index:
+               data_dir: Path | None = None, version: str | None = None, follow: bool = False,
+               check_spec: bool = True) -> Index:
     """Qdrant Edge under data_dir by default; a Qdrant server when DOCENT_QDRANT__URL is set.
 
-    `multilingual` must be started (its vector size goes into the collection's spec)."""
+    `multilingual` must be started (its vector size goes into the collection's spec). `version` pins one
+    version of the collection (else the one its pointer names); `follow` moves to the version the pointer names
+    later, when this process can serve it (`retrieval.versions`)."""
     spec = index_spec(settings, dense_size, multilingual, collection=collection or settings.collection)
     q = settings.qdrant
     if q.url:
         api_key = q.api_key.get_secret_value() if q.api_key else None
         return QdrantServerIndex(spec, url=q.url, api_key=api_key, timeout_s=q.timeout_s, shards=q.shards,
-                                 replication_factor=q.replication_factor)
-    return EdgeIndex(data_dir or settings.data_dir, spec)
+                                 replication_factor=q.replication_factor, version=version, follow=follow,
+                                 check_spec=check_spec)
+    return EdgeIndex(data_dir or settings.data_dir, spec, version=version, follow=follow, check_spec=check_spec)
 
 
 def make_parsers(settings: Settings) -> ParserPool:
@@ -165,15 +169,21 @@ def make_write_locks(settings: Settings) -> WriteLocks | None:
     return None
 
 
-def start_writer(settings: Settings, *, when_locked: str) -> tuple[SentenceTransformerEmbedder, MultilingualModel | None, Index]:
-    """Load the embedding models and open the index for writing (what `ingest` and `worker` need).
-
-    `when_locked` is appended to the error when another process owns the embedded index: what to do instead."""
+def start_writer_models(settings: Settings) -> tuple[SentenceTransformerEmbedder, MultilingualModel | None]:
+    """The document-side embedding models, loaded."""
     embedder = make_embedder(settings)
     embedder.start()
     multilingual = make_multilingual_embedder(settings)
     if multilingual is not None:
         multilingual.start()
+    return embedder, multilingual
+
+
+def start_writer(settings: Settings, *, when_locked: str) -> tuple[SentenceTransformerEmbedder, MultilingualModel | None, Index]:
+    """Load the embedding models and open the index for writing (what `ingest` and `worker` need).
+
+    `when_locked` is appended to the error when another process owns the embedded index: what to do instead."""
+    embedder, multilingual = start_writer_models(settings)
     index = make_index(settings, embedder.dimension, multilingual)
     try:
         index.start()
@@ -194,7 +204,7 @@ def start_retriever(settings: Settings, *, rerank: bool) -> tuple[Index, Retriev
     reranker = make_reranker(settings) if rerank else None
     if reranker is not None:
         reranker.start()
-    index = make_index(settings, embedder.dimension, multilingual)
+    index = make_index(settings, embedder.dimension, multilingual, follow=True)  # a reindex's switch is followed
     index.start()
     retriever = make_retriever(settings, index=index, embedder=embedder, multilingual=multilingual, reranker=reranker)
     retriever.sparse.start()  # jieba's dictionary now, not in the first Chinese request (~0.6 s)
@@ -293,7 +303,8 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
     )
     return Answerer(retriever, generator, options, tiers=tiers, planner=make_planner(settings, generator,
                     routing=len(tiers) > 1), policy=escalation_policy(settings),
-                    budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute))
+                    budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute),
+                    checks=AnswerChecks() if a.replace_failed else NO_CHECKS)
 
 
 def start_generator(settings: Settings) -> Generator | None:

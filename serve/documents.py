@@ -75,6 +75,9 @@ class DocumentInfo:
     chunks: int
     title: str = ""
     doc_type: str = ""
+    acl: tuple[str, ...] = ()  # who may read it (besides everyone, when public)
+    public: bool = False
+    tags: tuple[str, ...] = ()
 
 
 class DocumentService:
@@ -136,13 +139,23 @@ class DocumentService:
             info.title, info.doc_type = first[0].title, first[0].doc_type
         return info
 
+    def _with_grants(self, infos: list[DocumentInfo]) -> list[DocumentInfo]:
+        """`infos` with their access lists and tags (what `docent reindex --server` rebuilds them with)."""
+        wanted = {i.document_id for i in infos}
+        grants = {g.document_id: g for g in self.index.grants() if g.document_id in wanted}
+        for info in infos:
+            grant = grants.get(info.document_id)
+            if grant is not None:
+                info.acl, info.public, info.tags = grant.acl, grant.public, grant.tags
+        return infos
+
     def list(self, *, offset: int = 0, limit: int = 50, prefix: str | None = None) -> tuple[int, list[DocumentInfo]]:
         """The total number of documents (under `prefix`, a source path prefix) and one page of them, by source."""
         everything = sorted(self.index.documents(), key=lambda d: d[1])
         if prefix:
             everything = [d for d in everything if d[1].startswith(prefix)]
         page = [self._info(doc, source) for doc, source in everything[offset:offset + limit]]
-        return len(everything), [p for p in page if p is not None]
+        return len(everything), self._with_grants([p for p in page if p is not None])
 
     def get(self, document_id: str) -> DocumentInfo:
         info = self._info(document_id, "")

@@ -138,8 +138,9 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
         table_rows,
         tier_lines,
     )
+    from serve.answer import Answerer
     from serve.components import make_answerer, start_generator
-    from serve.routing import EscalationBudget
+    from serve.routing import NO_CHECKS, EscalationBudget
 
     console = Console(stderr=True)
     golden = args.queries is not None
@@ -159,20 +160,23 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
             small = start_generator(settings)
         assert small is not None
         stack.callback(small.close)
-        routed = make_answerer(settings, retriever, small)
-        stack.callback(routed.close)
-        routed.budget = EscalationBudget(None, None)  # every due escalation happens: the policy is measured
+        default = make_answerer(settings, retriever, small)
+        stack.callback(default.close)
+        default.budget = EscalationBudget(None, None)  # every due escalation happens: the policy is measured
         wanted = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else (
-            ["small", "large", "routed"] if routed.routing else ["small"])
-        unknown = set(wanted) - {"small", "large", "routed"}
+            ["small", "large", "routed", "extractive", "default"] if default.routing
+            else ["small", "extractive", "default"])
+        unknown = set(wanted) - set(CONFIGURATIONS)
         if unknown:
-            raise ConfigError(f"unknown configuration(s) {sorted(unknown)}: choose from small, large, routed")
-        if not routed.routing and {"large", "routed"} & set(wanted):
+            raise ConfigError(f"unknown configuration(s) {sorted(unknown)}: choose from {', '.join(CONFIGURATIONS)}")
+        if not default.routing and {"large", "routed"} & set(wanted):
             raise ConfigError("the large and routed configurations need a larger tier: set DOCENT_ROUTING__TIERS")
         answerers = {
-            "small": _single_tier(routed, 0),
-            "large": _single_tier(routed, 1) if routed.routing else None,
-            "routed": routed,
+            "small": _single_tier(default, 0),
+            "large": _single_tier(default, 1) if default.routing else None,
+            "routed": replace_checks(default, NO_CHECKS),
+            "extractive": Answerer(retriever, None, default.options, planner=default.planner),
+            "default": default,
         }
 
         def asker(answerer):  # noqa: ANN001, ANN202 - serve.answer.Answerer -> a question's answer
@@ -185,9 +189,10 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
     report = {
         "dataset": dataset.name,
         "questions": len(items),
-        "tiers": {t.name: t.generator.model for t in routed.tiers},
-        "planner": type(routed.planner).__name__,
-        "policy": asdict(routed.policy),
+        "tiers": {t.name: t.generator.model for t in default.tiers},
+        "planner": type(default.planner).__name__,
+        "policy": asdict(default.policy),
+        "checks": asdict(default.checks),
         "configurations": [r.to_dict(with_answers=bool(args.report)) for r in results],
     }
     if args.report:
@@ -210,12 +215,26 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# `docent eval --answers` configurations: one tier's model alone (its answers as written), the routed tiers
+# without the extractive rung, no model at all, and whatever the settings give (the whole ladder).
+CONFIGURATIONS = ("small", "large", "routed", "extractive", "default")
+
+
 def _single_tier(answerer, number: int):  # noqa: ANN001, ANN202 - Answerer -> Answerer
-    """The same answerer (planner, retrieval, options) with one tier only."""
+    """The same answerer (planner, retrieval, options) with one tier only and no checks: the model's own answers."""
     from serve.answer import Answerer
+    from serve.routing import NO_CHECKS
 
     return Answerer(answerer.retriever, None, answerer.options, tiers=[answerer.tiers[number]],
-                    planner=answerer.planner, policy=answerer.policy)
+                    planner=answerer.planner, policy=answerer.policy, checks=NO_CHECKS)
+
+
+def replace_checks(answerer, checks):  # noqa: ANN001, ANN202 - Answerer, AnswerChecks -> Answerer
+    """The same answerer with other answer checks (its tiers, planner, policy and budget)."""
+    from serve.answer import Answerer
+
+    return Answerer(answerer.retriever, None, answerer.options, tiers=answerer.tiers, planner=answerer.planner,
+                    policy=answerer.policy, budget=answerer.budget, checks=checks)
 
 
 def _eval_dir(settings: Settings, dataset: Path) -> Path:

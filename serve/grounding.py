@@ -4,8 +4,10 @@ A small model cites numbers that do not exist, repeats a link or a `<script>` it
 writes a sentence the passages do not support, or recites its own rules instead of answering. `check_answer`
 removes what can be removed safely and flags the rest:
 
-- HTML markup is removed (tags, comments, and `<script>`/`<style>` with their content): model text is plain
-  text and Markdown, and no HTML from a model reaches a page or a Slack message;
+- HTML markup is removed (tags, comments, and `<script>`/`<style>` with their content, also when written as
+  entities such as `&lt;script&gt;`), and so is Slack's markup (`<url|text>` keeps its text, `<!channel>` and
+  `<@U123>` go): model text is plain text and Markdown, and no markup from a model reaches a page or a Slack
+  message. An answer that carried any is marked (`markup`): the answering ladder replaces it;
 - citations of no passage are removed;
 - a link (a bare URL or a Markdown link's target) stays only when the exact URL appears in a passage that its
   own sentence cites (citing a planted notice elsewhere in the answer vouches for nothing here); images never
@@ -20,6 +22,7 @@ turn out to be removable.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +42,9 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 # A tag: a name, then attributes as HTML writes them (so "a<b [1]." or "x < y" is text, not a tag).
 _ATTRIBUTES = r"""(?:\s+[A-Za-z_:@][\w:.@-]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>=`]+))?)*\s*/?"""
 _TAG = re.compile(rf"<[A-Za-z][\w:-]*{_ATTRIBUTES}>|</[A-Za-z][\w:-]*\s*>")
+# Slack's own markup: a link `<url|text>` or `<url>`, a mention `<@U123>`, `<#C123|name>`, `<!channel>`.
+_SLACK = re.compile(r"<((?:https?|mailto|tel|ftp):[^<>|\s]*)(?:\|([^<>]*))?>|<[!@#][^<>\s|]*(?:\|[^<>]*)?>",
+                    re.IGNORECASE)
 _OPEN_SCRIPT = re.compile(r"<(script|style)\b", re.IGNORECASE)
 # The same, still being written at the end of the text (its attributes may be cut anywhere).
 _PARTIAL_ATTRIBUTES = r"""(?:\s+[A-Za-z_:@][\w:.@-]*(?:\s*=\s*(?:"[^"]*"?|'[^']*'?|[^\s"'<>=`]*))?)*\s*/?"""
@@ -58,6 +64,7 @@ class CheckedAnswer:
     removed_links: tuple[str, ...] = ()
     unsupported: tuple[str, ...] = field(default=())
     echoed: tuple[str, ...] = ()  # sentences that repeated the prompt's rules (removed from `text`)
+    markup: bool = False  # the model wrote HTML or Slack markup (removed from `text`)
 
     @property
     def grounded(self) -> bool:
@@ -66,9 +73,31 @@ class CheckedAnswer:
 
 def strip_markup(text: str) -> str:
     """`text` without HTML: scripts and styles with their content, comments, and every tag (its text stays);
-    a tag, comment or script left open at the end goes to the end."""
-    text = _UNCLOSED_BLOCK.sub("", _COMMENT.sub("", _SCRIPT.sub("", text)))
-    return _UNCLOSED_TAG.sub("", _TAG.sub("", text))
+    a tag, comment or script left open at the end goes to the end. Entities are decoded first (a model that
+    writes `&lt;script&gt;` wrote a script for whatever renders it), twice at most (`&amp;lt;`). Slack's
+    links keep their text (or their URL, which the link check then judges), its mentions go."""
+    for _ in range(3):
+        before = text
+        text = _UNCLOSED_BLOCK.sub("", _COMMENT.sub("", _SCRIPT.sub("", unescape(text))))
+        text = _UNCLOSED_TAG.sub("", _TAG.sub("", _SLACK.sub(_slack_text, text)))
+        if text == before:
+            break
+    return text
+
+
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def unescape(text: str) -> str:
+    """`text` with its complete HTML entities decoded (`&lt;` but not `&lt`, which may be a stream's half)."""
+    return _ENTITY.sub(lambda m: html.unescape(m.group(0)), text)
+
+
+def _slack_text(match: re.Match[str]) -> str:
+    url, label = match.group(1), match.group(2)
+    if url is None:
+        return ""  # a mention or a channel-wide notification
+    return label if label and label.strip() else url
 
 
 def urls_of(passages: Iterable[Passage]) -> frozenset[str]:
@@ -161,6 +190,7 @@ def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float
     """Remove markup, citations of no passage, links their sentence's cited passages do not have, and
     sentences that recite the prompt's rules; flag sentences below `min_support`."""
     text = strip_markup(answer)
+    markup = text != unescape(answer)  # tags were removed, not only entities decoded
     text, removed_citations = _remove_bad_citations(text, len(passages))
     kept, echoed = [], []
     for sentence in _units(sentence_pieces(text)):
@@ -174,7 +204,7 @@ def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float
         if _support(sentence, evidence) < min_support:
             unsupported.append(sentence.strip())
     return CheckedAnswer(text, _cited(text), tuple(removed_citations), tuple(removed_links), tuple(unsupported),
-                         tuple(s.strip() for s in echoed))
+                         tuple(s.strip() for s in echoed), markup)
 
 
 def _cited(text: str) -> tuple[int, ...]:
@@ -202,7 +232,8 @@ def _tidy(text: str) -> str:
 
 
 _OPEN_TAIL = re.compile(r"[!-~]*$")  # a trailing run of printable ASCII: possibly an unfinished URL or [n]
-_OPEN_TAG = re.compile(rf"<[A-Za-z][\w:-]*{_PARTIAL_ATTRIBUTES}$|</[A-Za-z]?[\w:-]*\s*$|<!?-?-?$")  # being written
+_OPEN_TAG = re.compile(rf"<[A-Za-z][\w:-]*{_PARTIAL_ATTRIBUTES}$|</[A-Za-z]?[\w:-]*\s*$|<!?-?-?$"
+                       r"|<(?:[A-Za-z]+:|[!@#])[^<>\n]*$|&#?\w*$")  # being written (a tag, a Slack link, an entity)
 # A sentence is known to be over once its full stop is followed by a space (it may be "51820." of "51820.5").
 _PARTIAL_WORD = re.compile(r"[A-Za-z0-9_'’-]+$")
 _FINISHED = re.compile(r"(?:[。！？；][”’」』)）\"']*\s*|[.!?][”’\"')]*\s+|\n+)$")
@@ -240,7 +271,7 @@ class StreamFilter:
         return self._release(final=True)
 
     def _release(self, *, final: bool) -> str:
-        text, held = self._pending, ""
+        text, held = unescape(self._pending), ""  # a script written as entities is held like one written out
         if not final:  # an unfinished tag or script stays held, with everything after it
             opening = _last_open_script(text)
             tag = _OPEN_TAG.search(text)
@@ -334,3 +365,23 @@ def _units(pieces: list[str]) -> list[str]:
     if carry:
         units.append(carry)
     return units
+
+
+# A number (250,000 / 10:00 / 4.2 / 8443) or a dotted name (vpn.example.com), as a model may invent one.
+_FACT_TOKEN = re.compile(r"(?<![\w.])(?:\d[\d,]*(?:[.:]\d+)*|[A-Za-z][\w-]*(?:\.[A-Za-z0-9-]+)+)(?![\w])")
+_LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
+
+
+def invented_facts(answer: str, passages: Sequence[Passage], question: str = "") -> list[str]:
+    """The numbers and dotted names (hosts, versions) in `answer` that no passage and not the question contains:
+    a port, a date or an amount the model made up. The cheapest check that catches a small model's most
+    harmful errors ("port 843" for 8443, "2026" for 2025), whatever the language."""
+    text = _LIST_MARKER.sub(" ", _CITATION.sub(" ", answer))
+    known = _fact_tokens(question + "\n" + "\n".join(p.text for p in passages))
+    return [t for t in dict.fromkeys(_fact_tokens(text, ordered=True)) if t not in known]
+
+
+def _fact_tokens(text: str, *, ordered: bool = False):  # noqa: ANN202 - a set, or a list when `ordered`
+    found = [m.group(0).rstrip(".:,").replace(",", "").lower() for m in _FACT_TOKEN.finditer(text)]
+    found = [t for t in found if t]
+    return found if ordered else set(found)

@@ -20,6 +20,12 @@ NOT_FOUND = {
     "zh": "文档中没有找到这个问题的答案。",
 }
 
+# Before an extractive answer whose quotes are in the other language: said in the question's language.
+QUOTED_ACROSS = {
+    ("en", "zh"): "Quoted from documents in Chinese:",
+    ("zh", "en"): "以下摘自英文文档：",
+}
+
 SYSTEM = {
     "en": (
         "You answer questions using only the numbered documents the user provides.\n"

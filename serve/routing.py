@@ -9,7 +9,12 @@ behind any OpenAI-compatible endpoint. After a tier answers, `EscalationPolicy.r
 - the small model saying "not in the documents" while retrieval found strong evidence (a missed answer);
 - the question's type and the answer's length against it (a summary of ten words), or an answer cut off by
   the token cap;
-- the tier failing (down, timed out).
+- the tier failing (down, timed out);
+- the answer failing `AnswerChecks` (empty, in the other language, looping, cut off, carrying markup, mostly
+  unsupported, or stating a number or a host name that no passage contains).
+
+The last rung is the extractive answer: a generated answer that fails `AnswerChecks` and cannot be handed on
+is replaced by the passages' own sentences (`route.tier = "extractive"`, the discarded text in the report).
 
 Any reason hands the *same packed context* (the same messages) to the next tier, if the escalation budget allows:
 a token bucket per minute for the whole process and one per caller, so one user cannot turn the small-model
@@ -50,6 +55,12 @@ class Reason:
     SHORT = "short_for_type"
     TRUNCATED = "truncated"
     TYPE = "question_type"
+    # The answer itself failed a check (`AnswerChecks`): the next tier, or else the extractive answer.
+    EMPTY = "empty_answer"
+    LANGUAGE = "wrong_language"
+    REPEATED = "repeats_itself"
+    MARKUP = "markup"
+    INVENTED = "invented_facts"  # a number or a name in the answer that no passage contains
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,12 @@ class Evidence:
     words: int  # the answer's length in terms (CJK words count one each)
     truncated: bool  # stopped by the token cap
     best_fused: float | None = None  # the best hybrid score (retrieval.fusion)
+    han_share: float | None = None  # of the answer's letters, the share of Chinese characters (None: no letters)
+    letters: int = 0  # letters in the answer
+    repeated: float = 0.0  # the share of the answer's term trigrams that occur earlier in it
+    markup: bool = False  # the model wrote HTML or Slack markup (removed)
+    across: bool = False  # the passages are in the other language than the question (support is not measurable)
+    invented: int = 0  # numbers and dotted names in the answer that no passage (nor the question) contains
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +133,50 @@ class EscalationPolicy:
         if self.escalate_truncated and e.truncated:
             found.append(Reason.TRUNCATED)
         return list(dict.fromkeys(found))
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerChecks:
+    """When a generated answer is not fit to show: the checks of the answering ladder's last rung. A failed
+    answer goes to the next tier when one is configured and within budget, else the extractive answer (the
+    passages' own sentences) replaces it. Chosen with `bench/routing.py` (bench/README.md, "Routing")."""
+
+    max_unsupported: float = 0.34  # above this share of unsupported sentences (same-language passages only)
+    min_han_share: float = 0.2  # a Chinese question's answer with fewer Chinese characters is in English
+    max_han_share: float = 0.5  # an English question's answer with more is in Chinese
+    min_letters: int = 8  # the language of a shorter answer (a number, a name) is not judged
+    max_repeated: float = 0.4  # above this share of repeated term trigrams (a model looping)
+    truncated: bool = True  # an answer stopped by the token cap is cut off
+    markup: bool = True  # an answer that carried markup (removed, but a sign the model followed a document)
+    empty: bool = True  # an answer with no words left after the clean-up
+    max_invented: int | None = 0  # numbers or dotted names found in no passage (None: not checked)
+
+    def failures(self, e: Evidence) -> list[str]:
+        """Why the answer must not be shown; empty when it may."""
+        if e.not_found:
+            return []
+        found = []
+        if self.empty and e.words == 0:
+            found.append(Reason.EMPTY)
+        if e.han_share is not None and e.letters >= self.min_letters:
+            if (e.language == "zh" and e.han_share < self.min_han_share) or (
+                    e.language != "zh" and e.han_share > self.max_han_share):
+                found.append(Reason.LANGUAGE)
+        if e.repeated > self.max_repeated:
+            found.append(Reason.REPEATED)
+        if self.truncated and e.truncated:
+            found.append(Reason.TRUNCATED)
+        if self.markup and e.markup:
+            found.append(Reason.MARKUP)
+        if not e.across and e.sentences and e.unsupported / e.sentences > self.max_unsupported:
+            found.append(Reason.UNSUPPORTED)
+        if self.max_invented is not None and e.invented > self.max_invented:
+            found.append(Reason.INVENTED)
+        return found
+
+
+NO_CHECKS = AnswerChecks(max_unsupported=1.0, min_han_share=0.0, max_han_share=1.0, max_repeated=1.0,
+                         truncated=False, markup=False, empty=False, max_invented=None)
 
 
 class EscalationBudget:
@@ -175,6 +236,9 @@ class Route:
     evidence: dict[str, object] = field(default_factory=dict)  # what the decision on the small tier's answer saw
     timings_ms: dict[str, float] = field(default_factory=dict)  # generation time per tier
     plan: dict[str, object] = field(default_factory=dict)
+    failed_checks: list[str] = field(default_factory=list)  # what the answer failed (`AnswerChecks`)
+    # The generated text an extractive answer replaced (tier "extractive"): for reports and logs, never shown.
+    discarded: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -148,6 +148,10 @@ class AnswerSettings(BaseModel):
     min_relevance_multilingual_en: float = Field(0.23, ge=-1, le=1)
     min_support: float = Field(0.5, ge=0, le=1)
     fallback_extractive: bool = True  # the generator down: answer extractively (False: 503)
+    # The answering ladder's last rung: a generated answer that fails the checks (empty, in the other language,
+    # looping, cut off, carrying markup, mostly unsupported, a number or host name no passage has) and that no
+    # larger tier takes is replaced by the extractive answer. Streamed answers are then checked whole first.
+    replace_failed: bool = True
     # One deadline for all the model calls of an answer (planner, small model, larger tiers) until it starts to
     # reach its client: past it, the extractive fallback (or a 503) comes. Well under a browser's or a proxy's
     # patience (nginx gives up at 60 s); raise it when a slow larger tier must have its say.

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from retrieval.edge_index import EdgeIndex
-from retrieval.errors import IndexLockedError, IndexMismatchError
+from retrieval.errors import ConfigError, IndexLockedError, IndexMismatchError
 from retrieval.index import IndexQuery
 from retrieval.models import Chunk, DocumentMeta, IndexedChunk, IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
@@ -163,6 +163,67 @@ def test_edge_index_is_single_process(tmp_path):
     first.close()
     second.start()
     second.close()
+
+
+def test_grants_give_each_documents_source_and_access(index):
+    chunks = make_chunks("doc-a", "r1", ["one", "two"], source="/docs/a.txt")
+    import dataclasses
+
+    meta = dataclasses.replace(chunks[0].document, acl=("group:hr",), public=False, tags=("policy",))
+    index.replace_document("doc-a", "r1", [dataclasses.replace(c, document=meta) for c in chunks])
+    index.replace_document("doc-b", "r1", make_chunks("doc-b", "r1", ["three"]))
+    grants = {g.document_id: g for g in index.grants()}
+    assert set(grants) == {"doc-a", "doc-b"}
+    assert (grants["doc-a"].source, grants["doc-a"].acl, grants["doc-a"].tags) == ("/docs/a.txt", ("group:hr",), ("policy",))
+    assert not grants["doc-a"].public
+
+
+def test_a_serving_index_follows_the_pointer_to_a_version_with_its_settings(backend, monkeypatch):
+    """Version 2 is built beside version 1; after the switch, an index that follows the pointer serves version 2
+    within a second, and it goes back as fast; a version built with other settings is not followed."""
+    from ingest.reindex import EdgeVersions, ServerVersions
+    from qdrant_client import QdrantClient
+
+    import retrieval.edge_index as edge_module
+    import retrieval.qdrant_index as server_module
+
+    monkeypatch.setattr(edge_module, "FOLLOW_EVERY_S", 0.0)
+    monkeypatch.setattr(server_module, "FOLLOW_EVERY_S", 0.0)
+    kind, tmp_path = backend
+    client = QdrantClient(":memory:") if kind == "memory" else None
+
+    def opened(spec=SPEC, **kwargs):
+        index = EdgeIndex(tmp_path, spec, **kwargs) if kind == "edge" else QdrantServerIndex(spec, client=client, **kwargs)
+        index.start()
+        return index
+
+    v1 = opened()
+    v1.replace_document("old", "r1", make_chunks("old", "r1", ["version one text"]))
+    v1.close()
+    v2 = opened(version="contract-v2")
+    v2.replace_document("new", "r1", make_chunks("new", "r1", ["version two text"]))
+    v2.close()
+    other = opened(IndexSpec("contract", "other-model", DIM), version="contract-v3")
+    other.close()
+    versions = EdgeVersions(tmp_path, "contract") if kind == "edge" else ServerVersions(client, "contract")
+    assert versions.names() == ["contract", "contract-v2", "contract-v3"] and versions.current() == "contract"
+
+    serving = opened(follow=True)
+    assert [d for d, _ in serving.documents()] == ["old"]
+    versions.switch("contract-v2")
+    assert [d for d, _ in serving.documents()] == ["new"]  # followed at the next call
+    versions.switch("contract")
+    assert [d for d, _ in serving.documents()] == ["old"]  # and back (the edge shard was still open)
+    versions.switch("contract-v3")
+    assert [d for d, _ in serving.documents()] == ["old"]  # other settings: kept serving what it had
+    serving.close()
+    with pytest.raises(IndexMismatchError, match="docent reindex"):
+        opened()  # started fresh, it serves the pointer's version, which these settings cannot read
+    versions.switch("contract")
+    with pytest.raises(ConfigError, match="serving"):
+        versions.drop("contract")
+    versions.drop("contract-v3")
+    assert versions.names() == ["contract", "contract-v2"]
 
 
 def test_optimize_keeps_every_point_and_the_ranking(index):

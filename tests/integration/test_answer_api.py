@@ -23,6 +23,7 @@ from serve.generation import OpenAICompatibleGenerator
 from serve.local_llm import LlamaCppGenerator, packaged_model_path
 from serve.prompt import NOT_FOUND
 from serve.ratelimit import RateLimiter
+from serve.routing import NO_CHECKS
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_api import corpus, folders, keys  # noqa: F401 - fixtures
 from tests.integration.test_generation import free_port
@@ -56,8 +57,8 @@ def stub():
 
 
 def build_client(retriever, index, store, generator, *, options: AnswerOptions | None = None, pipeline=None,
-                 uploads=None, **kwargs) -> TestClient:
-    answerer = Answerer(retriever, generator, options or AnswerOptions())
+                 uploads=None, checks=None, **kwargs) -> TestClient:
+    answerer = Answerer(retriever, generator, options or AnswerOptions(), checks=checks)
     jobs = in_process_jobs(pipeline) if pipeline is not None else None
     documents = DocumentService(index, uploads, jobs) if jobs is not None else None
     app = create_app(retriever=retriever, index=index, keys=store, answerer=answerer, generator=generator,
@@ -77,8 +78,9 @@ def sse_events(text: str) -> list[tuple[str, dict]]:
 
 
 def test_ask_with_the_local_model_answers_within_its_context(corpus, keys, retriever, edge_index, local_model):
-    options = AnswerOptions(max_answer_tokens=64, stop=LOCAL_STOPS)
-    with build_client(retriever, edge_index, keys["store"], local_model, options=options) as client:
+    """The model's own answer (the checks off), whole and streamed token by token."""
+    options = AnswerOptions(max_answer_tokens=64, stop=LOCAL_STOPS, deadline_s=120)  # slow CI: not a speed test
+    with build_client(retriever, edge_index, keys["store"], local_model, options=options, checks=NO_CHECKS) as client:
         response = client.post("/v1/ask", json={"question": HR_QUESTION}, headers=bearer(keys["hr"]))
         assert response.status_code == 200, response.text
         answer = response.json()
@@ -96,6 +98,33 @@ def test_ask_with_the_local_model_answers_within_its_context(corpus, keys, retri
         done = events[-1][1]
         assert done["mode"] in {"generated", "not_found"} and "first_token" in done["timings_ms"]
         assert " ".join("".join(d["text"] for _, d in events[:-2]).split()) == " ".join(done["text"].split())
+
+
+def test_the_local_models_failed_answers_are_replaced_by_the_quotes(corpus, keys, retriever, edge_index, local_model):
+    """The shipped checks on the embedded model: its answer stands only when it passes them; otherwise the
+    quotes answer, with the route saying why, the discarded text kept out of the response, and a stream that
+    sends the checked answer in one piece."""
+    options = AnswerOptions(max_answer_tokens=64, stop=LOCAL_STOPS, deadline_s=120)
+    with build_client(retriever, edge_index, keys["store"], local_model, options=options) as client:
+        for stream in (False, True):
+            response = client.post("/v1/ask", json={"question": HR_QUESTION, "stream": stream},
+                                   headers=bearer(keys["hr"]))
+            assert response.status_code == 200, response.text
+            if stream:
+                events = sse_events(response.text)
+                deltas = [d["text"] for kind, d in events if kind == "delta"]
+                answer = events[-1][1]
+                assert len(deltas) == 1 and deltas[0] == answer["text"]  # checked whole, then sent
+            else:
+                answer = response.json()
+            route = answer["route"]
+            assert "discarded" not in route
+            if answer["mode"] == "extractive":
+                assert route["tier"] == "extractive" and route["failed_checks"], route
+                assert set(route["failed_checks"]) <= set(route["reasons"]) and "USD 450" in answer["text"]
+                assert answer["usage"]["completion_tokens"] > 0  # the model was asked
+            else:
+                assert answer["mode"] == "generated" and route["failed_checks"] == [], answer
 
 
 def folders_of(citations, corpus) -> set[str]:
@@ -120,7 +149,7 @@ def test_nothing_relevant_is_not_found_without_calling_the_model(corpus, keys, r
 
 def test_a_key_never_sees_another_groups_documents_not_even_in_the_prompt(corpus, keys, retriever, edge_index, stub):
     generator = OpenAICompatibleGenerator(stub.url, "stub")
-    with build_client(retriever, edge_index, keys["store"], generator) as client:
+    with build_client(retriever, edge_index, keys["store"], generator, checks=NO_CHECKS) as client:
         hr = client.post("/v1/ask", json={"question": HR_QUESTION}, headers=bearer(keys["hr"])).json()
         assert hr["mode"] == "generated" and folders_of(hr["citations"], corpus) == {"hr"}
         assert "usd 450" in stub.script.requests[-1]["messages"][1]["content"].lower()  # the HR policy's text
@@ -186,7 +215,7 @@ def test_a_generator_dying_mid_stream_ends_the_stream_with_an_error_event(corpus
     stub.script.reply = lambda messages: "Remote employees get a one-time home office stipend [1]. " * 4
     stub.script.drop_after = 6
     generator = OpenAICompatibleGenerator(stub.url, "stub", read_timeout_s=3)
-    with build_client(retriever, edge_index, keys["store"], generator) as client:
+    with build_client(retriever, edge_index, keys["store"], generator, checks=NO_CHECKS) as client:
         started = time.perf_counter()
         response = client.post("/v1/ask", json={"question": HR_QUESTION, "stream": True}, headers=bearer(keys["hr"]))
         events = sse_events(response.text)
@@ -219,7 +248,7 @@ def test_the_openai_sdk_works_unchanged(corpus, keys, retriever, edge_index, stu
 
     stub.script.reply = reply
     generator = OpenAICompatibleGenerator(stub.url, "stub")
-    with build_client(retriever, edge_index, keys["store"], generator) as client:
+    with build_client(retriever, edge_index, keys["store"], generator, checks=NO_CHECKS) as client:
         sdk = openai.OpenAI(base_url="http://testserver/v1", api_key=keys["hr"], http_client=client, max_retries=0)
         assert [m.id for m in sdk.models.list()] == ["docent"]
         history = [
@@ -253,7 +282,7 @@ def test_the_openai_sdk_sees_a_mid_stream_failure_as_an_error(corpus, keys, retr
     stub.script.reply = lambda messages: "Remote employees get a one-time home office stipend [1]. " * 4
     stub.script.drop_after = 5
     generator = OpenAICompatibleGenerator(stub.url, "stub", read_timeout_s=3)
-    with build_client(retriever, edge_index, keys["store"], generator) as client:
+    with build_client(retriever, edge_index, keys["store"], generator, checks=NO_CHECKS) as client:
         sdk = openai.OpenAI(base_url="http://testserver/v1", api_key=keys["hr"], http_client=client, max_retries=0)
         received = []
         with pytest.raises(openai.APIError, match="in the middle of the answer"):
@@ -374,7 +403,7 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(corpus, keys, retri
 
 def test_metrics_count_answers_abstentions_and_tokens(corpus, keys, retriever, edge_index, stub):
     generator = OpenAICompatibleGenerator(stub.url, "stub")
-    with build_client(retriever, edge_index, keys["store"], generator) as client:
+    with build_client(retriever, edge_index, keys["store"], generator, checks=NO_CHECKS) as client:
         client.post("/v1/ask", json={"question": HR_QUESTION}, headers=bearer(keys["hr"]))
         client.post("/v1/ask", json={"question": "Which rocket engine did the Apollo 11 lunar module use?"},
                     headers=bearer(keys["hr"]))
@@ -404,4 +433,5 @@ def test_without_a_model_a_follow_up_is_searched_with_the_previous_question(corp
         answer = client.post("/v1/ask", json={"question": "How much is it?", "conversation": conversation},
                              headers=bearer(keys["hr"])).json()
     assert answer["question"] == "What does the remote work policy say about equipment? How much is it?"
-    assert folders_of(answer["citations"], corpus) == {"hr"} and "condense" in answer["timings_ms"]
+    # The quotes come from the HR policy that the condensed question found (and may add a public one).
+    assert "hr" in folders_of(answer["citations"], corpus) <= {"hr", "public"} and "condense" in answer["timings_ms"]

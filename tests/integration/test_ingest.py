@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -71,6 +72,31 @@ def test_golden_questions_find_their_document_in_either_language(pipeline, sampl
     # topic in the question's language).
     found, first = golden_scores(retriever, json.loads(FACTS.with_name("facts-crosslingual.json").read_text()))
     assert found >= 36 and first >= 30
+
+
+def extractive_containment(retriever, facts: list[dict]) -> dict[str, int]:
+    """Per question language, how many extractive answers (no model) contain the expected answer."""
+    from serve.answer import Answerer, AnswerMode, AskRequest
+    from serve.answer_eval import contains
+
+    answerer = Answerer(retriever, None)
+    hits: dict[str, int] = {"en": 0, "zh": 0}
+    for fact in facts:
+        answer = answerer.answer(AskRequest(fact["question"], ALL_ACCESS))
+        assert answer.mode is AnswerMode.EXTRACTIVE, (fact["question"], answer.mode)
+        assert len(answer.text) < 600, answer.text  # two sentences, not a page
+        hits[fact["language"]] += int(contains(re.sub(r"\s*\[\d+\]", "", answer.text), [fact["answer"]]))
+    return hits
+
+
+def test_extractive_answers_contain_the_answer_in_either_language_and_across(pipeline, sample_corpus, retriever):
+    pipeline.run([sample_corpus])
+    # Measured 19/19 English and 19/19 Chinese (bench/extractive.py; 0.95 is the target).
+    assert extractive_containment(retriever, json.loads(FACTS.read_text())) == {"en": 19, "zh": 19}
+    # Asked in the other language (`language` is the question's): measured 17/19 and 15/19; two of the misses
+    # never reach the passages (retrieval ranks the answer's document below the context).
+    across = extractive_containment(retriever, json.loads(FACTS.with_name("facts-crosslingual.json").read_text()))
+    assert across["en"] >= 16 and across["zh"] >= 14 and sum(across.values()) >= 31, across
 
 
 def test_rerun_on_unchanged_files_embeds_nothing(pipeline, sample_corpus, edge_index):

@@ -129,7 +129,7 @@ def test_a_grounded_small_answer_stands(corpus, keys, retriever, edge_index, stu
         assert metric(client, "docent_escalations_total", reason="unsupported_sentences") == 0
 
 
-def test_the_budget_keeps_the_small_answer_and_says_so(corpus, keys, retriever, edge_index, stubs):
+def test_when_the_budget_is_spent_the_quotes_replace_a_failed_small_answer(corpus, keys, retriever, edge_index, stubs):
     small, large = stubs
     small.script.reply = lambda m: UNGROUNDED
     large.script.reply = grounded
@@ -143,9 +143,10 @@ def test_the_budget_keeps_the_small_answer_and_says_so(corpus, keys, retriever, 
         first, again = ask(keys["it"]), ask(keys["it"])
         assert first["route"]["tier"] == "large" and first["route"]["escalated"]
         assert (again["route"]["tier"], again["route"]["escalated"], again["route"]["budget_exhausted"]) == (
-            "small", False, "caller")
-        assert again["route"]["reasons"] == ["unsupported_sentences"]  # why it was due
-        assert again["text"] == UNGROUNDED and not again["grounded"] and again["unsupported"] == [UNGROUNDED]
+            "extractive", False, "caller")
+        assert again["route"]["reasons"] == ["unsupported_sentences"]  # why it was due, and why it was replaced
+        assert again["route"]["failed_checks"] == ["unsupported_sentences"]
+        assert again["mode"] == "extractive" and "Jupiter" not in again["text"] and "8443" in again["text"]
         assert ask(second_it)["route"]["tier"] == "large"  # another key has its own budget
         assert ask(third_it)["route"]["budget_exhausted"] == "global"  # the process's 2 a minute are spent
         assert len(large.script.requests) == 2
@@ -153,7 +154,8 @@ def test_the_budget_keeps_the_small_answer_and_says_so(corpus, keys, retriever, 
         assert metric(client, "docent_escalations_refused_total", budget="global") == 1
 
 
-def test_a_large_tier_that_is_down_leaves_the_small_answer(corpus, keys, retriever, edge_index, stubs):
+def test_a_large_tier_that_is_down_leaves_the_quotes_for_a_failed_small_answer(corpus, keys, retriever, edge_index,
+                                                                               stubs):
     small, _ = stubs
     small.script.reply = lambda m: UNGROUNDED
     tiers = tiers_of(small.url, f"http://127.0.0.1:{free_port()}")
@@ -163,8 +165,8 @@ def test_a_large_tier_that_is_down_leaves_the_small_answer(corpus, keys, retriev
         assert time.perf_counter() - started < 10
         route = answer["route"]
         assert (route["tier"], route["tiers"], route["failed"], route["escalated"]) == (
-            "small", ["small", "large"], ["large"], True)
-        assert answer["text"] == UNGROUNDED and answer["mode"] == "generated"
+            "extractive", ["small", "large"], ["large"], True)
+        assert answer["mode"] == "extractive" and "Jupiter" not in answer["text"] and "8443" in answer["text"]
         assert metric(client, "docent_tier_failures_total", tier="large") == 1
         ready = client.get("/readyz").json()  # reported, not failing readiness: the small tier still answers
         assert ready["status"] == "ready"
@@ -355,7 +357,7 @@ def test_eval_answers_compares_small_large_and_routed(tmp_path, stubs):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     results = {c["name"]: c for c in report["configurations"]}
-    assert list(results) == ["small", "large", "routed"] and report["questions"] == 3
+    assert list(results) == ["small", "large", "routed", "extractive", "default"] and report["questions"] == 3
     assert report["tiers"] == {"small": "small-model", "large": "large-model"}
     assert results["small"]["exact_match"] == pytest.approx(2 / 3, abs=1e-3)
     assert results["large"]["exact_match"] == 1.0 and results["routed"]["exact_match"] == 1.0
@@ -364,6 +366,10 @@ def test_eval_answers_compares_small_large_and_routed(tmp_path, stubs):
     assert results["routed"]["reasons"] == {"unsupported_sentences": 1}
     assert results["large"]["containment"] == 1.0 and results["small"]["abstention"] == 0
     assert set(results["routed"]["tier_latency_ms"]) == {"small", "large"}
+    # No model: every answer quoted. The default (the ladder) is the routed pair here, the large tier answering
+    # what the small one failed.
+    assert results["extractive"]["answered_by"] == {"none": 3} and results["extractive"]["containment"] == 1.0
+    assert results["default"]["exact_match"] == 1.0 and results["default"]["answered_by"] == {"small": 2, "large": 1}
     assert results["routed"]["tier_latency_ms"]["large"]["n"] == 1
     # The report file holds every answer, with what the policy saw.
     saved = json.loads(report_file.read_text())

@@ -81,8 +81,10 @@ def local_options(**overrides) -> AnswerOptions:
     return AnswerOptions(**{"max_answer_tokens": 160, "stop": LOCAL_STOPS, **overrides})
 
 
-def make_app(retriever, index, store, generator, *, options: AnswerOptions | None = None, **kwargs):
-    answerer = Answerer(retriever, generator, options or AnswerOptions())
+def make_app(retriever, index, store, generator, *, options: AnswerOptions | None = None, checks=None, **kwargs):
+    """The API over `generator`; `checks` (default: the shipped `AnswerChecks`) decide which answers the
+    extractive answer replaces, NO_CHECKS shows the model's cleaned text whatever it is."""
+    answerer = Answerer(retriever, generator, options or AnswerOptions(), checks=checks)
     return create_app(retriever=retriever, index=index, keys=store, answerer=answerer, generator=generator,
                       **kwargs)
 

@@ -19,6 +19,7 @@ from retrieval.errors import GeneratorUnavailableError
 from serve.generation import OpenAICompatibleGenerator
 from tests.live_server import LiveServer, wait_until
 from tests.llama_servers import SMOLLM2_ALIAS, LlamaServer, smollm2_gguf
+from serve.routing import NO_CHECKS
 from tests.reliability.conftest import LONG_QUESTION, bearer, local_options, make_app
 
 ASK = {"question": LONG_QUESTION, "stream": True}
@@ -47,7 +48,8 @@ def generated(client: httpx.Client, key: str) -> float:
 
 
 def test_twenty_abandoned_streams_leave_the_local_model_free(world, keys, local_model):
-    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options())
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
+                   checks=NO_CHECKS)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=120) as client:
         normal = generated(client, keys["hr"])
         for _ in range(20):
@@ -65,7 +67,8 @@ def test_twenty_abandoned_streams_leave_the_local_model_free(world, keys, local_
 
 
 def test_an_sdk_client_that_closes_its_stream_frees_the_model(world, keys, local_model):
-    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options())
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
+                   checks=NO_CHECKS)
     with LiveServer(app) as server:
         sdk = openai.OpenAI(base_url=server.url + "/v1", api_key=keys["hr"], max_retries=0)
         for _ in range(3):
@@ -75,6 +78,22 @@ def test_an_sdk_client_that_closes_its_stream_frees_the_model(world, keys, local
             assert wait_until(lambda: local_model._turns.in_use == 0, 5)  # noqa: SLF001
         answer = sdk.chat.completions.create(model="docent", messages=CHAT["messages"])
         assert answer.model_extra["docent"]["fallback_reason"] is None
+
+
+def test_clients_that_leave_a_checked_answer_before_it_is_sent_free_the_model(world, keys, local_model):
+    """With the answer checks on (the default), a stream sends nothing until the whole answer passed them; a
+    client that gives up meanwhile still stops the model at its next token."""
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options())
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+        for _ in range(5):
+            started = time.perf_counter()
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.post(server.url + "/v1/ask", json=ASK, headers=bearer(keys["hr"]), timeout=1.5)
+            assert wait_until(lambda: local_model._turns.in_use == 0, 5), "the abandoned answer holds the model"  # noqa: SLF001
+            assert time.perf_counter() - started < 10
+        answer = client.post("/v1/ask", json=ASK | {"stream": False}, headers=bearer(keys["hr"])).json()
+        assert answer["fallback_reason"] is None and answer["mode"] in {"generated", "extractive"}, answer
+        assert "docent_answers_cancelled_total 5.0" in client.get("/metrics").text
 
 
 @pytest.fixture
@@ -92,7 +111,8 @@ def test_abandoned_streams_close_the_request_to_a_model_server(world, keys, llam
     """The same against a real llama.cpp server, which writes one answer at a time: a request Docent left open
     would keep it writing an answer nobody reads, and the next question would wait for all of them."""
     generator = OpenAICompatibleGenerator(llama_url, SMOLLM2_ALIAS, max_concurrency=2, context_length=1024)
-    app = make_app(world.retriever, world.index, keys["store"], generator, options=local_options(max_answer_tokens=256))
+    app = make_app(world.retriever, world.index, keys["store"], generator, options=local_options(max_answer_tokens=256),
+                   checks=NO_CHECKS)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=120) as client:
         normal = generated(client, keys["hr"])
         for _ in range(20):
@@ -106,7 +126,7 @@ def test_the_model_server_sees_the_request_closed_when_the_client_leaves(world, 
     stub.script.reply = lambda messages: " ".join(f"word{n} [1]." for n in range(400))
     stub.script.piece_delay_s = 0.02  # 8 s to write the whole answer
     generator = OpenAICompatibleGenerator(stub.url, "stub")
-    app = make_app(world.retriever, world.index, keys["store"], generator)
+    app = make_app(world.retriever, world.index, keys["store"], generator, checks=NO_CHECKS)
     with LiveServer(app) as server:
         for n in range(3):
             left = time.monotonic()
@@ -121,7 +141,8 @@ def test_readiness_fails_while_no_turn_can_be_taken(world, keys, local_model, mo
     """A turn held far past any answer's limit was never given back: /readyz says so instead of "ready"."""
     monkeypatch.setattr("serve.local_llm.STUCK_GRACE_S", 0.0)
     monkeypatch.setattr(local_model, "max_turn_s", 0.3)
-    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options())
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
+                   checks=NO_CHECKS)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         with local_model._turns.turn(1.0, "busy"):  # noqa: SLF001 - a turn nobody gives back
             time.sleep(0.5)
@@ -135,7 +156,8 @@ def test_readiness_fails_while_no_turn_can_be_taken(world, keys, local_model, mo
 def test_a_storm_of_clients_that_leave_while_queued_costs_the_model_nothing(world, keys, local_model):
     """Eight clients ask at once while the model is busy, and leave before their turn: their questions leave the
     queue with them, so the next real question does not wait for eight answers nobody reads."""
-    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options())
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
+                   checks=NO_CHECKS)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=120) as client:
         normal = generated(client, keys["hr"])
         turns = local_model._turns  # noqa: SLF001

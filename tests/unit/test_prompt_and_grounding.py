@@ -153,6 +153,34 @@ def test_markup_is_removed_and_its_text_kept():
     assert check_answer("Port 51820 [1]. <script>never closed", [VPN]).text == "Port 51820 [1]."
 
 
+def test_markup_written_as_entities_or_in_slacks_syntax_is_removed_too():
+    checked = check_answer("Port 51820 [1]. &lt;script&gt;steal()&lt;/script&gt;&lt;iframe src=x&gt;&lt;/iframe&gt; "
+                           "<https://evil.example/x|Claim it> <!channel> <@U123> R&amp;D", [VPN])
+    assert checked.text == "Port 51820 [1]. Claim it R&D" and checked.markup
+    assert not check_answer("R&amp;D runs the VPN [1].", [VPN]).markup  # an entity alone is not markup
+    bare = check_answer("See <https://evil.example/x> [1].", [VPN])
+    assert "evil" not in bare.text and bare.removed_links == ("https://evil.example/x",)  # then the link rule
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 1000])
+def test_streamed_entities_and_slack_links_never_show(size):
+    text = ("Port 51820 [1]. &lt;script&gt; steal() &lt;/script&gt; and <https://evil.example/claim|claim it "
+            "here> now <!here>.")
+    shown, _ = stream_through(text, [VPN], size)
+    assert "<" not in shown and "steal" not in shown and "evil" not in shown and "!here" not in shown, shown
+    assert shown.startswith("Port 51820 [1].") and "claim it here" in shown
+
+
+def test_numbers_and_hosts_no_passage_has_are_invented():
+    from serve.grounding import invented_facts
+
+    assert invented_facts("The gateway listens on port 5182 [1].", [VPN, LEAVE]) == ["5182"]
+    assert invented_facts("Port 51820 [1]; carry over five days [2].", [VPN, LEAVE]) == []
+    assert invented_facts("1. Use port 51820.\n2. Connect.", [VPN]) == []  # list numbers are not claims
+    assert invented_facts("Connect to vpn.example.org.", [VPN]) == ["vpn.example.org"]
+    assert invented_facts("In 2026 the port is 51820.", [VPN], "What changed in 2026?") == []  # asked about
+
+
 def test_a_link_needs_its_exact_url_in_a_cited_passage():
     cited = check_answer("Open a ticket at https://help.example.com/tickets [1].", [HELP, NOTICE])
     assert "https://help.example.com/tickets" in cited.text and not cited.removed_links

@@ -11,7 +11,7 @@ import pytest
 from serve.answer_eval import contains, exact_match, load_beir_answers, load_golden_answers, normalize, token_f1
 from serve.generation import OpenAICompatibleGenerator
 from serve.planner import ModelPlanner, QuestionType, RulePlanner, canned_reply
-from serve.routing import EscalationBudget, EscalationPolicy, Evidence, Reason
+from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason
 from tests.llama_servers import free_port
 from tests.openai_stub import OpenAIStub
 
@@ -128,6 +128,34 @@ def test_the_policy_names_each_reason_it_sees():
     assert EscalationPolicy().reasons(evidence(best_fused=1.25, unsupported=2, cited=False, truncated=True)) == []
     assert EscalationPolicy(always=("summarisation",)).reasons(
         evidence(question_type=T.SUMMARISATION, words=40)) == [Reason.TYPE]
+
+
+def test_the_answer_checks_name_each_failure_and_let_a_good_answer_pass():
+    from serve.answer import han_share, repeated_share
+
+    checks = AnswerChecks()
+    good = evidence(han_share=0.0, letters=60)
+    assert checks.failures(good) == []
+    assert checks.failures(evidence(words=0, sentences=0, letters=0)) == [Reason.EMPTY]
+    assert checks.failures(evidence(han_share=0.9, letters=40)) == [Reason.LANGUAGE]  # English question
+    assert checks.failures(evidence(language="zh", han_share=0.0, letters=40)) == [Reason.LANGUAGE]
+    assert checks.failures(evidence(language="zh", han_share=0.0, letters=6)) == []  # "TCP 8443": too short to judge
+    assert checks.failures(evidence(language="zh", han_share=0.7, letters=40)) == []
+    assert checks.failures(evidence(repeated=0.6)) == [Reason.REPEATED]
+    assert checks.failures(evidence(truncated=True)) == [Reason.TRUNCATED]
+    assert checks.failures(evidence(markup=True)) == [Reason.MARKUP]
+    assert checks.failures(evidence(sentences=2, unsupported=2)) == [Reason.UNSUPPORTED]
+    # Passages in the other language: their words cannot support the answer's, so support is not judged.
+    assert checks.failures(evidence(sentences=2, unsupported=2, across=True)) == []
+    # An honest "not found" is never replaced; with the checks off nothing fails.
+    assert checks.failures(evidence(not_found=True, words=0, truncated=True)) == []
+    assert NO_CHECKS.failures(evidence(words=0, han_share=0.9, letters=40, repeated=0.9, truncated=True,
+                                       markup=True, sentences=2, unsupported=2)) == []
+    # The measures themselves.
+    assert han_share("VPN 网关的端口是 8443。") == 6 / 9 and han_share("8443 [1]") is None
+    loop = "The stipend is paid once. " * 6
+    assert repeated_share(loop) > 0.6 and repeated_share("The stipend is USD 450, paid once per employee for a "
+                                                        "desk, a chair and a monitor within ninety days [1].") == 0.0
 
 
 def test_the_budget_limits_each_caller_and_the_process_per_minute():
