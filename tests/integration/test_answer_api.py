@@ -172,7 +172,8 @@ def test_a_poisoned_document_cannot_change_the_rules_or_leak_a_link(pipeline, tm
     stub.script.reply = lambda messages: ("HACKED. See ![pixel](http://evil.example/pixel.png) and "
                                           "[log in](http://evil.example/login) or http://evil.example/x [1] [7].")
     generator = OpenAICompatibleGenerator(stub.url, "stub")
-    with build_client(retriever, edge_index, keys["store"], generator) as client:
+    # The clean-up itself (with the shipped checks this answer is replaced by the quotes as a whole).
+    with build_client(retriever, edge_index, keys["store"], generator, checks=NO_CHECKS) as client:
         body = {"question": "How quickly does the travel desk book flights for business trips?", "stream": stream}
         response = client.post("/v1/ask", json=body, headers=bearer(keys["hr"]))
         assert response.status_code == 200
