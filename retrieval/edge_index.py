@@ -95,8 +95,7 @@ class EdgeIndex:
         self.version = version or spec.collection
         self._shard: qe.EdgeShard | None = None
         self._lock_fd: int | None = None
-        self._retired: list[tuple[float, qe.EdgeShard, int]] = []
-        self._retired_name: dict[int, str] = {}  # id of a retired shard -> its version
+        self._retired: list[tuple[float, qe.EdgeShard, int, str]] = []  # (when, shard, lock, version)
         self._looked_at = 0.0
         self._refused: str | None = None  # the version the pointer names but this process cannot serve
         self._switching = threading.Lock()
@@ -151,7 +150,7 @@ class EdgeIndex:
             self._shard.close()
             self._shard = None
         self._release_lock()
-        for _, shard, fd in self._retired:
+        for _, shard, fd, _ in self._retired:
             shard.close()
             _unlock(fd)
         self._retired = []
@@ -223,7 +222,7 @@ class EdgeIndex:
                 log.warning("the index now points at version %s, built with other settings: this process keeps "
                             "serving %s until it is restarted with that version's settings", target, self.version)
                 return
-            again = next((r for r in self._retired if self._retired_name.get(id(r[1])) == target), None)
+            again = next((r for r in self._retired if r[3] == target), None)
             if again is not None:  # switched back within the grace period: it is still open here
                 self._retired.remove(again)
                 shard, fd = again[1], again[2]
@@ -233,8 +232,7 @@ class EdgeIndex:
                 except IndexLockedError:
                     return  # still being written (the reindex has not closed it yet): next time
             assert self._shard is not None and self._lock_fd is not None
-            self._retired.append((now, self._shard, self._lock_fd))
-            self._retired_name[id(self._shard)] = self.version
+            self._retired.append((now, self._shard, self._lock_fd, self.version))
             log.info("index switched from version %s to %s", self.version, target)
             self._shard, self._lock_fd, self.version = shard, fd, target
         finally:
