@@ -44,7 +44,7 @@ from retrieval.sentences import split_sentences
 from serve.deadline import Deadline
 from serve.extractive import extract
 from serve.generation import ChatMessage, Completion, Generator
-from serve.grounding import StreamFilter, check_answer, invented_facts
+from serve.grounding import StreamFilter, check_answer, invented_facts, unsupported_across
 from serve.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
 from serve.prompt import NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
 from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
@@ -373,8 +373,12 @@ class Answerer:
         else:
             numbers = checked.cited or tuple(range(1, min(3, len(context.passages)) + 1))
             citations = [Citation.of(n, context.passages[n - 1]) for n in numbers]
+            unsupported = list(checked.unsupported)
+            embed = self.retriever.multilingual_embedder
+            if unsupported and embed is not None:  # words cannot support a sentence translating a passage
+                unsupported = unsupported_across(unsupported, context.passages, embed, self.checks.min_cosine_across)
             answer = Answer(checked.text, AnswerMode.GENERATED, citations, question, result.language,
-                            grounded=checked.grounded, cited=bool(checked.cited), unsupported=list(checked.unsupported),
+                            grounded=not unsupported, cited=bool(checked.cited), unsupported=unsupported,
                             timings_ms=timings)
         answer.removed_citations = list(checked.removed_citations)
         answer.removed_links = list(checked.removed_links)
@@ -401,6 +405,7 @@ class Answerer:
         rerank = [p.scores["rerank"] for p in result.passages if "rerank" in p.scores]
         fused = [p.scores["fused"] for p in result.passages if "fused" in p.scores]
         generated = answer.mode is AnswerMode.GENERATED
+        across = _across(result)
         return Evidence(
             question_type=plan.type,
             language=result.language,
@@ -417,7 +422,8 @@ class Answerer:
             letters=sum(ch.isalpha() for ch in prose(answer.text)) if generated else 0,
             repeated=repeated_share(answer.text) if generated else 0.0,
             markup=answer.markup_removed,
-            across=_across(result),
+            across=across,
+            support_measured=not across or self.retriever.multilingual_embedder is not None,
             invented=len(invented_facts(answer.text, result.passages, plan.query)) if generated else 0,
         )
 
@@ -686,7 +692,7 @@ def repeated_share(text: str) -> float:
 
 def _across(result: SearchResult) -> bool:
     """Whether most passages are in the other language than the question (the answer's words then cannot be
-    found in them: the support check does not apply)."""
+    found in them: without the multilingual model, support cannot be judged)."""
     other = sum(p.language != result.language for p in result.passages)
     return other > len(result.passages) / 2
 

@@ -13,7 +13,8 @@ removes what can be removed safely and flags the rest:
   own sentence cites (citing a planted notice elsewhere in the answer vouches for nothing here); images never
   stay (they load from elsewhere the moment they are shown);
 - sentences whose words overlap too little with the passages they cite (or, uncited, with any passage) are
-  flagged as unsupported;
+  flagged as unsupported; across languages (a Chinese sentence translating an English passage), where no words
+  are shared, `unsupported_across` asks the multilingual model instead;
 - sentences that repeat the prompt's rules are removed and the answer is marked `echoed`: a failed answer.
 
 `StreamFilter` applies the removals while an answer streams, releasing text only once nothing in it can still
@@ -27,9 +28,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from retrieval.passages import Passage
 from retrieval.sentences import sentence_pieces, split_sentences
-from retrieval.terms import terms
+from retrieval.terms import detect_language, terms
+from serve.extractive import SentenceEmbedder
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)[^)]*\)")
@@ -205,6 +209,30 @@ def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float
             unsupported.append(sentence.strip())
     return CheckedAnswer(text, _cited(text), tuple(removed_citations), tuple(removed_links), tuple(unsupported),
                          tuple(s.strip() for s in echoed), markup)
+
+
+def unsupported_across(sentences: Sequence[str], passages: Sequence[Passage], embed: SentenceEmbedder,
+                       min_cosine: float) -> list[str]:
+    """Of `sentences` (those whose words the passages do not support), the ones that no sentence *in the other
+    language* of the passages they cite (uncited: of any passage) comes within `min_cosine` of, by the
+    multilingual model: a Chinese answer that translates an English passage shares no words with it
+    (`bench/support.py` chose the threshold). A sentence with no such passage sentence stays unsupported."""
+    pieces = [(n, s.strip()) for n, p in enumerate(passages, 1) for s in split_sentences(p.text) if s.strip()]
+    if not sentences or not pieces:
+        return list(sentences)
+    languages = [detect_language(text) for _, text in pieces]
+    owner = np.array([n for n, _ in pieces])
+    texts = [_CITATION.sub(" ", s).strip() for s in sentences]
+    cosine = embed.embed_documents(texts) @ embed.embed_documents([text for _, text in pieces]).T
+    unsupported = []
+    for row, sentence, text in zip(cosine, sentences, texts):
+        cited = [int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(passages)]
+        language = detect_language(text)
+        scope = (np.isin(owner, cited) if cited else np.ones(len(pieces), dtype=bool)) & np.array(
+            [other != language for other in languages])
+        if float(row[scope].max(initial=-1.0)) < min_cosine:
+            unsupported.append(sentence)
+    return unsupported
 
 
 def _cited(text: str) -> tuple[int, ...]:

@@ -173,6 +173,29 @@ def test_a_large_tier_that_is_down_leaves_the_quotes_for_a_failed_small_answer(c
         assert [(t["name"], t["status"]) for t in ready["tiers"]] == [("small", "ok"), ("large", "unavailable")]
 
 
+def test_an_answer_across_languages_is_judged_by_the_multilingual_model(corpus, keys, retriever, edge_index, stubs):
+    """A Chinese answer over the English VPN guide shares no words with it: a faithful translation stands, an
+    invented sentence (no number to catch it) is replaced by the quotes, introduced as quoted from English."""
+    small, large = stubs
+    tiers = tiers_of(small.url, large.url)[:1]  # one tier: a failed answer goes straight to the quotes
+
+    def translated(messages: list[dict]) -> str:
+        number = re.search(r"\[(\d+)\]", grounded(messages)).group(1)
+        return f"我们使用 TCP 8443 端口，因为很多酒店网络会屏蔽 UDP [{number}]。"
+
+    with build(retriever, edge_index, keys["store"], tiers) as client:
+        small.script.reply = translated
+        answer = client.post("/v1/ask", json={"question": "VPN 网关的端口是多少？"}, headers=bearer(keys["it"])).json()
+        assert answer["mode"] == "generated" and answer["grounded"], answer
+        assert answer["route"]["failed_checks"] == [] and answer["text"].startswith("我们使用 TCP 8443 端口")
+        small.script.reply = lambda m: "公司每周五为所有员工提供免费午餐 [1]。"
+        answer = client.post("/v1/ask", json={"question": "VPN 网关的端口是多少？"}, headers=bearer(keys["it"])).json()
+        route = answer["route"]
+        assert (answer["mode"], route["tier"], route["failed_checks"]) == (
+            "extractive", "extractive", ["unsupported_sentences"]), answer
+        assert answer["text"].startswith("以下摘自英文文档：") and "8443" in answer["text"] and "午餐" not in answer["text"]
+
+
 def test_a_small_tier_that_is_down_is_handed_on(corpus, keys, retriever, edge_index, stubs):
     _, large = stubs
     large.script.reply = grounded

@@ -145,8 +145,9 @@ def test_the_answer_checks_name_each_failure_and_let_a_good_answer_pass():
     assert checks.failures(evidence(truncated=True)) == [Reason.TRUNCATED]
     assert checks.failures(evidence(markup=True)) == [Reason.MARKUP]
     assert checks.failures(evidence(sentences=2, unsupported=2)) == [Reason.UNSUPPORTED]
-    # Passages in the other language: their words cannot support the answer's, so support is not judged.
-    assert checks.failures(evidence(sentences=2, unsupported=2, across=True)) == []
+    # Passages in the other language: judged by the multilingual model where there is one, else not at all.
+    assert checks.failures(evidence(sentences=2, unsupported=2, across=True)) == [Reason.UNSUPPORTED]
+    assert checks.failures(evidence(sentences=2, unsupported=2, across=True, support_measured=False)) == []
     # An honest "not found" is never replaced; with the checks off nothing fails.
     assert checks.failures(evidence(not_found=True, words=0, truncated=True)) == []
     assert NO_CHECKS.failures(evidence(words=0, han_share=0.9, letters=40, repeated=0.9, truncated=True,

@@ -1,0 +1,155 @@
+"""Choose when an answer written in one language is supported by passages written in the other.
+
+    python bench/support.py [--datasets ../shared/datasets] [--out bench/reports/support.json]
+
+Within one language, a generated sentence is supported when its terms overlap a passage's (serve.grounding).
+Across languages no term is shared, so the answering ladder asks the multilingual model instead: a sentence is
+supported when its cosine to some sentence of the passages reaches `serve.routing.AnswerChecks.min_cosine_across`.
+This chooses that threshold on XQuAD, whose paragraphs exist in both languages, sentence for sentence:
+
+- supported: the sentence of the question-language paragraph that holds the answer (what a model that
+  translates well writes), against the sentences of the document-language paragraph plus two other paragraphs
+  of the same article (what retrieval hands the model);
+- supported, short: the same sentence cut to the answer and a few words around it (a model's answer is
+  shorter than the document's sentence: "The port is 8443.");
+- unsupported: the question-language sentence most like the question (by the same model) among the article's
+  *other* paragraphs — on topic, plausible, and not in the passages: what a model that invents writes.
+
+Both directions (a Chinese answer over English passages, an English one over Chinese), one threshold for both:
+the one whose worse direction has the best balanced accuracy (the mean of supported kept and invented caught);
+chosen on one direction and checked on the other, beside it, to show what a threshold fitted to one costs. Data from ../shared (not used by any test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+
+import numpy as np  # noqa: E402
+
+from retrieval.embedding import UniversalSentenceEncoder  # noqa: E402
+from retrieval.sentences import split_sentences  # noqa: E402
+
+DIRECTIONS = {"zh2en": ("xquad-zh2en", "xquad-en2zh"), "en2zh": ("xquad-en2zh", "xquad-zh2en")}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_qrels(path: Path) -> dict[str, str]:
+    pairs = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
+    return {q: d for q, d, *_ in pairs}
+
+
+class Sentences:
+    """Each paragraph's sentences and their vectors, embedded once."""
+
+    def __init__(self, model: UniversalSentenceEncoder, corpus: dict[str, str]) -> None:
+        self.of = {pid: [s.strip() for s in split_sentences(text) if s.strip()] for pid, text in corpus.items()}
+        flat = [s for sentences in self.of.values() for s in sentences]
+        vectors = model.embed_documents(flat)
+        self.vectors, at = {}, 0
+        for pid, sentences in self.of.items():
+            self.vectors[pid] = vectors[at : at + len(sentences)]
+            at += len(sentences)
+
+
+def pairs(datasets: Path, direction: str, model: UniversalSentenceEncoder, limit: int) -> list[tuple[float, bool]]:
+    """(best cosine against the passages, supported) for each question's true and invented answer sentence."""
+    docs_set, parallel_set = DIRECTIONS[direction]
+    docs = {d["_id"]: d["text"] for d in read_jsonl(datasets / docs_set / "corpus.jsonl")}
+    parallel = {d["_id"]: d["text"] for d in read_jsonl(datasets / parallel_set / "corpus.jsonl")}
+    queries = {q["_id"]: q["text"] for q in read_jsonl(datasets / docs_set / "queries.jsonl")}
+    answers = {a["query-id"]: a["answers"] for a in read_jsonl(datasets / docs_set / "answers.jsonl")}
+    relevant = read_qrels(datasets / docs_set / "qrels" / "test.tsv")
+    doc_sentences, own_sentences = Sentences(model, docs), Sentences(model, parallel)
+    article = defaultdict(list)
+    for pid in docs:
+        article[pid.split("p")[0]].append(pid)
+    found: list[tuple[float, bool]] = []
+    for qid in list(queries)[:limit]:
+        pid = relevant.get(qid)
+        if pid is None or pid not in parallel:
+            continue
+        siblings = [p for p in article[pid.split("p")[0]] if p != pid]
+        retrieved, elsewhere = [pid, *siblings[:2]], siblings[2:]
+        truth = [i for i, s in enumerate(own_sentences.of[pid]) if any(a in s for a in answers.get(qid, []))]
+        if not truth or not elsewhere:
+            continue
+        passages = np.vstack([doc_sentences.vectors[p] for p in retrieved])
+        found.append((float(np.max(passages @ own_sentences.vectors[pid][truth[0]])), True))
+        answer = next(a for a in answers[qid] if a in own_sentences.of[pid][truth[0]])
+        short = model.embed_documents([clause(own_sentences.of[pid][truth[0]], answer)])[0]
+        found.append((float(np.max(passages @ short)), True))
+        question = model.embed_query(queries[qid])
+        candidates = np.vstack([own_sentences.vectors[p] for p in elsewhere])
+        invented = candidates[int(np.argmax(candidates @ question))]
+        found.append((float(np.max(passages @ invented)), False))
+    return found
+
+
+def clause(sentence: str, answer: str, words: int = 5, chars: int = 10) -> str:
+    """`answer` with about `words` words (or, in Chinese, `chars` characters) either side of it in `sentence`."""
+    at = sentence.find(answer)
+    before, after = sentence[:at], sentence[at + len(answer):]
+    if " " in sentence:
+        return " ".join([*before.split()[-words:], answer, *after.split()[:words]])
+    return before[-chars:] + answer + after[:chars]
+
+
+def rates(scored: list[tuple[float, bool]], threshold: float) -> dict[str, float]:
+    kept = [c >= threshold for c, ok in scored if ok]
+    caught = [c < threshold for c, ok in scored if not ok]
+    return {"supported_kept": round(sum(kept) / len(kept), 3), "invented_caught": round(sum(caught) / len(caught), 3),
+            "balanced": round((sum(kept) / len(kept) + sum(caught) / len(caught)) / 2, 3)}
+
+
+def best_threshold(*directions: list[tuple[float, bool]]) -> float:
+    """The threshold with the best worst balanced accuracy over `directions` (ties: the lower)."""
+    grid = [round(t, 2) for t in np.arange(0.20, 0.80, 0.01)]
+    return max(grid, key=lambda t: (min(rates(d, t)["balanced"] for d in directions), -t))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--limit", type=int, default=632, help="questions per direction")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "support.json")
+    args = parser.parse_args()
+    from serve.routing import AnswerChecks
+
+    model = UniversalSentenceEncoder()
+    model.start()
+    started = time.perf_counter()
+    scored = {d: pairs(args.datasets, d, model, args.limit) for d in DIRECTIONS}
+    shipped = AnswerChecks().min_cosine_across
+    report: dict[str, object] = {"pairs": {d: len(ps) for d, ps in scored.items()},
+                                 "seconds": round(time.perf_counter() - started, 1)}
+    folds = {}
+    for tuned, checked in (("zh2en", "en2zh"), ("en2zh", "zh2en")):
+        t = best_threshold(scored[tuned])
+        folds[f"tuned on {tuned}"] = {"threshold": t, f"checked on {checked}": rates(scored[checked], t)}
+    chosen = best_threshold(*scored.values())
+    report["folds"] = folds
+    report["chosen_on_both"] = {"threshold": chosen, **{d: rates(ps, chosen) for d, ps in scored.items()}}
+    report["shipped"] = {"threshold": shipped, **{d: rates(ps, shipped) for d, ps in scored.items()}}
+    report["quantiles"] = {d: {kind: [round(float(q), 3) for q in np.quantile([c for c, ok in ps if ok is truth],
+                                                                               [0.05, 0.25, 0.5, 0.75, 0.95])]
+                               for kind, truth in (("supported", True), ("invented", False))}
+                           for d, ps in scored.items()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
