@@ -32,6 +32,8 @@ from retrieval.rerank import Reranker
 from retrieval.sparse import SparseEncoder
 from retrieval.terms import detect_language
 
+SPARSE_TRANSLATED = "sparse_translated"  # BM25 of the question's translation, over the other language's passages
+
 
 class Mode(StrEnum):
     """Which stages run: one half of the hybrid search, both, or both plus the cross-encoder."""
@@ -73,6 +75,8 @@ class SearchRequest:
     filters: SearchFilters = NO_FILTERS
     mode: Mode = Mode.HYBRID
     neighbours: int | None = None  # None: the service's default
+    # The query in the other language (serve/translation.py): BM25 searches that language with it too.
+    translation: str | None = None
 
 
 @dataclass(slots=True)
@@ -180,6 +184,13 @@ class Retriever:
             sides.append((RankedList("sparse", (), crosses=alone),
                           self._query(request, depth, sparse=self.sparse.encode_query(request.query),
                                       languages=frozenset() if alone else frozenset({language}))))
+            other = detect_language(request.translation) if request.translation else language
+            if not alone and other != language:
+                # Its own list, over the other language's passages only: it judges them as the question's
+                # BM25 list judges passages in the question's language.
+                sides.append((RankedList(SPARSE_TRANSLATED, ()),
+                              self._query(request, depth, sparse=self.sparse.encode_query(request.translation),
+                                          languages=frozenset({other}))))
         result.timings_ms["embed"] = _ms(started)
         started = time.perf_counter()
         lists = []

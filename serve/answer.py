@@ -48,6 +48,7 @@ from serve.grounding import StreamFilter, check_answer, invented_facts, unsuppor
 from serve.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
 from serve.prompt import NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
 from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
+from serve.translation import QueryTranslator
 
 log = logging.getLogger("docent.answer")
 
@@ -180,7 +181,7 @@ class Answerer:
     def __init__(self, retriever: Retriever, generator: Generator | None, options: AnswerOptions | None = None, *,
                  tiers: Sequence[Tier] | None = None, planner: Planner | None = None,
                  policy: EscalationPolicy | None = None, budget: EscalationBudget | None = None,
-                 checks: AnswerChecks | None = None) -> None:
+                 checks: AnswerChecks | None = None, translator: QueryTranslator | None = None) -> None:
         self.retriever = retriever
         self.options = options or AnswerOptions()
         if tiers is None:
@@ -191,6 +192,7 @@ class Answerer:
         self.policy = policy or EscalationPolicy()
         self.budget = budget or EscalationBudget(None, None)
         self.checks = checks or AnswerChecks()
+        self.translator = translator  # the question in the other language for BM25 (a model server's turn)
 
     def close(self) -> None:
         """Close the larger tiers' clients (the small model belongs to whoever passed it in)."""
@@ -257,13 +259,14 @@ class Answerer:
         timings["plan"] = _ms(started)
         return replace(plan, query=condensed) if condensed != question else plan
 
-    def retrieve(self, request: AskRequest, plan: Plan) -> SearchResult:
-        """The plan's query searched, and each sub-question searched separately, merged turn by turn (each
-        query's best passage first) so that every part of the question is in the context."""
+    def retrieve(self, request: AskRequest, plan: Plan, *, translation: str | None = None) -> SearchResult:
+        """The plan's query searched (with its `translation` for the keyword side, when there is one), and
+        each sub-question searched separately, merged turn by turn (each query's best passage first) so that
+        every part of the question is in the context."""
         k = self.options.passages * (2 if plan.type is QuestionType.SUMMARISATION else 1)
-        queries = [plan.query, *plan.sub_questions]
-        results = [self.retriever.search(SearchRequest(q, request.access, k=k, filters=request.filters))
-                   for q in queries]
+        requests = [SearchRequest(plan.query, request.access, k=k, filters=request.filters, translation=translation)]
+        requests += [SearchRequest(q, request.access, k=k, filters=request.filters) for q in plan.sub_questions]
+        results = [self.retriever.search(r) for r in requests]
         if len(results) == 1:
             return results[0]
         merged: list[Passage] = []
@@ -312,8 +315,13 @@ class Answerer:
         plan = self.plan(request, timings, deadline)
         if not plan.needs_retrieval:
             return plan, None, timings
+        translation = None
+        if self.translator is not None:
+            started = time.perf_counter()
+            translation = self.translator.translate(plan.query, deadline=deadline)
+            timings["translate"] = _ms(started)
         started = time.perf_counter()
-        result = self.retrieve(request, plan)
+        result = self.retrieve(request, plan, translation=translation)
         timings["retrieve"] = _ms(started)
         return plan, result, timings
 

@@ -6,7 +6,7 @@
     docent worker [--concurrency N]
     docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
     docent ask QUESTION [--user ID --group G ...] [filters] [--extractive] [--json]
-    docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--json]
+    docent eval DATASET_DIR [--queries FILE] [--modes dense,sparse,hybrid,rerank] [--k 10] [--translate] [--json]
     docent eval DATASET_DIR --answers [--queries FILE] [--configs small,large,routed,extractive,default]
                                       [--report FILE] [--json]
     docent eval --feedback [--json]
@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--modes", default="dense,sparse,hybrid", help="comma-separated: dense,sparse,hybrid,rerank")
     evaluate.add_argument("--k", type=int, default=10, help="cut-off of nDCG and MRR (default 10)")
     evaluate.add_argument("--max-queries", type=int, help="evaluate only the first N queries")
+    evaluate.add_argument("--translate", action="store_true",
+                          help="also search each query with its translation by the model server "
+                               "(DOCENT_LLM__BASE_URL), as the mode hybrid+translation")
     evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
     evaluate.add_argument("--answers", action="store_true",
                           help="measure answers against gold ones (answers.jsonl, or `answer` in --queries): "

@@ -31,6 +31,7 @@ from serve.feedback import FeedbackStore
 from serve.generation import Generator, OpenAICompatibleGenerator
 from serve.local_llm import LlamaCppGenerator, packaged_model_path
 from serve.planner import ModelPlanner, Planner, RulePlanner
+from serve.translation import QueryTranslator
 from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Tier
 from serve.settings import Settings
 
@@ -304,7 +305,16 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
     return Answerer(retriever, generator, options, tiers=tiers, planner=make_planner(settings, generator,
                     routing=len(tiers) > 1), policy=escalation_policy(settings),
                     budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute),
-                    checks=AnswerChecks() if a.replace_failed else NO_CHECKS)
+                    checks=AnswerChecks() if a.replace_failed else NO_CHECKS,
+                    translator=make_translator(settings, generator))
+
+
+def make_translator(settings: Settings, small: Generator | None) -> QueryTranslator | None:
+    """The question's translation for BM25, when asked for and the small model is a server (the embedded CPU
+    model cannot translate)."""
+    if not settings.routing.translate_queries or small is None or isinstance(small, LlamaCppGenerator):
+        return None
+    return QueryTranslator(small)
 
 
 def start_generator(settings: Settings) -> Generator | None:

@@ -34,6 +34,7 @@ from serve.settings import Settings
 
 # Chunks fetched per query: enough distinct documents for recall@100 in every mode.
 EVAL_DEPTH_CHUNKS = 200
+TRANSLATED = "hybrid+translation"  # the mode label of `--translate`
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -42,19 +43,39 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     golden = args.queries is not None
     eval_set = _load_set(args, golden)
+    translator = _translator(settings) if getattr(args, "translate", False) else None
+    translations: dict[str, str | None] = {}
     with ExitStack() as stack:
         retriever = _eval_retriever(settings, args, eval_set, golden, stack, console, rerank=Mode.RERANK in modes)
 
         def search(mode: str, text: str) -> list[str]:
-            hits, _ = retriever.hits(SearchRequest(text, ALL_ACCESS, mode=Mode(mode)), limit=EVAL_DEPTH_CHUNKS)
+            translation = None
+            if mode == TRANSLATED:  # the hybrid search, its BM25 side also given the model's translation
+                assert translator is not None
+                if text not in translations:
+                    translations[text] = translator.translate(text)
+                mode, translation = Mode.HYBRID.value, translations[text]
+            request = SearchRequest(text, ALL_ACCESS, mode=Mode(mode), translation=translation)
+            hits, _ = retriever.hits(request, limit=EVAL_DEPTH_CHUNKS)
             return [h.hit.source if golden else h.hit.document_id for h in hits]
 
         retriever.hits(SearchRequest("warm up", ALL_ACCESS), limit=1)
-        total = len(modes) * len(eval_set.queries)
+        names = [m.value for m in modes] + ([TRANSLATED] if translator is not None else [])
+        total = len(names) * len(eval_set.queries)
         with _bar(console, "searching", args.json) as progress:
             task = progress.add_task("search", total=total)
-            result = evaluate(eval_set, search, [m.value for m in modes], k=args.k,
+            result = evaluate(eval_set, search, names, k=args.k,
                               progress=lambda n: progress.update(task, completed=n))
+    if translator is not None:
+        usable = sum(t is not None for t in translations.values())
+        note = f"translations: {usable} of {len(translations)} queries got a usable one"
+        examples = [(q, t) for q, t in translations.items() if t is not None][:3]
+        if args.json:
+            data = result.to_dict()
+            data["translations"] = {"usable": usable, "queries": len(translations), "examples": examples}
+            print(json.dumps(data, ensure_ascii=False))
+            return 0
+        console.print(note + "".join(f"\n  {q} → {t}" for q, t in examples))
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
@@ -65,6 +86,16 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         table.add_row(*row)
     Console().print(table)
     return 0
+
+
+def _translator(settings: Settings):  # noqa: ANN202 - serve.translation.QueryTranslator
+    """The model server's translator; the embedded CPU model cannot translate."""
+    from serve.components import make_generator
+    from serve.translation import QueryTranslator
+
+    if not settings.llm.base_url:
+        raise ConfigError("--translate needs a model server: set DOCENT_LLM__BASE_URL")
+    return QueryTranslator(make_generator(settings))
 
 
 def _load_set(args: argparse.Namespace, golden: bool) -> EvalSet:

@@ -195,6 +195,10 @@ class RoutingSettings(BaseModel):
     tiers: list[TierSettings] = []
     # auto: the small model plans when it is a server and larger tiers are configured, else the rules
     planner: Literal["auto", "model", "rules"] = "auto"
+    # The model server also translates the question (Chinese <-> English) for BM25 over the other language's
+    # documents: one short turn before retrieval; off until measured to help (bench/README.md, "Query
+    # translation"). Never with the embedded CPU model, which cannot translate.
+    translate_queries: bool = False
     # The defaults are the policy bench/routing.py chose on data (the most accurate handing on <= 30%).
     # Retrieval confidence: a best dense cosine under these (above the abstention threshold) is a weak match;
     # they belong to the default embedding models (MiniLM for English, USE for Chinese).

@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retrieval.access import Principal
-from retrieval.search import SearchRequest
-from serve.answer import AnswerOptions, Answerer
+from retrieval.search import SPARSE_TRANSLATED, SearchRequest
+from serve.answer import AnswerOptions, Answerer, AskRequest
 from serve.app import create_app
 from serve.components import LOCAL_STOPS
 from serve.generation import OpenAICompatibleGenerator
@@ -194,6 +194,33 @@ def test_an_answer_across_languages_is_judged_by_the_multilingual_model(corpus, 
         assert (answer["mode"], route["tier"], route["failed_checks"]) == (
             "extractive", "extractive", ["unsupported_sentences"]), answer
         assert answer["text"].startswith("以下摘自英文文档：") and "8443" in answer["text"] and "午餐" not in answer["text"]
+
+
+def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, keys, retriever, edge_index, stubs):
+    """With translation on, one short turn before retrieval gives BM25 the question in English; a translator that
+    is down costs the answer nothing."""
+    from serve.translation import PROMPTS, QueryTranslator
+
+    small, large = stubs
+    small.script.reply = lambda m: ("Translation: Which port does the VPN gateway listen on?"
+                                    if m[0]["content"] == PROMPTS["en"] else grounded(m))
+    tiers = tiers_of(small.url, large.url)[:1]
+    answerer = Answerer(retriever, None, AnswerOptions(deadline_s=60), tiers=tiers, planner=RulePlanner(),
+                        translator=QueryTranslator(tiers[0].generator))
+    request = AskRequest("VPN 网关的端口是多少？", Principal("ivan", ("group:it",)))
+    plan, result, timings = answerer._prepare(request, answerer.deadline())
+    assert small.script.requests[0]["messages"][1]["content"] == "VPN 网关的端口是多少？"
+    assert SPARSE_TRANSLATED in result.lists and "translate" in timings
+    assert any(SPARSE_TRANSLATED in p.scores for p in result.passages if "8443" in p.text)
+    answer = answerer.answer(request)
+    assert "8443" in answer.text and "translate" in answer.timings_ms
+    assert len(small.script.requests) == 3  # a translation for each question asked, and one answer
+
+    down = QueryTranslator(tiers_of(f"http://127.0.0.1:{free_port()}", large.url)[0].generator)
+    answerer.translator = down
+    started = time.perf_counter()
+    plan, result, timings = answerer._prepare(request, answerer.deadline())
+    assert time.perf_counter() - started < 10 and SPARSE_TRANSLATED not in result.lists and result.passages
 
 
 def test_a_small_tier_that_is_down_is_handed_on(corpus, keys, retriever, edge_index, stubs):

@@ -16,7 +16,16 @@ from retrieval.errors import ConfigError
 from retrieval.index import DENSE, DENSE_MULTI
 from retrieval.models import SearchHit
 from retrieval.rerank import CrossEncoderReranker
-from retrieval.search import Mode, RankedHit, Retriever, SearchOptions, SearchRequest, group_hits, merge_text
+from retrieval.search import (
+    SPARSE_TRANSLATED,
+    Mode,
+    RankedHit,
+    Retriever,
+    SearchOptions,
+    SearchRequest,
+    group_hits,
+    merge_text,
+)
 from retrieval.sparse import SparseEncoder
 from tests.integration.test_rerank import build_cross_encoder
 
@@ -98,8 +107,8 @@ def test_each_list_judges_only_the_languages_its_model_knows_and_reports_stage_s
 
 
 # Questions in one language about a document written only in the other (it has no translation in DOCS): the
-# multilingual vector that every
-# chunk carries finds them; BM25 and MiniLM cannot (no shared word, a model that knows no Chinese).
+# multilingual vector that every chunk carries finds them; BM25 and MiniLM cannot (no shared word, a model that
+# knows no Chinese).
 CROSSING = [
     ("怎样从家里连接公司网络？", "vpn"),
     ("丢失的门禁卡多久可以补办？", "badges"),
@@ -117,6 +126,18 @@ def test_without_the_multilingual_model_nothing_crosses_languages(bilingual, edg
     monolingual = Retriever(edge_index, embedder, SparseEncoder())  # no multilingual model
     for query, want in CROSSING:
         assert reciprocal_rank(monolingual, Mode.HYBRID, query, want) < 1.0
+
+
+def test_a_translation_of_the_question_gives_bm25_a_list_over_the_other_language(bilingual, edge_index, embedder):
+    monolingual = Retriever(edge_index, embedder, SparseEncoder())  # only BM25 could cross, given a translation
+    question, translation = "怎样从家里连接公司网络？", "How do I connect to the office network from home?"
+    result = monolingual.search(SearchRequest(question, ALL_ACCESS, k=3, translation=translation))
+    assert result.lists == ("sparse", SPARSE_TRANSLATED)  # MiniLM knows no Chinese; BM25 in each language
+    assert result.passages[0].document_id == "vpn" and SPARSE_TRANSLATED in result.passages[0].scores
+    assert all(p.language == "zh" or set(p.scores) <= {"fused", SPARSE_TRANSLATED} for p in result.passages)
+    # A "translation" in the question's own language adds nothing.
+    same = monolingual.search(SearchRequest(question, ALL_ACCESS, k=3, translation="从家里怎么连公司网络"))
+    assert same.lists == ("sparse",)
 
 
 def test_principal_gets_k_results_when_the_global_top_is_forbidden(pipeline, retriever):

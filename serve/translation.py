@@ -1,0 +1,65 @@
+"""The question in the other language, written by the model server, for the keyword side of the search.
+
+BM25 cannot match a Chinese question against an English document: the multilingual vector carries retrieval
+across languages (retrieval/fusion.py), and a translation of the question gives BM25 a query of its own in the
+other language (`SearchRequest.translation`). It costs one short model turn before retrieval, so it is off by
+default and measured first: `docent eval DATASET --translate` searches each query with and without it
+(bench/README.md, "Query translation"). The embedded CPU model cannot translate; only a model server can.
+
+Only Chinese ↔ English, the two languages Docent's tokenizers and abstention are calibrated for. A reply that is
+not in the target language, is empty, or wandered off (far longer than the question) is dropped, and the search
+goes on without it; so does a model that fails or is slow.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from retrieval.errors import GeneratorUnavailableError
+from retrieval.terms import detect_language
+from serve.deadline import NO_DEADLINE, Deadline
+from serve.generation import ChatMessage, Generator
+
+log = logging.getLogger(__name__)
+
+TARGET = {"zh": "en", "en": "zh"}
+PROMPTS = {
+    "en": "Translate the user's question into English. Reply with the translation only, on one line.",
+    "zh": "把用户的问题翻译成简体中文。只回复译文，一行。",
+}
+_LABEL = re.compile(r"^(?:translation|english|chinese|译文|翻译|中文|英文)\s*[:：]\s*", re.IGNORECASE)
+_QUOTES = "\"'“”‘’「」『』"
+
+
+class QueryTranslator:
+    """Translates a question into the other language with one short model turn."""
+
+    def __init__(self, generator: Generator, *, max_tokens: int = 96, turn_s: float = 5.0) -> None:
+        self.generator = generator
+        self.max_tokens = max_tokens
+        self.turn_s = turn_s  # a translation later than this is not worth the wait: search without it
+
+    def translate(self, question: str, *, deadline: Deadline = NO_DEADLINE) -> str | None:
+        """`question` in the other language, or None when there is no usable translation."""
+        source = detect_language(question)
+        target = TARGET.get(source)
+        if target is None or not question.strip():
+            return None
+        messages = [ChatMessage("system", PROMPTS[target]), ChatMessage("user", question.strip())]
+        try:
+            reply = self.generator.complete(messages, max_tokens=self.max_tokens,
+                                            deadline=deadline.capped(self.turn_s)).text
+        except GeneratorUnavailableError as exc:
+            log.info("no translation of the question: %s", exc.message)
+            return None
+        return usable(reply, question, target)
+
+
+def usable(reply: str, question: str, target: str) -> str | None:
+    """The translation in `reply`, or None: its first non-empty line, without a label or quotes, in `target`."""
+    line = next((ln.strip() for ln in reply.splitlines() if ln.strip()), "")
+    line = _LABEL.sub("", line).strip().strip(_QUOTES).strip()
+    if not line or len(line) > 3 * len(question) + 60 or detect_language(line) != target:
+        return None
+    return line
