@@ -24,7 +24,7 @@ from retrieval.index import Index
 from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.rerank import CrossEncoderReranker
-from retrieval.search import Retriever, SearchOptions
+from retrieval.search import QueryEmbedder, Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
 from serve.answer import Answerer, AnswerOptions
 from serve.feedback import FeedbackStore
@@ -306,15 +306,16 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
                     routing=len(tiers) > 1), policy=escalation_policy(settings),
                     budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute),
                     checks=AnswerChecks() if a.replace_failed else NO_CHECKS,
-                    translator=make_translator(settings, generator))
+                    translator=make_translator(settings, generator, retriever.multilingual_embedder))
 
 
-def make_translator(settings: Settings, small: Generator | None) -> QueryTranslator | None:
+def make_translator(settings: Settings, small: Generator | None,
+                    multilingual: QueryEmbedder | None = None) -> QueryTranslator | None:
     """The question's translation for BM25, when asked for and the small model is a server (the embedded CPU
-    model cannot translate)."""
+    model cannot translate); the multilingual model, when there is one, rejects a reply that means something else."""
     if not settings.routing.translate_queries or small is None or isinstance(small, LlamaCppGenerator):
         return None
-    return QueryTranslator(small)
+    return QueryTranslator(small, embed=multilingual, min_cosine=AnswerChecks().min_cosine_across)
 
 
 def start_generator(settings: Settings) -> Generator | None:

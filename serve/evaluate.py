@@ -43,10 +43,14 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     golden = args.queries is not None
     eval_set = _load_set(args, golden)
-    translator = _translator(settings) if getattr(args, "translate", False) else None
+    translate = getattr(args, "translate", False)
+    if translate and not settings.llm.base_url:
+        raise ConfigError("--translate needs a model server (the embedded CPU model cannot translate): set "
+                          "DOCENT_LLM__BASE_URL")
     translations: dict[str, str | None] = {}
     with ExitStack() as stack:
         retriever = _eval_retriever(settings, args, eval_set, golden, stack, console, rerank=Mode.RERANK in modes)
+        translator = _translator(settings, retriever.multilingual_embedder) if translate else None
 
         def search(mode: str, text: str) -> list[str]:
             translation = None
@@ -88,14 +92,13 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _translator(settings: Settings):  # noqa: ANN202 - serve.translation.QueryTranslator
-    """The model server's translator; the embedded CPU model cannot translate."""
+def _translator(settings: Settings, multilingual):  # noqa: ANN001, ANN202 - QueryEmbedder | None -> QueryTranslator
+    """The model server's translator, as answers use it; the embedded CPU model cannot translate."""
     from serve.components import make_generator
+    from serve.routing import AnswerChecks
     from serve.translation import QueryTranslator
 
-    if not settings.llm.base_url:
-        raise ConfigError("--translate needs a model server: set DOCENT_LLM__BASE_URL")
-    return QueryTranslator(make_generator(settings))
+    return QueryTranslator(make_generator(settings), embed=multilingual, min_cosine=AnswerChecks().min_cosine_across)
 
 
 def _load_set(args: argparse.Namespace, golden: bool) -> EvalSet:

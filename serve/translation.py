@@ -8,7 +8,10 @@ default and measured first: `docent eval DATASET --translate` searches each quer
 
 Only Chinese ↔ English, the two languages Docent's tokenizers and abstention are calibrated for. A reply that is
 not in the target language, is empty, or wandered off (far longer than the question) is dropped, and the search
-goes on without it; so does a model that fails or is slow.
+goes on without it; so does a model that fails or is slow. With the multilingual model, so is a reply that does
+not mean what the question means (its cosine to the question below the threshold that tells a translation from
+an on-topic invention, `bench/support.py`): a small model asked to translate "how many points did the defence
+give up?" answers "10 points.", in the right language and useless to BM25.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from __future__ import annotations
 import logging
 import re
 
+import numpy as np
+
+from retrieval.search import QueryEmbedder
 from retrieval.errors import GeneratorUnavailableError
 from retrieval.terms import detect_language
 from serve.deadline import NO_DEADLINE, Deadline
@@ -35,8 +41,11 @@ _QUOTES = "\"'“”‘’「」『』"
 class QueryTranslator:
     """Translates a question into the other language with one short model turn."""
 
-    def __init__(self, generator: Generator, *, max_tokens: int = 96, turn_s: float = 5.0) -> None:
+    def __init__(self, generator: Generator, *, embed: QueryEmbedder | None = None, min_cosine: float = 0.53,
+                 max_tokens: int = 96, turn_s: float = 5.0) -> None:
         self.generator = generator
+        self.embed = embed  # the multilingual model: does the reply mean what the question means?
+        self.min_cosine = min_cosine
         self.max_tokens = max_tokens
         self.turn_s = turn_s  # a translation later than this is not worth the wait: search without it
 
@@ -53,7 +62,13 @@ class QueryTranslator:
         except GeneratorUnavailableError as exc:
             log.info("no translation of the question: %s", exc.message)
             return None
-        return usable(reply, question, target)
+        translation = usable(reply, question, target)
+        if translation is not None and self.embed is not None:
+            cosine = float(np.dot(self.embed.embed_query(question), self.embed.embed_query(translation)))
+            if cosine < self.min_cosine:
+                log.info("the model's translation %r does not mean the question (cosine %.2f)", translation, cosine)
+                return None
+        return translation
 
 
 def usable(reply: str, question: str, target: str) -> str | None:

@@ -197,8 +197,8 @@ def test_an_answer_across_languages_is_judged_by_the_multilingual_model(corpus, 
 
 
 def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, keys, retriever, edge_index, stubs):
-    """With translation on, one short turn before retrieval gives BM25 the question in English; a translator that
-    is down costs the answer nothing."""
+    """With translation on, one short turn before retrieval gives BM25 the question in English; a reply that
+    does not mean the question, or a translator that is down, costs the answer nothing."""
     from serve.translation import PROMPTS, QueryTranslator
 
     small, large = stubs
@@ -206,7 +206,7 @@ def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, k
                                     if m[0]["content"] == PROMPTS["en"] else grounded(m))
     tiers = tiers_of(small.url, large.url)[:1]
     answerer = Answerer(retriever, None, AnswerOptions(deadline_s=60), tiers=tiers, planner=RulePlanner(),
-                        translator=QueryTranslator(tiers[0].generator))
+                        translator=QueryTranslator(tiers[0].generator, embed=retriever.multilingual_embedder))
     request = AskRequest("VPN 网关的端口是多少？", Principal("ivan", ("group:it",)))
     plan, result, timings = answerer._prepare(request, answerer.deadline())
     assert small.script.requests[0]["messages"][1]["content"] == "VPN 网关的端口是多少？"
@@ -215,6 +215,10 @@ def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, k
     answer = answerer.answer(request)
     assert "8443" in answer.text and "translate" in answer.timings_ms
     assert len(small.script.requests) == 3  # a translation for each question asked, and one answer
+
+    small.script.reply = lambda m: "10 points." if m[0]["content"] == PROMPTS["en"] else grounded(m)
+    plan, result, timings = answerer._prepare(request, answerer.deadline())  # English, and not a translation
+    assert SPARSE_TRANSLATED not in result.lists and len(small.script.requests) == 4
 
     down = QueryTranslator(tiers_of(f"http://127.0.0.1:{free_port()}", large.url)[0].generator)
     answerer.translator = down
