@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Ingest memory against corpus size: peak RSS at a series of corpus sizes, and where the memory goes.
+
+    python bench/ingest_memory.py [--chunks 2000 8000 20000] [--profile [CHUNKS]] [--out bench/reports/ingest_memory.json]
+
+For each target, a generated corpus (bench/corpus.py) of about that many chunks is ingested by `docent ingest`'s
+pipeline in a fresh subprocess (bench/ingest_runs.py, as bench/ingest.py runs it), the RSS of its process tree
+sampled every 50 ms. The report gives peak RSS per size and the growth per chunk between sizes: memory that
+grows with the corpus is a leak or a store held in RAM, and the growth per chunk says which.
+
+With `--profile`, one size (the largest unless named) runs once more under memray (native frames included), and the report lists
+the allocation sites holding the most memory at the high-water mark, Python and native, so the growth has a name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+
+from rich.console import Console  # noqa: E402
+
+from bench.corpus import write_corpus  # noqa: E402
+from bench.ingest import machine_info, run_measured, write_report  # noqa: E402
+
+CHUNKS_PER_FILE = 7.0  # the generated corpus's mean (measured: a first size corrects it for the next ones)
+
+
+def profile(corpus: Path, work: Path, top: int) -> dict[str, object]:
+    """Ingest `corpus` under memray; the allocation sites holding the most at the high-water mark."""
+    from memray import FileReader
+
+    capture = work / "ingest.memray"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "DOCENT_DATA_DIR": str(work / "data"), "DOCENT_QDRANT__URL": ""}
+    subprocess.run([sys.executable, "-m", "memray", "run", "--native", "--quiet", "-o", str(capture),
+                    "-m", "bench.ingest_runs", "docent", "--corpus", str(corpus), "--work", str(work),
+                    "--result", str(work / "profiled.json")], cwd=ROOT, env=env, check=True)
+    reader = FileReader(capture)
+    sites: dict[str, int] = {}
+    for record in reader.get_high_watermark_allocation_records(merge_threads=True):
+        frames = record.hybrid_stack_trace(max_stacks=12)
+        ours = next((f for f in frames if "/docent" in f[1] or f"{ROOT}" in f[1]), None)
+        leaf = frames[0] if frames else ("?", "?", 0)
+        key = f"{leaf[0]} ({Path(leaf[1]).name}:{leaf[2]})"
+        if ours is not None and ours is not leaf:
+            key += f" <- {ours[0]} ({Path(ours[1]).name}:{ours[2]})"
+        sites[key] = sites.get(key, 0) + record.size
+    total = sum(sites.values())
+    ranked = sorted(sites.items(), key=lambda kv: -kv[1])[:top]
+    return {"peak_heap_mib": round(reader.metadata.peak_memory / 2**20, 1),
+            "tracked_at_peak_mib": round(total / 2**20, 1),
+            "top_sites": [{"site": site, "mib": round(size / 2**20, 1)} for site, size in ranked]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chunks", type=int, nargs="+", default=[2000, 8000, 20000])
+    parser.add_argument("--profile", type=int, metavar="CHUNKS", nargs="?", const=-1,
+                        help="run one size again under memray (default: the largest)")
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "ingest_memory.json")
+    args = parser.parse_args(argv)
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    report: dict[str, object] = {"benchmark": "ingest_memory", "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+                                 "machine": machine_info(), "sizes": []}
+    temp = Path(tempfile.mkdtemp(prefix="docent-memory-"))
+    per_file = CHUNKS_PER_FILE
+    try:
+        for target in sorted(args.chunks):
+            files = max(10, round(target / per_file))
+            corpus = temp / f"corpus-{target}"
+            write_corpus(corpus, files, source=ROOT / "examples" / "docs", seed=args.seed)
+            work = temp / f"work-{target}"
+            work.mkdir()
+            result = run_measured("docent", corpus, work, console, f"{target} chunks · docent")
+            if "error" in result:
+                report["sizes"].append({"target": target, "files": files, **result})
+                continue
+            per_file = result["chunks"] / result["files"]
+            report["sizes"].append({"target": target, "files": files, "chunks": result["chunks"],
+                                    "peak_rss_mib": result["peak_rss_mib"], "seconds": result["seconds"],
+                                    "chunks_per_s": result["chunks_per_s"]})
+            shutil.rmtree(work / "data", ignore_errors=True)
+        sizes = [s for s in report["sizes"] if "chunks" in s]
+        report["growth_kib_per_chunk"] = [
+            {"from": a["chunks"], "to": b["chunks"],
+             "kib": round((b["peak_rss_mib"] - a["peak_rss_mib"]) * 1024 / (b["chunks"] - a["chunks"]), 2)}
+            for a, b in zip(sizes, sizes[1:])]
+        if args.profile is not None and sizes:
+            size = next((s for s in sizes if s["target"] == args.profile), sizes[-1])
+            work = temp / "profile"
+            work.mkdir()
+            with console.status(f"profiling {size['chunks']} chunks under memray"):
+                report["profile"] = {"chunks": size["chunks"],
+                                     **profile(temp / f"corpus-{size['target']}", work, args.top)}
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    write_report(report, args.out, started)
+    console.print_json(json.dumps({k: v for k, v in report.items() if k != "machine"}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
