@@ -24,7 +24,7 @@ from retrieval.index import Index
 from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.rerank import CrossEncoderReranker
-from retrieval.search import QueryEmbedder, Retriever, SearchOptions
+from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
 from serve.answer import Answerer, AnswerOptions
 from serve.feedback import FeedbackStore
@@ -306,15 +306,17 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
                     routing=len(tiers) > 1), policy=escalation_policy(settings),
                     budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute),
                     checks=AnswerChecks() if a.replace_failed else NO_CHECKS,
-                    translator=make_translator(settings, generator, retriever.multilingual_embedder))
+                    translator=make_translator(settings, generator, retriever))
 
 
 def make_translator(settings: Settings, small: Generator | None,
-                    multilingual: QueryEmbedder | None = None) -> QueryTranslator | None:
+                    retriever: Retriever | None = None) -> QueryTranslator | None:
     """The question's translation for BM25, when asked for and the small model is a server (the embedded CPU
-    model cannot translate); the multilingual model, when there is one, rejects a reply that means something else."""
+    model cannot translate); the retriever's multilingual model, when there is one, rejects a reply that means
+    something else."""
     if not settings.routing.translate_queries or small is None or isinstance(small, LlamaCppGenerator):
         return None
+    multilingual = retriever.multilingual_embedder if retriever is not None else None
     return QueryTranslator(small, embed=multilingual, min_cosine=AnswerChecks().min_cosine_across)
 
 
