@@ -216,7 +216,10 @@ def unsupported_across(sentences: Sequence[str], passages: Sequence[Passage], em
     """Of `sentences` (those whose words the passages do not support), the ones that no sentence *in the other
     language* of the passages they cite (uncited: of any passage) comes within `min_cosine` of, by the
     multilingual model: a Chinese answer that translates an English passage shares no words with it
-    (`bench/support.py` chose the threshold). A sentence with no such passage sentence stays unsupported."""
+    (`bench/support.py` chose the threshold). A sentence with no such passage sentence stays unsupported.
+
+    Names are not judged here: the cosine cannot tell one name from another, and `invented_facts` checks every
+    sentence's names against the passages."""
     pieces = [(n, s.strip()) for n, p in enumerate(passages, 1) for s in split_sentences(p.text) if s.strip()]
     if not sentences or not pieces:
         return list(sentences)
@@ -233,6 +236,20 @@ def unsupported_across(sentences: Sequence[str], passages: Sequence[Passage], em
         if float(row[scope].max(initial=-1.0)) < min_cosine:
             unsupported.append(sentence)
     return unsupported
+
+
+# A name, a title or a code in Latin script: a word with two capitals or more (CEO, KelpGrid, KELP-GUEST,
+# INC-7) anywhere, or a capitalised word that does not open its sentence, line or list item.
+_NAME = re.compile(r"\b(?:[A-Z][\w-]*[A-Z0-9][\w-]*|[A-Z][a-z]{2,}[\w-]*)\b")
+_OPENS = re.compile(r"(?:^|[.!?:;•*>|\n]|[-–—]\s|\d[.)])\s*[\"'“‘(\[]?$")
+
+
+def unknown_names(sentence: str, known: str) -> list[str]:
+    """The names in `sentence` that `known` (lower-cased passages and question) does not contain."""
+    text = _CITATION.sub(" ", sentence)
+    found = [m.group(0) for m in _NAME.finditer(text)
+             if not (_OPENS.search(text[: m.start()]) and m.group(0)[1:].islower())]
+    return [name for name in dict.fromkeys(found) if name.lower() not in known]
 
 
 def _cited(text: str) -> tuple[int, ...]:
@@ -401,12 +418,16 @@ _LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
 
 
 def invented_facts(answer: str, passages: Sequence[Passage], question: str = "") -> list[str]:
-    """The numbers and dotted names (hosts, versions) in `answer` that no passage and not the question contains:
-    a port, a date or an amount the model made up. The cheapest check that catches a small model's most
-    harmful errors ("port 843" for 8443, "2026" for 2025), whatever the language."""
+    """The numbers, dotted names (hosts, versions) and names (`unknown_names`) in `answer` that no passage and
+    not the question contains: a port, a date, an amount or a name the model made up. The cheapest check that
+    catches a small model's most harmful errors ("port 843" for 8443, "2026" for 2025, a code name or a title
+    that is in no document), whatever the language."""
     text = _LIST_MARKER.sub(" ", _CITATION.sub(" ", answer))
-    known = _fact_tokens(question + "\n" + "\n".join(p.text for p in passages))
-    return [t for t in dict.fromkeys(_fact_tokens(text, ordered=True)) if t not in known]
+    context = question + "\n" + "\n".join(p.text for p in passages)
+    known = _fact_tokens(context)
+    facts = [t for t in dict.fromkeys(_fact_tokens(text, ordered=True)) if t not in known]
+    names = [n for s in sentence_pieces(text) for n in unknown_names(s, context.lower())]
+    return facts + [n for n in dict.fromkeys(names) if n.lower() not in facts]
 
 
 def _fact_tokens(text: str, *, ordered: bool = False):  # noqa: ANN202 - a set, or a list when `ordered`

@@ -179,6 +179,33 @@ def test_numbers_and_hosts_no_passage_has_are_invented():
     assert invented_facts("1. Use port 51820.\n2. Connect.", [VPN]) == []  # list numbers are not claims
     assert invented_facts("Connect to vpn.example.org.", [VPN]) == ["vpn.example.org"]
     assert invented_facts("In 2026 the port is 51820.", [VPN], "What changed in 2026?") == []  # asked about
+    assert invented_facts("Connect with the Cisco client [1].", [VPN]) == ["Cisco"]  # a name in no passage
+    assert invented_facts("Connect with the WireGuard client [1].", [VPN]) == []
+
+
+def test_names_no_passage_nor_the_question_has_are_unknown():
+    from serve.grounding import unknown_names
+
+    known = "项目代号为“青鳉”，由上海研发中心主导开发。 cto henrik aalto\nwho heads the shanghai r&d center?"
+    assert unknown_names('The code name is "ARB" (Aeropress) [1].', known) == ["ARB", "Aeropress"]
+    assert unknown_names("The head of the Shanghai R&D Center is the CEO [1].", known) == ["CEO"]
+    assert unknown_names("The Shanghai R&D Center is led by CTO Henrik Aalto [1].", known) == []
+    assert unknown_names("项目代号是青鳉 [1]。", known) == []  # no Latin names at all
+    # a capitalised word opening a sentence, a line or a list item is not a name; one inside a sentence is
+    assert unknown_names("Yes. Projects start in May.\n- Budgets are set.\n1. Plans", known) == ["May"]
+
+
+def test_a_translation_is_vouched_for_across_languages_and_its_made_up_names_are_invented(multilingual_embedder):
+    from serve.grounding import invented_facts, unsupported_across
+
+    chinese = [passage(1, "性能目标：每秒处理一百万条事件时，端到端 p99 延迟低于 200 毫秒。")]
+    question = "What is the latency target of the new streaming engine?"
+    faithful = "The end-to-end p99 latency target is below 200 ms at one million events per second [1]."
+    made_up = "The end-to-end p99 latency target is below 200 ms, as measured by Grafana [1]."  # close, by cosine
+    unrelated = "Expense reports are due within thirty days [1]."
+    assert unsupported_across([faithful, made_up, unrelated], chinese, multilingual_embedder, 0.53) == [unrelated]
+    assert invented_facts(faithful, chinese, question) == []
+    assert invented_facts(made_up, chinese, question) == ["Grafana"]
 
 
 def test_a_link_needs_its_exact_url_in_a_cited_passage():
