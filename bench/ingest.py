@@ -50,14 +50,18 @@ CONTENDED_SHARE = 0.25  # other processes' CPU seconds per second of a run above
 MIB = 2**20
 
 
-def _tree_rss(root: psutil.Process, members: list[psutil.Process]) -> int:
-    total = 0
+def _tree_rss(root: psutil.Process, members: list[psutil.Process]) -> tuple[int, int]:
+    """RSS of the process tree, and the part of it that is file-backed (mapped files such as the index's
+    segments: page cache, which the kernel reclaims under pressure, unlike the private rest)."""
+    total = files = 0
     for process in [root, *members]:
         try:
-            total += process.memory_info().rss
+            info = process.memory_info()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return total
+            continue
+        total += info.rss
+        files += info.shared
+    return total, files
 
 
 def _rusage_cpu() -> float:
@@ -71,8 +75,10 @@ def _busy_cpu() -> float:
     return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
 
 
-def run_measured(run: str, corpus: Path, work: Path, console: Console, label: str) -> dict[str, object]:
-    """Run one measurement in a subprocess; adds peak_rss_mib (process tree) and process_wall_s."""
+def run_measured(run: str, corpus: Path, work: Path, console: Console, label: str,
+                 cgroup: Path | None = None) -> dict[str, object]:
+    """Run one measurement in a subprocess; adds peak_rss_mib (process tree), its private (anonymous) and
+    file-backed peaks, and process_wall_s. With `cgroup` (a memory cgroup's folder), the run is placed in it."""
     result_file, progress_file, log_file = work / f"{run}.json", work / f"{run}.progress", work / f"{run}.log"
     env = dict(os.environ)
     env.update(
@@ -86,9 +92,10 @@ def run_measured(run: str, corpus: Path, work: Path, console: Console, label: st
                "--result", str(result_file), "--progress", str(progress_file)]
     cpu_before, busy_before = _rusage_cpu(), _busy_cpu()
     started = time.perf_counter()
-    peak = 0
+    peak = peak_private = peak_files = 0
+    join = (lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid()))) if cgroup else None
     with open(log_file, "wb") as log, console.status(f"{label} · starting") as status:
-        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=join)
         root = psutil.Process(child.pid)
         members: list[psutil.Process] = []
         last_scan = last_status = 0.0
@@ -100,7 +107,8 @@ def run_measured(run: str, corpus: Path, work: Path, console: Console, label: st
                 except psutil.NoSuchProcess:
                     pass
                 last_scan = now
-            peak = max(peak, _tree_rss(root, members))
+            rss, files = _tree_rss(root, members)
+            peak, peak_private, peak_files = max(peak, rss), max(peak_private, rss - files), max(peak_files, files)
             if now - last_status > 0.5:
                 done = progress_file.read_text().split() if progress_file.exists() else []
                 count = f" · {done[0]}/{done[1]}" if len(done) == 2 else ""
@@ -117,6 +125,8 @@ def run_measured(run: str, corpus: Path, work: Path, console: Console, label: st
         return {"error": f"exit code {child.returncode}", "log_tail": tail, "peak_rss_mib": round(peak / MIB, 1)}
     result = json.loads(result_file.read_text())
     result["peak_rss_mib"] = round(peak / MIB, 1)
+    result["peak_private_mib"] = round(peak_private / MIB, 1)
+    result["peak_file_backed_mib"] = round(peak_files / MIB, 1)
     result["process_wall_s"] = round(wall, 2)
     result["cpu"] = cpu
     console.print(f"{label}: {result.get('chunks')} chunks in {result.get('seconds')} s "

@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
 """Ingest memory against corpus size: peak RSS at a series of corpus sizes, and where the memory goes.
 
-    python bench/ingest_memory.py [--chunks 2000 8000 20000] [--profile [CHUNKS]] [--out bench/reports/ingest_memory.json]
+    python bench/ingest_memory.py [--chunks 2000 8000 20000] [--limit-mib N] [--profile [CHUNKS]] [--out FILE]
 
 For each target, a generated corpus (bench/corpus.py) of about that many chunks is ingested by `docent ingest`'s
 pipeline in a fresh subprocess (bench/ingest_runs.py, as bench/ingest.py runs it), the RSS of its process tree
 sampled every 50 ms. The report gives peak RSS per size and the growth per chunk between sizes: memory that
 grows with the corpus is a leak or a store held in RAM, and the growth per chunk says which.
+
+Peak RSS is split into its private (anonymous) part and its file-backed part: the index's segments are
+memory-mapped files, and pages of them that the run touched count in RSS while being page cache, which the
+kernel takes back when memory is short. `--limit-mib N` proves which is which: the largest size runs once more
+inside a memory cgroup of N MiB (v1 or v2, where this machine lets root create one); if the growth were held
+memory, a limit under the unlimited peak would kill the run; if it is cache, the run completes at about the
+same speed.
 
 With `--profile`, one size (the largest unless named) runs once more under memray (native frames included), and the report lists
 the allocation sites holding the most memory at the high-water mark, Python and native, so the growth has a name.
@@ -15,6 +22,7 @@ the allocation sites holding the most memory at the high-water mark, Python and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -23,6 +31,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,11 +72,52 @@ def profile(corpus: Path, work: Path, top: int) -> dict[str, object]:
             "top_sites": [{"site": site, "mib": round(size / 2**20, 1)} for site, size in ranked]}
 
 
+PEAKS = ("peak_rss_mib", "peak_private_mib", "peak_file_backed_mib")
+
+
+def _measured(result: dict[str, object]) -> dict[str, object]:
+    return {"chunks": result["chunks"], **{key: result[key] for key in PEAKS}, "seconds": result["seconds"],
+            "chunks_per_s": result["chunks_per_s"]}
+
+
+@contextlib.contextmanager
+def memory_cgroup(limit_mib: int) -> Iterator[Path | None]:
+    """A fresh memory cgroup limited to `limit_mib`, removed afterwards; None where none can be made (not
+    root, no writable hierarchy)."""
+    v1, v2 = Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup")
+    if (v1 / "memory.limit_in_bytes").exists():
+        parent, limit_file = v1, "memory.limit_in_bytes"
+    elif (v2 / "cgroup.controllers").exists() and "memory" in (v2 / "cgroup.controllers").read_text().split():
+        parent, limit_file = v2, "memory.max"
+    else:
+        yield None
+        return
+    group = parent / f"docent-bench-{os.getpid()}"
+    try:
+        group.mkdir()
+        (group / limit_file).write_text(str(limit_mib * 2**20))
+    except OSError:
+        if group.exists():
+            group.rmdir()
+        yield None
+        return
+    try:
+        yield group
+    finally:
+        for _ in range(20):  # the run has exited; the kernel lets the group go shortly after
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.25)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, nargs="+", default=[2000, 8000, 20000])
     parser.add_argument("--profile", type=int, metavar="CHUNKS", nargs="?", const=-1,
                         help="run one size again under memray (default: the largest)")
+    parser.add_argument("--limit-mib", type=int, help="run the largest size again inside a memory cgroup of this size")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "ingest_memory.json")
@@ -91,15 +141,26 @@ def main(argv: list[str] | None = None) -> int:
                 report["sizes"].append({"target": target, "files": files, **result})
                 continue
             per_file = result["chunks"] / result["files"]
-            report["sizes"].append({"target": target, "files": files, "chunks": result["chunks"],
-                                    "peak_rss_mib": result["peak_rss_mib"], "seconds": result["seconds"],
-                                    "chunks_per_s": result["chunks_per_s"]})
+            report["sizes"].append({"target": target, "files": files, **_measured(result)})
             shutil.rmtree(work / "data", ignore_errors=True)
         sizes = [s for s in report["sizes"] if "chunks" in s]
         report["growth_kib_per_chunk"] = [
             {"from": a["chunks"], "to": b["chunks"],
-             "kib": round((b["peak_rss_mib"] - a["peak_rss_mib"]) * 1024 / (b["chunks"] - a["chunks"]), 2)}
+             **{key.removesuffix("_mib"): round((b[key] - a[key]) * 1024 / (b["chunks"] - a["chunks"]), 2)
+                for key in PEAKS}}
             for a, b in zip(sizes, sizes[1:])]
+        if args.limit_mib and sizes:
+            largest = sizes[-1]
+            work = temp / "limited"
+            work.mkdir()
+            with memory_cgroup(args.limit_mib) as group:
+                if group is None:
+                    report["limited"] = {"limit_mib": args.limit_mib, "error": "no memory cgroup can be made here"}
+                else:
+                    result = run_measured("docent", temp / f"corpus-{largest['target']}", work, console,
+                                          f"{largest['target']} chunks · docent in {args.limit_mib} MiB", cgroup=group)
+                    report["limited"] = {"limit_mib": args.limit_mib, "target": largest["target"],
+                                         **(_measured(result) if "error" not in result else result)}
         if args.profile is not None and sizes:
             size = next((s for s in sizes if s["target"] == args.profile), sizes[-1])
             work = temp / "profile"

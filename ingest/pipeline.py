@@ -284,6 +284,8 @@ class IngestPipeline:
         if report.chunks >= self.optimize_after_chunks:
             started = time.perf_counter()
             self.index.optimize()
+            if _malloc_trim is not None:  # the rebuild's working memory, freed but kept by the allocator
+                _malloc_trim(0)
             report.optimize_seconds = round(time.perf_counter() - started, 2)
             log.info("optimized chunks=%d seconds=%.1f", report.chunks, report.optimize_seconds)
 
