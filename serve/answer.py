@@ -44,7 +44,7 @@ from retrieval.sentences import split_sentences
 from serve.deadline import Deadline
 from serve.extractive import extract
 from serve.generation import ChatMessage, Completion, Generator
-from serve.grounding import StreamFilter, check_answer, invented_facts, unsupported_across
+from serve.grounding import StreamFilter, check_answer, cosine_across, invented_facts
 from serve.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
 from serve.prompt import NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
 from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
@@ -118,6 +118,7 @@ class Answer:
     removed_citations: list[int] = field(default_factory=list)
     removed_links: list[str] = field(default_factory=list)
     markup_removed: bool = False  # the model wrote markup (removed); an internal signal, not in `to_dict`
+    translations: list[str] = field(default_factory=list)  # sentences translating a passage: internal too
     fallback_reason: str | None = None
     model: str | None = None
     usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
@@ -130,6 +131,7 @@ class Answer:
         data = asdict(self)
         if not internal:
             data.pop("markup_removed")
+            data.pop("translations")
             if data["route"] is not None:
                 data["route"].pop("discarded")
         return data
@@ -381,13 +383,16 @@ class Answerer:
         else:
             numbers = checked.cited or tuple(range(1, min(3, len(context.passages)) + 1))
             citations = [Citation.of(n, context.passages[n - 1]) for n in numbers]
-            unsupported = list(checked.unsupported)
+            unsupported, translations = list(checked.unsupported), []
             embed = self.retriever.multilingual_embedder
             if unsupported and embed is not None:  # words cannot support a sentence translating a passage
-                unsupported = unsupported_across(unsupported, context.passages, embed, self.checks.min_cosine_across)
+                cosine = cosine_across(unsupported, context.passages, embed)
+                translations = [s for s, c in zip(unsupported, cosine) if c >= self.checks.min_cosine_translation]
+                unsupported = [s for s, c in zip(unsupported, cosine) if c < self.checks.min_cosine_across]
             answer = Answer(checked.text, AnswerMode.GENERATED, citations, question, result.language,
                             grounded=not unsupported, cited=bool(checked.cited), unsupported=unsupported,
                             timings_ms=timings)
+            answer.translations = translations
         answer.removed_citations = list(checked.removed_citations)
         answer.removed_links = list(checked.removed_links)
         answer.markup_removed = checked.markup
@@ -432,7 +437,7 @@ class Answerer:
             markup=answer.markup_removed,
             across=across,
             support_measured=not across or self.retriever.multilingual_embedder is not None,
-            invented=len(invented_facts(answer.text, result.passages, plan.query)) if generated else 0,
+            invented=len(invented_facts(answer.text, result.passages, plan.query, answer.translations)) if generated else 0,
         )
 
     def _hand_on(self, request: AskRequest, route: Route, reasons: list[str]) -> bool:

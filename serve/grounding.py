@@ -211,31 +211,34 @@ def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float
                          tuple(s.strip() for s in echoed), markup)
 
 
-def unsupported_across(sentences: Sequence[str], passages: Sequence[Passage], embed: SentenceEmbedder,
-                       min_cosine: float) -> list[str]:
-    """Of `sentences` (those whose words the passages do not support), the ones that no sentence *in the other
-    language* of the passages they cite (uncited: of any passage) comes within `min_cosine` of, by the
-    multilingual model: a Chinese answer that translates an English passage shares no words with it
-    (`bench/support.py` chose the threshold). A sentence with no such passage sentence stays unsupported.
-
-    Names are not judged here: the cosine cannot tell one name from another, and `invented_facts` checks every
-    sentence's names against the passages."""
+def cosine_across(sentences: Sequence[str], passages: Sequence[Passage], embed: SentenceEmbedder) -> list[float]:
+    """Each sentence's best multilingual cosine to a sentence *in the other language* of the passages it cites
+    (uncited: of any passage); -1 where there is no such sentence. A Chinese answer that translates an English
+    passage shares no words with it, so where words cannot vouch for a sentence this does: at
+    `AnswerChecks.min_cosine_across` it is supported, at `min_cosine_translation` it is a translation
+    (`bench/support.py` chose both). The cosine cannot tell one name from another; `invented_facts` checks names."""
     pieces = [(n, s.strip()) for n, p in enumerate(passages, 1) for s in split_sentences(p.text) if s.strip()]
     if not sentences or not pieces:
-        return list(sentences)
+        return [-1.0] * len(sentences)
     languages = [detect_language(text) for _, text in pieces]
     owner = np.array([n for n, _ in pieces])
     texts = [_CITATION.sub(" ", s).strip() for s in sentences]
     cosine = embed.embed_documents(texts) @ embed.embed_documents([text for _, text in pieces]).T
-    unsupported = []
+    best = []
     for row, sentence, text in zip(cosine, sentences, texts):
         cited = [int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(passages)]
         language = detect_language(text)
         scope = (np.isin(owner, cited) if cited else np.ones(len(pieces), dtype=bool)) & np.array(
             [other != language for other in languages])
-        if float(row[scope].max(initial=-1.0)) < min_cosine:
-            unsupported.append(sentence)
-    return unsupported
+        best.append(float(row[scope].max(initial=-1.0)))
+    return best
+
+
+def unsupported_across(sentences: Sequence[str], passages: Sequence[Passage], embed: SentenceEmbedder,
+                       min_cosine: float) -> list[str]:
+    """Of `sentences` (those whose words the passages do not support), the ones no sentence of the passages in
+    the other language comes within `min_cosine` of (`cosine_across`)."""
+    return [s for s, c in zip(sentences, cosine_across(sentences, passages, embed)) if c < min_cosine]
 
 
 # A name, a title or a code in Latin script: a word with two capitals or more (CEO, KelpGrid, KELP-GUEST,
@@ -417,16 +420,23 @@ _FACT_TOKEN = re.compile(r"(?<![\w.])(?:\d[\d,]*(?:[.:]\d+)*|[A-Za-z][\w-]*(?:\.
 _LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
 
 
-def invented_facts(answer: str, passages: Sequence[Passage], question: str = "") -> list[str]:
+def invented_facts(answer: str, passages: Sequence[Passage], question: str = "",
+                   translations: Sequence[str] = ()) -> list[str]:
     """The numbers, dotted names (hosts, versions) and names (`unknown_names`) in `answer` that no passage and
     not the question contains: a port, a date, an amount or a name the model made up. The cheapest check that
     catches a small model's most harmful errors ("port 843" for 8443, "2026" for 2025, a code name or a title
-    that is in no document), whatever the language."""
+    that is in no document), whatever the language.
+
+    `translations` are the answer's sentences that closely translate a passage sentence in the other language
+    (`cosine_across`): their names are not counted, since the other language may write a name differently
+    (丹佛野马队 is "Denver Broncos"); a sentence built around a made-up name is not that close to any."""
     text = _LIST_MARKER.sub(" ", _CITATION.sub(" ", answer))
     context = question + "\n" + "\n".join(p.text for p in passages)
     known = _fact_tokens(context)
     facts = [t for t in dict.fromkeys(_fact_tokens(text, ordered=True)) if t not in known]
-    names = [n for s in sentence_pieces(text) for n in unknown_names(s, context.lower())]
+    lowered = context.lower()
+    translated = {n for t in translations for n in unknown_names(t, lowered)}
+    names = [n for s in sentence_pieces(text) for n in unknown_names(s, lowered) if n not in translated]
     return facts + [n for n in dict.fromkeys(names) if n.lower() not in facts]
 
 

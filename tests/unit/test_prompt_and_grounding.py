@@ -196,16 +196,22 @@ def test_names_no_passage_nor_the_question_has_are_unknown():
 
 
 def test_a_translation_is_vouched_for_across_languages_and_its_made_up_names_are_invented(multilingual_embedder):
-    from serve.grounding import invented_facts, unsupported_across
+    from serve.grounding import cosine_across, invented_facts, unsupported_across
+    from serve.routing import AnswerChecks
 
-    chinese = [passage(1, "性能目标：每秒处理一百万条事件时，端到端 p99 延迟低于 200 毫秒。")]
-    question = "What is the latency target of the new streaming engine?"
-    faithful = "The end-to-end p99 latency target is below 200 ms at one million events per second [1]."
-    made_up = "The end-to-end p99 latency target is below 200 ms, as measured by Grafana [1]."  # close, by cosine
+    checks = AnswerChecks()
+    chinese = [passage(1, "新一代流式计算引擎的项目代号为“青鳉”，由上海研发中心主导开发。")]
+    question = "What is the code name of the new stream processing engine?"
+    faithful = "The new stream processing engine is developed under the lead of the Shanghai R&D Center [1]."
+    made_up = "The code name of the new stream processing engine is Aeropress [1]."
     unrelated = "Expense reports are due within thirty days [1]."
-    assert unsupported_across([faithful, made_up, unrelated], chinese, multilingual_embedder, 0.53) == [unrelated]
-    assert invented_facts(faithful, chinese, question) == []
-    assert invented_facts(made_up, chinese, question) == ["Grafana"]
+    assert unsupported_across([faithful, unrelated], chinese, multilingual_embedder, checks.min_cosine_across) == [unrelated]
+    close, invented, _ = cosine_across([faithful, made_up, unrelated], chinese, multilingual_embedder)
+    assert close >= checks.min_cosine_translation > invented  # a translation, and a sentence around a made-up name
+    # "Shanghai" and "Center" are in no passage (上海研发中心 is): a translation's names are not counted
+    assert invented_facts(faithful, chinese, question) == ["Shanghai", "Center"]
+    assert invented_facts(faithful, chinese, question, [faithful]) == []
+    assert invented_facts(made_up, chinese, question) == ["Aeropress"]
 
 
 def test_a_link_needs_its_exact_url_in_a_cited_passage():
