@@ -42,6 +42,7 @@ from rich.console import Console  # noqa: E402
 from bench.corpus import write_corpus  # noqa: E402
 from bench.ingest import machine_info, run_measured, write_report  # noqa: E402
 
+MIB = 2**20
 CHUNKS_PER_FILE = 7.0  # the generated corpus's mean (measured: a first size corrects it for the next ones)
 
 
@@ -78,6 +79,20 @@ PEAKS = ("peak_rss_mib", "peak_private_mib", "peak_file_backed_mib")
 def _measured(result: dict[str, object]) -> dict[str, object]:
     return {"chunks": result["chunks"], **{key: result[key] for key in PEAKS}, "seconds": result["seconds"],
             "chunks_per_s": result["chunks_per_s"]}
+
+
+def _charged(group: Path) -> dict[str, object]:
+    """What the cgroup was charged at most (each page once, unlike a sum of RSS over processes) and how often
+    it hit its limit (each time the kernel had to reclaim pages to go on)."""
+    v1 = (group / "memory.max_usage_in_bytes").exists()
+    peak_file = group / ("memory.max_usage_in_bytes" if v1 else "memory.peak")
+    peak = int(peak_file.read_text()) if peak_file.exists() else None
+    if v1:
+        hits = int((group / "memory.failcnt").read_text())
+    else:
+        events = dict(line.split() for line in (group / "memory.events").read_text().splitlines())
+        hits = int(events.get("max", 0))
+    return {"cgroup_peak_mib": round(peak / MIB, 1) if peak is not None else None, "times_at_limit": hits}
 
 
 @contextlib.contextmanager
@@ -160,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_measured("docent", temp / f"corpus-{largest['target']}", work, console,
                                           f"{largest['target']} chunks · docent in {args.limit_mib} MiB", cgroup=group)
                     report["limited"] = {"limit_mib": args.limit_mib, "target": largest["target"],
-                                         **(_measured(result) if "error" not in result else result)}
+                                         **(_measured(result) if "error" not in result else result),
+                                         **_charged(group)}
         if args.profile is not None and sizes:
             size = next((s for s in sizes if s["target"] == args.profile), sizes[-1])
             work = temp / "profile"
