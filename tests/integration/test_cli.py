@@ -242,7 +242,9 @@ def test_ask_answers_with_sources_as_the_asking_principal(tmp_path):
     # The default generator: the packaged local model, streamed to stdout, then the sources.
     shown = docent("ask", question, data_dir=data)
     assert shown.returncode == 0, shown.stderr
+    # the model's answer, or the quotes that replace it when it fails the checks (the ladder's last rung)
     assert "remote-work-policy.docx" in shown.stdout and ("written by SmolLM2" in shown.stdout
+                                                          or "quoted from the documents (no model)" in shown.stdout
                                                           or "not found in the documents" in shown.stdout)
 
     quoted = docent("ask", question, "--extractive", "--json", data_dir=data)

@@ -144,8 +144,9 @@ def test_when_the_budget_is_spent_the_quotes_replace_a_failed_small_answer(corpu
         assert first["route"]["tier"] == "large" and first["route"]["escalated"]
         assert (again["route"]["tier"], again["route"]["escalated"], again["route"]["budget_exhausted"]) == (
             "extractive", False, "caller")
-        assert again["route"]["reasons"] == ["unsupported_sentences"]  # why it was due, and why it was replaced
-        assert again["route"]["failed_checks"] == ["unsupported_sentences"]
+        # why it was due, and why it was replaced: unsupported, and "Jupiter" is a name in no passage
+        assert again["route"]["reasons"] == ["unsupported_sentences", "invented_facts"]
+        assert again["route"]["failed_checks"] == ["unsupported_sentences", "invented_facts"]
         assert again["mode"] == "extractive" and "Jupiter" not in again["text"] and "8443" in again["text"]
         assert ask(second_it)["route"]["tier"] == "large"  # another key has its own budget
         assert ask(third_it)["route"]["budget_exhausted"] == "global"  # the process's 2 a minute are spent
