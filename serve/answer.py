@@ -391,8 +391,7 @@ class Answerer:
                 unsupported = [s for s, c in zip(unsupported, cosine) if c < self.checks.min_cosine_across]
             answer = Answer(checked.text, AnswerMode.GENERATED, citations, question, result.language,
                             grounded=not unsupported, cited=bool(checked.cited), unsupported=unsupported,
-                            timings_ms=timings)
-            answer.translations = translations
+                            translations=translations, timings_ms=timings)
         answer.removed_citations = list(checked.removed_citations)
         answer.removed_links = list(checked.removed_links)
         answer.markup_removed = checked.markup
