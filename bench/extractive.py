@@ -4,7 +4,7 @@
 
 The sample docs are indexed once (`docent ingest`, into --data-dir); each question of examples/facts.json and of
 its cross-lingual twin is searched once through the real `Answerer` (same passages as `/v1/ask`), and every
-variant of `serve.extractive` (its weights, how many sentences, with and without the multilingual model, and the
+variant of `answer.extractive` (its weights, how many sentences, with and without the multilingual model, and the
 term-overlap rule it replaced) picks sentences from the same passages. Scored by containment (the expected
 answer inside the quoted sentences, citations removed), per golden file and question language.
 
@@ -31,12 +31,12 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not
 
 import numpy as np  # noqa: E402
 
-import serve.extractive as extractive  # noqa: E402
+import answer.extractive as extractive  # noqa: E402
 from retrieval.access import ALL_ACCESS  # noqa: E402
 from retrieval.sentences import split_sentences  # noqa: E402
 from retrieval.terms import terms  # noqa: E402
-from serve.answer import AskRequest  # noqa: E402
-from serve.answer_eval import contains  # noqa: E402
+from answer.answerer import AskRequest  # noqa: E402
+from answer.evaluation import contains  # noqa: E402
 from serve.components import make_answerer, start_retriever  # noqa: E402
 from serve.settings import Settings  # noqa: E402
 

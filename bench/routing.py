@@ -39,9 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
 
-from serve.answer import han_share, prose  # noqa: E402
-from serve.planner import QuestionType  # noqa: E402
-from serve.routing import AnswerChecks, EscalationPolicy, Evidence  # noqa: E402
+from answer.answerer import han_share, prose  # noqa: E402
+from answer.planner import QuestionType  # noqa: E402
+from answer.routing import AnswerChecks, EscalationPolicy, Evidence  # noqa: E402
 from tests.llama_servers import gemma3_server  # noqa: E402
 
 DOCENT = str(Path(sys.executable).with_name("docent"))

@@ -2,9 +2,9 @@
 
     python bench/support.py [--datasets ../shared/datasets] [--out bench/reports/support.json]
 
-Within one language, a generated sentence is supported when its terms overlap a passage's (serve.grounding).
+Within one language, a generated sentence is supported when its terms overlap a passage's (answer.grounding).
 Across languages no term is shared, so the answering ladder asks the multilingual model instead: a sentence is
-supported when its cosine to some sentence of the passages reaches `serve.routing.AnswerChecks.min_cosine_across`.
+supported when its cosine to some sentence of the passages reaches `answer.routing.AnswerChecks.min_cosine_across`.
 This chooses that threshold on XQuAD, whose paragraphs exist in both languages, sentence for sentence:
 
 - supported: the sentence of the question-language paragraph that holds the answer (what a model that
@@ -19,7 +19,7 @@ Both directions (a Chinese answer over English passages, an English one over Chi
 the one whose worse direction has the best balanced accuracy (the mean of supported kept and invented caught);
 chosen on one direction and checked on the other, beside it, to show what a threshold fitted to one costs. Data from ../shared (not used by any test).
 
-`shipped_with_invented_names` adds the names rule of `serve.grounding.invented_facts` (a name that is in no
+`shipped_with_invented_names` adds the names rule of `answer.grounding.invented_facts` (a name that is in no
 passage nor the question fails the answer) on every sentence, and on those that are not close translations
 (`AnswerChecks.min_cosine_translation`): what it costs on faithful translations, whose names the other
 language may write differently, and what more it catches.
@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 
 from retrieval.embedding import UniversalSentenceEncoder  # noqa: E402
 from retrieval.sentences import split_sentences  # noqa: E402
-from serve.grounding import unknown_names  # noqa: E402
+from answer.grounding import unknown_names  # noqa: E402
 
 DIRECTIONS = {"zh2en": ("xquad-zh2en", "xquad-en2zh"), "en2zh": ("xquad-en2zh", "xquad-zh2en")}
 
@@ -71,7 +71,7 @@ class Sentences:
 def pairs(datasets: Path, direction: str, model: UniversalSentenceEncoder, limit: int) -> list[tuple[float, bool, bool]]:
     """(best cosine against the passages, supported, names known) for each question's true and invented answer
     sentence; "names known": every name the sentence carries is written in the passages or the question
-    (`serve.grounding.unknown_names`: `invented_facts` fails a sentence with a name in no passage, in any
+    (`answer.grounding.unknown_names`: `invented_facts` fails a sentence with a name in no passage, in any
     language, so a faithful translation that transliterates a name is replaced by the quotes too)."""
     docs_set, parallel_set = DIRECTIONS[direction]
     docs = {d["_id"]: d["text"] for d in read_jsonl(datasets / docs_set / "corpus.jsonl")}
@@ -144,7 +144,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=632, help="questions per direction")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "support.json")
     args = parser.parse_args()
-    from serve.routing import AnswerChecks
+    from answer.routing import AnswerChecks
 
     model = UniversalSentenceEncoder()
     model.start()

@@ -75,7 +75,7 @@ class SearchRequest:
     filters: SearchFilters = NO_FILTERS
     mode: Mode = Mode.HYBRID
     neighbours: int | None = None  # None: the service's default
-    # The query in the other language (serve/translation.py): BM25 searches that language with it too.
+    # The query in the other language (answer/translation.py): BM25 searches that language with it too.
     translation: str | None = None
 
 

@@ -22,7 +22,7 @@ from ingest.queue import JobService
 from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from serve.answer import Answerer
+from answer.answerer import Answerer
 from serve.api import answers, chat, health
 from serve.api import documents as document_routes
 from serve.api import jobs as job_routes
@@ -32,7 +32,7 @@ from serve.api.observability import Metrics, RequestContext
 from serve.api.services import Services
 from serve.documents import DocumentService
 from serve.feedback import FeedbackStore
-from serve.generation import Generator
+from answer.generation import Generator
 from serve.keys import KeyStore
 from serve.limits import BodyLimit
 from serve.ratelimit import RateLimiter

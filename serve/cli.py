@@ -468,7 +468,7 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
     """Answer in-process: the answer streams to stdout as it is written, then its sources."""
-    from serve.answer import Answer, AskRequest, Delta
+    from answer.answerer import Answer, AskRequest, Delta
     from serve.components import make_answerer, start_generator, start_retriever
 
     index, retriever = start_retriever(settings, rerank=True)

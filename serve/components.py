@@ -26,13 +26,13 @@ from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
-from serve.answer import Answerer, AnswerOptions
+from answer.answerer import Answerer, AnswerOptions
 from serve.feedback import FeedbackStore
-from serve.generation import Generator, OpenAICompatibleGenerator
-from serve.local_llm import LlamaCppGenerator, packaged_model_path
-from serve.planner import ModelPlanner, Planner, RulePlanner
-from serve.translation import QueryTranslator
-from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Tier
+from answer.generation import Generator, OpenAICompatibleGenerator
+from answer.local_model import LlamaCppGenerator, packaged_model_path
+from answer.planner import ModelPlanner, Planner, RulePlanner
+from answer.translation import QueryTranslator
+from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Tier
 from serve.settings import Settings
 
 # A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.

@@ -4,7 +4,7 @@ The index lives in `<data_dir>/eval/<name>-<hash of the data set's path and mode
 revision check skips documents that are already there, so a second run embeds nothing. Documents are ranked by
 their best chunk, through the same `Retriever` as every other caller, with administrative access.
 
-With `--answers` it measures answers on a QA set instead (`run_answer_eval`, scored by `serve.answer_eval`):
+With `--answers` it measures answers on a QA set instead (`run_answer_eval`, scored by `answer.evaluation`):
 the same throwaway index, then each question asked of the small model, the large one and the routed pair.
 """
 
@@ -95,8 +95,8 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
 def _translator(settings: Settings, multilingual):  # noqa: ANN001, ANN202 - QueryEmbedder | None -> QueryTranslator
     """The model server's translator, as answers use it; the embedded CPU model cannot translate."""
     from serve.components import make_generator
-    from serve.routing import AnswerChecks
-    from serve.translation import QueryTranslator
+    from answer.routing import AnswerChecks
+    from answer.translation import QueryTranslator
 
     return QueryTranslator(make_generator(settings), embed=multilingual, min_cosine=AnswerChecks().min_cosine_across)
 
@@ -163,8 +163,8 @@ def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: Eval
 
 def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
     """`docent eval DATASET --answers`: answer accuracy of small-only, large-only and routed on a QA set."""
-    from serve.answer import AskRequest
-    from serve.answer_eval import (
+    from answer.answerer import AskRequest
+    from answer.evaluation import (
         TABLE_COLUMNS,
         evaluate_answers,
         load_beir_answers,
@@ -172,9 +172,9 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
         table_rows,
         tier_lines,
     )
-    from serve.answer import Answerer
+    from answer.answerer import Answerer
     from serve.components import make_answerer, start_generator
-    from serve.routing import NO_CHECKS, EscalationBudget
+    from answer.routing import NO_CHECKS, EscalationBudget
 
     console = Console(stderr=True)
     golden = args.queries is not None
@@ -213,7 +213,7 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
             "default": default,
         }
 
-        def asker(answerer):  # noqa: ANN001, ANN202 - serve.answer.Answerer -> a question's answer
+        def asker(answerer):  # noqa: ANN001, ANN202 - answer.answerer.Answerer -> a question's answer
             return lambda question: answerer.answer(AskRequest(question, ALL_ACCESS, caller="eval"))
 
         configurations = {name: asker(answerers[name]) for name in wanted}
@@ -256,8 +256,8 @@ CONFIGURATIONS = ("small", "large", "routed", "extractive", "default")
 
 def _single_tier(answerer, number: int):  # noqa: ANN001, ANN202 - Answerer -> Answerer
     """The same answerer (planner, retrieval, options) with one tier only and no checks: the model's own answers."""
-    from serve.answer import Answerer
-    from serve.routing import NO_CHECKS
+    from answer.answerer import Answerer
+    from answer.routing import NO_CHECKS
 
     return Answerer(answerer.retriever, None, answerer.options, tiers=[answerer.tiers[number]],
                     planner=answerer.planner, policy=answerer.policy, checks=NO_CHECKS)
@@ -265,7 +265,7 @@ def _single_tier(answerer, number: int):  # noqa: ANN001, ANN202 - Answerer -> A
 
 def replace_checks(answerer, checks):  # noqa: ANN001, ANN202 - Answerer, AnswerChecks -> Answerer
     """The same answerer with other answer checks (its tiers, planner, policy and budget)."""
-    from serve.answer import Answerer
+    from answer.answerer import Answerer
 
     return Answerer(answerer.retriever, None, answerer.options, tiers=answerer.tiers, planner=answerer.planner,
                     policy=answerer.policy, budget=answerer.budget, checks=checks)

@@ -187,7 +187,7 @@ class TierSettings(BaseModel):
 
 
 class RoutingSettings(BaseModel):
-    """Small model first: the planner, and when an answer is handed on to a larger tier (`serve/routing.py`).
+    """Small model first: the planner, and when an answer is handed on to a larger tier (`answer/routing.py`).
 
     The thresholds' defaults are tuned in bench/routing.py (bench/README.md, "Routing")."""
 

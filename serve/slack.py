@@ -33,9 +33,9 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from retrieval.access import PUBLIC_ONLY, Access, Principal
 from retrieval.errors import DocentError
-from serve.answer import Answer, Answerer, AnswerMode, AskRequest
+from answer.answerer import Answer, Answerer, AnswerMode, AskRequest
 from serve.feedback import FeedbackStore
-from serve.generation import ChatMessage
+from answer.generation import ChatMessage
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ def render(answer: Answer, answer_id: str, source_url: str = "") -> list[tuple[l
     return messages
 
 
-def _source_line(citation, source_url: str) -> str:  # noqa: ANN001 - serve.answer.Citation
+def _source_line(citation, source_url: str) -> str:  # noqa: ANN001 - answer.answerer.Citation
     title = (citation.title or citation.source.rsplit("/", 1)[-1]).replace("|", "/").replace(">", "›")
     link = f"<{source_url.format(source=citation.source, document_id=citation.document_id)}|{title}>" \
         if source_url else f"*{title}*"

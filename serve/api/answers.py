@@ -15,13 +15,13 @@ from sse_starlette import ServerSentEvent
 
 from retrieval.filters import SearchFilters
 from retrieval.search import Mode, SearchRequest
-from serve.answer import Answer, AskRequest, Delta
+from answer.answerer import Answer, AskRequest, Delta
 from serve.api.auth import CallerDep, ServicesDep
 from serve.api.errors import error_of, error_responses
 from serve.api.streaming import AnswerStream
 from serve.api.streaming import event as event_of
-from serve.deadline import AnswerCancelled
-from serve.generation import ChatMessage
+from answer.deadline import AnswerCancelled
+from answer.generation import ChatMessage
 
 router = APIRouter(responses=error_responses(400, 401, 422, 429, 503))
 

@@ -19,14 +19,14 @@ from pydantic import BaseModel, Field, model_validator
 from sse_starlette import ServerSentEvent
 
 from retrieval.errors import ConfigError, ModelNotFoundError
-from serve.answer import Answer, AskRequest, Delta
+from answer.answerer import Answer, AskRequest, Delta
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
 from serve.api.auth import CallerDep, ServicesDep
 from serve.api.errors import error_of, error_responses
 from serve.api.streaming import AnswerStream
 from serve.api.streaming import event as sse_event
-from serve.deadline import AnswerCancelled
-from serve.generation import ChatMessage
+from answer.deadline import AnswerCancelled
+from answer.generation import ChatMessage
 
 router = APIRouter(responses=error_responses(400, 401, 404, 422, 429, 503))
 MODEL_ID = "docent"  # the one model /v1/models lists and /v1/chat/completions answers as

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from retrieval.errors import DocentError
 from serve.api.auth import ServicesDep
 from serve.api.errors import error_responses, respond
-from serve.routing import Tier
+from answer.routing import Tier
 
 router = APIRouter()
 

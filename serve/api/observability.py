@@ -15,7 +15,7 @@ from collections.abc import Callable
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serve.answer import Answer
+from answer.answerer import Answer
 
 log = logging.getLogger("docent.api")
 

@@ -10,11 +10,11 @@ from ingest.queue import JobService
 from retrieval.errors import ConfigError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from serve.answer import Answerer
+from answer.answerer import Answerer
 from serve.api.observability import Metrics
 from serve.documents import DocumentService
 from serve.feedback import FeedbackStore
-from serve.generation import Generator
+from answer.generation import Generator
 from serve.keys import KeyStore
 from serve.ratelimit import RateLimiter
 

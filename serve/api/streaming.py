@@ -24,7 +24,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
 from serve.api.errors import error_response
-from serve.deadline import AnswerCancelled, Deadline
+from answer.deadline import AnswerCancelled, Deadline
 
 log = logging.getLogger("docent.api")
 

@@ -14,16 +14,16 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from serve.answer import AnswerOptions, Answerer
+from answer.answerer import AnswerOptions, Answerer
 from serve.app import create_app
 from serve.components import LOCAL_STOPS
 from serve.documents import DocumentService
 from tests.queueing import in_process_jobs
-from serve.generation import OpenAICompatibleGenerator
-from serve.local_llm import LlamaCppGenerator, packaged_model_path
-from serve.prompt import NOT_FOUND
+from answer.generation import OpenAICompatibleGenerator
+from answer.local_model import LlamaCppGenerator, packaged_model_path
+from answer.prompts import NOT_FOUND
 from serve.ratelimit import RateLimiter
-from serve.routing import NO_CHECKS
+from answer.routing import NO_CHECKS
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_api import corpus, folders, keys  # noqa: F401 - fixtures
 from tests.integration.test_generation import free_port

@@ -14,8 +14,8 @@ import pytest
 import httpx
 
 from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
-from serve.deadline import AnswerCancelled, Deadline
-from serve.generation import ChatMessage, OpenAICompatibleGenerator
+from answer.deadline import AnswerCancelled, Deadline
+from answer.generation import ChatMessage, OpenAICompatibleGenerator
 from tests.llama_servers import SMOLLM2_ALIAS, LlamaServer, free_port, smollm2_gguf
 
 QUESTION = [ChatMessage("system", "You answer in one short sentence."), ChatMessage("user", "What colour is the sky?")]

@@ -76,8 +76,8 @@ def test_golden_questions_find_their_document_in_either_language(pipeline, sampl
 
 def extractive_containment(retriever, facts: list[dict]) -> dict[str, int]:
     """Per question language, how many extractive answers (no model) contain the expected answer."""
-    from serve.answer import Answerer, AnswerMode, AskRequest
-    from serve.answer_eval import contains
+    from answer.answerer import Answerer, AnswerMode, AskRequest
+    from answer.evaluation import contains
 
     answerer = Answerer(retriever, None)
     hits: dict[str, int] = {"en": 0, "zh": 0}

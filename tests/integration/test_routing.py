@@ -20,12 +20,12 @@ from fastapi.testclient import TestClient
 
 from retrieval.access import Principal
 from retrieval.search import SPARSE_TRANSLATED, SearchRequest
-from serve.answer import AnswerOptions, Answerer, AskRequest
+from answer.answerer import AnswerOptions, Answerer, AskRequest
 from serve.app import create_app
 from serve.components import LOCAL_STOPS
-from serve.generation import OpenAICompatibleGenerator
-from serve.planner import ModelPlanner, RulePlanner
-from serve.routing import EscalationBudget, EscalationPolicy, Reason, Tier
+from answer.generation import OpenAICompatibleGenerator
+from answer.planner import ModelPlanner, RulePlanner
+from answer.routing import EscalationBudget, EscalationPolicy, Reason, Tier
 from tests.integration.test_api import corpus, keys  # noqa: F401 - fixtures
 from tests.llama_servers import free_port, gemma3_server, smollm2_server
 from tests.openai_stub import OpenAIStub
@@ -200,7 +200,7 @@ def test_an_answer_across_languages_is_judged_by_the_multilingual_model(corpus, 
 def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, keys, retriever, edge_index, stubs):
     """With translation on, one short turn before retrieval gives BM25 the question in English; a reply that
     does not mean the question, or a translator that is down, costs the answer nothing."""
-    from serve.translation import PROMPTS, QueryTranslator
+    from answer.translation import PROMPTS, QueryTranslator
 
     small, large = stubs
     small.script.reply = lambda m: ("Translation: Which port does the VPN gateway listen on?"

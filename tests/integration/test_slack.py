@@ -20,7 +20,7 @@ from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
-from serve.answer import Answerer, AnswerOptions
+from answer.answerer import Answerer, AnswerOptions
 from serve.app import create_app
 from serve.feedback import FeedbackStore
 from serve.keys import KeyStore

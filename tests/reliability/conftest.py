@@ -17,11 +17,11 @@ from retrieval.edge_index import EdgeIndex
 from retrieval.models import IndexSpec
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
-from serve.answer import AnswerOptions, Answerer
+from answer.answerer import AnswerOptions, Answerer
 from serve.app import create_app
 from serve.components import LOCAL_STOPS
 from serve.keys import KeyStore
-from serve.local_llm import LlamaCppGenerator, packaged_model_path
+from answer.local_model import LlamaCppGenerator, packaged_model_path
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_answer_api import bearer, stub  # noqa: F401 - a helper and a fixture
 

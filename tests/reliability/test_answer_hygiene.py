@@ -14,9 +14,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from serve.generation import OpenAICompatibleGenerator
-from serve.prompt import SYSTEM
-from serve.routing import NO_CHECKS
+from answer.generation import OpenAICompatibleGenerator
+from answer.prompts import SYSTEM
+from answer.routing import NO_CHECKS
 from tests.reliability.conftest import HR_QUESTION, bearer, make_app, sse_events
 
 PHISHING = "https://corp.example.com.evil.io/login"
@@ -184,7 +184,7 @@ def test_an_answer_that_recites_the_rules_is_a_failed_answer(world, keys, stub, 
 
 
 def test_an_answer_that_merely_says_not_found_is_not_an_echo(world, keys, stub):
-    from serve.prompt import NOT_FOUND
+    from answer.prompts import NOT_FOUND
 
     stub.script.reply = lambda messages: NOT_FOUND["en"]
     with TestClient(make_app(world.retriever, world.index, keys["store"], OpenAICompatibleGenerator(stub.url, "stub"))) as c:

@@ -22,10 +22,10 @@ from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
-from serve.answer import AnswerOptions
+from answer.answerer import AnswerOptions
 from serve.app import create_app
 from serve.documents import DocumentService
-from serve.generation import OpenAICompatibleGenerator
+from answer.generation import OpenAICompatibleGenerator
 from tests.llama_servers import free_port
 from tests.reliability.conftest import HR_QUESTION, bearer, make_app, sse_events
 

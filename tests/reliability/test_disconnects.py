@@ -16,10 +16,10 @@ import openai
 import pytest
 
 from retrieval.errors import GeneratorUnavailableError
-from serve.generation import OpenAICompatibleGenerator
+from answer.generation import OpenAICompatibleGenerator
 from tests.live_server import LiveServer, wait_until
 from tests.llama_servers import SMOLLM2_ALIAS, LlamaServer, smollm2_gguf
-from serve.routing import NO_CHECKS
+from answer.routing import NO_CHECKS
 from tests.reliability.conftest import LONG_QUESTION, bearer, local_options, make_app
 
 ASK = {"question": LONG_QUESTION, "stream": True}
@@ -139,7 +139,7 @@ def test_the_model_server_sees_the_request_closed_when_the_client_leaves(world, 
 
 def test_readiness_fails_while_no_turn_can_be_taken(world, keys, local_model, monkeypatch):
     """A turn held far past any answer's limit was never given back: /readyz says so instead of "ready"."""
-    monkeypatch.setattr("serve.local_llm.STUCK_GRACE_S", 0.0)
+    monkeypatch.setattr("answer.local_model.STUCK_GRACE_S", 0.0)
     monkeypatch.setattr(local_model, "max_turn_s", 0.3)
     app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
                    checks=NO_CHECKS)

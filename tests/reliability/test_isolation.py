@@ -18,7 +18,7 @@ IT_ONLY = "51820"  # the VPN port, only in the IT folder's document
 
 @pytest.fixture
 def client(world, stub, tmp_path):
-    from serve.generation import OpenAICompatibleGenerator
+    from answer.generation import OpenAICompatibleGenerator
 
     # The scripted model repeats its whole prompt: whatever passage reached it would show in the answer.
     stub.script.reply = lambda messages: messages[-1]["content"]

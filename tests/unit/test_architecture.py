@@ -1,4 +1,4 @@
-"""The dependency rule of DESIGN.md: serve → ingest → retrieval, serve → retrieval, never backwards."""
+"""The dependency rule of DESIGN.md: serve → ingest → retrieval, serve → answer → retrieval, never backwards."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FORBIDDEN = {"retrieval": {"ingest", "serve"}, "ingest": {"serve"}}
+FORBIDDEN = {
+    "retrieval": {"answer", "ingest", "serve"},
+    "ingest": {"answer", "serve"},
+    "answer": {"ingest", "serve"},
+}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -34,7 +38,7 @@ def test_lower_layers_do_not_import_higher_ones(package):
 
 def test_settings_are_not_built_at_import_time():
     for path in REPO.glob("*/**/*.py"):
-        if path.parts[len(REPO.parts)] in {"ingest", "retrieval", "serve"}:
+        if path.parts[len(REPO.parts)] in {"answer", "ingest", "retrieval", "serve"}:
             for node in ast.parse(path.read_text()).body:  # module level only
                 if isinstance(node, ast.Assign | ast.AnnAssign) and "Settings(" in ast.unparse(node):
                     pytest.fail(f"{path}: settings built at import time")

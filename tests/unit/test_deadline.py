@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
-from serve.deadline import AnswerCancelled, Deadline, Turns
+from answer.deadline import AnswerCancelled, Deadline, Turns
 
 
 class Clock:

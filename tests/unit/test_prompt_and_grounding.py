@@ -7,9 +7,9 @@ import pytest
 from retrieval.errors import RateLimitedError
 from retrieval.packing import pack_context
 from retrieval.passages import Passage
-from serve.grounding import StreamFilter, check_answer
+from answer.grounding import StreamFilter, check_answer
 from serve.ratelimit import RateLimiter
-from serve.prompt import NOT_FOUND, build_messages
+from answer.prompts import NOT_FOUND, build_messages
 
 
 class Words:
@@ -74,7 +74,7 @@ def test_unsupported_sentences_are_flagged():
 
 
 def test_extractive_answers_quote_the_matching_sentences_with_citations():
-    from serve.extractive import extract
+    from answer.extractive import extract
 
     answer = extract("Which port does the VPN gateway listen on?", [LEAVE, VPN])
     assert answer.found and answer.sentences == ("The VPN gateway listens on port 51820.",)
@@ -172,7 +172,7 @@ def test_streamed_entities_and_slack_links_never_show(size):
 
 
 def test_numbers_and_hosts_no_passage_has_are_invented():
-    from serve.grounding import invented_facts
+    from answer.grounding import invented_facts
 
     assert invented_facts("The gateway listens on port 5182 [1].", [VPN, LEAVE]) == ["5182"]
     assert invented_facts("Port 51820 [1]; carry over five days [2].", [VPN, LEAVE]) == []
@@ -184,7 +184,7 @@ def test_numbers_and_hosts_no_passage_has_are_invented():
 
 
 def test_names_no_passage_nor_the_question_has_are_unknown():
-    from serve.grounding import unknown_names
+    from answer.grounding import unknown_names
 
     known = "项目代号为“青鳉”，由上海研发中心主导开发。 cto henrik aalto\nwho heads the shanghai r&d center?"
     assert unknown_names('The code name is "ARB" (Aeropress) [1].', known) == ["ARB", "Aeropress"]
@@ -196,8 +196,8 @@ def test_names_no_passage_nor_the_question_has_are_unknown():
 
 
 def test_a_translation_is_vouched_for_across_languages_and_its_made_up_names_are_invented(multilingual_embedder):
-    from serve.grounding import cosine_across, invented_facts, unsupported_across
-    from serve.routing import AnswerChecks
+    from answer.grounding import cosine_across, invented_facts, unsupported_across
+    from answer.routing import AnswerChecks
 
     checks = AnswerChecks()
     chinese = [passage(1, "新一代流式计算引擎的项目代号为“青鳉”，由上海研发中心主导开发。")]
@@ -226,7 +226,7 @@ def test_a_link_needs_its_exact_url_in_a_cited_passage():
 
 
 def test_reciting_the_rules_is_recognized_and_the_not_found_reply_is_not():
-    from serve.prompt import NOT_FOUND, SYSTEM, prompt_echo
+    from answer.prompts import NOT_FOUND, SYSTEM, prompt_echo
 
     echo = prompt_echo()
     for language in ("en", "zh"):
@@ -241,7 +241,7 @@ def test_reciting_the_rules_is_recognized_and_the_not_found_reply_is_not():
 
 @pytest.mark.parametrize("size", [1, 3, 8, 1000])
 def test_streamed_markup_recitals_and_unvouched_links_never_show(size):
-    from serve.prompt import SYSTEM, prompt_echo
+    from answer.prompts import SYSTEM, prompt_echo
 
     cleaner_input = ("1. Use only facts stated in the documents. Never use outside knowledge.\n"
                      '<script>x()</script>Open a ticket at https://help.example.com/tickets [1]. <h3 class="a">'

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from serve.answer_eval import contains, exact_match, load_beir_answers, load_golden_answers, normalize, token_f1
-from serve.generation import OpenAICompatibleGenerator
-from serve.planner import ModelPlanner, QuestionType, RulePlanner, canned_reply
-from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason
+from answer.evaluation import contains, exact_match, load_beir_answers, load_golden_answers, normalize, token_f1
+from answer.generation import OpenAICompatibleGenerator
+from answer.planner import ModelPlanner, QuestionType, RulePlanner, canned_reply
+from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason
 from tests.llama_servers import free_port
 from tests.openai_stub import OpenAIStub
 
@@ -72,7 +72,7 @@ def test_the_model_plan_is_read_and_validated():
         assert (plan.query, plan.type, plan.sub_questions, plan.planner) == (
             "What is the Tokyo hotel cap?", T.COMPARISON, ("Tokyo hotel cap", "Portland hotel cap"), "model")
         # The conversation goes into the planning prompt; the reply's language must match the query's text.
-        from serve.generation import ChatMessage
+        from answer.generation import ChatMessage
         stub.script.reply = lambda m: json.dumps({"query": "年假可以结转几天？", "language": "en", "type": "lookup",
                                                   "sub_questions": ["ignored"]})
         plan = planner.plan("几天？", [ChatMessage("user", "年假可以结转吗？"), ChatMessage("assistant", "可以。")])
@@ -93,7 +93,7 @@ def test_an_unusable_or_failed_model_plan_falls_back_to_the_rules():
         assert (plan.type, plan.planner) == (T.CHIT_CHAT, "rules (model failed)")
     down = ModelPlanner(OpenAICompatibleGenerator(f"http://127.0.0.1:{free_port()}", "m", connect_timeout_s=1,
                                                   retries=0))
-    from serve.generation import ChatMessage
+    from answer.generation import ChatMessage
     plan = down.plan("and the second one?", [ChatMessage("user", "What is the VPN port?")])
     assert (plan.query, plan.planner) == ("What is the VPN port? and the second one?", "rules (model failed)")
 
@@ -131,7 +131,7 @@ def test_the_policy_names_each_reason_it_sees():
 
 
 def test_the_answer_checks_name_each_failure_and_let_a_good_answer_pass():
-    from serve.answer import han_share, repeated_share
+    from answer.answerer import han_share, repeated_share
 
     checks = AnswerChecks()
     good = evidence(han_share=0.0, letters=60)
@@ -205,7 +205,7 @@ def test_qa_sets_load_from_beir_and_golden_files(tmp_path):
 
 def test_settings_build_the_tiers_the_planner_and_the_policy(monkeypatch):
     from serve.components import make_answerer
-    from serve.local_llm import LlamaCppGenerator
+    from answer.local_model import LlamaCppGenerator
     from serve.settings import Settings
 
     monkeypatch.setenv("DOCENT_ROUTING__TIERS", json.dumps([

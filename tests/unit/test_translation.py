@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serve.translation import usable
+from answer.translation import usable
 
 
 @pytest.mark.parametrize(("reply", "question", "target", "want"), [
@@ -23,10 +23,10 @@ def test_only_a_translation_in_the_target_language_is_used(reply, question, targ
 
 def test_only_a_model_server_is_asked_to_translate_and_only_when_configured(tmp_path):
     from serve.components import make_translator
-    from serve.generation import OpenAICompatibleGenerator
-    from serve.local_llm import LlamaCppGenerator
+    from answer.generation import OpenAICompatibleGenerator
+    from answer.local_model import LlamaCppGenerator
     from serve.settings import Settings
-    from serve.translation import QueryTranslator
+    from answer.translation import QueryTranslator
 
     server = OpenAICompatibleGenerator("http://127.0.0.1:9", "m")
     local = LlamaCppGenerator(tmp_path / "model.gguf")  # never started: the decision needs no model

@@ -24,8 +24,8 @@ import numpy as np
 from retrieval.search import QueryEmbedder
 from retrieval.errors import GeneratorUnavailableError
 from retrieval.terms import detect_language
-from serve.deadline import NO_DEADLINE, Deadline
-from serve.generation import ChatMessage, Generator
+from answer.deadline import NO_DEADLINE, Deadline
+from answer.generation import ChatMessage, Generator
 
 log = logging.getLogger(__name__)
 

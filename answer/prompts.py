@@ -12,8 +12,8 @@ from functools import cache
 
 from retrieval.packing import PackedContext
 from retrieval.sentences import split_sentences
-from serve.generation import ChatMessage
-from serve.grounding import PromptEcho
+from answer.generation import ChatMessage
+from answer.grounding import PromptEcho
 
 NOT_FOUND = {
     "en": "The documents do not contain the answer to this question.",

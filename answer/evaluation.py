@@ -29,7 +29,7 @@ from pathlib import Path
 
 from retrieval.evaluation import EvalDataError, _golden_items
 from retrieval.terms import detect_language
-from serve.answer import Answer, AnswerMode
+from answer.answerer import Answer, AnswerMode
 
 _PUNCT = set(string.punctuation) | set("，。！？、；：“”‘’（）《》【】…—～·「」『』〈〉﹏")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

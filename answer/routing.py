@@ -5,7 +5,7 @@ behind any OpenAI-compatible endpoint. After a tier answers, `EscalationPolicy.r
 
 - retrieval confidence: the best passage's dense cosine, its fused hybrid score, and the cross-encoder's score
   when reranking is on;
-- the grounding check (`serve.grounding`): the share of unsupported sentences, and an answer citing nothing;
+- the grounding check (`answer.grounding`): the share of unsupported sentences, and an answer citing nothing;
 - the small model saying "not in the documents" while retrieval found strong evidence (a missed answer);
 - the question's type and the answer's length against it (a summary of ten words), or an answer cut off by
   the token cap;
@@ -30,8 +30,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from serve.generation import Generator
-from serve.planner import QuestionType
+from answer.generation import Generator
+from answer.planner import QuestionType
 
 
 @dataclass(slots=True)

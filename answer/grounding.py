@@ -33,7 +33,7 @@ import numpy as np
 from retrieval.passages import Passage
 from retrieval.sentences import sentence_pieces, split_sentences
 from retrieval.terms import detect_language, terms
-from serve.extractive import SentenceEmbedder
+from answer.extractive import SentenceEmbedder
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)[^)]*\)")

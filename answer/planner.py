@@ -26,8 +26,8 @@ from typing import Protocol
 
 from retrieval.errors import GeneratorUnavailableError
 from retrieval.terms import detect_language, terms
-from serve.deadline import NO_DEADLINE, Deadline
-from serve.generation import ChatMessage, Generator
+from answer.deadline import NO_DEADLINE, Deadline
+from answer.generation import ChatMessage, Generator
 
 log = logging.getLogger("docent.planner")
 

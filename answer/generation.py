@@ -19,7 +19,7 @@ from typing import Protocol
 import httpx
 
 from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
-from serve.deadline import NO_DEADLINE, AnswerCancelled, Deadline, Turns
+from answer.deadline import NO_DEADLINE, AnswerCancelled, Deadline, Turns
 
 
 @dataclass(frozen=True, slots=True)

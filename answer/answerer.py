@@ -4,13 +4,13 @@ hand on to a larger model what the small one did not answer well.
 One service for every way of asking (`/v1/ask`, `/v1/chat/completions`, `docent ask`, Slack), so the rules
 that make a small model trustworthy live in one place:
 
-- The question is planned first (`serve.planner`): made standalone, classified, split into sub-questions that
+- The question is planned first (`answer.planner`): made standalone, classified, split into sub-questions that
   are searched separately and merged. Chit-chat and out-of-scope questions are answered without retrieval.
 - Nothing relevant retrieved (the best passage's dense cosine under a threshold calibrated per language, see
   `bench/abstain.py`) → "not found in the documents" with the closest sources, and the model is not called.
 - Passages are packed into the model's context budget, measured in its tokens, so prompt plus answer never
   exceed its context length.
-- The answer is checked (`serve.grounding`): markup, citations of no passage and links their sentence's cited
+- The answer is checked (`answer.grounding`): markup, citations of no passage and links their sentence's cited
   passages do not have are removed, unsupported sentences flagged, and a recital of the prompt's rules makes it
   a failed answer. Streaming applies the same removals as text arrives.
 - With no generator, or one that fails (or writes a failed answer) before its first token reaches the client,
@@ -18,7 +18,7 @@ that make a small model trustworthy live in one place:
   `fallback_reason`).
 - One `Deadline` bounds every model call of an answer until the answer starts to reach its client; its
   cancellation (the client went away) stops the model at its next token.
-- With larger tiers configured, the small model's answer is checked against the evidence (`serve.routing`) and,
+- With larger tiers configured, the small model's answer is checked against the evidence (`answer.routing`) and,
   when it falls short, the same messages go to the next tier; `route` says which tier answered and why.
 """
 
@@ -41,14 +41,14 @@ from retrieval.passages import Passage
 from retrieval.search import Retriever, SearchRequest, SearchResult
 from retrieval.terms import terms
 from retrieval.sentences import split_sentences
-from serve.deadline import Deadline
-from serve.extractive import extract
-from serve.generation import ChatMessage, Completion, Generator
-from serve.grounding import StreamFilter, check_answer, cosine_across, invented_facts
-from serve.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
-from serve.prompt import NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
-from serve.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
-from serve.translation import QueryTranslator
+from answer.deadline import Deadline
+from answer.extractive import extract
+from answer.generation import ChatMessage, Completion, Generator
+from answer.grounding import StreamFilter, check_answer, cosine_across, invented_facts
+from answer.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
+from answer.prompts import NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
+from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
+from answer.translation import QueryTranslator
 
 log = logging.getLogger("docent.answer")
 

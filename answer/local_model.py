@@ -18,8 +18,8 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from retrieval.errors import GeneratorUnavailableError, ModelUnavailableError
-from serve.deadline import NO_DEADLINE, Deadline, Turns
-from serve.generation import STUCK_GRACE_S, ChatMessage, Completion
+from answer.deadline import NO_DEADLINE, Deadline, Turns
+from answer.generation import STUCK_GRACE_S, ChatMessage, Completion
 
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
