@@ -24,6 +24,7 @@ that make a small model trustworthy live in one place:
 
 from __future__ import annotations
 
+import collections.abc as abc
 import logging
 import re
 import time
@@ -45,8 +46,8 @@ from answer.deadline import Deadline
 from answer.extractive import extract
 from answer.generation import ChatMessage, Completion, Generator
 from answer.grounding import StreamFilter, check_answer, cosine_across, invented_facts
-from answer.planner import CHIT_CHAT_PROMPT, Plan, Planner, QuestionType, RulePlanner, canned_reply
-from answer.prompts import NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
+from answer.planner import Plan, Planner, QuestionType, RulePlanner, canned_reply
+from answer.prompts import CHIT_CHAT_PROMPT, CONDENSE_PROMPT, NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
 from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
 from answer.translation import QueryTranslator
 
@@ -103,8 +104,10 @@ class AskRequest:
     caller: str = ""  # who asks (the API key id): whose escalation budget a hand-on spends
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
+    """One answer, built once when it is finished (the runner's last step adds its timings and route)."""
+
     text: str
     mode: AnswerMode
     citations: list[Citation]
@@ -152,7 +155,7 @@ class AnswerOptions:
     # multilingual model's (USE) for Chinese and for other queries. Either model finding one is enough.
     min_relevance: dict[str, float] = field(
         default_factory=lambda: {"en": 0.28, "zh": 0.19, "multilingual_en": 0.23})
-    max_answer_tokens: int = 384
+    max_answer_tokens: int = 512
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
     min_support: float = 0.5  # share of a sentence's words found in its cited passages
@@ -226,12 +229,8 @@ class Answerer:
         previous = next((m.content for m in reversed(earlier) if m.role == "user"), "")
         if self.generator is not None and self.options.condense_with_model:
             turns = "\n".join(f"{m.role.capitalize()}: {m.content.strip()[:500]}" for m in earlier[-6:])
-            messages = [
-                ChatMessage("system", "Rewrite the follow-up question as one standalone question that can be "
-                                      "understood without the conversation. Reply with the question only, in "
-                                      "the language of the follow-up."),
-                ChatMessage("user", f"Conversation:\n{turns}\n\nFollow-up question: {question}"),
-            ]
+            messages = [ChatMessage("system", CONDENSE_PROMPT),
+                        ChatMessage("user", f"Conversation:\n{turns}\n\nFollow-up question: {question}")]
             try:
                 rewritten = self.generator.complete(messages, max_tokens=96, stop=("\n",), deadline=deadline).text.strip()
             except GeneratorUnavailableError as exc:
@@ -241,8 +240,9 @@ class Answerer:
                 return rewritten
         return f"{previous} {question}".strip() if previous else question
 
-    def plan(self, request: AskRequest, timings: dict[str, float], deadline: Deadline) -> Plan:
-        """The question's plan: made standalone (by the planner itself, or condensed here) and classified.
+    def plan(self, request: AskRequest, deadline: Deadline) -> tuple[Plan, dict[str, float]]:
+        """The question's plan: made standalone (by the planner itself, or condensed here) and classified; with
+        the time each step took.
 
         A condensed follow-up is classified as it was asked ("thanks!" stays chit-chat, and the previous
         question prepended to it does not make it a multi-part one); the condensed text is what is searched."""
@@ -250,8 +250,8 @@ class Answerer:
         started = time.perf_counter()
         if self.planner.rewrites and not request.extractive:
             plan = self.planner.plan(question, request.conversation, deadline=deadline)
-            timings["plan"] = _ms(started)
-            return plan
+            return plan, {"plan": _ms(started)}
+        timings: dict[str, float] = {}
         condensed = self.condense(question, request.conversation, deadline)
         if request.conversation:
             timings["condense"] = _ms(started)
@@ -259,7 +259,7 @@ class Answerer:
         rules = RulePlanner() if self.planner.rewrites else self.planner  # an extractive request asks no model
         plan = rules.plan(question)
         timings["plan"] = _ms(started)
-        return replace(plan, query=condensed) if condensed != question else plan
+        return (replace(plan, query=condensed) if condensed != question else plan), timings
 
     def retrieve(self, request: AskRequest, plan: Plan, *, translation: str | None = None) -> SearchResult:
         """The plan's query searched (with its `translation` for the keyword side, when there is one), and
@@ -311,10 +311,35 @@ class Answerer:
         return context, build_messages(question, context, language=language)
 
     # -- answering -------------------------------------------------------------------------------------------
+    #
+    # One runner (`_run`) walks plan → retrieval → tiers → last rung for both `answer()` and `stream()`, so a
+    # whole and a streamed answer cannot route differently. Each step returns what it made and how long it
+    # took; the runner alone keeps the timings and the route, and builds the `Answer` once, at the end.
+
+    def answer(self, request: AskRequest, deadline: Deadline | None = None) -> Answer:
+        """The whole answer, within `deadline` (default: a new one of `options.deadline_s`)."""
+        answer: Answer | None = None
+        for event in self._run(request, deadline or self.deadline(), stream_tokens=False):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(self, request: AskRequest, deadline: Deadline | None = None) -> Iterator[Delta | Answer]:
+        """`Delta`s as the answer is written, then the finished `Answer` (whose text is the deltas joined and
+        tidied). A generator failure before the first delta falls back like `answer()`; after it, it is raised:
+        part of the answer is already with the client.
+
+        An answer that is checked before its client sees it (`holds_back`: larger tiers may take it, or the
+        extractive answer replace it) is prepared exactly as `answer()` prepares it and sent in one piece;
+        only an answer nothing will check streams token by token.
+
+        Closing the iterator, or cancelling `deadline`, stops the model at once and gives its turn back."""
+        return self._run(request, deadline or self.deadline(), stream_tokens=True)
 
     def _prepare(self, request: AskRequest, deadline: Deadline) -> tuple[Plan, SearchResult | None, dict[str, float]]:
-        timings: dict[str, float] = {}
-        plan = self.plan(request, timings, deadline)
+        """The plan and, when the plan needs it, the retrieved passages; with the time each step took."""
+        plan, timings = self.plan(request, deadline)
         if not plan.needs_retrieval:
             return plan, None, timings
         translation = None
@@ -327,11 +352,145 @@ class Answerer:
         timings["retrieve"] = _ms(started)
         return plan, result, timings
 
-    def _direct(self, plan: Plan, timings: dict[str, float], deadline: Deadline) -> Answer:
+    def _run(self, request: AskRequest, deadline: Deadline, *, stream_tokens: bool) -> Iterator[Delta | Answer]:
+        plan, result, timings = self._prepare(request, deadline)
+        streamed = False
+        if result is None:
+            answer, route, generated_ms = self._direct(plan, deadline)
+            if generated_ms is not None:
+                timings["generate"] = generated_ms
+        elif not self.relevant(result):
+            answer, route = self._not_found(plan.query, result), Route("none", None, [], plan=plan.to_dict())
+        elif self.generator is None or request.extractive:
+            answer, timings["extract"] = self._extractive(plan.query, result)
+            route = Route("none", None, [], plan=plan.to_dict())
+        else:
+            context, messages = self.pack(plan.query, result.passages, result.language)
+            route = Route("none", None, [], plan=plan.to_dict())
+            if stream_tokens and not self.holds_back:
+                answer, steps = yield from self._stream_tier(plan, result, context, messages, route, deadline)
+                streamed = True
+            else:
+                answer, steps = self._ask_tiers(request, plan, result, context, messages, route, deadline)
+            timings.update(steps)
+        if not streamed:
+            yield Delta(answer.text)
+        yield replace(answer, timings_ms=timings, route=route)
+
+    def _ask_tiers(self, request: AskRequest, plan: Plan, result: SearchResult, context: PackedContext,
+                   messages: Sequence[ChatMessage], route: Route, deadline: Deadline) -> tuple[Answer, dict[str, float]]:
+        """The tiers asked in order with the same messages, each whole: a tier's answer is checked and handed on
+        while the policy finds it wanting and the budget allows; a tier that fails is handed on (or the answer so
+        far stands). The last rung: an answer failing `AnswerChecks` that cannot be handed on is replaced by the
+        extractive one. Records every tier asked, failed and timed in `route`."""
+        timings: dict[str, float] = {}
+        best: Answer | None = None
+        failure: GeneratorUnavailableError | None = None
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        last = len(self.tiers) - 1
+        for number, tier in enumerate(self.tiers):
+            route.tiers.append(tier.name)
+            started = time.perf_counter()
+            try:
+                completion = self._complete(tier, messages, deadline)
+                usage = {"prompt_tokens": usage["prompt_tokens"] + completion.prompt_tokens,
+                         "completion_tokens": usage["completion_tokens"] + completion.completion_tokens}
+                answer = self._finish(completion.text, context, plan.query, result, usage, tier)
+            except GeneratorUnavailableError as exc:
+                route.timings_ms[tier.name] = _ms(started)
+                route.failed.append(tier.name)
+                failure = failure or exc
+                handed_on = number < last and self._hand_on(request, route, [Reason.FAILED])
+                log.warning("tier %s failed (%s): %s", tier.name, "handed on" if handed_on else "stopping", exc.message)
+                if handed_on:
+                    continue
+                if best is None and not route.escalated and not self.options.fallback_extractive:
+                    raise
+                break  # the answer so far stands (or, if no tier answered, the extractive one)
+            route.timings_ms[tier.name] = _ms(started)
+            timings["generate"] = round(sum(route.timings_ms.values()), 2)
+            best = answer
+            route.tier, route.model = tier.name, tier.generator.model
+            evidence = self._evidence(answer, plan, result, completion.finish_reason)
+            if number == 0:
+                route.evidence = asdict(evidence)  # recorded with one tier too: what `bench/routing.py` tunes on
+            route.failed_checks = self.checks.failures(evidence)
+            if number == last:
+                break
+            reasons = list(dict.fromkeys(self.policy.reasons(evidence) + route.failed_checks))
+            if not reasons or not self._hand_on(request, route, reasons):
+                break
+        if best is None:  # every tier asked failed
+            assert failure is not None
+            answer, timings["extract"] = self._extractive(plan.query, result, fallback_reason=failure.message)
+            return answer, timings
+        if route.failed_checks and best.mode is AnswerMode.GENERATED:
+            log.info("the %s tier's answer failed %s; answering extractively instead of %r", route.tier,
+                     route.failed_checks, best.text[:500])
+            quoted, timings["extract"] = self._extractive(plan.query, result)
+            route.discarded = best.text
+            route.reasons = list(dict.fromkeys([*route.reasons, *route.failed_checks]))
+            route.tier, route.model = "extractive", None
+            return replace(quoted, usage=best.usage), timings
+        return best, timings
+
+    def _stream_tier(self, plan: Plan, result: SearchResult, context: PackedContext, messages: Sequence[ChatMessage],
+                     route: Route, deadline: Deadline) -> abc.Generator[Delta, None, tuple[Answer, dict[str, float]]]:
+        """The one tier's answer streamed as it is written (nothing checks it: see `holds_back`). A failure before
+        the first delta falls back to the extractive answer like `_ask_tiers`; after it, it is raised."""
+        tier = self.tiers[0]
+        route.tiers.append(tier.name)
+        timings: dict[str, float] = {}
+        cleaner = StreamFilter(context.passages, echo=prompt_echo())
+        parts: list[str] = []
+        started = time.perf_counter()
+        try:
+            with closing(tier.generator.stream(messages, max_tokens=self._max_tokens(tier, messages),
+                                               temperature=self.options.temperature, stop=tier.stop,
+                                               deadline=deadline)) as deltas:
+                for delta in deltas:
+                    if not parts:
+                        timings["first_token"] = _ms(started)
+                    parts.append(delta)
+                    clean = cleaner.feed(delta)
+                    if clean:
+                        deadline.lift()  # the answer is reaching its client: no fallback can replace it now
+                        yield Delta(clean)
+                    if cleaner.echoed:
+                        break  # reciting the prompt: a failed answer, stop the model here
+            if cleaner.echoed and not cleaner.released.strip():
+                raise FailedAnswerError("the model repeated its instructions instead of answering")
+        except GeneratorUnavailableError as exc:
+            route.timings_ms[tier.name] = _ms(started)
+            route.failed.append(tier.name)
+            if cleaner.released.strip() or not self.options.fallback_extractive:
+                raise  # part of the answer is with the client already (or the caller wants the error)
+            log.warning("generator failed, answering extractively: %s", exc.message)
+            answer, timings["extract"] = self._extractive(plan.query, result, fallback_reason=exc.message)
+            yield Delta(answer.text)
+            return answer, timings
+        rest = cleaner.flush()
+        if rest:
+            yield Delta(rest)
+        timings["generate"] = route.timings_ms[tier.name] = _ms(started)
+        raw = "".join(parts)
+        # A stream reports no usage: counted here (exactly for the local model, over-estimated for a server).
+        usage = {"prompt_tokens": sum(tier.generator.count_tokens([m.content for m in messages])),
+                 "completion_tokens": tier.generator.count_tokens([raw])[0]}
+        # After an echo, the answer is what the client was sent (the recital was held back and dropped).
+        text = cleaner.released if cleaner.echoed else raw
+        answer = self._finish(text, context, plan.query, result, usage, tier, echo_fails=False)
+        route.tier, route.model = tier.name, tier.generator.model
+        return answer, timings
+
+    # -- the answers' parts ----------------------------------------------------------------------------------
+
+    def _direct(self, plan: Plan, deadline: Deadline) -> tuple[Answer, Route, float | None]:
         """Chit-chat and out-of-scope questions, answered without retrieval: a fixed reply, or for chit-chat the
-        small model's own when it is the one that planned (the CPU model is not trusted with free text)."""
+        small model's own when it is the one that planned (the CPU model is not trusted with free text). Returns
+        the answer, its route and how long the model took (None: no model was asked)."""
         mode = AnswerMode.OUT_OF_SCOPE if plan.type is QuestionType.OUT_OF_SCOPE else AnswerMode.CHAT
-        text, model, tier = canned_reply(plan), None, "none"
+        text, model, tier, generated_ms = canned_reply(plan), None, "none", None
         if mode is AnswerMode.CHAT and self.planner.rewrites and self.generator is not None:
             lang = plan.language if plan.language in CHIT_CHAT_PROMPT else "en"
             started = time.perf_counter()
@@ -344,74 +503,53 @@ class Answerer:
                 reply = ""
             if reply:
                 text, model, tier = reply, self.generator.model, self.tiers[0].name
-                timings["generate"] = _ms(started)
-        answer = Answer(text, mode, [], plan.query, plan.language, timings_ms=timings)
-        answer.model = model
-        answer.route = Route(tier, model, [tier] if model else [], plan=plan.to_dict())
-        return answer
+                generated_ms = _ms(started)
+        route = Route(tier, model, [tier] if model else [], plan=plan.to_dict())
+        return Answer(text, mode, [], plan.query, plan.language, model=model), route, generated_ms
 
-    def _not_found(self, question: str, result: SearchResult, timings: dict[str, float]) -> Answer:
+    def _not_found(self, question: str, result: SearchResult, fallback_reason: str | None = None) -> Answer:
         closest = [Citation.of(n, p) for n, p in enumerate(result.passages[:3], 1)]
         lang = result.language if result.language in NOT_FOUND else "en"
-        return Answer(NOT_FOUND[lang], AnswerMode.NOT_FOUND, closest, question, result.language, timings_ms=timings)
+        return Answer(NOT_FOUND[lang], AnswerMode.NOT_FOUND, closest, question, result.language,
+                      fallback_reason=fallback_reason)
 
-    def _extractive(self, question: str, result: SearchResult, timings: dict[str, float],
-                    fallback_reason: str | None = None) -> Answer:
+    def _extractive(self, question: str, result: SearchResult,
+                    fallback_reason: str | None = None) -> tuple[Answer, float]:
+        """The passages' own sentences that answer `question`, and how long finding them took."""
         started = time.perf_counter()
         found = extract(question, result.passages, embed=self.retriever.multilingual_embedder)
-        timings["extract"] = _ms(started)
+        took = _ms(started)
         if not found.found:
-            answer = self._not_found(question, result, timings)
-            answer.fallback_reason = fallback_reason
-            return answer
+            return self._not_found(question, result, fallback_reason), took
         citations = [Citation.of(n, result.passages[n - 1]) for n in found.cited]
         note = QUOTED_ACROSS.get((result.language, found.language))
         text = f"{note} {found.text}" if note else found.text
         return Answer(text, AnswerMode.EXTRACTIVE, citations, question, result.language,
-                      fallback_reason=fallback_reason, timings_ms=timings)
+                      fallback_reason=fallback_reason), took
 
     def _finish(self, text: str, context: PackedContext, question: str, result: SearchResult,
-                timings: dict[str, float], usage: dict[str, int], tier: Tier, *, echo_fails: bool = True) -> Answer:
+                usage: dict[str, int], tier: Tier, *, echo_fails: bool = True) -> Answer:
         """The checked answer; `FailedAnswerError` when the model recited its rules (unless `echo_fails` is off:
         a stream whose recital was dropped while the rest was already sent)."""
         checked = check_answer(text, context.passages, min_support=self.options.min_support, echo=prompt_echo())
         if checked.echoed and echo_fails:
             log.warning("the model repeated its instructions: %r", checked.echoed[:2])
             raise FailedAnswerError("the model repeated its instructions instead of answering")
+        checks = {"removed_citations": list(checked.removed_citations), "removed_links": list(checked.removed_links),
+                  "markup_removed": checked.markup, "model": tier.generator.model, "usage": usage}
         if is_not_found(checked.text, result.language):
-            answer = self._not_found(question, result, timings)
-        else:
-            numbers = checked.cited or tuple(range(1, min(3, len(context.passages)) + 1))
-            citations = [Citation.of(n, context.passages[n - 1]) for n in numbers]
-            unsupported, translations = list(checked.unsupported), []
-            embed = self.retriever.multilingual_embedder
-            if unsupported and embed is not None:  # words cannot support a sentence translating a passage
-                cosine = cosine_across(unsupported, context.passages, embed)
-                translations = [s for s, c in zip(unsupported, cosine) if c >= self.checks.min_cosine_translation]
-                unsupported = [s for s, c in zip(unsupported, cosine) if c < self.checks.min_cosine_across]
-            answer = Answer(checked.text, AnswerMode.GENERATED, citations, question, result.language,
-                            grounded=not unsupported, cited=bool(checked.cited), unsupported=unsupported,
-                            translations=translations, timings_ms=timings)
-        answer.removed_citations = list(checked.removed_citations)
-        answer.removed_links = list(checked.removed_links)
-        answer.markup_removed = checked.markup
-        answer.model = tier.generator.model
-        answer.usage = usage
-        return answer
-
-    def _without_model(self, request: AskRequest, plan: Plan, result: SearchResult | None,
-                       timings: dict[str, float], deadline: Deadline) -> Answer | None:
-        """The answer when no model is asked for it (None: the model must write it)."""
-        if result is None:
-            return self._direct(plan, timings, deadline)
-        if not self.relevant(result):
-            answer = self._not_found(plan.query, result, timings)
-        elif self.generator is None or request.extractive:
-            answer = self._extractive(plan.query, result, timings)
-        else:
-            return None
-        answer.route = Route("none", None, [], plan=plan.to_dict())
-        return answer
+            return replace(self._not_found(question, result), **checks)
+        numbers = checked.cited or tuple(range(1, min(3, len(context.passages)) + 1))
+        citations = [Citation.of(n, context.passages[n - 1]) for n in numbers]
+        unsupported, translations = list(checked.unsupported), []
+        embed = self.retriever.multilingual_embedder
+        if unsupported and embed is not None:  # words cannot support a sentence translating a passage
+            cosine = cosine_across(unsupported, context.passages, embed)
+            translations = [s for s, c in zip(unsupported, cosine) if c >= self.checks.min_cosine_translation]
+            unsupported = [s for s, c in zip(unsupported, cosine) if c < self.checks.min_cosine_across]
+        return Answer(checked.text, AnswerMode.GENERATED, citations, question, result.language,
+                      grounded=not unsupported, cited=bool(checked.cited), unsupported=unsupported,
+                      translations=translations, **checks)
 
     def _evidence(self, answer: Answer, plan: Plan, result: SearchResult, finish_reason: str) -> Evidence:
         rerank = [p.scores["rerank"] for p in result.passages if "rerank" in p.scores]
@@ -451,63 +589,6 @@ class Answerer:
         route.reasons = list(dict.fromkeys([*route.reasons, *reasons]))
         return True
 
-    def answer(self, request: AskRequest, deadline: Deadline | None = None) -> Answer:
-        """The whole answer, within `deadline` (default: a new one of `options.deadline_s`)."""
-        deadline = deadline or self.deadline()
-        plan, result, timings = self._prepare(request, deadline)
-        early = self._without_model(request, plan, result, timings, deadline)
-        if early is not None:
-            return early
-        assert result is not None
-        best, context, messages = self._small(request, plan, result, timings, deadline)
-        route = best.route
-        assert route is not None
-        for number, tier in enumerate(self.tiers[1:], 1):
-            if not route.escalated:
-                break
-            started = time.perf_counter()
-            route.tiers.append(tier.name)
-            try:
-                completion = self._complete(tier, messages, deadline)
-                usage = {k: best.usage[k] + v for k, v in (("prompt_tokens", completion.prompt_tokens),
-                                                            ("completion_tokens", completion.completion_tokens))}
-                answer = self._finish(completion.text, context, plan.query, result, timings, usage, tier)
-            except GeneratorUnavailableError as exc:
-                route.timings_ms[tier.name] = _ms(started)
-                route.failed.append(tier.name)
-                log.warning("tier %s failed: %s", tier.name, exc.message)
-                if number < len(self.tiers) - 1 and self._hand_on(request, route, [Reason.FAILED]):
-                    continue
-                break  # the answer so far stands (the small model's, or the extractive one if it failed too)
-            route.timings_ms[tier.name] = _ms(started)
-            timings["generate"] = round(sum(route.timings_ms.values()), 2)
-            best = answer
-            best.route = route
-            route.tier, route.model = tier.name, tier.generator.model
-            evidence = self._evidence(best, plan, result, completion.finish_reason)
-            route.failed_checks = self.checks.failures(evidence)
-            if number == len(self.tiers) - 1:
-                break
-            reasons = self.policy.reasons(evidence) + route.failed_checks
-            if not reasons or not self._hand_on(request, route, reasons):
-                break
-        return self._last_rung(best, plan, result, timings)
-
-    def _last_rung(self, answer: Answer, plan: Plan, result: SearchResult, timings: dict[str, float]) -> Answer:
-        """`answer`, or the extractive answer in its place when it failed the checks (`route.failed_checks`)."""
-        route = answer.route
-        if route is None or not route.failed_checks or answer.mode is not AnswerMode.GENERATED:
-            return answer
-        log.info("the %s tier's answer failed %s; answering extractively instead of %r", route.tier,
-                 route.failed_checks, answer.text[:500])
-        quoted = self._extractive(plan.query, result, timings)
-        route.discarded = answer.text
-        route.reasons = list(dict.fromkeys([*route.reasons, *route.failed_checks]))
-        route.tier, route.model = "extractive", None
-        quoted.route = route
-        quoted.usage = answer.usage
-        return quoted
-
     def _complete(self, tier: Tier, messages: Sequence[ChatMessage], deadline: Deadline) -> Completion:
         return tier.generator.complete(messages, max_tokens=self._max_tokens(tier, messages),
                                        temperature=self.options.temperature, stop=tier.stop, deadline=deadline)
@@ -520,162 +601,10 @@ class Answerer:
         room = tier.generator.context_length - prompt - self.options.safety_tokens
         return max(16, min(tier.max_answer_tokens, room))
 
-    def stream(self, request: AskRequest, deadline: Deadline | None = None) -> Iterator[Delta | Answer]:
-        """`Delta`s as the answer is written, then the finished `Answer` (whose text is the deltas joined and
-        tidied). A generator failure before the first delta falls back like `answer()`; after it, it is raised:
-        part of the answer is already with the client.
-
-        With larger tiers, the small model's answer is written whole first (it may be handed on, and nothing it
-        wrote may reach the client before that is decided); an escalated answer streams from the larger tier.
-
-        Closing the iterator, or cancelling `deadline`, stops the model at once and gives its turn back."""
-        deadline = deadline or self.deadline()
-        plan, result, timings = self._prepare(request, deadline)
-        answer = self._without_model(request, plan, result, timings, deadline)
-        if answer is None and self.holds_back:
-            answer = yield from self._routed_stream(request, plan, result, timings, deadline)
-            yield answer
-            return
-        if answer is None:
-            assert result is not None
-            answer = yield from self._generate_stream(plan, result, timings, deadline)
-            yield answer
-            return
-        yield Delta(answer.text)
-        yield answer
-
-    def _routed_stream(self, request: AskRequest, plan: Plan, result: SearchResult,
-                       timings: dict[str, float], deadline: Deadline) -> Iterator[Delta | Answer]:
-        small, context, messages = self._small(request, plan, result, timings, deadline)
-        route = small.route
-        assert route is not None
-        if not route.escalated:
-            small = self._last_rung(small, plan, result, timings)
-            yield Delta(small.text)
-            return small
-        # Handed on: stream the next tier's answer from the same messages; if it fails before its first token,
-        # the small model's answer stands.
-        tier = self.tiers[1]
-        route.tiers.append(tier.name)
-        try:
-            answer = yield from self._generate_stream(plan, result, timings, deadline, tier=tier, context=context,
-                                                      messages=messages, fallback=False)
-        except _NothingStreamed as exc:
-            log.warning("tier %s failed, the small model's answer stands: %s", tier.name, exc.error.message)
-            route.failed.append(tier.name)
-            small = self._last_rung(small, plan, result, timings)
-            yield Delta(small.text)
-            return small
-        route.tier, route.model = tier.name, tier.generator.model
-        route.timings_ms[tier.name] = timings.get("generate", 0.0)
-        timings["generate"] = round(sum(route.timings_ms.values()), 2)
-        answer.usage = {k: small.usage[k] + answer.usage[k] for k in small.usage}
-        answer.route = route
-        return answer
-
-    def _small(self, request: AskRequest, plan: Plan, result: SearchResult, timings: dict[str, float],
-               deadline: Deadline) -> tuple[Answer, PackedContext, list[ChatMessage]]:
-        """The small tier's whole answer with the escalation decision on it in its `route` (not yet acted on),
-        and the context and messages every further tier is asked with. A small tier that fails is handed on
-        (its answer meanwhile the extractive one), or, without a larger tier or budget, falls back as always."""
-        context, messages = self.pack(plan.query, result.passages, result.language)
-        tier = self.tiers[0]
-        route = Route(tier.name, None, [tier.name], plan=plan.to_dict())
-        started = time.perf_counter()
-        try:
-            completion = self._complete(tier, messages, deadline)
-            usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
-            answer = self._finish(completion.text, context, plan.query, result, timings, usage, tier)
-        except GeneratorUnavailableError as exc:
-            route.timings_ms[tier.name] = _ms(started)
-            route.failed.append(tier.name)
-            handed_on = self.routing and self._hand_on(request, route, [Reason.FAILED])
-            if not handed_on and not self.options.fallback_extractive:
-                raise
-            log.warning("the small model failed (%s): %s", "handed on" if handed_on else "answering extractively",
-                        exc.message)
-            answer = self._extractive(plan.query, result, timings, fallback_reason=exc.message)
-            route.tier = "none"
-            answer.route = route
-            return answer, context, messages
-        route.timings_ms[tier.name] = _ms(started)
-        timings["generate"] = route.timings_ms[tier.name]
-        route.model = tier.generator.model
-        evidence = self._evidence(answer, plan, result, completion.finish_reason)
-        route.evidence = asdict(evidence)  # recorded with one tier too: what `bench/routing.py` tunes on
-        route.failed_checks = self.checks.failures(evidence)
-        if self.routing:
-            reasons = self.policy.reasons(evidence) + route.failed_checks
-            if reasons:
-                self._hand_on(request, route, list(dict.fromkeys(reasons)))
-        answer.route = route
-        return answer, context, messages
-
-    def _generate_stream(self, plan: Plan, result: SearchResult, timings: dict[str, float], deadline: Deadline, *,
-                         tier: Tier | None = None, context: PackedContext | None = None,
-                         messages: Sequence[ChatMessage] | None = None,
-                         fallback: bool = True) -> Iterator[Delta | Answer]:
-        tier = tier or self.tiers[0]
-        if context is None or messages is None:
-            context, messages = self.pack(plan.query, result.passages, result.language)
-        question = plan.query
-        cleaner = StreamFilter(context.passages, echo=prompt_echo())
-        parts: list[str] = []
-        started = time.perf_counter()
-        try:
-            with closing(tier.generator.stream(messages, max_tokens=self._max_tokens(tier, messages),
-                                               temperature=self.options.temperature, stop=tier.stop,
-                                               deadline=deadline)) as deltas:
-                for delta in deltas:
-                    if not parts:
-                        timings["first_token"] = _ms(started)
-                    parts.append(delta)
-                    clean = cleaner.feed(delta)
-                    if clean:
-                        deadline.lift()  # the answer is reaching its client: no fallback can replace it now
-                        yield Delta(clean)
-                    if cleaner.echoed:
-                        break  # reciting the prompt: a failed answer, stop the model here
-            if cleaner.echoed and not cleaner.released.strip():
-                raise FailedAnswerError("the model repeated its instructions instead of answering")
-        except GeneratorUnavailableError as exc:
-            if cleaner.released.strip():
-                raise  # part of the answer is with the client already
-            if not fallback:
-                raise _NothingStreamed(exc) from exc
-            if not self.options.fallback_extractive:
-                raise
-            log.warning("generator failed, answering extractively: %s", exc.message)
-            answer = self._extractive(question, result, timings, fallback_reason=exc.message)
-            answer.route = Route("none", None, [tier.name], plan=plan.to_dict())
-            yield Delta(answer.text)
-            return answer
-        rest = cleaner.flush()
-        if rest:
-            yield Delta(rest)
-        timings["generate"] = _ms(started)
-        raw = "".join(parts)
-        # A stream reports no usage: counted here (exactly for the local model, over-estimated for a server).
-        usage = {"prompt_tokens": sum(tier.generator.count_tokens([m.content for m in messages])),
-                 "completion_tokens": tier.generator.count_tokens([raw])[0]}
-        # After an echo, the answer is what the client was sent (the recital was held back and dropped).
-        text = cleaner.released if cleaner.echoed else raw
-        answer = self._finish(text, context, question, result, timings, usage, tier, echo_fails=False)
-        answer.route = Route(tier.name, tier.generator.model, [tier.name], plan=plan.to_dict(),
-                             timings_ms={tier.name: timings["generate"]})
-        return answer
 
 
 class FailedAnswerError(GeneratorUnavailableError):
     """The model answered, but not usably (it recited its rules): handled like a model that failed."""
-
-
-class _NothingStreamed(Exception):
-    """A larger tier failed before its first token (the small model's answer then stands)."""
-
-    def __init__(self, error: GeneratorUnavailableError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 _NOT_PROSE = re.compile(r"https?://\S+|\b[\w-]+(?:\.[\w-]+)+\b|\[\d{1,3}\]")

@@ -22,7 +22,7 @@ from retrieval.access import Principal
 from retrieval.search import SPARSE_TRANSLATED, SearchRequest
 from answer.answerer import AnswerOptions, Answerer, AskRequest
 from serve.app import create_app
-from serve.components import LOCAL_STOPS
+from answer.prompts import LOCAL_STOPS
 from answer.generation import OpenAICompatibleGenerator
 from answer.planner import ModelPlanner, RulePlanner
 from answer.routing import EscalationBudget, EscalationPolicy, Reason, Tier
@@ -200,7 +200,8 @@ def test_an_answer_across_languages_is_judged_by_the_multilingual_model(corpus, 
 def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, keys, retriever, edge_index, stubs):
     """With translation on, one short turn before retrieval gives BM25 the question in English; a reply that
     does not mean the question, or a translator that is down, costs the answer nothing."""
-    from answer.translation import PROMPTS, QueryTranslator
+    from answer.prompts import TRANSLATE_PROMPT as PROMPTS
+    from answer.translation import QueryTranslator
 
     small, large = stubs
     small.script.reply = lambda m: ("Translation: Which port does the VPN gateway listen on?"
@@ -239,24 +240,57 @@ def test_a_small_tier_that_is_down_is_handed_on(corpus, keys, retriever, edge_in
         assert "8443" in answer["text"] and answer["fallback_reason"] is None
 
 
-def test_an_escalated_answer_streams_from_the_large_tier_only(corpus, keys, retriever, edge_index, stubs):
+def test_an_escalated_stream_is_prepared_and_checked_like_a_whole_answer(corpus, keys, retriever, edge_index, stubs):
     small, large = stubs
     small.script.reply = lambda m: UNGROUNDED
     large.script.reply = grounded
     with build(retriever, edge_index, keys["store"], tiers_of(small.url, large.url)) as client:
         response = client.post("/v1/ask", json={"question": VPN_QUESTION, "stream": True}, headers=bearer(keys["it"]))
         events = [(block.split("\n")[0][7:], json.loads(block.split("\n")[1][6:]))
-                  for block in response.text.strip().split("\n\n")]
+                  for block in response.text.strip().split("\n\n") if block.startswith("event:")]
         deltas = "".join(data["text"] for kind, data in events if kind == "delta")
         done = events[-1][1]
         assert "purple" not in deltas and "8443" in deltas  # nothing of the small answer reached the client
         assert done["route"]["tier"] == "large" and done["route"]["escalated"]
         assert " ".join(deltas.split()) == " ".join(done["text"].split())
-        assert small.script.requests[0]["stream"] is False and large.script.requests[0]["stream"] is True
+        # The large tier's answer is checked before it is sent (it could be replaced by the quotes), so both
+        # tiers are asked for whole answers, exactly as for `stream: false`.
+        assert small.script.requests[0]["stream"] is False and large.script.requests[0]["stream"] is False
         # Not escalated: the small answer is sent whole.
         small.script.reply = grounded
         response = client.post("/v1/ask", json={"question": VPN_QUESTION, "stream": True}, headers=bearer(keys["it"]))
         assert '"tier": "small"' in response.text and len(large.script.requests) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_three_tiers_route_the_same_whole_and_streamed(corpus, keys, retriever, edge_index, stream):
+    """Small (ungrounded), a middle tier that is down, a large one that answers: both ways of asking walk all
+    three, record the middle one's failure, and answer from the large one."""
+    with OpenAIStub() as small, OpenAIStub() as large:
+        small.script.reply = lambda m: UNGROUNDED
+        large.script.reply = grounded
+        two = tiers_of(small.url, large.url)
+        down = OpenAICompatibleGenerator(f"http://127.0.0.1:{free_port()}", "middle-model", connect_timeout_s=1,
+                                         read_timeout_s=5, retries=0, context_length=4096)
+        tiers = [two[0], Tier("middle", down, 160), Tier("large", two[1].generator, 160)]
+        with build(retriever, edge_index, keys["store"], tiers) as client:
+            response = client.post("/v1/ask", json={"question": VPN_QUESTION, "stream": stream},
+                                   headers=bearer(keys["it"]))
+            assert response.status_code == 200, response.text
+            if stream:
+                blocks = [b for b in response.text.strip().split("\n\n") if b.startswith("event: done")]
+                answer = json.loads(blocks[-1].split("\n")[1][6:])
+            else:
+                answer = response.json()
+            route = answer["route"]
+            assert (route["tier"], route["tiers"], route["failed"], route["escalated"]) == (
+                "large", ["small", "middle", "large"], ["middle"], True)
+            assert route["reasons"][-1] == Reason.FAILED and Reason.UNSUPPORTED in route["reasons"]
+            assert "8443" in answer["text"] and "Jupiter" not in answer["text"]
+            assert set(route["timings_ms"]) == {"small", "middle", "large"}
+            assert metric(client, "docent_tier_failures_total", tier="middle") == 1
+            assert metric(client, "docent_tier_answers_total", tier="large") == 1
+            assert len(small.script.requests) == len(large.script.requests) == 1
 
 
 # -- the planner ---------------------------------------------------------------------------------------------
