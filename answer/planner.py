@@ -28,6 +28,7 @@ from retrieval.errors import GeneratorUnavailableError
 from retrieval.terms import detect_language, terms
 from answer.deadline import NO_DEADLINE, Deadline
 from answer.generation import ChatMessage, Generator
+from answer.prompts import CHIT_CHAT_REPLY, OUT_OF_SCOPE_REPLY, PLAN_PROMPT, THANKS_REPLY
 
 log = logging.getLogger("docent.planner")
 
@@ -158,19 +159,6 @@ class RulePlanner:
 
 # -- the model ---------------------------------------------------------------------------------------------------
 
-PLAN_PROMPT = """You plan searches in a company's internal documents. Read the conversation and the user's last \
-question, and reply with one JSON object and nothing else:
-{"query": "<the last question rewritten to be understood alone, in its own language>",
- "language": "<ISO 639-1 code of the last question, e.g. en or zh>",
- "type": "<lookup | comparison | multi_part | summarisation | chit_chat | out_of_scope>",
- "sub_questions": ["<one standalone question per part>"]}
-Types: lookup = asks for facts that documents may hold; comparison = sets two or more things against each other; \
-multi_part = asks several separate questions; summarisation = asks for an overview or summary; chit_chat = \
-greetings, thanks or questions about you; out_of_scope = needs no company document at all (creative writing, \
-jokes, arithmetic, general knowledge chat). When unsure, use lookup.
-sub_questions: for multi_part, one per question; for comparison, one per thing compared; else []."""
-
-
 def _first_json_object(text: str) -> dict[str, object] | None:
     start, end = text.find("{"), text.rfind("}")
     if start == -1 or end <= start:
@@ -243,21 +231,6 @@ def _prepend_previous(question: str, conversation: Sequence[ChatMessage]) -> str
 
 # -- answers without retrieval -----------------------------------------------------------------------------------
 
-CHIT_CHAT_REPLY = {
-    "en": "Hello! I'm Docent. I answer questions from your organisation's documents and cite the sources I used. "
-          "Ask me about a policy, a procedure or a project.",
-    "zh": "你好！我是 Docent，根据贵公司的内部文档回答问题，并注明出处。可以问我政策、流程或项目方面的问题。",
-}
-THANKS_REPLY = {"en": "You're welcome! Ask me anything about your documents.", "zh": "不客气！还有文档方面的问题随时问我。"}
-OUT_OF_SCOPE_REPLY = {
-    "en": "I can only answer questions from your organisation's documents, and this question is not about them.",
-    "zh": "我只能根据贵公司的内部文档回答问题，这个问题不在文档的范围内。",
-}
-CHIT_CHAT_PROMPT = {
-    "en": "You are Docent, an assistant that answers questions from a company's internal documents and cites "
-          "them. Reply to the user's message in one or two friendly sentences. Do not state any facts.",
-    "zh": "你是 Docent，一个根据公司内部文档回答问题并注明出处的助手。用一两句友好的话回复用户，不要陈述任何事实。",
-}
 _THANKS = re.compile(r"thank|thanks|thx|cheers|谢")
 
 

@@ -1,4 +1,10 @@
-"""The answer prompt: numbered passages, fenced as data, and rules that the documents cannot override.
+"""Every prompt Docent sends a model, every fixed reply, and the stop strings that must match the prompts' labels.
+
+One module, so that changing how Docent talks to its models is one file's diff: the answer prompt (below), the
+planner's (`PLAN_PROMPT`), the follow-up rewrite (`CONDENSE_PROMPT`), query translation (`TRANSLATE_PROMPT`), the
+chit-chat prompt and fixed replies, and `LOCAL_STOPS`.
+
+The answer prompt: numbered passages, fenced as data, and rules that the documents cannot override.
 
 A small model follows short, concrete rules best, so the system message is brief and the passages arrive in the
 user message inside a `<documents>` block, each with its number and where it comes from. Text inside the block
@@ -24,6 +30,46 @@ NOT_FOUND = {
 QUOTED_ACROSS = {
     ("en", "zh"): "Quoted from documents in Chinese:",
     ("zh", "en"): "以下摘自英文文档：",
+}
+
+# The in-process model is a raw completion model behind a chat template: these stop it before it writes the
+# next turn itself. "Question:" and "问题：" are the labels `build_messages` puts before the question.
+LOCAL_STOPS = ("\n\n\n", "<|im_end|>", "<|im_start|>", "\nQuestion:", "\n问题：", "\nUser:")
+
+CONDENSE_PROMPT = ("Rewrite the follow-up question as one standalone question that can be understood without the "
+                   "conversation. Reply with the question only, in the language of the follow-up.")
+
+TRANSLATE_PROMPT = {
+    "en": "Translate the user's question into English. Reply with the translation only, on one line.",
+    "zh": "把用户的问题翻译成简体中文。只回复译文，一行。",
+}
+
+PLAN_PROMPT = """You plan searches in a company's internal documents. Read the conversation and the user's last \
+question, and reply with one JSON object and nothing else:
+{"query": "<the last question rewritten to be understood alone, in its own language>",
+ "language": "<ISO 639-1 code of the last question, e.g. en or zh>",
+ "type": "<lookup | comparison | multi_part | summarisation | chit_chat | out_of_scope>",
+ "sub_questions": ["<one standalone question per part>"]}
+Types: lookup = asks for facts that documents may hold; comparison = sets two or more things against each other; \
+multi_part = asks several separate questions; summarisation = asks for an overview or summary; chit_chat = \
+greetings, thanks or questions about you; out_of_scope = needs no company document at all (creative writing, \
+jokes, arithmetic, general knowledge chat). When unsure, use lookup.
+sub_questions: for multi_part, one per question; for comparison, one per thing compared; else []."""
+
+CHIT_CHAT_REPLY = {
+    "en": "Hello! I'm Docent. I answer questions from your organisation's documents and cite the sources I used. "
+          "Ask me about a policy, a procedure or a project.",
+    "zh": "你好！我是 Docent，根据贵公司的内部文档回答问题，并注明出处。可以问我政策、流程或项目方面的问题。",
+}
+THANKS_REPLY = {"en": "You're welcome! Ask me anything about your documents.", "zh": "不客气！还有文档方面的问题随时问我。"}
+OUT_OF_SCOPE_REPLY = {
+    "en": "I can only answer questions from your organisation's documents, and this question is not about them.",
+    "zh": "我只能根据贵公司的内部文档回答问题，这个问题不在文档的范围内。",
+}
+CHIT_CHAT_PROMPT = {
+    "en": "You are Docent, an assistant that answers questions from a company's internal documents and cites "
+          "them. Reply to the user's message in one or two friendly sentences. Do not state any facts.",
+    "zh": "你是 Docent，一个根据公司内部文档回答问题并注明出处的助手。用一两句友好的话回复用户，不要陈述任何事实。",
 }
 
 SYSTEM = {

@@ -26,14 +26,11 @@ from retrieval.errors import GeneratorUnavailableError
 from retrieval.terms import detect_language
 from answer.deadline import NO_DEADLINE, Deadline
 from answer.generation import ChatMessage, Generator
+from answer.prompts import TRANSLATE_PROMPT
 
 log = logging.getLogger(__name__)
 
 TARGET = {"zh": "en", "en": "zh"}
-PROMPTS = {
-    "en": "Translate the user's question into English. Reply with the translation only, on one line.",
-    "zh": "把用户的问题翻译成简体中文。只回复译文，一行。",
-}
 _LABEL = re.compile(r"^(?:translation|english|chinese|译文|翻译|中文|英文)\s*[:：]\s*", re.IGNORECASE)
 _QUOTES = "\"'“”‘’「」『』"
 
@@ -55,7 +52,7 @@ class QueryTranslator:
         target = TARGET.get(source)
         if target is None or not question.strip():
             return None
-        messages = [ChatMessage("system", PROMPTS[target]), ChatMessage("user", question.strip())]
+        messages = [ChatMessage("system", TRANSLATE_PROMPT[target]), ChatMessage("user", question.strip())]
         try:
             reply = self.generator.complete(messages, max_tokens=self.max_tokens,
                                             deadline=deadline.capped(self.turn_s)).text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -31,12 +32,12 @@ from serve.feedback import FeedbackStore
 from answer.generation import Generator, OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from answer.planner import ModelPlanner, Planner, RulePlanner
+from answer.prompts import LOCAL_STOPS
 from answer.translation import QueryTranslator
 from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Tier
 from serve.settings import Settings
 
 # A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.
-LOCAL_STOPS = ("\n\n\n", "<|im_end|>", "<|im_start|>", "\nQuestion:", "\n问题：", "\nUser:")
 
 MultilingualModel = UniversalSentenceEncoder | SentenceTransformerEmbedder
 
@@ -286,12 +287,10 @@ def make_planner(settings: Settings, small: Generator | None, *, routing: bool) 
     return RulePlanner()
 
 
-def make_answerer(settings: Settings, retriever: Retriever, generator: Generator | None) -> Answerer:
-    a, r = settings.answer, settings.routing
-    generator = None if a.mode == "extractive" else generator
-    tiers = make_tiers(settings, generator) if generator is not None else []
-    local = isinstance(generator, LlamaCppGenerator)
-    options = AnswerOptions(
+def answer_options(settings: Settings, tiers: Sequence[Tier] = (), *, local: bool = False) -> AnswerOptions:
+    """The answerer's options from the settings; the first tier sets the answer's token cap and stop strings."""
+    a = settings.answer
+    return AnswerOptions(
         passages=a.passages,
         min_relevance={"en": a.min_relevance_en, "zh": a.min_relevance_zh,
                        "multilingual_en": a.min_relevance_multilingual_en},
@@ -302,6 +301,13 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
         condense_with_model=not local,  # a 135M model cannot rewrite a question; the previous one is prepended
         deadline_s=a.deadline_s,
     )
+
+
+def make_answerer(settings: Settings, retriever: Retriever, generator: Generator | None) -> Answerer:
+    a, r = settings.answer, settings.routing
+    generator = None if a.mode == "extractive" else generator
+    tiers = make_tiers(settings, generator) if generator is not None else []
+    options = answer_options(settings, tiers, local=isinstance(generator, LlamaCppGenerator))
     return Answerer(retriever, generator, options, tiers=tiers, planner=make_planner(settings, generator,
                     routing=len(tiers) > 1), policy=escalation_policy(settings),
                     budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute),

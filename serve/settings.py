@@ -12,10 +12,17 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from answer.answerer import AnswerOptions
+from answer.routing import EscalationPolicy
 from retrieval.access import Principal
 from retrieval.embedding import PACKAGED_MODEL
 from retrieval.errors import ConfigError
 
+
+# The answering domain's own defaults, read here instead of repeated: a setting left unset means the library's
+# default, and a threshold re-tuned in answer/ needs no second edit.
+_ANSWER = AnswerOptions()
+_POLICY = EscalationPolicy()
 
 class QdrantSettings(BaseModel):
     url: str | None = None  # unset: the embedded Qdrant Edge index under data_dir
@@ -128,7 +135,7 @@ class LLMSettings(BaseModel):
     read_timeout_s: float = Field(30.0, gt=0)  # per received chunk while streaming
     retries: int = Field(1, ge=0, le=3)
     max_concurrency: int = Field(8, ge=1)  # requests in flight to the server; more wait here
-    max_answer_tokens: int = Field(512, ge=16)
+    max_answer_tokens: int = Field(_ANSWER.max_answer_tokens, ge=16)
     # The local model (no base_url): a GGUF path, or "" for the packaged SmolLM2-135M-Instruct.
     model_path: str = ""
     # 1024 tokens hold ~3 passages; prefill on one CPU thread costs ~4 ms a token, so this halves the wait.
@@ -139,15 +146,15 @@ class LLMSettings(BaseModel):
 
 class AnswerSettings(BaseModel):
     mode: Literal["generate", "extractive"] = "generate"  # extractive: never call a model
-    passages: int = Field(6, ge=1, le=50)
+    passages: int = Field(_ANSWER.passages, ge=1, le=50)
     # Below these cosines of the best passage, the answer is "not found" without a model call (calibrated in
     # bench/abstain.py): EN is the main model's (for the languages it knows), ZH and MULTILINGUAL_EN the
     # multilingual model's for Chinese and for other questions. Either model finding a passage is enough.
-    min_relevance_en: float = Field(0.28, ge=-1, le=1)
-    min_relevance_zh: float = Field(0.19, ge=-1, le=1)
-    min_relevance_multilingual_en: float = Field(0.23, ge=-1, le=1)
-    min_support: float = Field(0.5, ge=0, le=1)
-    fallback_extractive: bool = True  # the generator down: answer extractively (False: 503)
+    min_relevance_en: float = Field(_ANSWER.min_relevance["en"], ge=-1, le=1)
+    min_relevance_zh: float = Field(_ANSWER.min_relevance["zh"], ge=-1, le=1)
+    min_relevance_multilingual_en: float = Field(_ANSWER.min_relevance["multilingual_en"], ge=-1, le=1)
+    min_support: float = Field(_ANSWER.min_support, ge=0, le=1)
+    fallback_extractive: bool = _ANSWER.fallback_extractive  # the generator down: answer extractively (False: 503)
     # The answering ladder's last rung: a generated answer that fails the checks (empty, in the other language,
     # looping, cut off, carrying markup, mostly unsupported, a number or host name no passage has) and that no
     # larger tier takes is replaced by the extractive answer. Streamed answers are then checked whole first.
@@ -155,7 +162,7 @@ class AnswerSettings(BaseModel):
     # One deadline for all the model calls of an answer (planner, small model, larger tiers) until it starts to
     # reach its client: past it, the extractive fallback (or a 503) comes. Well under a browser's or a proxy's
     # patience (nginx gives up at 60 s); raise it when a slow larger tier must have its say.
-    deadline_s: float = Field(20.0, gt=0, le=600)
+    deadline_s: float = Field(_ANSWER.deadline_s, gt=0, le=600)
 
 
 class TierSettings(BaseModel):
@@ -202,21 +209,21 @@ class RoutingSettings(BaseModel):
     # The defaults are the policy bench/routing.py chose on data (the most accurate handing on <= 30%).
     # Retrieval confidence: a best dense cosine under these (above the abstention threshold) is a weak match;
     # they belong to the default embedding models (MiniLM for English, USE for Chinese).
-    min_confidence_en: float = Field(0.6, ge=-1, le=1)
-    min_confidence_zh: float = Field(0.3, ge=-1, le=1)
-    min_rerank: float | None = None  # the cross-encoder's best score under this (when reranking is on)
+    min_confidence_en: float = Field(_POLICY.min_confidence["en"], ge=-1, le=1)
+    min_confidence_zh: float = Field(_POLICY.min_confidence["zh"], ge=-1, le=1)
+    min_rerank: float | None = _POLICY.min_rerank  # the cross-encoder's best score under this (when reranking is on)
     # the best fused hybrid score under this (not with RRF); 2.25 was chosen on the sum of two DBSF lists, and
     # the fusion now averages its lists, so half of it (not re-chosen on data since)
-    min_fused: float | None = 1.1
-    max_unsupported: float = Field(1.0, ge=0, le=1)  # share of unsupported sentences an answer may keep (1: any)
-    escalate_uncited: bool = False  # hand on an answer that cites no passage
+    min_fused: float | None = _POLICY.min_fused
+    max_unsupported: float = Field(_POLICY.max_unsupported, ge=0, le=1)  # share of unsupported sentences kept (1: any)
+    escalate_uncited: bool = _POLICY.escalate_uncited  # hand on an answer that cites no passage
     # "not in the documents" from the small model although the best passage's cosine is at least this
     missed_above_en: float | None = Field(None, ge=-1, le=2)
     missed_above_zh: float | None = Field(None, ge=-1, le=2)
-    min_words_summarisation: int = Field(25, ge=0)  # the fewest words an answer of each type should have
-    min_words_comparison: int = Field(8, ge=0)
-    min_words_multi_part: int = Field(6, ge=0)
-    escalate_truncated: bool = False  # an answer cut off by the token cap
+    min_words_summarisation: int = Field(_POLICY.min_words["summarisation"], ge=0)  # the fewest words an answer of
+    min_words_comparison: int = Field(_POLICY.min_words["comparison"], ge=0)  # each type should have
+    min_words_multi_part: int = Field(_POLICY.min_words["multi_part"], ge=0)
+    escalate_truncated: bool = _POLICY.escalate_truncated  # an answer cut off by the token cap
     always: list[Literal["lookup", "comparison", "multi_part", "summarisation"]] = []  # types always handed on
     budget_per_minute: int | None = Field(60, ge=0)  # escalations a minute for this process (None: no limit)
     budget_per_caller_per_minute: int | None = Field(10, ge=0)  # ... and for one API key / Slack user

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from answer.answerer import AnswerOptions, Answerer
 from serve.app import create_app
-from serve.components import LOCAL_STOPS
+from answer.prompts import LOCAL_STOPS
 from serve.documents import DocumentService
 from tests.queueing import in_process_jobs
 from answer.generation import OpenAICompatibleGenerator

@@ -19,7 +19,7 @@ from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
 from answer.answerer import AnswerOptions, Answerer
 from serve.app import create_app
-from serve.components import LOCAL_STOPS
+from answer.prompts import LOCAL_STOPS
 from serve.keys import KeyStore
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from tests.conftest import SAMPLE_DOCS

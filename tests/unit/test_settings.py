@@ -32,3 +32,18 @@ def test_dotenv_file_is_read(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("DOCENT_COLLECTION=handbooks\n")
     assert Settings().collection == "handbooks"
+
+
+def test_answering_defaults_are_the_answer_packages_own():
+    """One default per knob: a setting left unset builds exactly the library's default options and policy."""
+    from answer.answerer import AnswerOptions
+    from answer.routing import EscalationPolicy
+    from serve.components import answer_options, escalation_policy
+
+    settings = Settings(_env_file=None)
+    built = answer_options(settings)
+    library = AnswerOptions()
+    for name in ("passages", "min_relevance", "min_support", "fallback_extractive", "deadline_s"):
+        assert getattr(built, name) == getattr(library, name), name
+    assert settings.llm.max_answer_tokens == library.max_answer_tokens
+    assert escalation_policy(settings) == EscalationPolicy()
