@@ -29,6 +29,14 @@ class Script:
     streaming: int = 0  # streamed requests being written now
 
 
+def capped(text: str, max_tokens: int | None) -> tuple[str, str]:
+    """The reply cut to `max_tokens` (a word counts as one token here), and its finish reason, as a server does."""
+    words = re.findall(r"\S+\s*", text)
+    if max_tokens is not None and len(words) > max_tokens:
+        return "".join(words[:max_tokens]).rstrip(), "length"
+    return text, "stop"
+
+
 class OpenAIStub:
     def __init__(self) -> None:
         self.script = Script()
@@ -45,10 +53,10 @@ class OpenAIStub:
                 script = stub.script
                 script.requests.append(body)
                 time.sleep(script.delay_s)
-                text = script.reply(body["messages"])
+                text, finish = capped(script.reply(body["messages"]), body.get("max_tokens"))
                 if not body.get("stream"):
                     self._json(200, {"model": "stub", "choices": [{"message": {"role": "assistant", "content": text},
-                                                                   "finish_reason": "stop"}],
+                                                                   "finish_reason": finish}],
                                      "usage": {"prompt_tokens": 100, "completion_tokens": len(text.split())}})
                     return
                 self.send_response(200)
@@ -57,14 +65,14 @@ class OpenAIStub:
                 self.end_headers()
                 script.streaming += 1
                 try:
-                    self._stream(script, text)
+                    self._stream(script, text, finish)
                 except (BrokenPipeError, ConnectionResetError):  # the client went away: stop, as vLLM does
                     script.abandoned.append((self.sent, time.monotonic()))
                 finally:
                     script.streaming -= 1
                 self.close_connection = True
 
-            def _stream(self, script: Script, text: str) -> None:
+            def _stream(self, script: Script, text: str, finish: str) -> None:
                 self.sent = 0
                 for n, piece in enumerate(re.findall(r"\S+\s*|\s+", text)):
                     if script.drop_after is not None and n >= script.drop_after:
@@ -76,7 +84,8 @@ class OpenAIStub:
                     self.wfile.flush()
                     self.sent = n + 1
                     time.sleep(script.piece_delay_s)
-                self.wfile.write(b'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n')
+                last = {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+                self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 
