@@ -31,11 +31,11 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
-	$(PY) bench/ingest.py
-	$(PY) bench/search.py
-	$(PY) bench/workers.py
-	$(PY) bench/routing.py
-	$(PY) bench/soak.py
+	$(PY) -m bench.ingest_speed
+	$(PY) -m bench.search
+	$(PY) -m bench.workers
+	$(PY) -m bench.routing
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf data bench/reports
