@@ -1,11 +1,13 @@
-# The two commands of the README: `make demo` (set up, index the sample corpus, serve answers) and `make test`.
+# The README's commands: `make demo` (set up, index the sample corpus, serve answers), `make test` (everything; what
+# .ci/run calls) and `make test-fast` (the unit and contract suites alone: no server, no model, under a minute).
+# `make bench` runs the main benchmarks (bench/README.md).
 VENV ?= .venv
 PORT ?= 8000
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +31,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest tests/unit tests/contract
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.ingest_speed
