@@ -197,8 +197,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse the scores of the last run (FILE.records.json)")
     args = parser.parse_args()
     started = time.perf_counter()
-    docs, facts = (SAMPLE_DOCS).resolve(), FACTS
-    crossing = FACTS_CROSSLINGUAL
+    docs, facts, crossing = SAMPLE_DOCS.resolve(), FACTS, FACTS_CROSSLINGUAL
     scifact, cmrc = (args.datasets / "scifact").resolve(), (args.datasets / "cmrc2018").resolve()
     zh2en, en2zh = (args.datasets / "xquad-zh2en").resolve(), (args.datasets / "xquad-en2zh").resolve()
     for dataset, queries in ((scifact, None), (cmrc, None), (docs, facts), (zh2en, None), (en2zh, None)):

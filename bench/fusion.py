@@ -89,8 +89,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     console = Console(stderr=True)
     settings = Settings(data_dir=args.cache)
-    golden = {"golden": FACTS,
-              "golden-crosslingual": FACTS_CROSSLINGUAL}
+    golden = {"golden": FACTS, "golden-crosslingual": FACTS_CROSSLINGUAL}
     data = {}
     for name in args.sets.split(","):
         cached = args.cache / f"lists-{name}-{args.max_queries}.json"

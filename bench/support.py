@@ -35,21 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
+from answer.evaluation import load_beir_answers
 from answer.grounding import unknown_names
 from bench.common import DATASETS, REPORTS, percentiles, write_json
 from retrieval.embedding import UniversalSentenceEncoder
+from retrieval.evaluation import load_beir, load_beir_corpus
 from retrieval.sentences import split_sentences
 
 DIRECTIONS = {"zh2en": ("xquad-zh2en", "xquad-en2zh"), "en2zh": ("xquad-en2zh", "xquad-zh2en")}
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def read_qrels(path: Path) -> dict[str, str]:
-    pairs = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
-    return {q: d for q, d, *_ in pairs}
 
 
 class Sentences:
@@ -71,11 +64,12 @@ def pairs(datasets: Path, direction: str, model: UniversalSentenceEncoder, limit
     (`answer.grounding.unknown_names`: `invented_facts` fails a sentence with a name in no passage, in any
     language, so a faithful translation that transliterates a name is replaced by the quotes too)."""
     docs_set, parallel_set = DIRECTIONS[direction]
-    docs = {d["_id"]: d["text"] for d in read_jsonl(datasets / docs_set / "corpus.jsonl")}
-    parallel = {d["_id"]: d["text"] for d in read_jsonl(datasets / parallel_set / "corpus.jsonl")}
-    queries = {q["_id"]: q["text"] for q in read_jsonl(datasets / docs_set / "queries.jsonl")}
-    answers = {a["query-id"]: a["answers"] for a in read_jsonl(datasets / docs_set / "answers.jsonl")}
-    relevant = read_qrels(datasets / docs_set / "qrels" / "test.tsv")
+    docs = {d.doc_id: d.text for d in load_beir_corpus(datasets / docs_set)}
+    parallel = {d.doc_id: d.text for d in load_beir_corpus(datasets / parallel_set)}
+    asked = load_beir(datasets / docs_set).queries  # XQuAD: one relevant paragraph per question
+    queries = {q.query_id: q.text for q in asked}
+    relevant = {q.query_id: next(iter(q.relevant)) for q in asked}
+    answers = {a.query_id: list(a.answers) for a in load_beir_answers(datasets / docs_set)}
     doc_sentences, own_sentences = Sentences(model, docs), Sentences(model, parallel)
     article = defaultdict(list)
     for pid in docs:
