@@ -1,11 +1,13 @@
-# The two commands of the README: `make demo` (set up, index the sample corpus, serve answers) and `make test`.
+# The README's commands: `make demo` (set up, index the sample corpus, serve answers), `make test` (everything; what
+# .ci/run calls) and `make test-fast` (the unit and contract suites alone: no server, no model, under a minute).
+# `make bench` runs the main benchmarks (bench/README.md).
 VENV ?= .venv
 PORT ?= 8000
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,12 +32,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest tests/unit tests/contract
+
 bench: $(VENV)/.installed
-	$(PY) bench/ingest.py
-	$(PY) bench/search.py
-	$(PY) bench/workers.py
-	$(PY) bench/routing.py
-	$(PY) bench/soak.py
+	$(PY) -m bench.ingest_speed
+	$(PY) -m bench.search
+	$(PY) -m bench.workers
+	$(PY) -m bench.routing
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf data bench/reports

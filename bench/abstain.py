@@ -1,7 +1,7 @@
 """Calibrate the "nothing relevant was retrieved" thresholds: per query language, the best cosines below which the
 answer API can say "not found in the documents" without calling the model.
 
-    python bench/abstain.py [--data-dir /tmp/evaldata] [--datasets ../shared/datasets] [--out FILE]
+    python -m bench.abstain [--data-dir /tmp/evaldata] [--datasets ../shared/datasets] [--out FILE]
 
 A query has two scores over the top 5 passages of a hybrid search through the real `Retriever` (0 without
 passages): the best cosine of the main model (MiniLM, English queries and passages only) and the best cosine of
@@ -22,27 +22,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, where "ingest" would name bench/ingest.py.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from retrieval.access import ALL_ACCESS  # noqa: E402
-from retrieval.edge_index import EdgeIndex  # noqa: E402
-from retrieval.embedding import SentenceTransformerEmbedder  # noqa: E402
-from retrieval.evaluation import load_beir, load_golden  # noqa: E402
-from retrieval.index import DENSE, DENSE_MULTI  # noqa: E402
-from retrieval.search import Mode, SearchRequest  # noqa: E402
-from serve.components import MultilingualModel, index_spec, make_multilingual_embedder, make_embedder, make_retriever  # noqa: E402
-from serve.evaluate import _eval_dir  # noqa: E402
-from serve.settings import Settings  # noqa: E402
+from bench.common import (
+    DATASETS,
+    DOCENT,
+    FACTS,
+    FACTS_CROSSLINGUAL,
+    REPORTS,
+    ROOT,
+    SAMPLE_DOCS,
+    docent_env,
+    percentiles,
+    write_json,
+)
+from retrieval.access import ALL_ACCESS
+from retrieval.edge_index import EdgeIndex
+from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.evaluation import load_beir, load_golden
+from retrieval.index import DENSE, DENSE_MULTI
+from retrieval.search import Mode, SearchRequest
+from serve.components import MultilingualModel, index_spec, make_embedder, make_multilingual_embedder, make_retriever
+from serve.evaluate import _eval_dir
+from serve.settings import Settings
 
 OFF_TOPIC_EN = [
     "When do my stock options start vesting?", "How much does the company match on 401(k) contributions?",
@@ -87,8 +93,8 @@ def ensure_index(dataset: Path, data_dir: Path, queries: Path | None) -> None:
     """Build the eval index with `docent eval` (one query, dense only) unless it is already there."""
     if (_eval_dir(Settings(data_dir=data_dir), dataset) / "qdrant-edge" / "eval").exists():
         return
-    env = {**os.environ, "DOCENT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "serve.cli", "eval", str(dataset), "--max-queries", "1", "--modes", "dense",
+    env = docent_env(data_dir)
+    command = [*DOCENT, "eval", str(dataset), "--max-queries", "1", "--modes", "dense",
                "--json"]
     command += ["--queries", str(queries)] if queries else []
     print(f"building {dataset.name} index: {' '.join(command[2:])}", flush=True)
@@ -132,12 +138,13 @@ def abstains(records: list[dict], dense: float | None, multi: float) -> float | 
     return round(float(np.mean(refused)), 4)
 
 
+def spread(records: list[dict]) -> dict[str, float] | None:
+    """p5, p50 and p95 of the multilingual cosines of `records`."""
+    return percentiles([r["multi"] for r in records], (5, 50, 95), digits=3)
+
+
 def abstain_curve(records: list[dict], dense: float | None) -> list[float | None]:
     return [abstains(records, dense, t) for t in THRESHOLDS]
-
-
-def percentiles(scores: list[float]) -> dict[str, float]:
-    return {f"p{p}": round(float(np.percentile(scores, p)), 3) for p in (5, 50, 95)} if scores else {}
 
 
 def summarize(records: list[dict], *, with_dense: bool) -> dict:
@@ -161,18 +168,18 @@ def summarize(records: list[dict], *, with_dense: bool) -> dict:
         rows = [r for r in records if r["set"] == name]
         kind = "unanswerable" if rows[0]["hit"] is None else "answerable"
         entry = sets[name] = {"kind": kind, "queries": len(rows),
-                              "percentiles": percentiles([r["multi"] for r in rows]),
+                              "percentiles": spread(rows),
                               "abstain": abstain_curve(rows, dense)}
         if entry["kind"] == "answerable":
             hits = [r for r in rows if r["hit"]]
-            entry.update(retrieval_succeeded=len(hits), percentiles_succeeded=percentiles([r["multi"] for r in hits]),
+            entry.update(retrieval_succeeded=len(hits), percentiles_succeeded=spread(hits),
                          abstain_succeeded=abstain_curve(hits, dense))
         entry["at_recommended"] = entry.get("abstain_succeeded", entry["abstain"])[best]
         entry["scores"] = [[round(r["dense"], 4), round(r["multi"], 4)] for r in rows]
     return {"recommended": {"dense": dense, "threshold": THRESHOLDS[best],
                             **{k: v[best] for k, v in curves.items()}},
             "answerable_succeeded": len(succeeded), "answerable": len(answerable), "unanswerable": len(negatives),
-            "percentiles": {name: percentiles([r["multi"] for r in rows]) for name, rows in
+            "percentiles": {name: spread(rows) for name, rows in
                             (("answerable_succeeded", succeeded), ("answerable", answerable),
                              ("unanswerable", negatives))},
             "curves": curves, "sets": sets}
@@ -182,16 +189,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/evaldata"),
                         help="DOCENT_DATA_DIR of the `docent eval` runs whose indexes are reused")
-    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--cmrc-queries", type=int, default=500, help="answerable CMRC2018 questions (default 500)")
     parser.add_argument("--foreign-queries", type=int, default=300,
                         help="SciFact and CMRC2018 questions asked of the sample docs (default 300 each)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "abstain.json")
+    parser.add_argument("--out", type=Path, default=REPORTS / "abstain.json")
     parser.add_argument("--reuse", action="store_true", help="reuse the scores of the last run (FILE.records.json)")
     args = parser.parse_args()
     started = time.perf_counter()
-    docs, facts = (ROOT / "examples" / "docs").resolve(), ROOT / "examples" / "facts.json"
-    crossing = ROOT / "examples" / "facts-crosslingual.json"
+    docs, facts, crossing = SAMPLE_DOCS.resolve(), FACTS, FACTS_CROSSLINGUAL
     scifact, cmrc = (args.datasets / "scifact").resolve(), (args.datasets / "cmrc2018").resolve()
     zh2en, en2zh = (args.datasets / "xquad-zh2en").resolve(), (args.datasets / "xquad-en2zh").resolve()
     for dataset, queries in ((scifact, None), (cmrc, None), (docs, facts), (zh2en, None), (en2zh, None)):
@@ -231,8 +237,7 @@ def main() -> None:
               "languages": {lang: summarize([r for r in records if r["lang"] == lang], with_dense=lang == "en")
                             for lang in ("en", "zh")}}
     report["seconds"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    write_json(args.out, report)
 
     print("\n| lang | set | kind | queries | p5 | p50 | p95 | abstains at the recommended threshold |")
     print("|---|---|---|---|---|---|---|---|")

@@ -65,7 +65,7 @@ class _Doc:
     sections: list[tuple[str, list[str], tuple[tuple[str, ...], ...] | None]]  # heading, paragraphs, table
 
 
-def _vary(text: str, shift: int) -> str:
+def vary(text: str, shift: int) -> str:
     """Numbers shifted by `shift`, so that the same sentence differs from file to file."""
     return _NUMBER.sub(lambda m: str(int(m.group()) + shift), text)
 
@@ -78,13 +78,13 @@ def _build(pool: SentencePool, rng: random.Random, number: int) -> _Doc:
     sections = []
     for _ in range(rng.randint(2, 4)):
         paragraphs = [
-            joiner.join(_vary(s, shift) for s in rng.sample(p.sentences, rng.randint(3, 5)))
+            joiner.join(vary(s, shift) for s in rng.sample(p.sentences, rng.randint(3, 5)))
             for _ in range(rng.randint(2, 3))
         ]
         table = rng.choice(p.tables) if p.tables and rng.random() < 0.15 else None
-        sections.append((_vary(rng.choice(p.headings), shift), paragraphs, table))
+        sections.append((vary(rng.choice(p.headings), shift), paragraphs, table))
     suffix = f"（第 {number} 版）" if language == "zh" else f" (revision {number})"
-    return _Doc(_vary(rng.choice(p.headings), shift) + suffix, language, sections)
+    return _Doc(vary(rng.choice(p.headings), shift) + suffix, language, sections)
 
 
 def _md(doc: _Doc) -> str:

@@ -1,6 +1,6 @@
 """Choose the extractive answer's sentence rule: which sentences of the retrieved passages contain the answer.
 
-    python bench/extractive.py [--data-dir bench/.cache/extractive] [--out bench/reports/extractive.json]
+    python -m bench.extractive [--data-dir bench/.cache/extractive] [--out bench/reports/extractive.json]
 
 The sample docs are indexed once (`docent ingest`, into --data-dir); each question of examples/facts.json and of
 its cross-lingual twin is searched once through the real `Answerer` (same passages as `/v1/ask`), and every
@@ -19,28 +19,24 @@ import argparse
 import itertools
 import json
 import math
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+import numpy as np
 
-import numpy as np  # noqa: E402
+import answer.extractive as extractive
+from answer.answerer import AskRequest
+from answer.evaluation import contains
+from bench.common import CACHE, DOCENT, FACTS, FACTS_CROSSLINGUAL, REPORTS, ROOT, SAMPLE_DOCS, docent_env, write_json
+from retrieval.access import ALL_ACCESS
+from retrieval.sentences import split_sentences
+from retrieval.terms import terms
+from serve.components import make_answerer, start_retriever
+from serve.settings import Settings
 
-import answer.extractive as extractive  # noqa: E402
-from retrieval.access import ALL_ACCESS  # noqa: E402
-from retrieval.sentences import split_sentences  # noqa: E402
-from retrieval.terms import terms  # noqa: E402
-from answer.answerer import AskRequest  # noqa: E402
-from answer.evaluation import contains  # noqa: E402
-from serve.components import make_answerer, start_retriever  # noqa: E402
-from serve.settings import Settings  # noqa: E402
-
-FILES = {"facts": ROOT / "examples" / "facts.json", "crosslingual": ROOT / "examples" / "facts-crosslingual.json"}
+FILES = {"facts": FACTS, "crosslingual": FACTS_CROSSLINGUAL}
 
 
 class CachedEmbedder:
@@ -102,11 +98,11 @@ def score_variant(items: list[dict], answer_of) -> dict[str, object]:  # noqa: A
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / ".cache" / "extractive")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "extractive.json")
+    parser.add_argument("--data-dir", type=Path, default=CACHE / "extractive")
+    parser.add_argument("--out", type=Path, default=REPORTS / "extractive.json")
     args = parser.parse_args()
-    env = {**os.environ, "DOCENT_DATA_DIR": str(args.data_dir)}
-    subprocess.run([sys.executable, "-m", "serve.cli", "ingest", str(ROOT / "examples" / "docs"), "--public"],
+    env = docent_env(args.data_dir)
+    subprocess.run([*DOCENT, "ingest", str(SAMPLE_DOCS), "--public"],
                    env=env, check=True, cwd=ROOT)
     settings = Settings(data_dir=args.data_dir)
     items, retriever, index = questions(settings)
@@ -145,8 +141,7 @@ def main() -> int:
         "folds": folds,
         "variants": variants,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_json(args.out, report)
     for name in ["term_overlap (before)", "chosen, no multilingual model", report["shipped"], report["best_worst_cell"]]:
         print(f"{name:55s} {variants[name]}")
     print(json.dumps(folds, ensure_ascii=False, indent=1))

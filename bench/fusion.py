@@ -1,6 +1,6 @@
 """How to fuse the three lists of a hybrid search, chosen so that it holds on data it was not tuned on.
 
-    python bench/fusion.py [--datasets ../shared/datasets] [--max-queries 300] [--out bench/reports/fusion.json]
+    python -m bench.fusion [--datasets ../shared/datasets] [--max-queries 300] [--out bench/reports/fusion.json]
 
 Each data set is indexed once (the `docent eval` index, reused between runs). For every query the three lists
 a hybrid search fuses are fetched separately, 200 chunks deep with their raw scores: the main dense model, the
@@ -15,25 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from rich.console import Console
 
-from rich.console import Console  # noqa: E402
-
-from retrieval.access import ALL_ACCESS  # noqa: E402
-from retrieval.evaluation import load_beir, load_golden, ndcg_at  # noqa: E402
-from retrieval.fusion import Candidate, Fusion, RankedList, fuse  # noqa: E402
-from retrieval.index import DENSE, DENSE_MULTI, IndexQuery  # noqa: E402
-from retrieval.terms import detect_language  # noqa: E402
-from serve.evaluate import _eval_retriever  # noqa: E402
-from serve.settings import Settings  # noqa: E402
+from bench.common import CACHE, DATASETS, FACTS, FACTS_CROSSLINGUAL, REPORTS, SAMPLE_DOCS, write_json
+from retrieval.access import ALL_ACCESS
+from retrieval.evaluation import load_beir, load_golden, ndcg_at
+from retrieval.fusion import Candidate, Fusion, RankedList, fuse
+from retrieval.index import DENSE, DENSE_MULTI, IndexQuery
+from retrieval.terms import detect_language
+from serve.evaluate import _eval_retriever
+from serve.settings import Settings
 
 DEPTH = 200
 
@@ -84,23 +79,24 @@ def score(rows: list[dict], rule: Fusion, sides: dict[str, tuple[frozenset[str],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--max-queries", type=int, default=300)
     parser.add_argument("--sets", default="scifact,cmrc2018,xquad-zh2en,xquad-en2zh,golden,golden-crosslingual")
-    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / ".cache" / "fusion")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "fusion.json")
+    parser.add_argument("--cache", type=Path, default=CACHE / "fusion")
+    parser.add_argument("--out", type=Path, default=REPORTS / "fusion.json")
     args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before the first model loads
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     console = Console(stderr=True)
     settings = Settings(data_dir=args.cache)
-    golden = {"golden": ROOT / "examples" / "facts.json",
-              "golden-crosslingual": ROOT / "examples" / "facts-crosslingual.json"}
+    golden = {"golden": FACTS, "golden-crosslingual": FACTS_CROSSLINGUAL}
     data = {}
     for name in args.sets.split(","):
         cached = args.cache / f"lists-{name}-{args.max_queries}.json"
         if cached.exists():
             data[name] = json.loads(cached.read_text())
             continue
-        dataset = ROOT / "examples" / "docs" if name in golden else args.datasets / name
+        dataset = SAMPLE_DOCS if name in golden else args.datasets / name
         data[name] = collect(settings, name, dataset, golden.get(name), args.max_queries, console)
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(data[name]))
@@ -128,8 +124,7 @@ def main() -> None:
         best = max(Fusion, key=lambda r: sum(table[r][n] for n in others) / len(others))
         held_out[name] = {"chosen_on_others": best.value, "ndcg@10": table[best][name]}
     report = {"depth": DEPTH, "max_queries": args.max_queries, "ndcg@10": table, "leave_one_set_out": held_out}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    write_json(args.out, report)
     names = list(data)
     print(f"{'rule':28}" + "".join(f"{n[:13]:>14}" for n in names) + f"{'mean':>8}")
     for rule in table:

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Ingest memory against corpus size: peak RSS at a series of corpus sizes, and where the memory goes.
 
-    python bench/ingest_memory.py [--chunks 2000 8000 20000] [--limit-mib N] [--profile [CHUNKS]] [--out FILE]
+    python -m bench.ingest_memory [--chunks 2000 8000 20000] [--limit-mib N] [--profile [CHUNKS]] [--out FILE]
 
 For each target, a generated corpus (bench/corpus.py) of about that many chunks is ingested by `docent ingest`'s
-pipeline in a fresh subprocess (bench/ingest_runs.py, as bench/ingest.py runs it), the RSS of its process tree
+pipeline in a fresh subprocess (bench/ingest_runs.py, as bench/ingest_speed.py runs it), the RSS of its process tree
 sampled every 50 ms. The report gives peak RSS per size and the growth per chunk between sizes: memory that
 grows with the corpus is a leak or a store held in RAM, and the growth per chunk says which.
 
@@ -30,19 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+from rich.console import Console
 
-from rich.console import Console  # noqa: E402
+from bench.common import MIB, REPORTS, ROOT, SAMPLE_DOCS, docent_env, new_report, write_report
+from bench.corpus import write_corpus
+from bench.ingest_speed import run_measured
 
-from bench.corpus import write_corpus  # noqa: E402
-from bench.ingest import machine_info, run_measured, write_report  # noqa: E402
-
-MIB = 2**20
 CHUNKS_PER_FILE = 7.0  # the generated corpus's mean (measured: a first size corrects it for the next ones)
 
 
@@ -51,8 +46,7 @@ def profile(corpus: Path, work: Path, top: int) -> dict[str, object]:
     from memray import FileReader
 
     capture = work / "ingest.memray"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "DOCENT_DATA_DIR": str(work / "data"), "DOCENT_QDRANT__URL": ""}
+    env = docent_env(work / "data", DOCENT_QDRANT__URL="")
     subprocess.run([sys.executable, "-m", "memray", "run", "--native", "--quiet", "-o", str(capture),
                     "-m", "bench.ingest_runs", "docent", "--corpus", str(corpus), "--work", str(work),
                     "--result", str(work / "profiled.json")], cwd=ROOT, env=env, check=True)
@@ -135,20 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit-mib", type=int, help="run the largest size again inside a memory cgroup of this size")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "ingest_memory.json")
+    parser.add_argument("--out", type=Path, default=REPORTS / "ingest_memory.json")
     args = parser.parse_args(argv)
 
     console = Console(stderr=True)
     started = time.perf_counter()
-    report: dict[str, object] = {"benchmark": "ingest_memory", "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-                                 "machine": machine_info(), "sizes": []}
+    report = new_report("ingest_memory", sizes=[])
     temp = Path(tempfile.mkdtemp(prefix="docent-memory-"))
     per_file = CHUNKS_PER_FILE
     try:
         for target in sorted(args.chunks):
             files = max(10, round(target / per_file))
             corpus = temp / f"corpus-{target}"
-            write_corpus(corpus, files, source=ROOT / "examples" / "docs", seed=args.seed)
+            write_corpus(corpus, files, source=SAMPLE_DOCS, seed=args.seed)
             work = temp / f"work-{target}"
             work.mkdir()
             result = run_measured("docent", corpus, work, console, f"{target} chunks · docent")

@@ -1,4 +1,4 @@
-"""The three measured ingestion runs of bench/ingest.py, each meant to run alone in a fresh process.
+"""The three measured ingestion runs of bench/ingest_speed.py, each meant to run alone in a fresh process.
 
     python -m bench.ingest_runs {docent,raw_encode,llamaindex} --corpus DIR --work DIR --result FILE.json
 
@@ -10,7 +10,7 @@
   `encode` on them in batches of 64: the ceiling for the pipeline, which runs both models on every chunk.
 - llamaindex: a plain llama-index IngestionPipeline over the same files, parsed in-process by the same parsers.
 
-The parent (bench/ingest.py) sets HF_HUB_OFFLINE, DOCENT_DATA_DIR and friends, and samples the RSS of the
+The parent (bench/ingest_speed.py) sets HF_HUB_OFFLINE, DOCENT_DATA_DIR and friends, and samples the RSS of the
 whole process tree from outside.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -91,7 +90,13 @@ def _cpu_s(process) -> float:  # noqa: ANN001 - psutil.Process
 def run_docent(corpus: Path, work: Path, progress: _Progress) -> dict[str, object]:
     from ingest.chunking import embed_text
     from retrieval.edge_index import EdgeIndex
-    from serve.components import make_embedder, make_index, make_multilingual_embedder, make_parsers, make_pipeline
+    from serve.components import (
+        make_embedder,
+        make_index,
+        make_multilingual_embedder,
+        make_parsers,
+        make_pipeline,
+    )
     from serve.settings import Settings
 
     t0 = time.perf_counter()
@@ -251,8 +256,10 @@ def run_llamaindex(corpus: Path, work: Path, progress: _Progress) -> dict[str, o
     from ingest.offline import configure_unstructured
 
     configure_unstructured()
-    import unstructured.partition.docx, unstructured.partition.email, unstructured.partition.html  # noqa: E401, F401
-    import unstructured.partition.md, unstructured.partition.pptx, unstructured.partition.xlsx  # noqa: E401, F401
+    import unstructured.partition.docx  # noqa: E401, F401
+    import unstructured.partition.email
+    import unstructured.partition.html
+    import unstructured.partition.md  # noqa: E401, F401
     from llama_index.core import Document
     from llama_index.core.ingestion import IngestionPipeline
     from llama_index.core.node_parser import SentenceSplitter

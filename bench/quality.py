@@ -1,6 +1,6 @@
 """Retrieval quality of each fusion choice, side by side: `docent eval` under several settings, one report.
 
-    python bench/quality.py [--datasets ../shared/datasets] [--cmrc-queries 1000] [--out bench/reports/quality.json]
+    python -m bench.quality [--datasets ../shared/datasets] [--cmrc-queries 1000] [--out bench/reports/quality.json]
 
 For SciFact (English), CMRC2018 (Chinese) and both XQuAD directions (questions in one language, paragraphs in the
 other) it runs dense, sparse and hybrid search with the default fusion and with Qdrant's DBSF and RRF, and on
@@ -16,11 +16,10 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import CACHE, DATASETS, DOCENT, REPORTS, ROOT, docent_env, write_json
 
 # (data set, label, settings); the first variant of each data set is Docent's default.
 NO_MULTILINGUAL = {"DOCENT_EMBEDDING__MULTILINGUAL_MODEL": "", "DOCENT_EMBEDDING__LANGUAGES": "*"}
@@ -42,9 +41,8 @@ VARIANTS = [
 
 
 def run_variant(dataset: Path, settings: dict[str, str], *, data_dir: Path, max_queries: int | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_")}
-    env.update({"DOCENT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}, **settings)
-    command = [sys.executable, "-m", "serve.cli", "eval", str(dataset), "--modes", "dense,sparse,hybrid", "--json"]
+    env = docent_env(data_dir, drop="DOCENT_", **settings)
+    command = [*DOCENT, "eval", str(dataset), "--modes", "dense,sparse,hybrid", "--json"]
     if max_queries:
         command += ["--max-queries", str(max_queries)]
     started = time.perf_counter()
@@ -58,11 +56,11 @@ def run_variant(dataset: Path, settings: dict[str, str], *, data_dir: Path, max_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--cmrc-queries", type=int, default=1000, help="first N CMRC2018 questions (default 1000)")
     parser.add_argument("--xquad-queries", type=int, default=300, help="first N XQuAD questions (default 300)")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / ".cache" / "quality")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "quality.json")
+    parser.add_argument("--data-dir", type=Path, default=CACHE / "quality")
+    parser.add_argument("--out", type=Path, default=REPORTS / "quality.json")
     args = parser.parse_args()
 
     rows = []
@@ -75,8 +73,7 @@ def main() -> None:
                      "results": report["results"], "hybrid_minus_better_half": by_mode["hybrid"]["ndcg@10"] - better_half,
                      "seconds": report["seconds"]})
         print(f"{dataset:9} {label:28} " + "  ".join(f"{m} {by_mode[m]['ndcg@10']:.3f}" for m in by_mode), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"load_avg_at_start": os.getloadavg(), "variants": rows}, indent=2) + "\n")
+    write_json(args.out, {"load_avg_at_start": os.getloadavg(), "variants": rows})
 
     print("\n| data set | variant | dense | sparse | hybrid | hybrid − better half | R@100 hybrid | p50 / p95 ms hybrid |")
     print("|---|---|---|---|---|---|---|---|")

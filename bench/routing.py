@@ -1,7 +1,7 @@
 """Tune the escalation thresholds on data: which signals of the small model's answer predict that the large model
 would do better, and what each policy buys for the questions it hands on.
 
-    python bench/routing.py [--cmrc 60] [--target 0.3] [--data-dir /tmp/evaldata] [--out FILE] [--reuse]
+    python -m bench.routing [--cmrc 60] [--target 0.3] [--data-dir /tmp/evaldata] [--out FILE] [--reuse]
 
 The two tiers are the ones that run here: the small model is the embedded default (SmolLM2-135M-Instruct in
 process), the large one a real llama.cpp server with Gemma 3 270M (the packaged GGUF of the tests). Each QA set
@@ -29,22 +29,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import subprocess
-import sys
 import time
 from dataclasses import fields
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
-
-from answer.answerer import han_share, prose  # noqa: E402
-from answer.planner import QuestionType  # noqa: E402
-from answer.routing import AnswerChecks, EscalationPolicy, Evidence  # noqa: E402
-from tests.llama_servers import gemma3_server  # noqa: E402
-
-DOCENT = str(Path(sys.executable).with_name("docent"))
+from answer.answerer import han_share, prose
+from answer.planner import QuestionType
+from answer.routing import AnswerChecks, EscalationPolicy, Evidence
+from bench.common import DATASETS, DOCENT, FACTS, REPORTS, ROOT, SAMPLE_DOCS, docent_env, write_json
+from tests.llama_servers import gemma3_server
 
 GRID = {
     "max_unsupported": [0.0, 0.25, 0.5, 0.75, 1.0],
@@ -129,7 +123,7 @@ def run_eval(args: list[str], env: dict[str, str], report: Path, *, reuse: bool 
     if reuse and report.is_file():
         return json.loads(report.read_text())
     started = time.perf_counter()
-    subprocess.run([DOCENT, "eval", *args, "--answers", "--report", str(report)], check=True, env=env,
+    subprocess.run([*DOCENT, "eval", *args, "--answers", "--report", str(report)], check=True, env=env, cwd=ROOT,
                    stdout=subprocess.DEVNULL)
     data = json.loads(report.read_text())
     data["seconds"] = round(time.perf_counter() - started, 1)
@@ -154,14 +148,14 @@ def simulate(pairs: list[tuple[dict, dict]], point: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cmrc", type=int, default=60, help="CMRC2018 questions (0: none)")
-    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--target", type=float, default=0.3, help="the largest share of questions to hand on")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/evaldata"))
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "routing.json")
+    parser.add_argument("--out", type=Path, default=REPORTS / "routing.json")
     parser.add_argument("--reuse", action="store_true", help="reuse the small/large runs of an earlier run")
     args = parser.parse_args()
 
-    sets = [("facts", [str(ROOT / "examples" / "docs"), "--queries", str(ROOT / "examples" / "facts.json")])]
+    sets = [("facts", [str(SAMPLE_DOCS), "--queries", str(FACTS)])]
     if args.cmrc and (args.datasets / "cmrc2018").is_dir():
         sets.append(("cmrc2018", [str(args.datasets / "cmrc2018"), "--max-queries", str(args.cmrc)]))
     work = args.data_dir / "routing"
@@ -172,8 +166,7 @@ def main() -> None:
         tiers = json.dumps([{"base_url": server.url, "model": "gemma3", "context_length": 2048,
                              "max_answer_tokens": 160, "stop": ["\nQuestion:", "\n问题：", "\n\n"]}])
         # A measurement of answers, not of speed: no answer may fall back for lack of time.
-        base_env = {**os.environ, "HF_HUB_OFFLINE": "1", "DOCENT_DATA_DIR": str(args.data_dir),
-                    "DOCENT_ROUTING__TIERS": tiers, "DOCENT_ANSWER__DEADLINE_S": "300"}
+        base_env = docent_env(args.data_dir, DOCENT_ROUTING__TIERS=tiers, DOCENT_ANSWER__DEADLINE_S="300")
         runs, pairs, triples = {}, [], []
         for name, eval_args in sets:
             data = run_eval([*eval_args, "--configs", "small,large,extractive"], base_env, work / f"{name}.json",
@@ -260,8 +253,7 @@ def main() -> None:
         "extractive_rung": {"extractive_only": extractive_only, "chosen": chosen_rung, "shipped": shipped_rung,
                             "grid": rungs},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    write_json(args.out, report)
     print(json.dumps({k: report[k] for k in ("small_only", "large_only", "chosen", "check_on_facts", "signals")},
                      indent=1, ensure_ascii=False))
     print(json.dumps({k: v for k, v in report["extractive_rung"].items() if k != "grid"}, indent=1))

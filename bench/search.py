@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Search latency and throughput of the embedded index (Qdrant Edge), with and without an ACL filter.
 
-    python bench/search.py [--sizes 10000,100000] [--queries 200] [--data-dir bench/.cache] [--rebuild] [--json FILE]
+    python -m bench.search [--sizes 10000,100000] [--queries 200] [--data-dir bench/.cache] [--rebuild] [--json FILE]
 
 The corpus is built cheaply but from real material. A pool of chunk texts (sentences and headings of the sample
 corpus, recombined per chunk with numbers shifted, as bench/corpus.py does) is embedded once with the packaged
@@ -26,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import sys
 import threading
@@ -35,23 +33,31 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, where "ingest" would name bench/ingest.py.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from bench.corpus import SentencePool  # noqa: E402
-from bench.ingest import machine_info, write_report  # noqa: E402
-from retrieval.access import ALL_ACCESS, Access, Principal  # noqa: E402
-from retrieval.edge_index import EdgeIndex  # noqa: E402
-from retrieval.embedding import PACKAGED_MODEL, SentenceTransformerEmbedder  # noqa: E402
-from retrieval.index import Fusion, IndexQuery  # noqa: E402
-from retrieval.models import Chunk, DocumentMeta, IndexedChunk, IndexSpec, SparseVector, point_id  # noqa: E402
-from retrieval.sparse import SparseEncoder  # noqa: E402
+from bench.common import (
+    CACHE,
+    CONTENDED_SHARE,
+    FACTS,
+    REPORTS,
+    ROOT,
+    SAMPLE_DOCS,
+    machine_busy_cpu,
+    new_report,
+    own_cpu,
+    percentiles,
+    stderr_console,
+    write_report,
+)
+from bench.corpus import SentencePool, vary
+from retrieval.access import ALL_ACCESS, Access, Principal
+from retrieval.edge_index import EdgeIndex
+from retrieval.embedding import PACKAGED_MODEL, SentenceTransformerEmbedder
+from retrieval.index import Fusion, IndexQuery
+from retrieval.models import Chunk, DocumentMeta, IndexedChunk, IndexSpec, SparseVector, point_id
+from retrieval.sparse import SparseEncoder
 
 MAX_P50_MS = 30.0
 MAX_FILTERED_RATIO = 2.0
@@ -64,8 +70,6 @@ ACCESS: dict[str, Access] = {"unfiltered": ALL_ACCESS, "filtered": PRINCIPAL}
 MODES = ("hybrid", "dense", "sparse")
 CALLERS = (1, 8)
 CACHE_FORMAT = 1
-CONTENDED_SHARE = 0.25  # other processes' CPU seconds per second above which a measurement is flagged
-_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +92,18 @@ class Encoded:
 # -- material ------------------------------------------------------------------------------------------------------
 
 
-def _vary(text: str, shift: int) -> str:
-    return _NUMBER.sub(lambda m: str(int(m.group()) + shift), text)
-
-
 def make_texts(pool: int, queries: int, seed: int) -> tuple[Texts, Texts]:
     """Pool chunks (4-7 English sentences under a heading) and queries (the sample's English questions, then
     sentences of the sample cut to at most 14 words)."""
-    english = SentencePool.harvest(ROOT / "examples" / "docs").by_language["en"]
+    english = SentencePool.harvest(SAMPLE_DOCS).by_language["en"]
     rng = random.Random(seed)
     texts, headings = [], []
     for _ in range(pool):
         shift = rng.randrange(1, 97)
-        headings.append(_vary(rng.choice(english.headings), shift))
-        texts.append(" ".join(_vary(s, shift) for s in rng.sample(english.sentences, rng.randint(4, 7))))
+        headings.append(vary(rng.choice(english.headings), shift))
+        texts.append(" ".join(vary(s, shift) for s in rng.sample(english.sentences, rng.randint(4, 7))))
     rng = random.Random(seed + 2)  # the same queries whatever the pool size
-    facts = json.loads((ROOT / "examples" / "facts.json").read_text())
+    facts = json.loads(FACTS.read_text())
     asked = [f["question"] for f in facts if f.get("language") == "en"]
     candidates = [s for s in english.sentences if len(s.split()) >= 5]
     while len(asked) < queries:
@@ -144,7 +144,7 @@ def encode_queries(texts: Texts, embedder: SentenceTransformerEmbedder) -> tuple
         started = time.perf_counter()
         sparse.append(sparse_encoder.encode_query(text))
         sparse_ms.append((time.perf_counter() - started) * 1000)
-    timing = {"dense": _percentiles(dense_ms), "sparse": _percentiles(sparse_ms),
+    timing = {"dense": percentiles(dense_ms, digits=2), "sparse": percentiles(sparse_ms, digits=2),
               "precision": embedder.effective_precision}
     return Encoded(texts, np.stack(dense), sparse), timing
 
@@ -289,12 +289,6 @@ def _spec() -> IndexSpec:
 # -- measurements --------------------------------------------------------------------------------------------------
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    p50, p95 = np.percentile(values, [50, 95])
-    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2), "mean": round(float(np.mean(values)), 2),
-            "n": len(values)}
-
-
 def queries_for(queries: Encoded, rows: range) -> dict[tuple[str, str], list[IndexQuery]]:
     """Every (access, mode) pair's IndexQuery per query, built beforehand so that only the search is timed."""
     def one(i: int, access: Access, mode: str) -> IndexQuery:
@@ -323,7 +317,7 @@ def measure_latency(index: EdgeIndex, queries: dict, *, warm: bool, visible: set
             hits[key].append(len(result))
             if key[0] == "filtered" and visible is not None:
                 violations += sum(h.document_id not in visible for h in result)
-    latency = {a: {m: {**_percentiles(times[(a, m)]), "hits_mean": round(float(np.mean(hits[(a, m)])), 1)}
+    latency = {a: {m: {**percentiles(times[(a, m)], digits=2), "hits_mean": round(float(np.mean(hits[(a, m)])), 1)}
                    for m in MODES} for a in ACCESS}
     return {"latency_ms": latency, "acl_violations": violations}
 
@@ -357,7 +351,7 @@ def throughput(index: EdgeIndex, batch: list[IndexQuery], callers: int, seconds:
     for thread in threads:
         thread.start()
     start.wait()
-    began, cpu = time.perf_counter(), _own_cpu()
+    began, cpu = time.perf_counter(), own_cpu()
     time.sleep(seconds)
     stop.set()
     for thread in threads:
@@ -365,8 +359,8 @@ def throughput(index: EdgeIndex, batch: list[IndexQuery], callers: int, seconds:
     wall = time.perf_counter() - began
     done = sum(counts)
     return {"callers": callers, "queries": done, "seconds": round(wall, 2), "qps": round(done / wall, 1),
-            "cores_used": round((_own_cpu() - cpu) / wall, 2),  # this process, Edge's search threads included
-            "latency_ms": _percentiles([t for ts in times for t in ts]) if done else None,
+            "cores_used": round((own_cpu() - cpu) / wall, 2),  # this process, Edge's search threads included
+            "latency_ms": percentiles([t for ts in times for t in ts], digits=2) if done else None,
             "serialized": serialize, "errors": sorted(set(errors))[:3]}
 
 
@@ -417,17 +411,6 @@ def gil_probe(index: EdgeIndex, batches: dict[str, list[IndexQuery]], calls: int
             "gil_released": {mode: ran[mode] >= floor for mode in batches}}
 
 
-def _own_cpu() -> float:
-    own = psutil.Process().cpu_times()
-    return own.user + own.system
-
-
-def _busy_cpu() -> tuple[float, float]:
-    """(CPU seconds of the whole machine, of this process and its threads): their difference is other work."""
-    t = psutil.cpu_times()
-    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0), _own_cpu()
-
-
 def measure_size(folder: Path, queries: Encoded, acls: list, qps_seconds: float, console: Console) -> dict:
     visible = visible_documents(acls, PRINCIPAL)
     index = EdgeIndex(folder, _spec())
@@ -436,7 +419,7 @@ def measure_size(folder: Path, queries: Encoded, acls: list, qps_seconds: float,
     result: dict[str, object] = {"open_s": round(time.perf_counter() - started, 2), "shard": _shard_info(index),
                                  "documents": len(acls), "visible_share": round(len(visible) / len(acls), 4),
                                  "access_check": check_access(index, acls, PRINCIPAL)}
-    busy0, own0, wall0 = *_busy_cpu(), time.perf_counter()
+    busy0, own0, wall0 = machine_busy_cpu(), own_cpu(), time.perf_counter()
     try:
         batches = queries_for(queries, range(len(queries.texts.texts)))
         with console.status(f"{folder.name}: latency, {len(queries.texts.texts)} queries x {len(batches)}"):
@@ -456,7 +439,7 @@ def measure_size(folder: Path, queries: Encoded, acls: list, qps_seconds: float,
             result["gil_probe"] = gil_probe(index, {m: batches[("unfiltered", m)] for m in ("hybrid", "dense")})
     finally:
         index.close()
-    busy, own = _busy_cpu()
+    busy, own = machine_busy_cpu(), own_cpu()
     wall = time.perf_counter() - wall0
     other = max(0.0, (busy - busy0) - (own - own0))
     result["cpu"] = {"wall_s": round(wall, 1), "own_s": round(own - own0, 1), "other_processes_s": round(other, 1),
@@ -524,35 +507,33 @@ def main(argv: list[str] | None = None) -> int:
                              "cosine to the original about 0.93)")
     parser.add_argument("--qps-seconds", type=float, default=5.0, help="length of each queries/s run (default 5)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / ".cache",
+    parser.add_argument("--data-dir", type=Path, default=CACHE,
                         help="where the embedded pool and the built indexes are cached (default bench/.cache)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the indexes even when cached")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "reports" / "search.json", help="report file")
+    parser.add_argument("--json", type=Path, default=REPORTS / "search.json", help="report file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    console = Console(stderr=True, width=shutil.get_terminal_size((150, 24)).columns)
+    console = stderr_console()
     started = time.perf_counter()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     if not (args.data_dir / ".gitignore").exists() and args.data_dir.resolve().is_relative_to(ROOT):
-        (args.data_dir / ".gitignore").write_text("# written by bench/search.py: a cache, never committed\n*\n")
+        (args.data_dir / ".gitignore").write_text("# written by bench.search: a cache, never committed\n*\n")
     pool_size = min(args.pool, max(sizes))
-    report: dict[str, object] = {
-        "benchmark": "search",
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "targets": {"hybrid_p50_max_ms": MAX_P50_MS, "filtered_over_unfiltered_p50_max": MAX_FILTERED_RATIO},
-        "config": {"sizes": sizes, "queries": args.queries, "pool": pool_size, "noise": args.noise, "seed": args.seed,
-                   "chunks_per_document": CHUNKS_PER_DOCUMENT, "limit": LIMIT, "candidates": CANDIDATES,
-                   "fusion": "dbsf", "groups": len(GROUPS), "public_share": PUBLIC_SHARE,
-                   "principal": {"user_id": PRINCIPAL.user_id, "groups": list(PRINCIPAL.groups)},
-                   "callers": list(CALLERS), "qps_seconds": args.qps_seconds, "data_dir": str(args.data_dir),
-                   "vectors": "pool vectors from the real model; copies past the pool = pool vector + N(0, noise) "
-                              "per dimension, re-normalized; sparse vectors of the real texts, reused by copies"},
-        "sizes": {},
-    }
+    report = new_report(
+        "search",
+        targets={"hybrid_p50_max_ms": MAX_P50_MS, "filtered_over_unfiltered_p50_max": MAX_FILTERED_RATIO},
+        config={"sizes": sizes, "queries": args.queries, "pool": pool_size, "noise": args.noise, "seed": args.seed,
+                "chunks_per_document": CHUNKS_PER_DOCUMENT, "limit": LIMIT, "candidates": CANDIDATES,
+                "fusion": "dbsf", "groups": len(GROUPS), "public_share": PUBLIC_SHARE,
+                "principal": {"user_id": PRINCIPAL.user_id, "groups": list(PRINCIPAL.groups)},
+                "callers": list(CALLERS), "qps_seconds": args.qps_seconds, "data_dir": str(args.data_dir),
+                "vectors": "pool vectors from the real model; copies past the pool = pool vector + N(0, noise) "
+                           "per dimension, re-normalized; sparse vectors of the real texts, reused by copies"},
+        sizes={},
+    )
     with console.status("harvesting texts from examples/docs"):
         pool_texts, query_texts = make_texts(pool_size, args.queries, args.seed)
     embedder = SentenceTransformerEmbedder(PACKAGED_MODEL)

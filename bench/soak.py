@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """A soak of `docent serve`: mixed requests from concurrent clients, then its memory, threads and errors.
 
-    python bench/soak.py [--requests 1000] [--clients 4] [--json bench/reports/soak.json]
+    python -m bench.soak [--requests 1000] [--clients 4] [--json bench/reports/soak.json]
 
 The mix and the checks are tests/reliability/soak.py's (the test suite runs the same soak and asserts on it):
 searches, extractive and generated answers, streams abandoned at random, chat completions, uploads (some
@@ -19,18 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
-
-from bench.ingest import machine_info, write_report  # noqa: E402
-from tests.reliability.soak import soak  # noqa: E402
+from bench.common import REPORTS, machine_info, write_report
+from tests.reliability.soak import soak
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "reports" / "soak.json")
+    parser.add_argument("--json", type=Path, default=REPORTS / "soak.json")
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="docent-soak-") as work:

@@ -1,6 +1,6 @@
 """Choose when an answer written in one language is supported by passages written in the other.
 
-    python bench/support.py [--datasets ../shared/datasets] [--out bench/reports/support.json]
+    python -m bench.support [--datasets ../shared/datasets] [--out bench/reports/support.json]
 
 Within one language, a generated sentence is supported when its terms overlap a passage's (answer.grounding).
 Across languages no term is shared, so the answering ladder asks the multilingual model instead: a sentence is
@@ -29,30 +29,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from retrieval.embedding import UniversalSentenceEncoder  # noqa: E402
-from retrieval.sentences import split_sentences  # noqa: E402
-from answer.grounding import unknown_names  # noqa: E402
+from answer.evaluation import load_beir_answers
+from answer.grounding import unknown_names
+from bench.common import DATASETS, REPORTS, percentiles, write_json
+from retrieval.embedding import UniversalSentenceEncoder
+from retrieval.evaluation import load_beir, load_beir_corpus
+from retrieval.sentences import split_sentences
 
 DIRECTIONS = {"zh2en": ("xquad-zh2en", "xquad-en2zh"), "en2zh": ("xquad-en2zh", "xquad-zh2en")}
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def read_qrels(path: Path) -> dict[str, str]:
-    pairs = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip()]
-    return {q: d for q, d, *_ in pairs}
 
 
 class Sentences:
@@ -74,11 +64,12 @@ def pairs(datasets: Path, direction: str, model: UniversalSentenceEncoder, limit
     (`answer.grounding.unknown_names`: `invented_facts` fails a sentence with a name in no passage, in any
     language, so a faithful translation that transliterates a name is replaced by the quotes too)."""
     docs_set, parallel_set = DIRECTIONS[direction]
-    docs = {d["_id"]: d["text"] for d in read_jsonl(datasets / docs_set / "corpus.jsonl")}
-    parallel = {d["_id"]: d["text"] for d in read_jsonl(datasets / parallel_set / "corpus.jsonl")}
-    queries = {q["_id"]: q["text"] for q in read_jsonl(datasets / docs_set / "queries.jsonl")}
-    answers = {a["query-id"]: a["answers"] for a in read_jsonl(datasets / docs_set / "answers.jsonl")}
-    relevant = read_qrels(datasets / docs_set / "qrels" / "test.tsv")
+    docs = {d.doc_id: d.text for d in load_beir_corpus(datasets / docs_set)}
+    parallel = {d.doc_id: d.text for d in load_beir_corpus(datasets / parallel_set)}
+    asked = load_beir(datasets / docs_set).queries  # XQuAD: one relevant paragraph per question
+    queries = {q.query_id: q.text for q in asked}
+    relevant = {q.query_id: next(iter(q.relevant)) for q in asked}
+    answers = {a.query_id: list(a.answers) for a in load_beir_answers(datasets / docs_set)}
     doc_sentences, own_sentences = Sentences(model, docs), Sentences(model, parallel)
     article = defaultdict(list)
     for pid in docs:
@@ -140,9 +131,9 @@ def best_threshold(*directions: list[tuple[float, bool, bool]]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--limit", type=int, default=632, help="questions per direction")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "support.json")
+    parser.add_argument("--out", type=Path, default=REPORTS / "support.json")
     args = parser.parse_args()
     from answer.routing import AnswerChecks
 
@@ -163,19 +154,17 @@ def main() -> int:
     report["shipped"] = {"threshold": shipped, **{d: rates(ps, shipped) for d, ps in scored.items()}}
     translation = AnswerChecks().min_cosine_translation
     report["shipped_with_invented_names"] = {
-        f"names of every sentence": {d: rates(ps, shipped, names_below=1.01) for d, ps in scored.items()},
+        "names of every sentence": {d: rates(ps, shipped, names_below=1.01) for d, ps in scored.items()},
         f"names unless a translation (cosine >= {translation})": {
             d: rates(ps, shipped, names_below=translation) for d, ps in scored.items()},
         "translation threshold, balanced accuracy of the worse direction": {
             str(t): min(rates(ps, shipped, names_below=t)["balanced"] for ps in scored.values())
             for t in (0.54, 0.55, 0.57, 0.6, 0.65, 0.7, 0.8, 1.01)},
     }
-    report["quantiles"] = {d: {kind: [round(float(q), 3) for q in np.quantile([c for c, ok, _ in ps if ok is truth],
-                                                                               [0.05, 0.25, 0.5, 0.75, 0.95])]
-                               for kind, truth in (("supported", True), ("invented", False))}
-                           for d, ps in scored.items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    report["percentiles"] = {d: {kind: percentiles([c for c, ok, _ in ps if ok is truth], (5, 25, 50, 75, 95), digits=3)
+                                 for kind, truth in (("supported", True), ("invented", False))}
+                             for d, ps in scored.items()}
+    write_json(args.out, report)
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 

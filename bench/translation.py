@@ -1,6 +1,6 @@
 """Does translating the question help retrieval across languages? Measured before it can be a default.
 
-    python bench/translation.py [--datasets ../shared/datasets] [--max-queries 300] [--model-url URL --model NAME]
+    python -m bench.translation [--datasets ../shared/datasets] [--max-queries 300] [--model-url URL --model NAME]
                                 [--data-dir bench/.cache/fusion] [--out bench/reports/translation.json]
 
 `SearchRequest.translation` gives BM25 the question in the other language, as a list of its own. What it can
@@ -20,24 +20,20 @@ nDCG@10 with Docent's own evaluation (`retrieval.evaluation`), on the indexes `d
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 from argparse import Namespace
 from contextlib import ExitStack
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+from rich.console import Console
 
-from rich.console import Console  # noqa: E402
-
-from retrieval.access import ALL_ACCESS  # noqa: E402
-from retrieval.evaluation import EvalSet, evaluate, load_beir, load_golden  # noqa: E402
-from retrieval.search import Mode, SearchRequest  # noqa: E402
-from serve.evaluate import EVAL_DEPTH_CHUNKS, _eval_retriever, _translator  # noqa: E402
-from serve.settings import Settings  # noqa: E402
+from bench.common import CACHE, DATASETS, FACTS, FACTS_CROSSLINGUAL, REPORTS, SAMPLE_DOCS, write_json
+from retrieval.access import ALL_ACCESS
+from retrieval.evaluation import EvalSet, evaluate, load_beir, load_golden
+from retrieval.search import Mode, SearchRequest
+from serve.evaluate import EVAL_DEPTH_CHUNKS, _eval_retriever, _translator
+from serve.settings import Settings
 
 
 def oracle_beir(datasets: Path, name: str, parallel: str, limit: int) -> tuple[EvalSet, dict[str, str]]:
@@ -47,21 +43,21 @@ def oracle_beir(datasets: Path, name: str, parallel: str, limit: int) -> tuple[E
 
 
 def oracle_golden(limit: int) -> tuple[EvalSet, dict[str, str]]:
-    docs = ROOT / "examples" / "docs"
-    crossing = load_golden(docs, ROOT / "examples" / "facts-crosslingual.json")
-    original = load_golden(docs, ROOT / "examples" / "facts.json")
+    docs = SAMPLE_DOCS
+    crossing = load_golden(docs, FACTS_CROSSLINGUAL)
+    original = load_golden(docs, FACTS)
     pairs = {q.text: o.text for q, o in zip(crossing.queries, original.queries)}
     return EvalSet(crossing.name, crossing.corpus, crossing.queries[:limit]), pairs
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--max-queries", type=int, default=300)
     parser.add_argument("--model-url", help="an OpenAI-compatible server to translate with (hybrid+model)")
     parser.add_argument("--model", default="", help="its model name")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / ".cache" / "fusion")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "translation.json")
+    parser.add_argument("--data-dir", type=Path, default=CACHE / "fusion")
+    parser.add_argument("--out", type=Path, default=REPORTS / "translation.json")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     console = Console(stderr=True)
@@ -77,7 +73,7 @@ def main() -> int:
     for name, load in sets.items():
         eval_set, oracle = load()
         golden = name.startswith("golden")
-        dataset = ROOT / "examples" / "docs" if golden else args.datasets / name
+        dataset = SAMPLE_DOCS if golden else args.datasets / name
         namespace = Namespace(dataset=str(dataset), json=True)
         with ExitStack() as stack:
             retriever = _eval_retriever(settings, namespace, eval_set, golden, stack, console, rerank=False)
@@ -110,8 +106,7 @@ def main() -> int:
         report["sets"][name] = entry
         console.print(f"{name}: {entry['ndcg@10']}")
     report["seconds"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_json(args.out, report)
     return 0
 
 

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Indexing workers: throughput with 1, 2 and 4 worker processes, and the queue's overhead per task.
 
-    python bench/workers.py [--out bench/reports/workers.json] [--files 120] [--workers 1,2,4] [--tiny 60]
+    python -m bench.workers [--out bench/reports/workers.json] [--files 120] [--workers 1,2,4] [--tiny 60]
 
 Starts a real redis-server and real `docent worker` processes, all in one invocation, side by side:
 
@@ -23,36 +22,28 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from bench.corpus import write_corpus  # noqa: E402
-from bench.ingest import machine_info, write_report  # noqa: E402
-from ingest.celery_queue import CeleryQueue  # noqa: E402
-from ingest.discovery import document_id, source_of  # noqa: E402
-from ingest.jobs import Grant  # noqa: E402
-from ingest.queue import JobService  # noqa: E402
-from ingest.redis_jobs import RedisJobStore  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
+from bench.common import DOCENT, REPORTS, SAMPLE_DOCS, docent_env, new_report, write_report
+from bench.corpus import write_corpus
+from ingest.celery_queue import CeleryQueue
+from ingest.discovery import document_id, source_of
+from ingest.jobs import Grant
+from ingest.queue import JobService
+from ingest.redis_jobs import RedisJobStore
+from tests.redis_server import RedisServer
 
 console = Console(stderr=True)
 
 
 def worker_env(data: Path, redis_url: str, threads: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_")}
-    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", DOCENT_DATA_DIR=str(data),
-               DOCENT_REDIS_URL=redis_url, DOCENT_QUEUE__METRICS_PORT="0", DOCENT_QUEUE__CONCURRENCY="1",
-               DOCENT_EMBEDDING__THREADS=str(threads))
-    return env
+    return docent_env(data, drop="DOCENT_", DOCENT_REDIS_URL=redis_url, DOCENT_QUEUE__METRICS_PORT="0",
+                      DOCENT_QUEUE__CONCURRENCY="1", DOCENT_EMBEDDING__THREADS=str(threads))
 
 
 def start_workers(count: int, folder: Path, redis_url: str, queue: CeleryQueue, *,
@@ -60,7 +51,7 @@ def start_workers(count: int, folder: Path, redis_url: str, queue: CeleryQueue, 
     workers = []
     for n in range(count):
         log = (folder / f"worker-{n}.log").open("w")
-        workers.append(subprocess.Popen([sys.executable, "-m", "serve.cli", "worker"],
+        workers.append(subprocess.Popen([*DOCENT, "worker"],
                                         env=worker_env(folder / f"data-{n}", redis_url, threads), stdout=log,
                                         stderr=log, start_new_session=True))
     deadline = time.monotonic() + 300
@@ -140,7 +131,7 @@ def overhead(tiny: int, folder: Path, redis: RedisServer) -> dict:
         parsers.wait_ready()
         pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, multilingual=multilingual)
         pipeline.sparse.start()
-        pipeline.run([ROOT / "examples" / "docs" / "vpn-setup.md"], public=True)  # warm every code path
+        pipeline.run([SAMPLE_DOCS / "vpn-setup.md"], public=True)  # warm every code path
         started = time.perf_counter()
         for path in files:
             pipeline.run([path], public=True)
@@ -171,7 +162,7 @@ def overhead(tiny: int, folder: Path, redis: RedisServer) -> dict:
     run_folder.mkdir()
     workers = start_workers(1, run_folder, redis.url, queue)
     try:
-        run_job(jobs, [ROOT / "examples" / "docs" / "vpn-setup.md"])  # warm the worker's code paths
+        run_job(jobs, [SAMPLE_DOCS / "vpn-setup.md"])  # warm the worker's code paths
         celery = run_job(jobs, files)["wall_s"]
     finally:
         stop_workers(workers)
@@ -187,17 +178,16 @@ def overhead(tiny: int, folder: Path, redis: RedisServer) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "workers.json")
+    parser.add_argument("--out", type=Path, default=REPORTS / "workers.json")
     parser.add_argument("--files", type=int, default=120)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--tiny", type=int, default=60)
     args = parser.parse_args()
     started = time.perf_counter()
-    report: dict[str, object] = {"bench": "workers", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                                 "machine": machine_info()}
+    report = new_report("workers")
     with tempfile.TemporaryDirectory(prefix="docent-bench-workers-") as tmp:
         folder = Path(tmp)
-        counts = write_corpus(folder / "corpus", args.files, source=ROOT / "examples" / "docs")
+        counts = write_corpus(folder / "corpus", args.files, source=SAMPLE_DOCS)
         report["corpus"] = {"files": args.files, "formats": counts}
         with RedisServer(folder / "redis") as redis:
             report["scale_out"] = scale_out([int(n) for n in args.workers.split(",")], folder / "corpus", folder,

@@ -1,6 +1,9 @@
-"""The chunker with the packaged model's real tokenizer (no weights needed beyond loading it once)."""
+"""The chunker with the packaged model's real tokenizer (its tokenizer.json, read by `tokenizers` alone: no
+weights, and not the seconds of importing transformers)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -11,15 +14,17 @@ from ingest.documents import Block, BlockKind, ParsedDocument
 
 @pytest.fixture(scope="module")
 def counter():
-    from transformers import AutoTokenizer
+    from tokenizers import Tokenizer
 
     from retrieval.embedding import PACKAGED_MODEL, resolve_model_path
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(PACKAGED_MODEL), local_files_only=True)
+    tokenizer = Tokenizer.from_file(str(Path(resolve_model_path(PACKAGED_MODEL)) / "tokenizer.json"))
+    tokenizer.no_padding()  # the file pads and truncates to the model's 128 tokens; a counter must do neither
+    tokenizer.no_truncation()
 
     class Counter:
         def count_tokens(self, texts):
-            return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+            return [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)] if texts else []
 
     return Counter()
 

@@ -1,4 +1,5 @@
-"""The context packer with simple counters whose arithmetic a reader can check, and once with a real tokenizer."""
+"""The context packer with simple counters whose arithmetic a reader can check (with the packaged model's counter:
+tests/integration/test_packing.py)."""
 
 from __future__ import annotations
 
@@ -155,17 +156,6 @@ def test_rendered_context_never_exceeds_the_budget(counter):
         for min_cut_tokens in (1, 4):
             packed = pack(CORPUS, counter, budget, min_cut_tokens=min_cut_tokens)
             check_invariants(packed, CORPUS, counter, budget)
-
-
-def test_with_the_packaged_model_tokenizer(embedder):
-    """Mixed Chinese and English with a real WordPiece tokenizer; the default keeps cuts of >= 16 tokens."""
-    for budget in range(0, 200, 7):
-        packed = pack_context(CORPUS, embedder, budget)
-        check_invariants(packed, CORPUS, embedder, budget)
-        for index, kept in zip(packed.kept, packed.passages, strict=True):
-            if index in packed.truncated:
-                assert embedder.count_tokens([kept.text])[0] >= 16
-    assert pack_context(CORPUS, embedder, 10_000).kept == (0, 1, 2, 3, 4)
 
 
 def test_citation_does_not_repeat_a_title_that_is_also_the_first_heading():

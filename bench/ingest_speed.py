@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Ingestion throughput and memory: Docent's pipeline against the raw encoder and a plain llama-index pipeline.
 
-    python bench/ingest.py [--out bench/reports/ingest.json] [--generated-files 300] [--repeat 1] [--keep]
+    python -m bench.ingest_speed [--out bench/reports/ingest.json] [--generated-files 300] [--repeat 1] [--keep]
 
 Two corpora (the sample corpus examples/docs, and a generated one of a few thousand chunks written to a
 temporary folder), four runs each, side by side in one invocation because these machines are noisy:
@@ -23,31 +22,36 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, where "ingest" would name this file, not the package.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+import psutil
+from rich.console import Console
+from rich.table import Table
 
-import psutil  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from bench.common import (
+    CONTENDED_SHARE,
+    MIB,
+    REPORTS,
+    ROOT,
+    SAMPLE_DOCS,
+    docent_env,
+    machine_busy_cpu,
+    new_report,
+    stderr_console,
+    write_report,
+)
 
 RUNS = ("docent", "raw_encode", "raw_encode_fp32", "llamaindex")
 MIN_RATIO_VS_RAW = 0.85
 MIN_SPEEDUP_VS_LLAMAINDEX = 1.5
 MAX_PEAK_RSS_MIB = 2048
 SAMPLE_EVERY_S = 0.05
-CONTENDED_SHARE = 0.25  # other processes' CPU seconds per second of a run above which the run is flagged
-MIB = 2**20
 
 
 def _tree_rss(root: psutil.Process, members: list[psutil.Process]) -> tuple[int, int]:
@@ -70,27 +74,16 @@ def _rusage_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _busy_cpu() -> float:
-    t = psutil.cpu_times()
-    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
-
-
 def run_measured(run: str, corpus: Path, work: Path, console: Console, label: str,
                  cgroup: Path | None = None) -> dict[str, object]:
     """Run one measurement in a subprocess; adds peak_rss_mib (process tree), its private (anonymous) and
     file-backed peaks, and process_wall_s. With `cgroup` (a memory cgroup's folder), the run is placed in it."""
     result_file, progress_file, log_file = work / f"{run}.json", work / f"{run}.progress", work / f"{run}.log"
-    env = dict(os.environ)
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",  # as the CLI sets it
-        DO_NOT_TRACK="true",
-        DOCENT_DATA_DIR=str(work / "data"),
-        DOCENT_QDRANT__URL="",  # the embedded Qdrant Edge index, whatever .env says
-    )
+    env = docent_env(work / "data", DO_NOT_TRACK="true",
+                     DOCENT_QDRANT__URL="")  # the embedded Qdrant Edge index, whatever .env says
     command = [sys.executable, "-m", "bench.ingest_runs", run, "--corpus", str(corpus), "--work", str(work),
                "--result", str(result_file), "--progress", str(progress_file)]
-    cpu_before, busy_before = _rusage_cpu(), _busy_cpu()
+    cpu_before, busy_before = _rusage_cpu(), machine_busy_cpu()
     started = time.perf_counter()
     peak = peak_private = peak_files = 0
     join = (lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid()))) if cgroup else None
@@ -116,7 +109,7 @@ def run_measured(run: str, corpus: Path, work: Path, console: Console, label: st
                 last_status = now
             time.sleep(SAMPLE_EVERY_S)
     wall = time.perf_counter() - started
-    tree_cpu, busy = _rusage_cpu() - cpu_before, _busy_cpu() - busy_before
+    tree_cpu, busy = _rusage_cpu() - cpu_before, machine_busy_cpu() - busy_before
     cpu = {"tree_s": round(tree_cpu, 1), "machine_busy_s": round(busy, 1),
            "other_processes_s": round(max(0.0, busy - tree_cpu), 1)}  # others, this sampler included: noise
     if child.returncode != 0 or not result_file.exists():
@@ -177,32 +170,6 @@ def evaluate(name: str, runs: dict[str, dict]) -> dict[str, object]:
             "precision": docent.get("precision"), "pass": checks, "contended_runs": contended}
 
 
-def write_report(report: dict, path: Path, started: float) -> None:
-    """Close a report (load at the end, wall time) and write it as indented JSON."""
-    report["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    report["bench_wall_s"] = round(time.perf_counter() - started, 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-
-
-def machine_info() -> dict[str, object]:
-    import torch
-
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": model,
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],  # other work on the machine skews results
-    }
-
-
 def print_table(console: Console, report: dict) -> None:
     table = Table(title="Ingestion benchmark", show_lines=False)
     for column in ("corpus", "run", "files", "chunks", "tok/chunk", "seconds", "chunks/s", "files/s",
@@ -232,12 +199,12 @@ def print_table(console: Console, report: dict) -> None:
                           f"the comparison is noisy (see cpu.other_processes_s; try --repeat)[/yellow]")
         breakdown = corpus["runs"].get("docent", {}).get("breakdown_s")
         if breakdown:
-            console.print(f"  docent stage seconds: " + ", ".join(f"{k} {v}" for k, v in breakdown.items()))
+            console.print("  docent stage seconds: " + ", ".join(f"{k} {v}" for k, v in breakdown.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Ingestion benchmark (see the module docstring).")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "reports" / "ingest.json")
+    parser.add_argument("--out", type=Path, default=REPORTS / "ingest.json")
     parser.add_argument("--generated-files", type=int, default=300, help="files in the generated corpus (default 300)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--corpora", nargs="+", choices=("sample", "generated"), default=["sample", "generated"])
@@ -247,24 +214,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    console = Console(stderr=True, width=shutil.get_terminal_size((150, 24)).columns)
+    console = stderr_console()
     started = time.perf_counter()
-    report: dict[str, object] = {
-        "benchmark": "ingest",
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "targets": {
+    report = new_report(
+        "ingest",
+        targets={
             "ratio_vs_raw_encode_min": MIN_RATIO_VS_RAW,
             "speedup_vs_llamaindex_min": MIN_SPEEDUP_VS_LLAMAINDEX,
             "docent_peak_rss_generated_max_mib": MAX_PEAK_RSS_MIB,
         },
-        "config": {"generated_files": args.generated_files, "seed": args.seed, "repeat": args.repeat,
-                   "rss_sample_s": SAMPLE_EVERY_S},
-        "corpora": {},
-    }
+        config={"generated_files": args.generated_files, "seed": args.seed, "repeat": args.repeat,
+                "rss_sample_s": SAMPLE_EVERY_S},
+        corpora={},
+    )
     temp = Path(tempfile.mkdtemp(prefix="docent-bench-"))
     try:
-        corpora = {"sample": ROOT / "examples" / "docs"}
+        corpora = {"sample": SAMPLE_DOCS}
         if "generated" in args.corpora:
             from bench.corpus import write_corpus
 

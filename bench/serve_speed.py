@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Serving latency and memory: `docent serve` under concurrent clients, with the local model and with an instant one.
 
-    python bench/serve.py [--quick] [--configs local stub] [--clients 1,4,16] [--json bench/reports/serve.json]
+    python -m bench.serve_speed [--quick] [--configs local stub] [--clients 1,4,16] [--json bench/reports/serve.json]
 
 `examples/docs` is ingested (public) into a temporary data folder, then each configuration runs as a real
 `docent serve` subprocess on a free port, one after the other on that folder (the embedded index is
@@ -32,7 +31,6 @@ import argparse
 import itertools
 import json
 import math
-import os
 import shutil
 import socket
 import subprocess
@@ -42,36 +40,37 @@ import threading
 import time
 from collections import Counter
 from contextlib import contextmanager, nullcontext, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, where "serve" would name this file, not the package.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
+import httpx
+import numpy as np
+import psutil
+from rich.console import Console
+from rich.table import Table
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from bench.ingest import machine_info, write_report  # noqa: E402
-from tests.openai_stub import OpenAIStub  # noqa: E402
+from bench.common import (
+    CONTENDED_SHARE,
+    DOCENT,
+    FACTS,
+    MIB,
+    REPORTS,
+    ROOT,
+    SAMPLE_DOCS,
+    docent_env,
+    machine_busy_cpu,
+    new_report,
+    own_cpu,
+    percentiles,
+    stderr_console,
+    write_report,
+)
+from tests.openai_stub import OpenAIStub
 
 MAX_OVERHEAD_P50_MS = 60.0  # stub config, /v1/ask total, 4 clients
 MAX_RSS_MIB = 1536
 FLAT_TOLERANCE_MIB = 50  # the bench's own reading of "flat": growth from request 100 to the end at most this
 READY_TIMEOUT_S = 180
 ASK_REQUESTS = {"stub": {1: 100, 4: 100, 16: 100}, "local": {1: 6, 4: 12, 16: 32}}  # the model answers one at a time
-CONTENDED_SHARE = 0.25  # other processes' CPU seconds per second above which a measurement is flagged
-MIB = 2**20
-
-
-def _percentiles(values: list[float]) -> dict[str, float] | None:
-    if not values:
-        return None
-    p50, p95 = np.percentile(values, [50, 95])
-    return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "n": len(values)}
 
 
 def _rss(pid: int) -> dict[str, float]:
@@ -86,16 +85,13 @@ def _rss(pid: int) -> dict[str, float]:
 
 def _cpu(pid: int) -> tuple[float, float, float, float]:
     """(now, machine busy CPU s, server tree CPU s, this process's CPU s: client threads and the stub)."""
-    t = psutil.cpu_times()
-    busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
     tree = 0.0
     root = psutil.Process(pid)
     for process in [root, *root.children(recursive=True)]:
         with suppress(psutil.NoSuchProcess):
             c = process.cpu_times()
             tree += c.user + c.system
-    own = psutil.Process().cpu_times()
-    return time.perf_counter(), busy, tree, own.user + own.system
+    return time.perf_counter(), machine_busy_cpu(), tree, own_cpu()
 
 
 def _cpu_use(before: tuple[float, float, float, float], pid: int) -> dict[str, object]:
@@ -115,19 +111,16 @@ def _free_port() -> int:
 
 
 def _environment(data_dir: Path, llm: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_LLM__")}
-    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", DOCENT_DATA_DIR=str(data_dir),
-               DOCENT_QDRANT__URL="", DOCENT_AUTH__ANONYMOUS="true", DOCENT_ANSWER__MODE="generate",
-               DOCENT_LIMITS__REQUESTS_PER_MINUTE="1000000", DOCENT_LIMITS__BURST="1000000",
-               DOCENT_LOG_LEVEL="WARNING", **llm)
-    return env
+    return docent_env(data_dir, drop="DOCENT_LLM__", DOCENT_QDRANT__URL="", DOCENT_AUTH__ANONYMOUS="true",
+                      DOCENT_ANSWER__MODE="generate", DOCENT_LIMITS__REQUESTS_PER_MINUTE="1000000",
+                      DOCENT_LIMITS__BURST="1000000", DOCENT_LOG_LEVEL="WARNING", **llm)
 
 
 def ingest(data_dir: Path, log_file: Path) -> dict[str, object]:
     started = time.perf_counter()
     with open(log_file, "wb") as log:
-        done = subprocess.run([sys.executable, "-m", "serve.cli", "ingest", str(ROOT / "examples" / "docs"), "--public",
-                               "--json"], cwd=ROOT, env=_environment(data_dir, {}), stdout=subprocess.PIPE, stderr=log)
+        done = subprocess.run([*DOCENT, "ingest", str(SAMPLE_DOCS), "--public", "--json"], cwd=ROOT,
+                              env=_environment(data_dir, {}), stdout=subprocess.PIPE, stderr=log)
     lines = done.stdout.decode().strip().splitlines()
     if not lines:  # exit 1 with a report means some files failed: the others are indexed, reported below
         raise RuntimeError(f"ingest failed (exit {done.returncode}):\n{log_file.read_text(errors='replace')[-3000:]}")
@@ -160,7 +153,7 @@ def server(data_dir: Path, llm: dict[str, str], log_file: Path, console: Console
     port = _free_port()
     started = time.perf_counter()
     with open(log_file, "wb") as log:
-        child = subprocess.Popen([sys.executable, "-m", "serve.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        child = subprocess.Popen([*DOCENT, "serve", "--host", "127.0.0.1", "--port", str(port)],
                                  cwd=ROOT, env=_environment(data_dir, llm), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     family: list[psutil.Process] = []
@@ -252,9 +245,9 @@ def run_level(url: str, clients: int, requests: int, call, questions: list[str])
 def summarize(results: list[dict], streamed: bool) -> dict[str, object]:
     ok = [r for r in results if r["ok"]]
     summary: dict[str, object] = {"requests": len(results), "errors": len(results) - len(ok),
-                                  "total_ms": _percentiles([r["total_ms"] for r in ok])}
+                                  "total_ms": percentiles([r["total_ms"] for r in ok])}
     if streamed:
-        summary["first_delta_ms"] = _percentiles([r["first_delta_ms"] for r in ok if r["first_delta_ms"] is not None])
+        summary["first_delta_ms"] = percentiles([r["first_delta_ms"] for r in ok if r["first_delta_ms"] is not None])
         summary["modes"] = dict(Counter(sorted(r["mode"] for r in ok)))
         summary["fallbacks"] = sum(r["fallback"] for r in ok)
         steps: dict[str, list[float]] = {}  # the server's own timings_ms (retrieve, first_token, generate, ...)
@@ -327,7 +320,7 @@ def memory_run(url: str, pid: int, requests: int, questions: list[str], console:
             if i % 100 == 0 or i == requests:
                 samples.append({"request": i, **_rss(pid)})
                 status.update(f"memory run · {i}/{requests} · server RSS {samples[-1]['server_mib']} MiB")
-    return {"requests": requests, "errors": errors, "latency_ms": {k: _percentiles(v) for k, v in latencies.items()},
+    return {"requests": requests, "errors": errors, "latency_ms": {k: percentiles(v) for k, v in latencies.items()},
             "cpu": _cpu_use(cpu, pid), "samples": samples,
             "growth_mib": round(samples[-1]["server_mib"] - samples[0]["server_mib"], 1),
             "growth_from_request": samples[0]["request"]}
@@ -378,25 +371,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-requests", type=int, default=1000, help="requests of the memory run (local; 0: none)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: request counts / 5, memory run of 200")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (data, server logs)")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "reports" / "serve.json", help="report file")
+    parser.add_argument("--json", type=Path, default=REPORTS / "serve.json", help="report file")
     args = parser.parse_args(argv)
     args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
     args.divide = 5 if args.quick else 1
     if args.quick and args.memory_requests == 1000:
         args.memory_requests = 200
 
-    console = Console(stderr=True, width=shutil.get_terminal_size((150, 24)).columns)
+    console = stderr_console()
     started = time.perf_counter()
-    questions = [f["question"] for f in json.loads((ROOT / "examples" / "facts.json").read_text())]
-    report: dict[str, object] = {
-        "benchmark": "serve",
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "config": {"configs": args.configs, "clients": args.clients, "quick": args.quick,
-                   "search_requests": args.search_requests, "ask_requests": ASK_REQUESTS, "divide": args.divide,
-                   "memory_requests": args.memory_requests, "questions": len(questions)},
-        "configs": {},
-    }
+    questions = [f["question"] for f in json.loads(FACTS.read_text())]
+    report = new_report(
+        "serve",
+        config={"configs": args.configs, "clients": args.clients, "quick": args.quick,
+                "search_requests": args.search_requests, "ask_requests": ASK_REQUESTS, "divide": args.divide,
+                "memory_requests": args.memory_requests, "questions": len(questions)},
+        configs={},
+    )
     temp = Path(tempfile.mkdtemp(prefix="docent-bench-serve-"))
     keep = args.keep
     try:
