@@ -1,5 +1,5 @@
 # The README's commands: `make demo` (set up, index the sample corpus, serve answers), `make test` (everything; what
-# .ci/run calls) and `make test-fast` (the unit and contract suites alone: no server, no model, under a minute).
+# .ci/run calls) and `make test-fast` (the unit and contract suites without the tests marked slow, which load a model: under a minute).
 # `make bench` runs the main benchmarks (bench/README.md).
 VENV ?= .venv
 PORT ?= 8000
@@ -33,7 +33,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest tests/unit tests/contract
+	$(PY) -m pytest -m "not slow" tests/unit tests/contract
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.ingest_speed

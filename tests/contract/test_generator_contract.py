@@ -22,7 +22,8 @@ QUESTION = [ChatMessage("system", "You answer in one short sentence."), ChatMess
 REPLY = "The sky is blue on a clear day, because air scatters blue light the most."
 
 
-@pytest.fixture(scope="module", params=["scripted", "openai-compatible", "llama.cpp"])
+@pytest.fixture(scope="module", params=["scripted", "openai-compatible",
+                                       pytest.param("llama.cpp", marks=pytest.mark.slow)])
 def generator(request) -> Iterator[Generator]:
     if request.param == "scripted":
         yield ScriptedGenerator(REPLY)
