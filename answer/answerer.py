@@ -535,10 +535,11 @@ class Answerer:
         if checked.echoed and echo_fails:
             log.warning("the model repeated its instructions: %r", checked.echoed[:2])
             raise FailedAnswerError("the model repeated its instructions instead of answering")
-        checks = {"removed_citations": list(checked.removed_citations), "removed_links": list(checked.removed_links),
-                  "markup_removed": checked.markup, "model": tier.generator.model, "usage": usage}
         if is_not_found(checked.text, result.language):
-            return replace(self._not_found(question, result), **checks)
+            not_found = self._not_found(question, result)
+            return replace(not_found, removed_citations=list(checked.removed_citations),
+                           removed_links=list(checked.removed_links), markup_removed=checked.markup,
+                           model=tier.generator.model, usage=usage)
         numbers = checked.cited or tuple(range(1, min(3, len(context.passages)) + 1))
         citations = [Citation.of(n, context.passages[n - 1]) for n in numbers]
         unsupported, translations = list(checked.unsupported), []
@@ -549,7 +550,9 @@ class Answerer:
             unsupported = [s for s, c in zip(unsupported, cosine) if c < self.checks.min_cosine_across]
         return Answer(checked.text, AnswerMode.GENERATED, citations, question, result.language,
                       grounded=not unsupported, cited=bool(checked.cited), unsupported=unsupported,
-                      translations=translations, **checks)
+                      removed_citations=list(checked.removed_citations), removed_links=list(checked.removed_links),
+                      markup_removed=checked.markup, translations=translations, model=tier.generator.model,
+                      usage=usage)
 
     def _evidence(self, answer: Answer, plan: Plan, result: SearchResult, finish_reason: str) -> Evidence:
         rerank = [p.scores["rerank"] for p in result.passages if "rerank" in p.scores]

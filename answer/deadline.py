@@ -46,7 +46,7 @@ class Deadline:
         self._clock = clock
         self._at = None if seconds is None else clock() + seconds
         self._parent = _parent
-        self._cancellation = _parent._cancellation if _parent is not None else _Cancellation()
+        self._cancellation: _Cancellation = _parent._cancellation if _parent is not None else _Cancellation()
 
     def remaining(self) -> float:
         """Seconds left (infinite without a deadline, 0 once passed)."""

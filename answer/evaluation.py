@@ -120,9 +120,9 @@ def load_beir_answers(dataset: Path, max_queries: int | None = None) -> list[QAI
     for line in (dataset / "queries.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
             query = json.loads(line)
-            golds = answers.get(str(query["_id"]))
-            if golds:
-                items.append(QAItem(str(query["_id"]), str(query["text"]), golds))
+            found = answers.get(str(query["_id"]))
+            if found:
+                items.append(QAItem(str(query["_id"]), str(query["text"]), found))
     if not items:
         raise EvalDataError(f"{dataset}: no query has an answer in answers.jsonl")
     return items[:max_queries] if max_queries else items

@@ -10,11 +10,13 @@ here, in the open, instead of inside the model server.
 
 from __future__ import annotations
 
+import collections.abc as abc
 import json
 import socket
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -35,6 +37,10 @@ class Completion:
     finish_reason: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+# What `stream` returns: the answer's pieces as they come, closable (closing it stops the model's work).
+Deltas = abc.Generator[str, None, None]
 
 
 class Generator(Protocol):
@@ -58,7 +64,7 @@ class Generator(Protocol):
                  stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion: ...
 
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Iterator[str]: ...
+               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Deltas: ...
 
 
 STUCK_GRACE_S = 15.0  # beyond the longest turn, before readiness calls a model whose turns are all held stuck
@@ -134,7 +140,7 @@ class OpenAICompatibleGenerator:
             body["stop"] = list(stop)
         return body
 
-    def _turn(self, deadline: Deadline):  # noqa: ANN202 - a context manager
+    def _turn(self, deadline: Deadline) -> AbstractContextManager[None]:
         return self._turns.turn(deadline.bound(self.read_timeout_s),
                                 f"the generator at {self.base_url} is busy: no free slot within "
                                 f"{deadline.bound(self.read_timeout_s):.0f} s", deadline)
@@ -151,7 +157,7 @@ class OpenAICompatibleGenerator:
             return _completion(response, self.base_url)
 
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Iterator[str]:
+               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Deltas:
         """Text deltas as the server sends them. A failure after the first delta is raised, because the caller
         has already passed part of the answer on; closing the iterator closes the request."""
         deadline = deadline.capped(self.max_turn_s)
@@ -184,7 +190,7 @@ class _Exchange:
         self._response: httpx.Response | None = None
         self._cancel = deadline.on_cancel(self._shut_down)
 
-    def _trace(self, event: str, info: dict) -> None:
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
         if event in ("connection.connect_tcp.complete", "connection.connect_unix_socket.complete"):
             stream = info.get("return_value")
             self._socket = stream.get_extra_info("socket") if stream is not None else None

@@ -196,7 +196,8 @@ def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float
     text = strip_markup(answer)
     markup = text != unescape(answer)  # tags were removed, not only entities decoded
     text, removed_citations = _remove_bad_citations(text, len(passages))
-    kept, echoed = [], []
+    kept: list[str] = []
+    echoed: list[str] = []
     for sentence in _units(sentence_pieces(text)):
         (echoed if echo.echoes(sentence) else kept).append(sentence)
     text, removed_links = _strip_unvouched_links("".join(kept), passages)
@@ -354,7 +355,9 @@ class StreamFilter:
         return out
 
     def _safe_cut(self, text: str) -> int:
-        cut = len(text) - len(_OPEN_TAIL.search(text).group(0))  # type: ignore[union-attr] - always matches
+        tail = _OPEN_TAIL.search(text)
+        assert tail is not None  # the pattern matches the empty string too
+        cut = len(text) - len(tail.group(0))
         opening = text.rfind("[", 0, cut)
         if opening != -1:
             closing = text.find("]", opening, cut)
@@ -432,15 +435,15 @@ def invented_facts(answer: str, passages: Sequence[Passage], question: str = "",
     (丹佛野马队 is "Denver Broncos"); a sentence built around a made-up name is not that close to any."""
     text = _LIST_MARKER.sub(" ", _CITATION.sub(" ", answer))
     context = question + "\n" + "\n".join(p.text for p in passages)
-    known = _fact_tokens(context)
-    facts = [t for t in dict.fromkeys(_fact_tokens(text, ordered=True)) if t not in known]
+    known = set(_fact_tokens(context))
+    facts = [t for t in dict.fromkeys(_fact_tokens(text)) if t not in known]
     lowered = context.lower()
     translated = {n for t in translations for n in unknown_names(t, lowered)}
     names = [n for s in sentence_pieces(text) for n in unknown_names(s, lowered) if n not in translated]
     return facts + [n for n in dict.fromkeys(names) if n.lower() not in facts]
 
 
-def _fact_tokens(text: str, *, ordered: bool = False):  # noqa: ANN202 - a set, or a list when `ordered`
+def _fact_tokens(text: str) -> list[str]:
+    """The numbers and dotted names in `text`, lower-cased, in order."""
     found = [m.group(0).rstrip(".:,").replace(",", "").lower() for m in _FACT_TOKEN.finditer(text)]
-    found = [t for t in found if t]
-    return found if ordered else set(found)
+    return [t for t in found if t]

@@ -12,14 +12,18 @@ went away) or one past its deadline stops there and gives the turn back at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import closing
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import AbstractContextManager, closing
+from typing import TYPE_CHECKING, Any, cast
 from importlib.util import find_spec
 from pathlib import Path
 
 from retrieval.errors import GeneratorUnavailableError, ModelUnavailableError
+
+if TYPE_CHECKING:  # imported when the model is loaded: llama.cpp is a heavy native import
+    from llama_cpp import Llama
 from answer.deadline import NO_DEADLINE, Deadline, Turns
-from answer.generation import STUCK_GRACE_S, ChatMessage, Completion
+from answer.generation import STUCK_GRACE_S, ChatMessage, Completion, Deltas
 
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -48,7 +52,7 @@ class LlamaCppGenerator:
         self.max_turn_s = max_turn_s  # the longest one generation may take, whatever its deadline
         self.repeat_penalty = repeat_penalty  # tiny models loop on a phrase without it
         self.model = name or self.model_path.stem
-        self._llama = None
+        self._llama: Llama | None = None
         self._turns = Turns(1)
 
     def start(self) -> None:
@@ -77,22 +81,23 @@ class LlamaCppGenerator:
         if stuck > self.max_turn_s + STUCK_GRACE_S:
             raise GeneratorUnavailableError(f"the local model cannot take a turn: one has been held for {stuck:.0f} s")
 
-    def _loaded(self):  # noqa: ANN202 - llama_cpp.Llama, imported lazily
+    def _loaded(self) -> Llama:
         if self._llama is None:
             raise GeneratorUnavailableError("the local model is not loaded")
         return self._llama
 
-    def _turn(self, deadline: Deadline):  # noqa: ANN202 - a context manager
+    def _turn(self, deadline: Deadline) -> AbstractContextManager[None]:
         wait = deadline.bound(self.wait_s)
         return self._turns.turn(wait, f"the local model is busy: no turn within {wait:.0f} s", deadline)
 
     def _chunks(self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
-                deadline: Deadline) -> Iterator[dict]:
+                deadline: Deadline) -> Generator[dict[str, Any], None, None]:
         """llama.cpp's streamed chunks (one a token), ended when `deadline` stops: streaming is the one way to
         look at every token, and closing llama.cpp's generator is the one way to stop it."""
-        chunks = self._loaded().create_chat_completion(
-            [{"role": m.role, "content": m.content} for m in messages], max_tokens=max_tokens,
-            temperature=temperature, stop=list(stop) or None, repeat_penalty=self.repeat_penalty, stream=True)
+        request: Any = [{"role": m.role, "content": m.content} for m in messages]  # llama_cpp types each role
+        chunks = cast(Generator[dict[str, Any], None, None], self._loaded().create_chat_completion(
+            request, max_tokens=max_tokens, temperature=temperature, stop=list(stop) or None,
+            repeat_penalty=self.repeat_penalty, stream=True))
         try:
             for chunk in chunks:
                 yield chunk
@@ -120,7 +125,7 @@ class LlamaCppGenerator:
                           completion_tokens=self.count_tokens([text])[0] if text else 0)
 
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Iterator[str]:
+               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Deltas:
         self._loaded()
         deadline = deadline.capped(self.max_turn_s)
         with self._turn(deadline):

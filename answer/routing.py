@@ -218,17 +218,18 @@ class EscalationBudget:
         now = self.clock()
         with self._lock:
             g = self._refill(self._global, self.per_minute, now) if self.per_minute is not None else None
-            c = self._refill(self._callers.get(caller), self.per_caller, now) if self.per_caller is not None else None
+            per_caller = self.per_caller
+            c = self._refill(self._callers.get(caller), per_caller, now) if per_caller is not None else None
             if g is not None and g < 1.0:
                 return "global"
             if c is not None and c < 1.0:
                 return "caller"
             if g is not None:
                 self._global = (g - 1.0, now)
-            if c is not None:
+            if c is not None and per_caller is not None:
                 if len(self._callers) >= self.max_callers and caller not in self._callers:
                     self._callers = {k: v for k, v in self._callers.items()
-                                     if self._refill(v, self.per_caller, now) < self.per_caller}
+                                     if self._refill(v, per_caller, now) < per_caller}
                 self._callers[caller] = (c - 1.0, now)
             return None
 

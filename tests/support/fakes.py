@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from answer.deadline import NO_DEADLINE, Deadline
-from answer.generation import ChatMessage, Completion
+from answer.generation import ChatMessage, Completion, Deltas
 from retrieval.errors import GeneratorUnavailableError
 from retrieval.passages import Passage
 from retrieval.search import SearchRequest, SearchResult
@@ -52,7 +52,7 @@ class ScriptedGenerator:
         return Completion(text, self.model, finish, prompt, self.count_tokens([text])[0])
 
     def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Iterator[str]:
+               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Deltas:
         text, _ = self._answer(messages, max_tokens, stop, deadline, stream=True)
         for piece in re.findall(r"\S+\s*", text):
             deadline.check("streaming")
