@@ -28,7 +28,7 @@ from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
 from answer.answerer import Answerer, AnswerOptions
 from serve.composition import DataFiles
-from serve.feedback import FeedbackStore
+from serve.stores.feedback import FeedbackStore
 from answer.generation import Generator, OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from answer.planner import ModelPlanner, Planner, RulePlanner

@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # the models and servers load only in the processes that use 
     from retrieval.index import Index
     from retrieval.search import Retriever
     from serve.components import MultilingualModel
-    from serve.feedback import FeedbackStore
-    from serve.keys import KeyStore
+    from serve.stores.feedback import FeedbackStore
+    from serve.stores.keys import KeyStore
     from serve.slack import SlackBot
     from retrieval.embedding import SentenceTransformerEmbedder
 
@@ -116,12 +116,12 @@ class Process:
         return embedder, multilingual, index
 
     def keys(self) -> KeyStore:
-        from serve.keys import KeyStore
+        from serve.stores.keys import KeyStore
 
         return KeyStore(self.files.keys)  # opens its database per call: nothing to close
 
     def feedback(self) -> FeedbackStore:
-        from serve.feedback import FeedbackStore
+        from serve.stores.feedback import FeedbackStore
 
         store = FeedbackStore(self.files.feedback)
         self.close_at_exit(store.close)
@@ -151,7 +151,7 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
     from serve.app import create_app
     from serve.components import make_pipeline, make_slack_bot, start_jobs
     from serve.documents import DocumentService
-    from serve.ratelimit import RateLimiter
+    from serve.stores.ratelimit import RateLimiter
 
     limits = settings.limits
     with command(settings) as process:

@@ -296,7 +296,7 @@ def _bar(console: Console, label: str, quiet: bool) -> Progress:
 def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
     """The votes on the Slack bot's answers: a summary, the up-voted questions as a golden set (the shape of
     `--queries`, with the cited files as relevant) and the down-voted ones to review."""
-    from serve.feedback import FeedbackStore
+    from serve.stores.feedback import FeedbackStore
 
     path = DataFiles(settings.data_dir).feedback
     if not path.exists():
