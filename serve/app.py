@@ -31,11 +31,11 @@ from serve.api.errors import error_body, install_error_handlers
 from serve.api.observability import Metrics, RequestContext
 from serve.api.services import Services
 from serve.documents import DocumentService
-from serve.feedback import FeedbackStore
+from serve.stores.feedback import FeedbackStore
 from answer.generation import Generator
-from serve.keys import KeyStore
+from serve.stores.keys import KeyStore
 from serve.limits import BodyLimit
-from serve.ratelimit import RateLimiter
+from serve.stores.ratelimit import RateLimiter
 from serve.slack import SlackBot
 
 

@@ -28,7 +28,8 @@ from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
 from answer.answerer import Answerer, AnswerOptions
-from serve.feedback import FeedbackStore
+from serve.composition import DataFiles
+from serve.stores.feedback import FeedbackStore
 from answer.generation import Generator, OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from answer.planner import ModelPlanner, Planner, RulePlanner
@@ -366,12 +367,8 @@ def make_runner(settings: Settings, store: JobStore, pipelines: ThreadPipelines,
 
 def make_quarantine(settings: Settings) -> Quarantine:
     """Where uploads that failed to index go (DATA_DIR/quarantine), kept DOCENT_LIMITS__QUARANTINE_DAYS."""
-    return Quarantine(uploads_dir(settings), settings.data_dir / "quarantine",
-                      retention_days=settings.limits.quarantine_days)
-
-
-def uploads_dir(settings: Settings) -> Path:
-    return settings.data_dir / "uploads"
+    files = DataFiles(settings.data_dir)
+    return Quarantine(files.uploads, files.quarantine, retention_days=settings.limits.quarantine_days)
 
 
 def make_reaper(settings: Settings, store: JobStore, queue: TaskQueue) -> Reaper:

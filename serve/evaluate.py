@@ -30,6 +30,8 @@ from retrieval.edge_index import EdgeIndex
 from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.evaluation import EvalSet, evaluate, load_beir, load_beir_corpus, load_golden
 from retrieval.search import Mode, Retriever, SearchRequest
+from serve.cli import exits
+from serve.composition import DataFiles
 from serve.settings import Settings
 
 # Chunks fetched per query: enough distinct documents for recall@100 in every mode.
@@ -78,18 +80,18 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
             data = result.to_dict()
             data["translations"] = {"usable": usable, "queries": len(translations), "examples": examples}
             print(json.dumps(data, ensure_ascii=False))
-            return 0
+            return exits.OK
         console.print(note + "".join(f"\n  {q} → {t}" for q, t in examples))
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
-        return 0
+        return exits.OK
     table = Table(title=f"{result.dataset}: {result.queries} queries")
     for column in result.columns():
         table.add_column(column, justify="left" if column == "mode" else "right")
     for row in result.rows():
         table.add_row(*row)
     Console().print(table)
-    return 0
+    return exits.OK
 
 
 def _translator(settings: Settings, multilingual):  # noqa: ANN001, ANN202 - QueryEmbedder | None -> QueryTranslator
@@ -233,7 +235,7 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
         Path(args.report).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.json:
         print(json.dumps({**report, "configurations": [r.to_dict() for r in results]}, ensure_ascii=False))
-        return 0
+        return exits.OK
     table = Table(title=f"{dataset.name}: {len(items)} questions; "
                         + ", ".join(f"{k} = {v}" for k, v in report["tiers"].items()))
     for column in TABLE_COLUMNS:
@@ -246,7 +248,7 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
     for r in results:
         if r.reasons:
             out.print(f"{r.name}: escalation reasons " + ", ".join(f"{k} {v}" for k, v in r.reasons.items()))
-    return 0
+    return exits.OK
 
 
 # `docent eval --answers` configurations: one tier's model alone (its answers as written), the routed tiers
@@ -294,9 +296,9 @@ def _bar(console: Console, label: str, quiet: bool) -> Progress:
 def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
     """The votes on the Slack bot's answers: a summary, the up-voted questions as a golden set (the shape of
     `--queries`, with the cited files as relevant) and the down-voted ones to review."""
-    from serve.feedback import FeedbackStore
+    from serve.stores.feedback import FeedbackStore
 
-    path = settings.data_dir / "feedback.sqlite"
+    path = DataFiles(settings.data_dir).feedback
     if not path.exists():
         raise PathNotFoundError(f"no feedback yet ({path} does not exist)")
     store = FeedbackStore(path)
@@ -316,7 +318,7 @@ def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
                "helpful": round(len(up) / len(votes), 3) if votes else None, "by_mode": by_mode}
     if args.json:
         print(json.dumps({"summary": summary, "golden": golden, "review": review}, ensure_ascii=False))
-        return 0
+        return exits.OK
     console = Console()
     console.print(f"{summary['votes']} votes: {summary['up']} 👍, {summary['down']} 👎"
                   + (f" ({summary['helpful']:.0%} helpful)" if votes else ""))
@@ -330,4 +332,4 @@ def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
                   "to `docent eval FOLDER --queries`):")
     for item in golden:
         console.print(f"  - {item['question']}  ->  {', '.join(item['files'])}")
-    return 0
+    return exits.OK

@@ -18,6 +18,8 @@ from rich.table import Table
 from ingest.reindex import EdgeVersions, ReindexState, ServerVersions, Versions, plan_target, reindex
 from retrieval.errors import ConfigError, IndexLockedError, IndexUnavailableError
 from retrieval.models import DocumentGrant
+from serve.cli import exits
+from serve.composition import DataFiles
 from serve.settings import Settings
 
 
@@ -64,17 +66,17 @@ def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     with ExitStack() as stack:
         versions = make_versions(settings, stack)
-        state = ReindexState(settings.data_dir / f"reindex-{settings.collection}.json")
+        state = ReindexState(DataFiles(settings.data_dir).reindex_state(settings.collection))
         if args.status:
             return _status(console, versions, state, args.json)
         if args.switch_to:
             versions.switch(args.switch_to)
             _say(console, args.json, {"switched": True, "current": args.switch_to})
-            return 0
+            return exits.OK
         if args.drop:
             versions.drop(args.drop)
             _say(console, args.json, {"dropped": args.drop})
-            return 0
+            return exits.OK
         source, target, resumed = plan_target(versions, state)
         parsers = make_parsers(settings)
         with console.status("loading the embedding models and the parsers…"):
@@ -126,7 +128,7 @@ def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
                              f"back, `docent reindex --drop {source}` deletes it"), highlight=False)
         else:
             console.print(f"[bold red]not switched[/]: {report.refused}", highlight=False)
-    return 0 if report.switched else 1
+    return exits.OK if report.switched else exits.FAILURES  # files failed or went missing
 
 
 def _status(console: Console, versions: Versions, state: ReindexState, as_json: bool) -> int:
@@ -134,7 +136,7 @@ def _status(console: Console, versions: Versions, state: ReindexState, as_json: 
             "in_progress": state.load()}
     if as_json:
         print(json.dumps(data))
-        return 0
+        return exits.OK
     table = Table(title=f"index versions of {versions.collection}")
     table.add_column("version")
     table.add_column("state")
@@ -143,7 +145,7 @@ def _status(console: Console, versions: Versions, state: ReindexState, as_json: 
         table.add_row(name, "serving" if name == data["current"] else
                       "being built (resume with `docent reindex`)" if progress and progress["target"] == name else "kept")
     console.print(table)
-    return 0
+    return exits.OK
 
 
 def _say(console: Console, as_json: bool, data: dict[str, object]) -> None:

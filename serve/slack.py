@@ -34,7 +34,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from retrieval.access import PUBLIC_ONLY, Access, Principal
 from retrieval.errors import DocentError
 from answer.answerer import Answer, Answerer, AnswerMode, AskRequest
-from serve.feedback import FeedbackStore
+from serve.stores.feedback import FeedbackStore
 from answer.generation import ChatMessage
 
 log = logging.getLogger(__name__)

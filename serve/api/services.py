@@ -13,10 +13,10 @@ from retrieval.search import Retriever
 from answer.answerer import Answerer
 from serve.api.observability import Metrics
 from serve.documents import DocumentService
-from serve.feedback import FeedbackStore
+from serve.stores.feedback import FeedbackStore
 from answer.generation import Generator
-from serve.keys import KeyStore
-from serve.ratelimit import RateLimiter
+from serve.stores.keys import KeyStore
+from serve.stores.ratelimit import RateLimiter
 
 
 @dataclass(slots=True)

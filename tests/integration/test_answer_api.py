@@ -22,7 +22,7 @@ from tests.queueing import in_process_jobs
 from answer.generation import OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from answer.prompts import NOT_FOUND
-from serve.ratelimit import RateLimiter
+from serve.stores.ratelimit import RateLimiter
 from answer.routing import NO_CHECKS
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_api import corpus, folders, keys  # noqa: F401 - fixtures

@@ -19,7 +19,7 @@ from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
 from serve.app import create_app
-from serve.keys import KeyStore
+from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env
 from tests.slack_mock import SlackMock

@@ -6,15 +6,18 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import qdrant_edge as qe
 
 from retrieval.edge_index import EdgeIndex
 from retrieval.embedding import PACKAGED_MODEL
+from retrieval.errors import IndexLockedError
 from retrieval.models import IndexSpec
 from tests.conftest import SAMPLE_DOCS
 
@@ -255,3 +258,75 @@ def test_ask_answers_with_sources_as_the_asking_principal(tmp_path):
     outsider = json.loads(docent("ask", question, "--extractive", "--json", "--user", "ann", data_dir=data).stdout)
     assert all(Path(c["source"]).name != "remote-work-policy.docx" for c in outsider["citations"])
     assert outsider["mode"] == "not_found" or "stipend" not in outsider["text"].lower()
+
+
+def test_an_uncaught_error_exits_3_with_one_line_and_the_traceback_only_under_debug(tmp_path):
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    result = docent("keys", "create", "--user", "ann", data_dir=not_a_folder, timeout=60)
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("docent: internal error (FileExistsError")
+    assert "Traceback" not in result.stderr
+
+    debug = docent("keys", "create", "--user", "ann", data_dir=not_a_folder, timeout=60, DOCENT_LOG_LEVEL="DEBUG")
+    assert debug.returncode == 3 and "Traceback (most recent call last)" in debug.stderr
+
+
+def complete(line: str, tmp_path: Path) -> list[str]:
+    """What the shell would offer after `line`, through argcomplete's protocol (as `register-python-argcomplete
+    docent` sets it up: the command runs with _ARGCOMPLETE set and writes the words instead of running)."""
+    out = tmp_path / "completions"
+    env = docent_env(tmp_path / "data", _ARGCOMPLETE="1", _ARGCOMPLETE_SHELL="bash", COMP_LINE=line,
+                     COMP_POINT=str(len(line)), COMP_TYPE="9", _ARGCOMPLETE_IFS="\n",
+                     _ARGCOMPLETE_STDOUT_FILENAME=str(out))
+    done = subprocess.run([sys.executable, "-m", "serve.cli"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return out.read_text().split("\n")
+
+
+def test_shell_completion_offers_commands_options_and_choices(tmp_path):
+    assert {"ingest", "search", "ask", "reindex", "serve"} <= set(complete("docent ", tmp_path))
+    assert {"--mode", "--neighbours"} <= set(complete("docent search --", tmp_path))
+    assert set(complete("docent search q --mode ", tmp_path)) == {"dense", "sparse", "hybrid", "rerank"}
+    assert complete("docent keys c", tmp_path) == ["create "]
+
+
+def reopen(data_dir: Path) -> None:
+    """Open the embedded index as another owner would: IndexLockedError while a process still holds it."""
+    index = EdgeIndex(data_dir, IndexSpec("docent", PACKAGED_MODEL, 384), check_spec=False)
+    index.start()
+    index.close()
+
+
+def test_a_command_closes_what_it_opened_even_when_it_fails(tmp_path):
+    from serve.composition import command
+    from serve.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", answer={"mode": "extractive"})
+    with pytest.raises(RuntimeError):
+        with command(settings) as process:
+            process.retriever(rerank=False)
+            feedback = process.feedback()
+            reopen_failed = None
+            try:
+                reopen(tmp_path / "data")
+            except IndexLockedError as exc:
+                reopen_failed = exc
+            raise RuntimeError("the command failed half-way")
+    assert reopen_failed is not None  # held while the command ran,
+    reopen(tmp_path / "data")  # released after it failed
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        feedback.votes()
+
+
+def test_the_api_server_process_closes_its_index_and_jobs(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from serve.composition import api_server
+    from serve.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", answer={"mode": "extractive"})
+    with api_server(settings) as server:
+        assert server.model == "none (extractive answers)"
+        assert TestClient(server.app).get("/healthz").status_code == 200
+    reopen(tmp_path / "data")

@@ -22,8 +22,8 @@ from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
 from answer.answerer import Answerer, AnswerOptions
 from serve.app import create_app
-from serve.feedback import FeedbackStore
-from serve.keys import KeyStore
+from serve.stores.feedback import FeedbackStore
+from serve.stores.keys import KeyStore
 from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client, split_text, to_mrkdwn
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env

@@ -31,7 +31,7 @@ from retrieval.sparse import SparseEncoder
 from serve.app import create_app
 from serve.components import index_spec, start_jobs
 from serve.documents import DocumentService
-from serve.keys import KeyStore
+from serve.stores.keys import KeyStore
 from serve.settings import QueueSettings, Settings
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_bad_input import make_docx

@@ -20,7 +20,7 @@ from retrieval.sparse import SparseEncoder
 from answer.answerer import AnswerOptions, Answerer
 from serve.app import create_app
 from answer.prompts import LOCAL_STOPS
-from serve.keys import KeyStore
+from serve.stores.keys import KeyStore
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_answer_api import bearer, stub  # noqa: F401 - a helper and a fixture

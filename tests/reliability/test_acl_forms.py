@@ -22,7 +22,7 @@ from retrieval.search import SearchRequest
 from serve.app import create_app
 from serve.cli import main as docent
 from serve.documents import DocumentService
-from serve.keys import KeyStore
+from serve.stores.keys import KeyStore
 from serve.settings import Settings
 from tests.queueing import in_process_jobs
 from tests.reliability.conftest import bearer

@@ -29,8 +29,8 @@ from retrieval.models import IndexSpec
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
 from serve.documents import DocumentService
-from serve.keys import KeyStore
-from serve.ratelimit import RateLimiter
+from serve.stores.keys import KeyStore
+from serve.stores.ratelimit import RateLimiter
 from tests.conftest import SAMPLE_DOCS
 from tests.queueing import in_process_jobs
 from tests.reliability.conftest import bearer, make_app

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from serve.ratelimit import RateLimiter
+from serve.stores.ratelimit import RateLimiter
 from tests.reliability.conftest import bearer, make_app
 
 

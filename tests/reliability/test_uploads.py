@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from ingest.quarantine import Quarantine
 from serve.app import create_app
 from serve.documents import DocumentService
-from serve.keys import KeyStore
+from serve.stores.keys import KeyStore
 from tests.integration.test_bad_input import make_docx, rewrite_part
 from tests.queueing import in_process_jobs
 from tests.reliability.conftest import bearer

@@ -8,7 +8,7 @@ from retrieval.errors import RateLimitedError
 from retrieval.packing import pack_context
 from retrieval.passages import Passage
 from answer.grounding import StreamFilter, check_answer
-from serve.ratelimit import RateLimiter
+from serve.stores.ratelimit import RateLimiter
 from answer.prompts import NOT_FOUND, build_messages
 
 
