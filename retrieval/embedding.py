@@ -6,7 +6,6 @@ embedding a query as if it were a passage.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -108,9 +107,6 @@ class SentenceTransformerEmbedder:
             return
         path = resolve_model_path(self.name)
         local = Path(path).is_dir()
-        if local:
-            # A local model must never reach for the hub (no network in many deployments; slow timeouts).
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -118,6 +114,7 @@ class SentenceTransformerEmbedder:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
 
+        # A local folder never reaches for the hub; an id may, unless the deployment sets HF_HUB_OFFLINE=1.
         try:
             self._model = SentenceTransformer(path, device=self.device, local_files_only=local)
         except (OSError, ValueError) as exc:

@@ -6,7 +6,6 @@ A cross-encoder is far more accurate than comparing two embeddings, and far slow
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Protocol
 
@@ -49,15 +48,13 @@ class CrossEncoderReranker:
         folder = Path(self.name).expanduser()
         local = folder.is_dir()
         path = str(folder) if local else self.name
-        if local:
-            # A local model must never reach for the hub (no network in many deployments; slow timeouts).
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import CrossEncoder
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
 
+        # A local folder never reaches for the hub; an id may, unless the deployment sets HF_HUB_OFFLINE=1.
         try:
             self._model = CrossEncoder(
                 path, device=self.device, max_length=self.max_length, local_files_only=local
