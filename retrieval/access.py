@@ -49,8 +49,10 @@ def acl_entry(entry: str) -> str:
     if not name:
         raise ConfigError(f"empty principal {entry!r}: write group:<name> or user:<id>")
     if not prefix and name in {"*", "public", "everyone"}:
-        raise ConfigError(f"{entry!r} is not a principal: to share documents with everyone, make them public "
-                          "(--public, or public=true in an upload)")
+        raise ConfigError(
+            f"{entry!r} is not a principal: to share documents with everyone, make them public "
+            "(--public, or public=true in an upload)"
+        )
     return (prefix or GROUP_PREFIX) + name
 
 
@@ -63,8 +65,9 @@ def group_name(group: str) -> str:
     """A principal's group as given (`hr` or `group:hr`): its name. A `user:` entry is refused: not a group."""
     prefix, name = _split(group)
     if prefix == USER_PREFIX:
-        raise ConfigError(f"{group!r} is a user, not a group: give the user id as the user, and groups as "
-                          "group:<name> or a bare name")
+        raise ConfigError(
+            f"{group!r} is a user, not a group: give the user id as the user, and groups as group:<name> or a bare name"
+        )
     if not name:
         raise ConfigError(f"empty group {group!r}")
     return name
@@ -74,7 +77,7 @@ def user_name(user_id: str) -> str:
     """A user id as given (`Ann` or `user:ann`): the id itself, lower-cased."""
     text = user_id.strip().lower()
     if text.startswith(USER_PREFIX):
-        text = text[len(USER_PREFIX):].strip()
+        text = text[len(USER_PREFIX) :].strip()
     if text.startswith(GROUP_PREFIX):
         raise ConfigError(f"{user_id!r} is a group, not a user id")
     return text

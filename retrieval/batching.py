@@ -59,7 +59,7 @@ class QueryBatcher:
             vectors = self.encode([p.text for p in batch])
             for pending, vector in zip(batch, vectors, strict=True):
                 pending.vector = vector
-        except BaseException as exc:  # noqa: BLE001 - every caller in the batch gets the model's error
+        except BaseException as exc:  # every caller in the batch gets the model's error
             for pending in batch:
                 pending.error = exc
         finally:

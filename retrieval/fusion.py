@@ -64,13 +64,17 @@ class RankedList:
         return self.speaks(query_language) and self.speaks(language) and (self.crosses or language == query_language)
 
 
-def fuse(lists: Sequence[RankedList], *, query_language: str, rule: Fusion = Fusion.ADAPTIVE,
-         depth: int = 100) -> list[Candidate]:
+def fuse(
+    lists: Sequence[RankedList], *, query_language: str, rule: Fusion = Fusion.ADAPTIVE, depth: int = 100
+) -> list[Candidate]:
     """The candidates of every list (its first `depth`) in one ranking, best first, scored by `rule`."""
     if rule in (Fusion.ADAPTIVE, Fusion.COVERAGE, Fusion.LANGUAGE):
         lists = [_judged(lst, query_language) for lst in lists]
-    lists = [RankedList(lst.name, list(lst.candidates)[:depth], lst.languages, lst.crosses)
-             for lst in lists if lst.candidates]
+    lists = [
+        RankedList(lst.name, list(lst.candidates)[:depth], lst.languages, lst.crosses)
+        for lst in lists
+        if lst.candidates
+    ]
     if not lists:
         return []
     if rule is Fusion.RRF:

@@ -27,7 +27,15 @@ RRF_K = 60
 
 # Payload fields that get an index: everything that filters or drives replace/prune.
 KEYWORD_FIELDS = (
-    "document_id", "revision", "source", "path_prefixes", "acl", "visibility", "language", "doc_type", "tags",
+    "document_id",
+    "revision",
+    "source",
+    "path_prefixes",
+    "acl",
+    "visibility",
+    "language",
+    "doc_type",
+    "tags",
 )
 INTEGER_FIELDS = ("chunk",)
 DATETIME_FIELDS = ("modified_at",)

@@ -7,10 +7,10 @@ They live here because the index is the one thing both sides agree on. The paylo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -117,9 +117,14 @@ class DocumentGrant:
     tags: tuple[str, ...]
 
     @classmethod
-    def from_payload(cls, payload: dict) -> DocumentGrant:
-        return cls(str(payload["document_id"]), str(payload["source"]), tuple(payload.get("acl") or ()),
-                   payload.get("visibility") == "public", tuple(payload.get("tags") or ()))
+    def from_payload(cls, payload: Mapping[str, Any]) -> DocumentGrant:
+        return cls(
+            str(payload["document_id"]),
+            str(payload["source"]),
+            tuple(payload.get("acl") or ()),
+            payload.get("visibility") == "public",
+            tuple(payload.get("tags") or ()),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +175,7 @@ class SearchHit:
 
     @classmethod
     def from_payload(
-        cls, point_id: str, score: float, payload: dict[str, object], dense: Sequence[float] | None = None
+        cls, point_id: str, score: float, payload: Mapping[str, Any], dense: Sequence[float] | None = None
     ) -> SearchHit:
         page = payload.get("page")
         return cls(
@@ -179,9 +184,9 @@ class SearchHit:
             document_id=str(payload.get("document_id", "")),
             source=str(payload.get("source", "")),
             title=str(payload.get("title", "")),
-            headings=tuple(payload.get("headings") or ()),  # type: ignore[arg-type]
+            headings=tuple(payload.get("headings") or ()),
             page=int(page) if isinstance(page, int) else None,
-            chunk=int(payload.get("chunk", 0)),  # type: ignore[arg-type]
+            chunk=int(payload.get("chunk", 0)),
             text=str(payload.get("text", "")),
             language=str(payload.get("language", "en")),
             doc_type=str(payload.get("doc_type", "")),

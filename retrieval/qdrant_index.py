@@ -13,8 +13,8 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any, cast
 
-import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
@@ -45,11 +45,11 @@ def _match(key: str, value: str | int) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
-def _access(access: Access) -> list[models.FieldCondition]:
+def _access(access: Access) -> list[models.Condition]:
     """The `should` clause of the access rule (retrieval/access.py); empty for administrative access."""
     if isinstance(access, AllAccess):
         return []
-    conditions = [_match("visibility", "public")]
+    conditions: list[models.Condition] = [_match("visibility", "public")]
     if access.tokens:
         conditions.append(models.FieldCondition(key="acl", match=models.MatchAny(any=list(access.tokens))))
     return conditions
@@ -111,7 +111,7 @@ class QdrantServerIndex:
         self._looked_at = 0.0
         self._refused: str | None = None
         self._given = client  # a client shared with others (one in-process engine): used, never closed here
-        self._client_args: dict[str, object] = {"url": url, "api_key": api_key, "location": location, "path": path}
+        self._url, self._api_key, self._location, self._path = url, api_key, location, path
         self.timeout_s = timeout_s
         self.shards = shards
         self.replication_factor = replication_factor
@@ -120,9 +120,14 @@ class QdrantServerIndex:
     def start(self) -> None:
         if self._client is not None:
             return
-        args = {k: v for k, v in self._client_args.items() if v is not None}
         with _unavailable("connection"):
-            client = self._given or QdrantClient(**args, timeout=int(self.timeout_s))  # type: ignore[arg-type]
+            client = self._given or QdrantClient(
+                location=self._location,
+                url=self._url,
+                api_key=self._api_key,
+                path=self._path,
+                timeout=int(self.timeout_s),
+            )
             self.name = self.pinned or current_version(client, self.spec.collection)
             if client.collection_exists(self.name):
                 if self.check_spec:
@@ -140,23 +145,31 @@ class QdrantServerIndex:
 
     def _metadata(self) -> dict[str, object]:
         spec = self.spec
-        return {"docent": {"model": spec.model, "dense_size": spec.dense_size, "multilingual_model": spec.multilingual_model,
-                           "multilingual_size": spec.multilingual_size}}
+        return {
+            "docent": {
+                "model": spec.model,
+                "dense_size": spec.dense_size,
+                "multilingual_model": spec.multilingual_model,
+                "multilingual_size": spec.multilingual_size,
+            }
+        }
 
     def _create(self, client: QdrantClient) -> None:
         name = self.name
         vectors = {DENSE: models.VectorParams(size=self.spec.dense_size, distance=models.Distance.COSINE)}
         if self.spec.multilingual_model:
-            vectors[DENSE_MULTI] = models.VectorParams(size=self.spec.multilingual_size, distance=models.Distance.COSINE)
+            vectors[DENSE_MULTI] = models.VectorParams(
+                size=self.spec.multilingual_size, distance=models.Distance.COSINE
+            )
         # A distributed cluster spreads the collection over `shards` and keeps `replication_factor` copies.
-        spread = ({"shard_number": self.shards, "replication_factor": self.replication_factor}
-                  if self.shards > 1 or self.replication_factor > 1 else {})
+        distributed = self.shards > 1 or self.replication_factor > 1
         client.create_collection(
             name,
             vectors_config=vectors,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=self._metadata(),
-            **spread,
+            shard_number=self.shards if distributed else None,
+            replication_factor=self.replication_factor if distributed else None,
         )
         with warnings.catch_warnings():  # the in-process engine warns that it ignores payload indexes
             warnings.simplefilter("ignore", UserWarning)
@@ -173,14 +186,20 @@ class QdrantServerIndex:
         stored = (config.metadata or {}).get("docent", {})
         vectors = config.params.vectors
         size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
-        return {"model": stored.get("model"), "dense_size": size,
-                "multilingual_model": stored.get("multilingual_model") or "",
-                "multilingual_size": stored.get("multilingual_size") or 0}
+        return {
+            "model": stored.get("model"),
+            "dense_size": size,
+            "multilingual_model": stored.get("multilingual_model") or "",
+            "multilingual_size": stored.get("multilingual_size") or 0,
+        }
 
     def _matches(self, client: QdrantClient, name: str) -> bool:
-        return self.stored_spec(client, name) == {"model": self.spec.model, "dense_size": self.spec.dense_size,
-                                                  "multilingual_model": self.spec.multilingual_model,
-                                                  "multilingual_size": self.spec.multilingual_size}
+        return self.stored_spec(client, name) == {
+            "model": self.spec.model,
+            "dense_size": self.spec.dense_size,
+            "multilingual_model": self.spec.multilingual_model,
+            "multilingual_size": self.spec.multilingual_size,
+        }
 
     def _check(self, client: QdrantClient, name: str) -> None:
         config = client.get_collection(name).config
@@ -215,10 +234,14 @@ class QdrantServerIndex:
                 return
             if not self._matches(client, target):
                 self._refused = target
-                log.warning("the index now points at version %s, built with other settings: this process keeps "
-                            "serving %s until it is restarted with that version's settings", target, self.name)
+                log.warning(
+                    "the index now points at version %s, built with other settings: this process keeps "
+                    "serving %s until it is restarted with that version's settings",
+                    target,
+                    self.name,
+                )
                 return
-        except Exception as exc:  # noqa: BLE001 - a failed look is retried; the request itself goes on
+        except Exception as exc:  # a failed look is retried; the request itself goes on
             log.warning("could not read the index alias: %s", exc)
             return
         log.info("index switched from version %s to %s", self.name, target)
@@ -235,8 +258,8 @@ class QdrantServerIndex:
             stale = models.Filter(must=[_match("document_id", document_id)], must_not=[_match("revision", revision)])
             self.client.delete(name, points_selector=models.FilterSelector(filter=stale), wait=True)
 
-    def _vectors(self, chunk: IndexedChunk) -> dict[str, object]:
-        vectors: dict[str, object] = {
+    def _vectors(self, chunk: IndexedChunk) -> dict[str, models.Vector]:
+        vectors: dict[str, models.Vector] = {
             DENSE: as_list(chunk.dense),
             SPARSE: models.SparseVector(indices=chunk.sparse.indices, values=chunk.sparse.values),
         }
@@ -283,13 +306,14 @@ class QdrantServerIndex:
         for payload in self._first_chunks(["document_id", "source", "acl", "visibility", "tags"]):
             yield DocumentGrant.from_payload(payload)
 
-    def _first_chunks(self, fields: list[str]) -> Iterator[dict]:
+    def _first_chunks(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         offset = None
         first_chunks = models.Filter(must=[_match("chunk", 0)])
         while True:
             with _unavailable("scroll"):
-                records, offset = self.client.scroll(self.name, scroll_filter=first_chunks, limit=512, offset=offset,
-                                                     with_payload=fields)
+                records, offset = self.client.scroll(
+                    self.name, scroll_filter=first_chunks, limit=512, offset=offset, with_payload=fields
+                )
             for record in records:
                 yield record.payload or {}
             if offset is None:
@@ -297,7 +321,7 @@ class QdrantServerIndex:
 
     def search(self, query: IndexQuery) -> list[SearchHit]:
         flt = _filter(query.access, query.filters)
-        nearest: list[tuple[object, str]] = []
+        nearest: list[tuple[list[float] | models.SparseVector, str]] = []
         if query.dense is not None:
             nearest.append((as_list(query.dense), query.dense_vector))
         if query.sparse is not None and query.sparse.indices:  # a query of stopwords only has no terms
@@ -309,15 +333,25 @@ class QdrantServerIndex:
             if len(nearest) == 1:
                 vector, using = nearest[0]
                 response = self.client.query_points(
-                    self.name, query=vector, using=using, query_filter=flt, limit=query.limit,
-                    with_payload=True, with_vectors=with_vectors,
+                    self.name,
+                    query=vector,
+                    using=using,
+                    query_filter=flt,
+                    limit=query.limit,
+                    with_payload=True,
+                    with_vectors=with_vectors,
                 )
             else:
-                fusion = (models.FusionQuery(fusion=models.Fusion.DBSF) if query.fusion is Fusion.DBSF
-                          else models.RrfQuery(rrf=models.Rrf(k=RRF_K)))
+                fusion = (
+                    models.FusionQuery(fusion=models.Fusion.DBSF)
+                    if query.fusion is Fusion.DBSF
+                    else models.RrfQuery(rrf=models.Rrf(k=RRF_K))
+                )
                 response = self.client.query_points(
                     self.name,
-                    prefetch=[models.Prefetch(query=v, using=u, filter=flt, limit=query.candidates) for v, u in nearest],
+                    prefetch=[
+                        models.Prefetch(query=v, using=u, filter=flt, limit=query.candidates) for v, u in nearest
+                    ],
                     query=fusion,
                     query_filter=flt,
                     limit=query.limit,
@@ -340,7 +374,8 @@ class QdrantServerIndex:
     @staticmethod
     def _hit(point: models.ScoredPoint, vector_name: str) -> SearchHit:
         vector = point.vector.get(vector_name) if isinstance(point.vector, dict) else None
-        return SearchHit.from_payload(str(point.id), point.score, point.payload or {}, vector)  # type: ignore[arg-type]
+        dense = cast("list[float] | None", vector)  # the named vector is a dense one: a list of floats
+        return SearchHit.from_payload(str(point.id), point.score, point.payload or {}, dense)
 
 
 def current_version(client: QdrantClient, collection: str) -> str:

@@ -6,11 +6,13 @@ A cross-encoder is far more accurate than comparing two embeddings, and far slow
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from retrieval.errors import ModelUnavailableError
+
+if TYPE_CHECKING:  # imported in start(): loading torch takes seconds
+    from sentence_transformers import CrossEncoder
 
 
 class Reranker(Protocol):
@@ -41,7 +43,7 @@ class CrossEncoderReranker:
         self.device = device
         self.batch_size = batch_size
         self.max_length = max_length  # tokens of query and text together; the text is truncated beyond it
-        self._model = None
+        self._model: CrossEncoder | None = None
 
     def start(self) -> None:
         if self._model is not None:
@@ -49,24 +51,20 @@ class CrossEncoderReranker:
         folder = Path(self.name).expanduser()
         local = folder.is_dir()
         path = str(folder) if local else self.name
-        if local:
-            # A local model must never reach for the hub (no network in many deployments; slow timeouts).
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import CrossEncoder
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
 
+        # A local folder never reaches for the hub; an id may, unless the deployment sets HF_HUB_OFFLINE=1.
         try:
-            self._model = CrossEncoder(
-                path, device=self.device, max_length=self.max_length, local_files_only=local
-            )
+            self._model = CrossEncoder(path, device=self.device, max_length=self.max_length, local_files_only=local)
         except (OSError, ValueError) as exc:
             raise ModelUnavailableError(f"cannot load reranking model {self.name!r} from {path!r}: {exc}") from exc
 
     @property
-    def model(self):  # noqa: ANN201 - CrossEncoder, imported lazily
+    def model(self) -> CrossEncoder:
         if self._model is None:
             raise RuntimeError("CrossEncoderReranker.start() was not called")
         return self._model

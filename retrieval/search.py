@@ -26,7 +26,7 @@ from retrieval.errors import ConfigError
 from retrieval.filters import NO_FILTERS, SearchFilters
 from retrieval.fusion import Candidate, Fusion, RankedList, fuse
 from retrieval.index import DENSE, DENSE_MULTI, Index, IndexQuery
-from retrieval.models import SearchHit, point_id
+from retrieval.models import SearchHit, SparseVector, point_id
 from retrieval.passages import Passage
 from retrieval.rerank import Reranker
 from retrieval.sparse import SparseEncoder
@@ -136,8 +136,9 @@ class Retriever:
         if len(lists) == 1:  # one list: its own ranking and scores
             ranking = [Candidate(h.id, h.language, h.score) for h in lists[0][1]]
         else:
-            ranking = fuse([lst for lst, _ in lists], query_language=result.language, rule=self.options.fusion,
-                           depth=depth)
+            ranking = fuse(
+                [lst for lst, _ in lists], query_language=result.language, rule=self.options.fusion, depth=depth
+            )
             for candidate in ranking:
                 stages[candidate.key]["fused"] = candidate.score
         scored = [RankedHit(found[c.key], c.score, stages[c.key]) for c in ranking[:limit]]
@@ -158,8 +159,9 @@ class Retriever:
 
     # -- stages ------------------------------------------------------------------------------------
 
-    def _lists(self, request: SearchRequest, result: SearchResult,
-               depth: int) -> list[tuple[RankedList, list[SearchHit]]]:
+    def _lists(
+        self, request: SearchRequest, result: SearchResult, depth: int
+    ) -> list[tuple[RankedList, list[SearchHit]]]:
         """The ranked lists of the request's mode, each searched `depth` deep with the caller's access and filters.
 
         Each list searches only the passages it can judge (see `retrieval.fusion`), by a language filter in
@@ -171,26 +173,26 @@ class Retriever:
             main = RankedList(DENSE, (), self.options.languages, crosses=not self.options.languages)
             if main.speaks(language):
                 vector = np.asarray(self.embedder.embed_query(request.query), dtype=np.float32)
-                sides.append((main, self._query(request, depth, dense=vector, dense_vector=DENSE,
-                                                languages=self.options.languages)))
+                query = self._query(request, depth, self.options.languages, dense=vector, dense_vector=DENSE)
+                sides.append((main, query))
             if self.multilingual_embedder is not None:
                 vector = np.asarray(self.multilingual_embedder.embed_query(request.query), dtype=np.float32)
-                sides.append((RankedList(DENSE_MULTI, ()),
-                              self._query(request, depth, dense=vector, dense_vector=DENSE_MULTI)))
+                query = self._query(request, depth, dense=vector, dense_vector=DENSE_MULTI)
+                sides.append((RankedList(DENSE_MULTI, ()), query))
         if mode is not Mode.DENSE:
             # BM25 cannot match across languages: fused, it searches the query's language only; alone (the
             # sparse mode), it searches everything, as a plain keyword search would.
             alone = mode is Mode.SPARSE
-            sides.append((RankedList("sparse", (), crosses=alone),
-                          self._query(request, depth, sparse=self.sparse.encode_query(request.query),
-                                      languages=frozenset() if alone else frozenset({language}))))
+            languages = frozenset() if alone else frozenset({language})
+            query = self._query(request, depth, languages, sparse=self.sparse.encode_query(request.query))
+            sides.append((RankedList("sparse", (), crosses=alone), query))
             other = detect_language(request.translation) if request.translation else language
-            if not alone and other != language:
+            if request.translation and not alone and other != language:
                 # Its own list, over the other language's passages only: it judges them as the question's
                 # BM25 list judges passages in the question's language.
-                sides.append((RankedList(SPARSE_TRANSLATED, ()),
-                              self._query(request, depth, sparse=self.sparse.encode_query(request.translation),
-                                          languages=frozenset({other}))))
+                sparse = self.sparse.encode_query(request.translation)
+                query = self._query(request, depth, frozenset({other}), sparse=sparse)
+                sides.append((RankedList(SPARSE_TRANSLATED, ()), query))
         result.timings_ms["embed"] = _ms(started)
         started = time.perf_counter()
         lists = []
@@ -203,8 +205,16 @@ class Retriever:
         result.timings_ms["search"] = _ms(started)
         return lists
 
-    def _query(self, request: SearchRequest, depth: int, *, languages: frozenset[str] = frozenset(),
-               **vector: object) -> IndexQuery | None:
+    def _query(
+        self,
+        request: SearchRequest,
+        depth: int,
+        languages: frozenset[str] = frozenset(),
+        *,
+        dense: np.ndarray | None = None,
+        dense_vector: str = DENSE,
+        sparse: SparseVector | None = None,
+    ) -> IndexQuery | None:
         """One list's index query: the request's access and filters, narrowed to `languages` (empty: all)."""
         filters = request.filters
         if languages:
@@ -212,7 +222,9 @@ class Retriever:
             if not wanted:
                 return None
             filters = replace(filters, languages=tuple(wanted))
-        return IndexQuery(limit=depth, access=request.access, filters=filters, **vector)  # type: ignore[arg-type]
+        return IndexQuery(
+            limit=depth, dense=dense, sparse=sparse, dense_vector=dense_vector, access=request.access, filters=filters
+        )
 
     def _depth(self, request: SearchRequest) -> int:
         """Hits to fetch: enough for the per-document cap and merging to still fill k passages."""
@@ -246,7 +258,8 @@ class Retriever:
         numbers = [n for n in range(first.chunk - window, first.chunk) if n >= 0]
         numbers += list(range(last.chunk + 1, last.chunk + window + 1))
         around = {h.chunk: h for h in self.index.fetch([point_id(first.document_id, n) for n in numbers], access)}
-        before, after = [], []
+        before: list[RankedHit] = []
+        after: list[RankedHit] = []
         for n in range(first.chunk - 1, first.chunk - window - 1, -1):  # walk outwards, stop at a section break
             hit = around.get(n)
             if hit is None or not _same_section(hit, first):

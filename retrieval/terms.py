@@ -31,8 +31,8 @@ ENGLISH_STOPWORDS = frozenset(
 )
 # Function words and particles that carry no retrieval signal in Chinese.
 CHINESE_STOPWORDS = frozenset(
-    "的 了 和 是 在 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 它们 这 那 之 也 被 把 让 从 对 于 以 为 上 下 中 等 并 "
-    "其 该 此 将 由 向 但 如 若 则 所 很 又 还 吗 呢 吧 啊".split()
+    "的 了 和 是 在 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 它们 这 那 之 也 被 "
+    "把 让 从 对 于 以 为 上 下 中 等 并 其 该 此 将 由 向 但 如 若 则 所 很 又 还 吗 呢 吧 啊".split()
 )
 
 _init_lock = threading.Lock()
@@ -60,7 +60,7 @@ def stem(word: str) -> str:
     """Snowball English stem, cached: a corpus has few distinct words and the pure-Python stemmer is the
     slowest step of sparse encoding (75% of it before the cache)."""
     with _stem_lock:  # a snowballstemmer instance keeps per-call state
-        return _stemmer.stemWord(word)
+        return str(_stemmer.stemWord(word))
 
 
 def terms(text: str) -> Iterator[str]:

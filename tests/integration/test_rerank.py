@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import math
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from retrieval.errors import ModelUnavailableError
 from retrieval.rerank import CrossEncoderReranker
+
+REPO = Path(__file__).resolve().parents[2]
 
 QUERY = "How many days of annual leave carry over?"
 TEXTS = [
@@ -101,3 +109,65 @@ def test_a_model_that_cannot_load_is_model_unavailable(tmp_path, name):
     path = name if "/" in name else str(tmp_path / name)
     with pytest.raises(ModelUnavailableError, match="cannot load reranking model"):
         CrossEncoderReranker(path).start()
+
+
+# Run in a fresh interpreter, because huggingface_hub reads HF_HUB_OFFLINE and HF_ENDPOINT once, when imported.
+START_MODELS = """
+import json, os, sys, urllib.error, urllib.request
+import sentence_transformers  # its import sets variables of its own (torch's); Docent's start() must set none
+from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.errors import ModelUnavailableError
+from retrieval.rerank import CrossEncoderReranker
+
+before = dict(os.environ)
+SentenceTransformerEmbedder().start()  # the packaged MiniLM: a local folder
+CrossEncoderReranker(sys.argv[1]).start()
+changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))
+print(json.dumps({"changed": changed}), flush=True)
+try:
+    urllib.request.urlopen(os.environ["HF_ENDPOINT"] + "/local-models-started")  # a mark in the hub's log
+except urllib.error.HTTPError:
+    pass
+try:
+    CrossEncoderReranker("docent-test/no-such-reranker").start()
+except ModelUnavailableError:
+    print(json.dumps({"hub_id": "unavailable"}), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_starting_models_leaves_the_environment_alone_and_local_models_off_the_hub(tiny_model):
+    """Offline is the deployment's choice: start() must not set HF_HUB_OFFLINE for the whole process.
+
+    A stand-in hub records every request: loading the local models sends none, and a reranker named by hub id,
+    started after them, still asks the hub (before the fix, the embedder's start() had made the process offline).
+    """
+    requests: list[str] = []
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{hub.server_port}", PYTHONPATH=str(REPO))
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", START_MODELS, tiny_model], env=env, capture_output=True, text=True, timeout=300
+        )
+    finally:
+        hub.shutdown()
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert lines == [{"changed": []}, {"hub_id": "unavailable"}]
+    mark = requests.index("/local-models-started")
+    assert requests[:mark] == []
+    assert any("docent-test/no-such-reranker" in r for r in requests[mark:])
