@@ -50,6 +50,12 @@ class QueryEmbedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
+class SentenceEmbedder(QueryEmbedder, Protocol):
+    """Both sides of a dense model: the multilingual one, which the answerer also uses to compare sentences."""
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SearchOptions:
     """The tuning of the service; built from `RetrievalSettings` in the composition root."""
@@ -96,7 +102,7 @@ class Retriever:
         embedder: QueryEmbedder,
         sparse: SparseEncoder,
         *,
-        multilingual_embedder: QueryEmbedder | None = None,
+        multilingual_embedder: SentenceEmbedder | None = None,
         reranker: Reranker | None = None,
         options: SearchOptions = SearchOptions(),
     ) -> None:
