@@ -25,11 +25,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from markdown_it import MarkdownIt
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slackify_markdown import slackify_markdown
 
 from retrieval.access import PUBLIC_ONLY, Access, Principal
 from retrieval.errors import DocentError
@@ -44,6 +46,7 @@ BLOCKS_PER_MESSAGE = 45  # of Slack's 50
 HISTORY_TURNS = 6
 WORKING = "eyes"
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +127,19 @@ class Seen:
 
 
 def to_mrkdwn(text: str) -> str:
-    """Markdown as the model writes it -> Slack mrkdwn: bold, links and headings."""
-    text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
-    text = re.sub(r"^#{1,6}\s*(.+)$", r"*\1*", text, flags=re.MULTILINE)
-    return text
+    """Markdown as the model writes it -> Slack mrkdwn, through slackify-markdown, which renders a CommonMark
+    parse: bold, italics, strike-through, headings, lists, links (a URL may hold parentheses), code left as
+    written, and &, < and > escaped. Slack has no tables, so a table is shown as a code block, as written."""
+    return slackify_markdown(_tables_as_code(text)).rstrip("\n")
+
+
+def _tables_as_code(text: str) -> str:
+    """`text` with each top-level GFM table fenced as a code block (markdown-it-py finds the tables' lines)."""
+    lines = text.split("\n")
+    tables = [token.map for token in _MARKDOWN.parse(text) if token.type == "table_open" and token.level == 0]
+    for start, end in reversed([span for span in tables if span]):
+        lines[start:end] = ["```", *lines[start:end], "```"]
+    return "\n".join(lines)
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:

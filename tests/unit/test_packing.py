@@ -99,9 +99,9 @@ def test_a_first_sentence_that_does_not_fit_drops_the_passage_and_a_later_one_fi
 
 
 def test_a_cut_keeps_every_sentence_that_fits_even_when_pieces_overcount():
-    item = passage("a b. c d. e f.", "A")  # sentences count 3 + 3 with Prefixed, "a b. c d." only 5
+    item = passage("A b. C d. E f.", "A")  # sentences count 3 + 3 with Prefixed, "A b. C d." only 5
     packed = pack([item], Prefixed(), 3 + 5)  # header 3
-    assert packed.passages[0].text == "a b. c d."
+    assert packed.passages[0].text == "A b. C d."
     assert packed.tokens == 7  # the rendered context, counted as a whole
 
 
