@@ -129,8 +129,14 @@ class Seen:
 def to_mrkdwn(text: str) -> str:
     """Markdown as the model writes it -> Slack mrkdwn, through slackify-markdown, which renders a CommonMark
     parse: bold, italics, strike-through, headings, lists, links (a URL may hold parentheses), code left as
-    written, and &, < and > escaped. Slack has no tables, so a table is shown as a code block, as written."""
-    return slackify_markdown(_tables_as_code(text)).rstrip("\n")
+    written, and &, < and > escaped. Slack has no tables, so a table is shown as a code block, as written.
+
+    The converter passes Slack's own `<!channel>`, `<@U…>` and `<#C…>` through; an answer (or a document it
+    quotes) must never notify a channel or a person, so those are escaped into plain text."""
+    return _SPECIAL.sub(r"&lt;\1&gt;", slackify_markdown(_tables_as_code(text))).rstrip("\n")
+
+
+_SPECIAL = re.compile(r"<([!@#][^<>]*)>")  # Slack's mentions and broadcasts: <!here>, <@U123>, <#C123|general>
 
 
 def _tables_as_code(text: str) -> str:

@@ -33,3 +33,10 @@ def test_a_table_becomes_a_code_block_that_keeps_its_rows() -> None:
         "Rates:\n\n```\n| City | Per day |\n|---|---|\n| Paris | **180** EUR |\n| Tokyo | 20,000 JPY |\n```\n"
         "Ask *Finance*."
     )
+
+
+def test_broadcasts_and_mentions_in_an_answer_are_plain_text():
+    """A document that says `<!channel>` must not make Docent notify the whole channel when it is quoted."""
+    text = to_mrkdwn("Ping <!channel> and <!here|here>, <@U123> or <#C42|general>, see [x](https://a.com/b)")
+    assert "<!" not in text and "<@" not in text and "<#" not in text
+    assert "&lt;!channel&gt;" in text and "<https://a.com/b|x>" in text
