@@ -33,15 +33,23 @@ class ParseLimits:
 
 @dataclass(frozen=True, slots=True)
 class ParseOutcome:
-    """A parsed document, or the reason a file could not be parsed (never both)."""
+    """A parsed document, or the reason a file could not be parsed (never both).
+
+    `transient` marks a failure that may pass on another try (a timeout, a crash, memory running out on a
+    busy machine); a corrupt, unsupported or too large file fails the same way every time."""
 
     path: Path
     document: ParsedDocument | None = None
     error: str | None = None
+    transient: bool = False
 
 
 class ParseFailure(Exception):
-    """Raised inside a worker for a file that cannot be parsed; becomes `ParseOutcome.error`."""
+    """Raised inside a worker for a file that cannot be parsed; becomes `ParseOutcome.error` (and `.transient`)."""
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
 
 
 def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
@@ -67,7 +75,7 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
     try:
         document = parsing.parse(path, doc_type)
     except MemoryError:
-        raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)") from None
+        raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)", transient=True) from None
     except Exception as exc:  # noqa: BLE001 - any parser error is this document's failure, reported by name
         raise ParseFailure(f"cannot parse {doc_type}: {type(exc).__name__}: {exc}"[:500]) from exc
     if not any(block.text.strip() for block in document.blocks):
@@ -101,9 +109,9 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
         try:
             conn.send(("ok", parse_file(Path(path), limits)))
         except ParseFailure as exc:
-            conn.send(("error", str(exc)))
+            conn.send(("error", (str(exc), exc.transient)))
         except MemoryError:
-            conn.send(("error", f"parser ran out of memory (limit {memory_mb} MiB)"))
+            conn.send(("error", (f"parser ran out of memory (limit {memory_mb} MiB)", True)))
 
 
 class _Worker:
@@ -148,15 +156,16 @@ class _Worker:
             answer = self.conn.recv() if ready else None
         except (EOFError, ConnectionResetError):
             code = self._reap()
-            return ParseOutcome(path, error=f"parser crashed (exit code {code})")
+            return ParseOutcome(path, error=f"parser crashed (exit code {code})", transient=True)
         if answer is None:
             self.stop()
-            return ParseOutcome(path, error=f"parser timed out after {self.limits.timeout_s:g} s")
+            return ParseOutcome(path, error=f"parser timed out after {self.limits.timeout_s:g} s", transient=True)
         status, value = answer
         if status == "ok":
             _, document = value
             return ParseOutcome(path, document=document)
-        return ParseOutcome(path, error=value)
+        reason, transient = value
+        return ParseOutcome(path, error=reason, transient=transient)
 
     def _reap(self) -> int | None:
         assert self.process is not None
