@@ -37,11 +37,11 @@ from rich.table import Table  # noqa: E402
 
 from bench.corpus import write_corpus  # noqa: E402
 from bench.ingest import machine_info, write_report  # noqa: E402
-from ingest.celery_queue import CeleryQueue  # noqa: E402
+from ingest.jobs.celery_queue import CeleryQueue  # noqa: E402
 from ingest.discovery import document_id, source_of  # noqa: E402
-from ingest.jobs import Grant  # noqa: E402
-from ingest.queue import JobService  # noqa: E402
-from ingest.redis_jobs import RedisJobStore  # noqa: E402
+from ingest.jobs.store import Grant  # noqa: E402
+from ingest.jobs.queue import JobService  # noqa: E402
+from ingest.jobs.redis_store import RedisJobStore  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 console = Console(stderr=True)

@@ -74,7 +74,7 @@ class WriteLocks(Protocol):
 
 class DocumentLocks:
     """`WriteLocks` among the threads of one process (the embedded index has no other writer);
-    `ingest.redis_jobs.RedisDocumentLocks` across the processes that share a Qdrant server."""
+    `ingest.jobs.redis_store.RedisDocumentLocks` across the processes that share a Qdrant server."""
 
     def __init__(self, stripes: int = 64) -> None:
         self._locks = [threading.Lock() for _ in range(stripes)]

@@ -278,8 +278,8 @@ def _ingest_via_queue(settings: Settings, args: argparse.Namespace, *, kind: str
     """Submit a job to the Redis queue; the workers read the files, so they must see the same paths."""
     from rich.console import Console
 
-    from ingest.jobs import Grant, JobStatus
-    from ingest.queue import JobService
+    from ingest.jobs.store import Grant, JobStatus
+    from ingest.jobs.queue import JobService
     from serve.components import make_celery_queue, make_job_store
     from serve.progress import JobProgress
 
@@ -381,7 +381,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     """The composition root of a worker process: models and index once, then Celery consumes until SIGTERM."""
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from ingest.queue import ThreadPipelines
+    from ingest.jobs.queue import ThreadPipelines
     from serve.components import (make_celery_queue, make_job_store, make_parsers, make_pipeline, make_reaper,
                                   make_runner, start_writer, worker_id)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ingest.jobs import FileOutcome, Grant, Job, JobStore, TaskRecord, TaskState
+from ingest.jobs.store import FileOutcome, Grant, Job, JobStore, TaskRecord, TaskState
 from ingest.pipeline import FileDone, IngestPipeline
 from ingest.quarantine import Quarantine
 
