@@ -55,6 +55,7 @@ class ParseFailure(Exception):
 def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
     """Detect, check and parse one file. Runs in a worker; raises ParseFailure with a readable reason."""
     from ingest import filetypes, guards, parsing
+    from ingest.formats import format_named
 
     size = path.stat().st_size
     if size == 0:
@@ -65,7 +66,7 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
         doc_type = filetypes.detect(path)
     except filetypes.UnsupportedType as exc:
         raise ParseFailure(f"unsupported file type: {exc}") from exc
-    if doc_type in ("docx", "pptx", "xlsx"):
+    if format_named(doc_type).zip_member is not None:  # an OOXML container: check it before unpacking
         try:
             guards.check_zip_container(
                 path, max_unpacked_bytes=limits.max_unpacked_mb * 2**20, max_ratio=limits.max_zip_ratio
@@ -89,11 +90,15 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from ingest import parsing  # noqa: F401 - import once, before the memory cap and the first timeout
+    from importlib import import_module
+
+    from ingest.formats import FORMATS
     from ingest.offline import configure_unstructured
 
     configure_unstructured()
-    import unstructured.partition.docx, unstructured.partition.email, unstructured.partition.html  # noqa: E401, F401
-    import unstructured.partition.md, unstructured.partition.pptx, unstructured.partition.xlsx  # noqa: E401, F401
+    for fmt in FORMATS:  # every partitioner, before the memory cap and the first timeout
+        if fmt.partitioner:
+            import_module(fmt.partitioner.partition(":")[0])
 
     cap = memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
