@@ -31,11 +31,11 @@ from rich.table import Table
 
 from bench.common import DOCENT, REPORTS, SAMPLE_DOCS, docent_env, new_report, write_report
 from bench.corpus import write_corpus
-from ingest.celery_queue import CeleryQueue
 from ingest.discovery import document_id, source_of
-from ingest.jobs import Grant
-from ingest.queue import JobService
-from ingest.redis_jobs import RedisJobStore
+from ingest.jobs.celery_queue import CeleryQueue
+from ingest.jobs.queue import JobService
+from ingest.jobs.redis_store import RedisJobStore
+from ingest.jobs.store import Grant
 from tests.redis_server import RedisServer
 
 console = Console(stderr=True)

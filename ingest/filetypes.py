@@ -10,13 +10,11 @@ import re
 import zipfile
 from pathlib import Path
 
-SUPPORTED = ("pdf", "docx", "pptx", "xlsx", "html", "md", "eml", "txt")
+from ingest.formats import FORMATS, is_xml
 
-_OOXML_MARKERS = {"word/document.xml": "docx", "ppt/presentation.xml": "pptx", "xl/workbook.xml": "xlsx"}
-_HTML = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|h[1-6]|p|div|table)\b", re.I | re.S)
-_EMAIL_HEADER = re.compile(rb"^(from|to|subject|date|received|return-path|message-id|mime-version):", re.I | re.M)
-_MARKDOWN = re.compile(r"^(#{1,6} \S|\s*[-*+] \S|\|.+\|\s*$|```)", re.M)
-_MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown"}
+SUPPORTED = tuple(f.name for f in FORMATS)
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SNIFF_BYTES = 8192
 
 
@@ -25,33 +23,27 @@ class UnsupportedType(ValueError):
 
 
 def detect(path: Path) -> str:
-    """The file type of `path`, one of SUPPORTED; raises UnsupportedType otherwise."""
+    """The file type of `path`, one of SUPPORTED (the rows of ingest/formats.py); raises UnsupportedType otherwise."""
     with path.open("rb") as f:
         head = f.read(_SNIFF_BYTES)
     if not head:
         raise UnsupportedType("empty file")
-    if head.startswith(b"%PDF-"):
-        return "pdf"
+    for fmt in FORMATS:
+        if fmt.magic is not None and head.startswith(fmt.magic):
+            return fmt.name
     if head.startswith(b"PK\x03\x04"):
         return _ooxml_type(path)
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+    if head.startswith(_OLE):
         raise UnsupportedType("legacy Office (OLE) file; save it as .docx/.xlsx/.pptx")
     text = _as_text(head)
     if text is None:
         raise UnsupportedType(f"binary content of an unknown type ({head[:8]!r}...)")
-    if _HTML.match(head):
-        return "html"
-    if head.lstrip().startswith(b"<?xml"):
-        if re.search(rb"<html\b", head, re.I):
-            return "html"
+    if is_xml(head) and not re.search(rb"<html\b", head, re.I):
         raise UnsupportedType("XML document (only XHTML is parsed)")
-    if len(_EMAIL_HEADER.findall(head.split(b"\n\n", 1)[0])) >= 2:
-        return "eml"
-    if path.suffix.lower() in _MARKDOWN_SUFFIXES:
-        return "md"
-    if path.suffix.lower() not in {".txt", ".text", ""} and _MARKDOWN.search(text):
-        return "md"
-    return "txt"
+    for fmt in FORMATS:
+        if fmt.sniff is not None and fmt.sniff(head, text, path):
+            return fmt.name
+    raise UnsupportedType("text of no known format")  # unreachable while txt takes any text
 
 
 def _ooxml_type(path: Path) -> str:
@@ -60,9 +52,9 @@ def _ooxml_type(path: Path) -> str:
             names = set(archive.namelist())
     except zipfile.BadZipFile as exc:
         raise UnsupportedType(f"damaged zip container: {exc}") from exc
-    for marker, kind in _OOXML_MARKERS.items():
-        if marker in names:
-            return kind
+    for fmt in FORMATS:
+        if fmt.zip_member is not None and fmt.zip_member in names:
+            return fmt.name
     raise UnsupportedType("zip archive that is not a Word, PowerPoint or Excel file")
 
 

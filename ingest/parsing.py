@@ -1,4 +1,5 @@
-"""Files to `ParsedDocument`s: unstructured for Office, HTML, Markdown and e-mail; pypdfium2 for PDF.
+"""Files to `ParsedDocument`s with the reader their row in formats.py names: unstructured for Office, HTML,
+Markdown and e-mail; pypdfium2 for PDF.
 
 PDFs go through pypdfium2 page by page (page numbers kept) because unstructured's PDF extra pulls a CUDA
 build of torch and several hundred MB of layout models; pdfium extracts Chinese and English text in
@@ -8,11 +9,11 @@ milliseconds. Plain text and PDF pages share one layout-free reader (`text_block
 from __future__ import annotations
 
 import re
-import zipfile
-from html import unescape
+from importlib import import_module
 from pathlib import Path
 
 from ingest.documents import Block, BlockKind, ParsedDocument
+from ingest.formats import Format, Headings, Reader, format_named
 from ingest.offline import configure_unstructured
 
 _SENTENCE_END = tuple("。！？.!?；;：:，,")
@@ -20,21 +21,19 @@ _BULLETS = tuple("•·-*–—▪●○◦")
 _RULE = re.compile(r"^[=\-_*~]{3,}$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SKIPPED = {"Header", "Footer", "PageBreak", "PageNumber", "Image", "Formula", "FigureCaption"}
-_CORE_TITLE = re.compile(rb"<dc:title>(.*?)</dc:title>", re.S)
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
 def parse(path: Path, doc_type: str) -> ParsedDocument:
-    """Parse `path` as `doc_type` (one of filetypes.SUPPORTED)."""
-    if doc_type == "pdf":
+    """Parse `path` as `doc_type` (one of filetypes.SUPPORTED), with the reader its row in formats.py names."""
+    fmt = format_named(doc_type)
+    if fmt.reader is Reader.PDF:
         return _parse_pdf(path)
-    if doc_type == "txt":
-        # Plain text has no markup; unstructured's title heuristics are English-only, so use the PDF rules.
+    if fmt.reader is Reader.TEXT:
         blocks, meta_title = text_blocks(decode_text(path.read_bytes())), None
     else:
         configure_unstructured()
-        blocks, meta_title = _parse_with_unstructured(path, doc_type)
-    if doc_type == "xlsx":  # sheet names are not titles
+        blocks, meta_title = _parse_with_unstructured(path, fmt)
+    if fmt.sheets:  # sheet names are not titles
         return ParsedDocument(title=meta_title or path.stem, doc_type=doc_type, blocks=blocks)
     title = meta_title or _first_heading(blocks) or _first_short_line(blocks) or path.stem
     return ParsedDocument(title=title, doc_type=doc_type, blocks=blocks)
@@ -79,41 +78,20 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _partition(path: Path, doc_type: str) -> tuple[list, str | None]:
-    """Run the unstructured partitioner for `doc_type`; returns its elements and a metadata title if any."""
-    if doc_type == "docx":
-        from unstructured.partition.docx import partition_docx
-
-        return partition_docx(filename=str(path), infer_table_structure=True), _office_title(path)
-    if doc_type == "pptx":
-        from unstructured.partition.pptx import partition_pptx
-
-        return partition_pptx(filename=str(path), infer_table_structure=True), _office_title(path)
-    if doc_type == "xlsx":
-        from unstructured.partition.xlsx import partition_xlsx
-
-        return partition_xlsx(filename=str(path), find_subtable=False, infer_table_structure=True), _office_title(path)
-    if doc_type == "eml":
-        from unstructured.partition.email import partition_email
-
-        elements = partition_email(filename=str(path), process_attachments=False)
-        subject = elements[0].metadata.subject if elements else None
-        return elements, subject
-    text = decode_text(path.read_bytes())
-    if doc_type == "html":
-        from unstructured.partition.html import partition_html
-
-        match = _HTML_TITLE.search(text[:65536])
-        return partition_html(text=text), unescape(match.group(1)).strip() if match else None
-    if doc_type == "md":
-        from unstructured.partition.md import partition_md
-
-        return partition_md(text=text), None
-    raise ValueError(f"no unstructured partitioner for {doc_type!r}")
+def _partition(path: Path, fmt: Format) -> tuple[list, str | None]:
+    """Run the format's unstructured partitioner; returns its elements and a metadata title if any."""
+    if fmt.partitioner is None:
+        raise ValueError(f"no unstructured partitioner for {fmt.name!r}")
+    module, _, name = fmt.partitioner.partition(":")
+    partition = getattr(import_module(module), name)
+    text = decode_text(path.read_bytes()) if fmt.text_input else None
+    source = {"text": text} if fmt.text_input else {"filename": str(path)}
+    elements = partition(**source, **fmt.options)
+    return elements, fmt.title(path, text, elements) if fmt.title else None
 
 
-def _parse_with_unstructured(path: Path, doc_type: str) -> tuple[list[Block], str | None]:
-    elements, meta_title = _partition(path, doc_type)
+def _parse_with_unstructured(path: Path, fmt: Format) -> tuple[list[Block], str | None]:
+    elements, meta_title = _partition(path, fmt)
     blocks: list[Block] = []
     sheet: str | None = None
     for element in elements:
@@ -124,29 +102,19 @@ def _parse_with_unstructured(path: Path, doc_type: str) -> tuple[list[Block], st
         if category in _SKIPPED or not text:
             continue
         if category == "Table":
-            if doc_type == "xlsx" and meta.page_name and meta.page_name != sheet:
+            if fmt.sheets and meta.page_name and meta.page_name != sheet:
                 sheet = meta.page_name
                 blocks.append(Block(BlockKind.HEADING, sheet, level=1, page=page))
             rows = table_rows(meta.text_as_html) if meta.text_as_html else ()
             blocks.append(Block(BlockKind.TABLE, render_rows(rows) if rows else text, page=page, rows=rows))
             continue
         depth = meta.category_depth or 0
-        trusted = doc_type in {"docx", "html", "md"} or (doc_type == "pptx" and depth == 0)
+        trusted = fmt.headings is Headings.ALL or (fmt.headings is Headings.TOP_LEVEL and depth == 0)
         if category == "Title" and trusted and looks_like_heading(text):
             blocks.append(Block(BlockKind.HEADING, text, level=depth + 1, page=page))
         else:
             blocks.append(Block(BlockKind.TEXT, text, page=page))
     return blocks, (meta_title or "").strip() or None
-
-
-def _office_title(path: Path) -> str | None:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            core = archive.read("docProps/core.xml")
-    except (KeyError, zipfile.BadZipFile):
-        return None
-    match = _CORE_TITLE.search(core)
-    return unescape(match.group(1).decode("utf-8", errors="replace")).strip() or None if match else None
 
 
 def table_rows(html: str) -> tuple[tuple[str, ...], ...]:

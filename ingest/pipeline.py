@@ -74,7 +74,7 @@ class WriteLocks(Protocol):
 
 class DocumentLocks:
     """`WriteLocks` among the threads of one process (the embedded index has no other writer);
-    `ingest.redis_jobs.RedisDocumentLocks` across the processes that share a Qdrant server."""
+    `ingest.jobs.redis_store.RedisDocumentLocks` across the processes that share a Qdrant server."""
 
     def __init__(self, stripes: int = 64) -> None:
         self._locks = [threading.Lock() for _ in range(stripes)]
@@ -91,6 +91,7 @@ class FileDone:
     status: str  # "indexed" | "unchanged" | "failed"
     chunks: int = 0  # written, or already in the index when unchanged
     reason: str | None = None  # why it failed
+    transient: bool = False  # a failure that may pass on another try (see ParseOutcome.transient)
 
 
 @dataclass(slots=True)
@@ -198,7 +199,8 @@ class IngestPipeline:
             if outcome.document is None:
                 log.warning("failed source=%s reason=%s", outcome.path, outcome.error)
                 report.failed.append(Failure(str(outcome.path), outcome.error or "unknown error"))
-                notify(FileDone(outcome.path, "failed", reason=outcome.error or "unknown error"))
+                notify(FileDone(outcome.path, "failed", reason=outcome.error or "unknown error",
+                                transient=outcome.transient))
                 continue
             plan = planned[outcome.path]
             chunks = self.chunker.chunk(outcome.document)

@@ -33,20 +33,29 @@ class ParseLimits:
 
 @dataclass(frozen=True, slots=True)
 class ParseOutcome:
-    """A parsed document, or the reason a file could not be parsed (never both)."""
+    """A parsed document, or the reason a file could not be parsed (never both).
+
+    `transient` marks a failure that may pass on another try (a timeout, a crash, memory running out on a
+    busy machine); a corrupt, unsupported or too large file fails the same way every time."""
 
     path: Path
     document: ParsedDocument | None = None
     error: str | None = None
+    transient: bool = False
 
 
 class ParseFailure(Exception):
-    """Raised inside a worker for a file that cannot be parsed; becomes `ParseOutcome.error`."""
+    """Raised inside a worker for a file that cannot be parsed; becomes `ParseOutcome.error` (and `.transient`)."""
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
 
 
 def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
     """Detect, check and parse one file. Runs in a worker; raises ParseFailure with a readable reason."""
     from ingest import filetypes, guards, parsing
+    from ingest.formats import format_named
 
     size = path.stat().st_size
     if size == 0:
@@ -57,7 +66,7 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
         doc_type = filetypes.detect(path)
     except filetypes.UnsupportedType as exc:
         raise ParseFailure(f"unsupported file type: {exc}") from exc
-    if doc_type in ("docx", "pptx", "xlsx"):
+    if format_named(doc_type).zip_member is not None:  # an OOXML container: check it before unpacking
         try:
             guards.check_zip_container(
                 path, max_unpacked_bytes=limits.max_unpacked_mb * 2**20, max_ratio=limits.max_zip_ratio
@@ -67,7 +76,7 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
     try:
         document = parsing.parse(path, doc_type)
     except MemoryError:
-        raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)") from None
+        raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)", transient=True) from None
     except Exception as exc:  # noqa: BLE001 - any parser error is this document's failure, reported by name
         raise ParseFailure(f"cannot parse {doc_type}: {type(exc).__name__}: {exc}"[:500]) from exc
     if not any(block.text.strip() for block in document.blocks):
@@ -81,11 +90,15 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from ingest import parsing  # noqa: F401 - import once, before the memory cap and the first timeout
+    from importlib import import_module
+
+    from ingest.formats import FORMATS
     from ingest.offline import configure_unstructured
 
     configure_unstructured()
-    import unstructured.partition.docx, unstructured.partition.email, unstructured.partition.html  # noqa: E401, F401
-    import unstructured.partition.md, unstructured.partition.pptx, unstructured.partition.xlsx  # noqa: E401, F401
+    for fmt in FORMATS:  # every partitioner, before the memory cap and the first timeout
+        if fmt.partitioner:
+            import_module(fmt.partitioner.partition(":")[0])
 
     cap = memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
@@ -101,9 +114,9 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
         try:
             conn.send(("ok", parse_file(Path(path), limits)))
         except ParseFailure as exc:
-            conn.send(("error", str(exc)))
+            conn.send(("error", (str(exc), exc.transient)))
         except MemoryError:
-            conn.send(("error", f"parser ran out of memory (limit {memory_mb} MiB)"))
+            conn.send(("error", (f"parser ran out of memory (limit {memory_mb} MiB)", True)))
 
 
 class _Worker:
@@ -148,15 +161,16 @@ class _Worker:
             answer = self.conn.recv() if ready else None
         except (EOFError, ConnectionResetError):
             code = self._reap()
-            return ParseOutcome(path, error=f"parser crashed (exit code {code})")
+            return ParseOutcome(path, error=f"parser crashed (exit code {code})", transient=True)
         if answer is None:
             self.stop()
-            return ParseOutcome(path, error=f"parser timed out after {self.limits.timeout_s:g} s")
+            return ParseOutcome(path, error=f"parser timed out after {self.limits.timeout_s:g} s", transient=True)
         status, value = answer
         if status == "ok":
             _, document = value
             return ParseOutcome(path, document=document)
-        return ParseOutcome(path, error=value)
+        reason, transient = value
+        return ParseOutcome(path, error=reason, transient=transient)
 
     def _reap(self) -> int | None:
         assert self.process is not None

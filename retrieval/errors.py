@@ -1,7 +1,12 @@
 """One error family for all of Docent.
 
-Domain code raises a `DocentError` subclass with a stable `code`; only the entry points (the CLI today, the
-HTTP API later) decide how an error is shown. Codes are part of the public contract: never rename one.
+Domain code raises a `DocentError` subclass with a stable `code`; only the entry points (the CLI, the HTTP API,
+the Slack bot) decide how an error is shown. Codes are part of the public contract: never rename one. Every code
+sent on the wire is a member of `ErrorCode`, including those the HTTP layer produces itself (`invalid_request`,
+`not_found`, `not_ready`, `internal`), and serve/api/errors.py maps each one to a status (a test checks it).
+
+`transient` says whether the same request may succeed if tried again later (a dependency down or busy), so
+callers decide to retry or to say "try again" from the error's class, never from its message or code text.
 """
 
 from __future__ import annotations
@@ -25,12 +30,19 @@ class ErrorCode(StrEnum):
     MODEL_NOT_FOUND = "model_not_found"
     QUEUE_UNAVAILABLE = "queue_unavailable"
     QUEUE_FULL = "queue_full"
+    # Produced by the HTTP layer itself rather than by a DocentError subclass.
+    INVALID_REQUEST = "invalid_request"  # the body or a parameter does not match the schema
+    NOT_FOUND = "not_found"  # no such route
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_READY = "not_ready"  # /readyz: a dependency is not ready yet
+    INTERNAL = "internal"  # an unexpected exception (a bug); the details are in the server log
 
 
 class DocentError(Exception):
     """Base of every error Docent raises on purpose."""
 
     code: ErrorCode = ErrorCode.CONFIG_INVALID
+    transient: bool = False  # True: a dependency is down or busy, and the same request may succeed later
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -57,9 +69,12 @@ class IndexUnavailableError(DocentError):
     """The Qdrant server cannot be reached or answered with an error."""
 
     code = ErrorCode.INDEX_UNAVAILABLE
+    transient = True
 
 
 class ModelUnavailableError(DocentError):
+    """A model cannot be loaded (not installed, a wrong path): trying again will not help."""
+
     code = ErrorCode.MODEL_UNAVAILABLE
 
 
@@ -83,6 +98,7 @@ class GeneratorUnavailableError(DocentError):
     """The language model server is down, slow, busy or answered with an error."""
 
     code = ErrorCode.GENERATOR_UNAVAILABLE
+    transient = True
 
 
 class GeneratorTimeoutError(GeneratorUnavailableError):
@@ -95,6 +111,7 @@ class RateLimitedError(DocentError):
     """Too many requests from one caller; `retry_after_s` says when the next one is allowed."""
 
     code = ErrorCode.RATE_LIMITED
+    transient = True
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
@@ -111,9 +128,11 @@ class QueueUnavailableError(DocentError):
     """The job queue (Redis) cannot be reached: new jobs are refused, searches go on."""
 
     code = ErrorCode.QUEUE_UNAVAILABLE
+    transient = True
 
 
 class QueueFullError(DocentError):
     """The in-process queue holds as many tasks as it may: try again when some have run."""
 
     code = ErrorCode.QUEUE_FULL
+    transient = True

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from slack_bolt.adapter.fastapi import SlackRequestHandler
 
-from ingest.queue import JobService
+from ingest.jobs.queue import JobService
 
 from retrieval.errors import DocentError
 from retrieval.index import Index

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from ingest.chunking import Chunker
-from ingest.jobs import JobStore, MemoryJobStore
+from ingest.jobs.store import JobStore, MemoryJobStore
 from ingest.pipeline import IngestPipeline, WriteLocks
 from ingest.quarantine import Quarantine
-from ingest.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
+from ingest.jobs.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.sandbox import ParseLimits, ParserPool
-from ingest.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
+from ingest.jobs.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
 from retrieval.edge_index import EdgeIndex
 from retrieval.errors import ConfigError, IndexLockedError
 from retrieval.embedding import PACKAGED_MULTILINGUAL_MODEL, SentenceTransformerEmbedder, UniversalSentenceEncoder
@@ -166,7 +166,7 @@ def make_pipeline(
 def make_write_locks(settings: Settings) -> WriteLocks | None:
     """Per-document write locks in Redis when processes share a Qdrant server; else within the process."""
     if settings.redis_url and settings.qdrant.url:
-        from ingest.redis_jobs import RedisDocumentLocks
+        from ingest.jobs.redis_store import RedisDocumentLocks
 
         return RedisDocumentLocks(settings.redis_url)
     return None
@@ -339,7 +339,7 @@ def start_generator(settings: Settings) -> Generator | None:
 
 def make_job_store(settings: Settings) -> JobStore:
     if settings.redis_url:
-        from ingest.redis_jobs import RedisJobStore
+        from ingest.jobs.redis_store import RedisJobStore
 
         return RedisJobStore(settings.redis_url, ttl_s=int(settings.queue.job_ttl_days * 86400))
     return MemoryJobStore()
@@ -352,7 +352,7 @@ def task_policy(settings: Settings) -> TaskPolicy:
 
 
 def make_celery_queue(settings: Settings):  # noqa: ANN201 - CeleryQueue, imported only with Redis configured
-    from ingest.celery_queue import CeleryQueue
+    from ingest.jobs.celery_queue import CeleryQueue
 
     assert settings.redis_url
     return CeleryQueue(settings.redis_url, visibility_timeout_s=settings.queue.visibility_timeout_s)

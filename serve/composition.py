@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # the models and servers load only in the processes that use 
 
     from answer.answerer import Answerer
     from answer.generation import Generator
-    from ingest.queue import TaskQueue
+    from ingest.jobs.queue import TaskQueue
     from ingest.sandbox import ParserPool
-    from ingest.tasks import TaskRunner
+    from ingest.jobs.tasks import TaskRunner
     from retrieval.index import Index
     from retrieval.search import Retriever
     from serve.components import MultilingualModel
@@ -204,7 +204,7 @@ def worker(settings: Settings, *, concurrency: int | None = None) -> Iterator[Wo
     """A queue worker's process: the models and the index once, its metrics server, the reaper and the queue."""
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from ingest.queue import ThreadPipelines
+    from ingest.jobs.queue import ThreadPipelines
     from serve.components import make_celery_queue, make_job_store, make_parsers, make_pipeline, make_reaper, make_runner
 
     if not settings.redis_url:

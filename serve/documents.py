@@ -2,7 +2,7 @@
 
 Uploaded files are kept under `<data_dir>/uploads/<folder>/<name>`: the saved file is the document's source, so
 re-uploading a file of the same name to the same folder replaces that document (same id, no duplicate), and
-the folder works as a `source_prefix` filter. An upload returns at once with a job (ingest/queue.py) that the
+the folder works as a `source_prefix` filter. An upload returns at once with a job (ingest/jobs/queue.py) that the
 queue's workers run: threads of the API process by default, `docent worker` processes with Redis.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ingest.discovery import document_id as document_id_of
-from ingest.jobs import Grant, JobStatus
-from ingest.queue import JobService
+from ingest.jobs.store import Grant, JobStatus
+from ingest.jobs.queue import JobService
 from retrieval.access import ALL_ACCESS
 from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.index import Index

@@ -276,7 +276,7 @@ class SlackBot:
         except DocentError as exc:
             log.warning("slack answer failed code=%s error=%s", exc.code, exc.message)
             text = ("Sorry, I can't answer right now: the document search or the model is unavailable. "
-                    "Please try again in a few minutes." if exc.code.endswith("unavailable")
+                    "Please try again in a few minutes." if exc.transient
                     else f"Sorry, I can't answer that: {exc.message}")
             return [([{"type": "section", "text": {"type": "mrkdwn", "text": text}}], text)]
         answer_id = uuid.uuid4().hex

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ingest.jobs import MemoryJobStore
+from ingest.jobs.store import MemoryJobStore
 from ingest.quarantine import Quarantine
-from ingest.queue import InProcessQueue, JobService, ThreadPipelines
+from ingest.jobs.queue import InProcessQueue, JobService, ThreadPipelines
 from ingest.sandbox import ParseLimits, ParserPool
-from ingest.tasks import TaskPolicy, TaskRunner
+from ingest.jobs.tasks import TaskPolicy, TaskRunner
 
 
 def in_process_jobs(pipeline, *, concurrency: int = 1, policy: TaskPolicy | None = None,

@@ -19,7 +19,9 @@ from retrieval.errors import DocentError, ErrorCode, RateLimitedError
 
 log = logging.getLogger("docent.api")
 
-STATUS = {
+# Total: every ErrorCode has its status and OpenAI error type here (tests/unit/test_errors.py fails otherwise),
+# so no code can fall through to a 500 unnoticed.
+STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNAUTHORIZED: (401, "authentication_error"),
     ErrorCode.FORBIDDEN: (403, "permission_error"),
     ErrorCode.PATH_NOT_FOUND: (404, "not_found_error"),
@@ -35,7 +37,15 @@ STATUS = {
     ErrorCode.MODEL_NOT_FOUND: (404, "invalid_request_error"),
     ErrorCode.QUEUE_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.QUEUE_FULL: (503, "service_unavailable"),
+    ErrorCode.INVALID_REQUEST: (422, "invalid_request_error"),
+    ErrorCode.NOT_FOUND: (404, "invalid_request_error"),
+    ErrorCode.METHOD_NOT_ALLOWED: (405, "invalid_request_error"),
+    ErrorCode.NOT_READY: (503, "service_unavailable"),
+    ErrorCode.INTERNAL: (500, "api_error"),
 }
+
+
+_INTERNAL_MESSAGE = "internal error; the request id is in the server log"
 
 
 class ErrorDetail(BaseModel):
@@ -75,15 +85,15 @@ def error_body(message: str, kind: str, code: str, request_id: str) -> dict[str,
 def error_of(exc: Exception, request_id: str) -> dict[str, object]:
     """The error body of an exception (the last event of a stream, or the body of `error_response`)."""
     if isinstance(exc, DocentError):
-        _, kind = STATUS.get(exc.code, (500, "api_error"))
+        _, kind = STATUS[exc.code]
         return error_body(exc.message, kind, str(exc.code), request_id)
     log.error("unexpected error id=%s", request_id, exc_info=exc)
-    return error_body("internal error; the request id is in the server log", "api_error", "internal", request_id)
+    return error_body(_INTERNAL_MESSAGE, STATUS[ErrorCode.INTERNAL][1], ErrorCode.INTERNAL, request_id)
 
 
 def error_response(exc: Exception, request_id: str) -> JSONResponse:
     """The HTTP response of an error raised before a response started (a stream's first event included)."""
-    status = STATUS.get(exc.code, (500, ""))[0] if isinstance(exc, DocentError) else 500
+    status = STATUS[exc.code if isinstance(exc, DocentError) else ErrorCode.INTERNAL][0]
     response = JSONResponse(error_of(exc, request_id), status_code=status)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
@@ -92,9 +102,11 @@ def error_response(exc: Exception, request_id: str) -> JSONResponse:
     return response
 
 
-def respond(request: Request, status: int, message: str, kind: str, code: str) -> JSONResponse:
+def respond(request: Request, code: ErrorCode, message: str, *, status: int | None = None) -> JSONResponse:
+    """The error response of `code` (its status and type from STATUS; `status` overrides the status only)."""
+    default_status, kind = STATUS[code]
     request_id = getattr(request.state, "request_id", "")
-    return JSONResponse(error_body(message, kind, code, request_id), status_code=status)
+    return JSONResponse(error_body(message, kind, code, request_id), status_code=status or default_status)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -105,14 +117,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return respond(request, 422, details, "invalid_request_error", "invalid_request")
+        return respond(request, ErrorCode.INVALID_REQUEST, details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
-        return respond(request, exc.status_code, str(exc.detail), "invalid_request_error", code)
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(exc.status_code,
+                                                                                ErrorCode.INVALID_REQUEST)
+        return respond(request, code, str(exc.detail), status=exc.status_code)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error id=%s", getattr(request.state, "request_id", ""))
-        return respond(request, 500, "internal error; the request id is in the server log", "api_error", "internal")
+        return respond(request, ErrorCode.INTERNAL, _INTERNAL_MESSAGE)

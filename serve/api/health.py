@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from retrieval.errors import DocentError
+from retrieval.errors import DocentError, ErrorCode
 from serve.api.auth import ServicesDep
 from serve.api.errors import error_responses, respond
 from answer.routing import Tier
@@ -31,7 +31,7 @@ def readyz(request: Request, s: ServicesDep) -> JSONResponse:
         except DocentError as exc:
             problems.append(f"generator not reachable: {exc.message}")
     if problems:
-        return respond(request, 503, "; ".join(problems), "service_unavailable", "not_ready")
+        return respond(request, ErrorCode.NOT_READY, "; ".join(problems))
     model = s.generator.model if s.generator is not None else None
     body: dict[str, object] = {"status": "ready", "index": {"chunks": chunks}, "generator": {"model": model}}
     if s.answerer is not None and s.answerer.routing:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ingest.queue import JobService
+from ingest.jobs.queue import JobService
 from retrieval.errors import ConfigError
 from retrieval.index import Index
 from retrieval.search import Retriever

@@ -15,8 +15,8 @@ from serve.settings import Settings
 
 def run_on_queue(settings: Settings, args: argparse.Namespace, *, kind: str, prune: bool) -> int:
     """Submit a job to the Redis queue; the workers read the files, so they must see the same paths."""
-    from ingest.jobs import Grant, JobStatus
-    from ingest.queue import JobService
+    from ingest.jobs.store import Grant, JobStatus
+    from ingest.jobs.queue import JobService
     from serve.components import make_celery_queue, make_job_store
     from serve.progress import JobProgress
 

@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from qdrant_client import QdrantClient
 
-from ingest.celery_queue import CeleryQueue
-from ingest.jobs import Grant
-from ingest.queue import JobService
-from ingest.redis_jobs import RedisJobStore
-from ingest.tasks import TaskPolicy
+from ingest.jobs.celery_queue import CeleryQueue
+from ingest.jobs.store import Grant
+from ingest.jobs.queue import JobService
+from ingest.jobs.redis_store import RedisJobStore
+from ingest.jobs.tasks import TaskPolicy
 from retrieval.edge_index import EdgeIndex
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.search import Retriever
@@ -360,7 +360,7 @@ def test_redis_write_locks_keep_one_document_whole_under_concurrent_replaces(red
     each round ends with one whole revision. Without the locks each deletes the other's chunks as stale."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ingest.redis_jobs import RedisDocumentLocks
+    from ingest.jobs.redis_store import RedisDocumentLocks
     from tests.contract.test_index_contract import SPEC, make_chunks
 
     index = EdgeIndex(tmp_path / "data", SPEC)
@@ -386,8 +386,8 @@ def test_redis_write_locks_keep_one_document_whole_under_concurrent_replaces(red
 
 
 def test_a_task_whose_message_was_lost_is_submitted_again(tmp_path):
-    from ingest.jobs import Job, MemoryJobStore, TaskRecord
-    from ingest.tasks import Reaper
+    from ingest.jobs.store import Job, MemoryJobStore, TaskRecord
+    from ingest.jobs.tasks import Reaper
 
     store, submitted = MemoryJobStore(), []
     store.create(Job("j1", "ingest", Grant(public=True), 2, 2),

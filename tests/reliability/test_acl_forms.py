@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from ingest.jobs import Grant
+from ingest.jobs.store import Grant
 from retrieval.access import Principal, acl_entries
 from retrieval.errors import ConfigError
 from retrieval.search import SearchRequest

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient
 
-from ingest.celery_queue import CeleryQueue
-from ingest.queue import JobService
-from ingest.redis_jobs import RedisJobStore
+from ingest.jobs.celery_queue import CeleryQueue
+from ingest.jobs.queue import JobService
+from ingest.jobs.redis_store import RedisJobStore
 from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.search import Retriever

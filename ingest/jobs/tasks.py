@@ -27,19 +27,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ingest.jobs import FileOutcome, Grant, Job, JobStore, TaskRecord, TaskState
+from ingest.jobs.store import FileOutcome, Grant, Job, JobStore, TaskRecord, TaskState
 from ingest.pipeline import FileDone, IngestPipeline
 from ingest.quarantine import Quarantine
 
 log = logging.getLogger(__name__)
-
-# Failures that may pass on another try (a busy machine); others (corrupt, unsupported, too large) will not.
-TRANSIENT = ("timed out", "crashed", "ran out of memory")
-
-
-def is_transient(reason: str | None) -> bool:
-    return bool(reason) and any(marker in reason for marker in TRANSIENT)
-
 
 @dataclass(frozen=True, slots=True)
 class TaskPolicy:
@@ -171,7 +163,7 @@ class TaskRunner:
 
         def on_file(done: FileDone) -> None:
             path = str(done.path)
-            if done.status == "failed" and is_transient(done.reason):
+            if done.status == "failed" and done.transient:
                 transient[path] = done.reason or ""
             else:
                 self._record(task, path, FileOutcome(done.status, done.chunks, done.reason,

@@ -2,7 +2,7 @@
 
 `JobService` is what the API and the CLI call: it finds the files, splits them into tasks of bounded size,
 records the job and hands its tasks to a `TaskQueue` — `InProcessQueue` here (a bounded pool of threads in
-this process: the embedded default) or `ingest.celery_queue.CeleryQueue` (Redis; workers anywhere).
+this process: the embedded default) or `ingest.jobs.celery_queue.CeleryQueue` (Redis; workers anywhere).
 Both run the same `TaskRunner.run`.
 """
 
@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.discovery import discover
-from ingest.jobs import Grant, Job, JobStatus, JobStore, TaskRecord, TaskState, new_job_id, plan_tasks, require_job
+from ingest.jobs.store import (Grant, Job, JobStatus, JobStore, TaskRecord, TaskState, new_job_id, plan_tasks,
+                               require_job)
 from ingest.pipeline import IngestPipeline
 from ingest.sandbox import ParserPool
-from ingest.tasks import TaskRunner
+from ingest.jobs.tasks import TaskRunner
 from retrieval.errors import QueueFullError
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Jobs in Redis, shared by the API and every worker (see ingest/jobs.py for the model).
+"""Jobs in Redis, shared by the API and every worker (see ingest/jobs/store.py for the model).
 
 Keys (prefix `docent:`): `job:<id>` the job (JSON), `job:<id>:tasks` a hash of task number -> task (JSON),
 `jobs` a sorted set of job ids by creation time (for listings), `running` a set of "<job>:<task>" being run,
@@ -16,7 +16,7 @@ from typing import TypeVar
 import redis
 import redis.lock
 
-from ingest.jobs import Job, TaskRecord, TaskState
+from ingest.jobs.store import Job, TaskRecord, TaskState
 from retrieval.errors import QueueUnavailableError
 
 T = TypeVar("T")

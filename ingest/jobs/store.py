@@ -6,7 +6,7 @@ that is delivered again (its worker died, the queue redelivered it) resumes afte
 the job's counts stay exact. The job's state and progress are derived from its tasks, never stored twice.
 
 Stores: `MemoryJobStore` (the in-process queue of the embedded default; jobs do not survive a restart) and
-`ingest.redis_jobs.RedisJobStore` (shared by the API and every worker when Redis is configured).
+`ingest.jobs.redis_store.RedisJobStore` (shared by the API and every worker when Redis is configured).
 """
 
 from __future__ import annotations

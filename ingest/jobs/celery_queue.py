@@ -1,6 +1,6 @@
 """The Redis-backed queue: Celery with Redis as broker and result store; workers in any number of processes.
 
-Delivery is at-least-once and made safe by the runner (ingest/tasks.py):
+Delivery is at-least-once and made safe by the runner (ingest/jobs/tasks.py):
 - tasks are acknowledged late (after they ran) and rejected back to the queue if their worker is lost, one
   task reserved per worker thread (`worker_prefetch_multiplier=1`), so a dying worker takes little with it;
 - a task whose worker vanished is also re-queued by the reaper as soon as its lease expires (Redis's own
@@ -24,7 +24,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from ingest.tasks import TaskRunner
+from ingest.jobs.tasks import TaskRunner
 from retrieval.errors import ConfigError, QueueUnavailableError
 
 log = logging.getLogger(__name__)
