@@ -23,7 +23,7 @@ from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
 from answer.answerer import Answerer
-from serve.api import answers, chat, health
+from serve.api import answers, chat, completions, health
 from serve.api import documents as document_routes
 from serve.api import jobs as job_routes
 from serve.api import slack as slack_routes
@@ -87,7 +87,7 @@ def create_app(
     app.add_middleware(BodyLimit, limits={"/v1/documents": max_upload_bytes}, render=error_body)
     app.add_middleware(RequestContext, metrics=metrics)
     install_error_handlers(app)
-    for module in (health, answers, chat, document_routes, job_routes, slack_routes):
+    for module in (health, answers, chat, completions, document_routes, job_routes, slack_routes):
         app.include_router(module.router)
     return app
 
