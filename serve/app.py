@@ -13,8 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from typing import Any
+
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from pydantic.json_schema import models_json_schema
 from slack_bolt.adapter.fastapi import SlackRequestHandler
 
 from ingest.queue import JobService
@@ -89,7 +92,26 @@ def create_app(
     install_error_handlers(app)
     for module in (health, answers, chat, completions, document_routes, job_routes, slack_routes):
         app.include_router(module.router)
+    _document_events(app)
     return app
+
+
+def _document_events(app: FastAPI) -> None:
+    """Add the schemas of the streamed events' data to /openapi.json: FastAPI documents JSON bodies only, and
+    `/v1/ask`'s Server-Sent Events name theirs (see `answers.event_stream`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            _, defs = models_json_schema([(m, "serialization") for m in answers.EVENT_MODELS],
+                                         ref_template="#/components/schemas/{model}")
+            known = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in defs.get("$defs", {}).items():
+                known.setdefault(name, definition)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _or_nan(read: Callable[[], int]) -> float:

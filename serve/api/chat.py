@@ -20,7 +20,7 @@ from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
 from serve.api.auth import CallerDep, ServicesDep
 from serve.api.errors import error_responses
-from serve.api.openai_answers import MODEL_ID, OpenAIAnswer, ask_request, refuse
+from serve.api.openai_answers import MODEL_ID, STREAMED, ChatCompletion, OpenAIAnswer, ask_request, refuse
 from serve.api.streaming import AnswerStream
 
 router = APIRouter(responses=error_responses(400, 401, 404, 422, 429, 503))
@@ -111,8 +111,9 @@ def model(model_id: str, who: CallerDep) -> Model:
     return Model(id=MODEL_ID)
 
 
-@router.post("/v1/chat/completions", response_model=None, responses=event_stream(None))
-def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> dict[str, object] | AnswerStream:
+@router.post("/v1/chat/completions", response_model=ChatCompletion,
+             responses=event_stream(None, STREAMED))
+def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> ChatCompletion | AnswerStream:
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
     body.refuse_unsupported()

@@ -15,7 +15,7 @@ from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
 from serve.api.auth import CallerDep, ServicesDep
 from serve.api.errors import error_responses
-from serve.api.openai_answers import MODEL_ID, OpenAIAnswer, ask_request, refuse
+from serve.api.openai_answers import MODEL_ID, STREAMED, OpenAIAnswer, TextCompletion, ask_request, refuse
 from serve.api.streaming import AnswerStream
 
 router = APIRouter(responses=error_responses(400, 401, 404, 422, 429, 503))
@@ -59,9 +59,10 @@ class CompletionBody(BaseModel):
         return self
 
 
-@router.post("/v1/completions", response_model=None, responses=event_stream(None))
+@router.post("/v1/completions", response_model=TextCompletion,
+             responses=event_stream(None, STREAMED))
 def completions(body: CompletionBody, request: Request, who: CallerDep,
-                s: ServicesDep) -> dict[str, object] | AnswerStream:
+                s: ServicesDep) -> TextCompletion | AnswerStream:
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
     asked = ask_request(body.question(), [], body.filters, who)

@@ -12,12 +12,14 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from sse_starlette import ServerSentEvent
 
 from retrieval.errors import ConfigError
-from answer.answerer import Answer, AskRequest, Delta
+from answer.answerer import Answer, AskRequest, Citation, Delta
 from answer.deadline import AnswerCancelled
 from answer.generation import ChatMessage
 from serve.api.answers import Filters
@@ -28,6 +30,55 @@ from serve.api.streaming import AnswerStream
 from serve.api.streaming import event as sse_event
 
 MODEL_ID = "docent"  # the one model /v1/models lists and the completion endpoints answer as
+STREAMED = "the completion (JSON), or with `stream: true` its chunks, each a `data:` event, then `data: [DONE]`"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Message(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    finish_reason: str = "stop"
+    logprobs: None = None
+    message: Message
+
+
+class TextChoice(BaseModel):
+    index: int = 0
+    finish_reason: str = "stop"
+    logprobs: None = None
+    text: str
+
+
+class Completion(BaseModel):
+    """A whole completion in OpenAI's shape, with Docent's extras: `sources` (the citations) and `docent` (how
+    the answer was made: mode, the searched question, grounding, timings, route, request id)."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    usage: Usage
+    sources: list[Citation]
+    docent: dict[str, Any]
+
+
+class ChatCompletion(Completion):
+    object: Literal["chat.completion"] = "chat.completion"
+    choices: list[ChatChoice]
+
+
+class TextCompletion(Completion):
+    object: Literal["text_completion"] = "text_completion"
+    choices: list[TextChoice]
 
 
 def refuse(parameter: str, asked: bool, why: str) -> None:
@@ -74,7 +125,7 @@ class OpenAIAnswer:
         self.id = f"chatcmpl-{uuid.uuid4().hex}" if kind == "chat" else f"cmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
 
-    def respond(self, asked: AskRequest, *, stream: bool) -> dict[str, object] | AnswerStream:
+    def respond(self, asked: AskRequest, *, stream: bool) -> ChatCompletion | TextCompletion | AnswerStream:
         answerer = self.s.need_answerer()
         deadline = answerer.deadline()
         if stream:
@@ -83,13 +134,11 @@ class OpenAIAnswer:
         answer = answerer.answer(asked, deadline)
         self.s.metrics.record(answer)
         text = answer.text + references_block(answer)
-        choice: dict[str, object] = {"index": 0, "finish_reason": "stop", "logprobs": None}
+        whole: dict[str, Any] = {"id": self.id, "created": self.created, "model": MODEL_ID, "usage": usage(answer),
+                                 **extras(answer, self.request_id)}
         if self.kind == "chat":
-            choice["message"] = {"role": "assistant", "content": text}
-        else:
-            choice["text"] = text
-        return {"id": self.id, "object": self._object(stream=False), "created": self.created, "model": MODEL_ID,
-                "choices": [choice], "usage": usage(answer), **extras(answer, self.request_id)}
+            return ChatCompletion(choices=[ChatChoice(message=Message(content=text))], **whole)
+        return TextCompletion(choices=[TextChoice(text=text)], **whole)
 
     def _object(self, *, stream: bool) -> str:
         if self.kind == "chat":
