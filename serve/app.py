@@ -13,8 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from typing import Any
+
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from pydantic.json_schema import models_json_schema
 from slack_bolt.adapter.fastapi import SlackRequestHandler
 
 from ingest.jobs.queue import JobService
@@ -23,7 +26,7 @@ from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
 from answer.answerer import Answerer
-from serve.api import answers, chat, health
+from serve.api import answers, chat, completions, health
 from serve.api import documents as document_routes
 from serve.api import jobs as job_routes
 from serve.api import slack as slack_routes
@@ -87,9 +90,28 @@ def create_app(
     app.add_middleware(BodyLimit, limits={"/v1/documents": max_upload_bytes}, render=error_body)
     app.add_middleware(RequestContext, metrics=metrics)
     install_error_handlers(app)
-    for module in (health, answers, chat, document_routes, job_routes, slack_routes):
+    for module in (health, answers, chat, completions, document_routes, job_routes, slack_routes):
         app.include_router(module.router)
+    _document_events(app)
     return app
+
+
+def _document_events(app: FastAPI) -> None:
+    """Add the schemas of the streamed events' data to /openapi.json: FastAPI documents JSON bodies only, and
+    `/v1/ask`'s Server-Sent Events name theirs (see `answers.event_stream`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            _, defs = models_json_schema([(m, "serialization") for m in answers.EVENT_MODELS],
+                                         ref_template="#/components/schemas/{model}")
+            known = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in defs.get("$defs", {}).items():
+                known.setdefault(name, definition)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _or_nan(read: Callable[[], int]) -> float:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 from sse_starlette import ServerSentEvent
 
 from retrieval.filters import SearchFilters
+from retrieval.passages import Passage
 from retrieval.search import Mode, SearchRequest
-from answer.answerer import Answer, AskRequest, Delta
+from answer.answerer import Answer, AnswerMode, AskRequest, Citation, Delta
 from serve.api.auth import CallerDep, ServicesDep
 from serve.api.errors import error_of, error_responses
 from serve.api.streaming import AnswerStream
@@ -26,17 +28,18 @@ from answer.generation import ChatMessage
 router = APIRouter(responses=error_responses(400, 401, 422, 429, 503))
 
 
-def event_stream(events: list[str] | None) -> dict[int | str, dict]:
-    """The OpenAPI entry of a 200 that is Server-Sent Events when `stream` is true (each event's JSON `data`,
-    named one of `events`), and JSON otherwise."""
-    event: dict[str, object] = {"type": "object", "required": ["data"],
-                                "properties": {"data": {"type": "string"}, "id": {"type": "string"}}}
+def event_stream(events: dict[str, str] | None, description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entry of a 200 that is Server-Sent Events when `stream` is true, and JSON (the route's response
+    model) otherwise. `events` maps each event name to the schema of its JSON `data` (under components/schemas,
+    added by `serve.app`); None: unnamed events, each `data` a JSON chunk."""
+    event: dict[str, Any] = {"type": "object", "required": ["data"],
+                             "properties": {"data": {"type": "string"}, "id": {"type": "string"}}}
     if events:
-        event["properties"]["event"] = {"type": "string", "enum": events}  # type: ignore[index]
-    return {200: {"content": {"text/event-stream": {"schema": event}}}}
+        event["properties"]["event"] = {"type": "string", "enum": list(events)}
+        event["x-event-data"] = {name: {"$ref": f"#/components/schemas/{schema}"} for name, schema in events.items()}
+    return {200: {"description": description, "content": {"text/event-stream": {"schema": event}}}}
 
 
-ASK_EVENTS = event_stream(["delta", "citations", "done", "error"])
 MAX_QUESTION_CHARS = 4000  # a question longer than this is refused (422), on every route that takes one
 
 
@@ -92,27 +95,108 @@ class AskBody(BaseModel):
     mode: Literal["generate", "extractive"] = "generate"
 
 
+class SearchResponse(BaseModel):
+    """The passages found for a query, best first, each with its source and the score of each stage."""
+
+    query: str
+    language: str  # the query's language, as detected
+    # The domain's own dataclass: a passage is sent as it is, so its fields are documented where they are made.
+    passages: list[Passage]
+    timings_ms: dict[str, float]
+
+
+class RouteReport(BaseModel):
+    """Which model tier answered and why (`answer.routing.Route`, without what only logs may show)."""
+
+    tier: str
+    model: str | None
+    tiers: list[str]
+    escalated: bool = False
+    reasons: list[str] = []
+    budget_exhausted: str | None = None
+    failed: list[str] = []
+    evidence: dict[str, Any] = {}
+    timings_ms: dict[str, float] = {}
+    plan: dict[str, Any] = {}
+    failed_checks: list[str] = []
+
+
+class AnswerResponse(BaseModel):
+    """An answer and its sources (`Answer.to_dict`), with the request id of the server's log line."""
+
+    text: str
+    mode: AnswerMode
+    citations: list[Citation]
+    question: str  # the standalone question that was searched (the condensed one in a conversation)
+    language: str
+    grounded: bool
+    cited: bool  # True: `citations` are the passages cited as [n]; False: those the text was written from
+    unsupported: list[str]
+    removed_citations: list[int]
+    removed_links: list[str]
+    fallback_reason: str | None
+    model: str | None
+    usage: dict[str, int]
+    timings_ms: dict[str, float]
+    route: RouteReport | None
+    request_id: str
+
+
+class DeltaEvent(BaseModel):
+    """`event: delta`: the next piece of the answer's text."""
+
+    text: str
+
+
+class CitationsEvent(BaseModel):
+    """`event: citations`: the sources, once the text is written."""
+
+    citations: list[Citation]
+
+
+class DoneEvent(BaseModel):
+    """`event: done`: the answer (its final text) without the citations already sent."""
+
+    text: str
+    mode: AnswerMode
+    question: str
+    language: str
+    grounded: bool
+    cited: bool
+    unsupported: list[str]
+    removed_citations: list[int]
+    removed_links: list[str]
+    fallback_reason: str | None
+    model: str | None
+    usage: dict[str, int]
+    timings_ms: dict[str, float]
+    route: RouteReport | None
+    request_id: str
+
+
+# The events of a streamed `/v1/ask` and the schema of each one's data (`error`: the one error shape).
+ASK_EVENTS = {"delta": "DeltaEvent", "citations": "CitationsEvent", "done": "DoneEvent", "error": "ErrorBody"}
+EVENT_MODELS = (DeltaEvent, CitationsEvent, DoneEvent)
+
+
 def sse(event: str, data: object) -> ServerSentEvent:
     return event_of(json.dumps(data, ensure_ascii=False), event)
 
 
 @router.post("/v1/search")
-def search(body: SearchBody, who: CallerDep, s: ServicesDep) -> dict[str, object]:
+def search(body: SearchBody, who: CallerDep, s: ServicesDep) -> SearchResponse:
     request = SearchRequest(body.query, who.principal, k=body.k, filters=body.filters.to_search(), mode=body.mode,
                             neighbours=body.neighbours)
     began = time.perf_counter()
     result = s.retriever.search(request)
     s.metrics.search.labels(body.mode.value).observe(time.perf_counter() - began)
-    return {
-        "query": body.query,
-        "language": result.language,
-        "passages": [asdict(p) for p in result.passages],
-        "timings_ms": result.timings_ms,
-    }
+    return SearchResponse(query=body.query, language=result.language, passages=result.passages,
+                          timings_ms=result.timings_ms)
 
 
-@router.post("/v1/ask", response_model=None, responses=ASK_EVENTS)
-def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> dict[str, object] | AnswerStream:
+@router.post("/v1/ask", response_model=AnswerResponse,
+             responses=event_stream(ASK_EVENTS, "the answer (JSON), or with `stream: true` its events"))
+def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> AnswerResponse | AnswerStream:
     """An answer with citations; `stream: true` sends Server-Sent Events: `delta` ({"text"}) as the answer is
     written, then `citations`, then `done` (mode, timings, usage, the final text); or `error`. A client that
     leaves a stream stops its answer: the model is stopped and free for the next question at once."""
@@ -125,7 +209,7 @@ def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> dict
     if not body.stream:
         answer = answerer.answer(ask_request, deadline)
         s.metrics.record(answer)
-        return {**answer.to_dict(), "request_id": request_id}
+        return AnswerResponse.model_validate({**answer.to_dict(), "request_id": request_id})
 
     def stream(events: Iterator[Delta | Answer]) -> Iterator[ServerSentEvent]:
         try:

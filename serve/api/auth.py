@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from retrieval.access import PUBLIC_ONLY, Principal
 from retrieval.errors import ForbiddenError, UnauthorizedError
@@ -35,7 +36,13 @@ def bearer_token(header: str) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def current_caller(request: Request, s: Annotated[Services, Depends(services)]) -> Caller:
+# Declares the bearer scheme in /openapi.json (and on each route that takes a key). It refuses nothing itself
+# (auto_error off): the header is read below, because anonymous mode takes `Bearer anonymous` as no key.
+BEARER = HTTPBearer(auto_error=False, description="an API key: `docent keys create`")
+
+
+def current_caller(request: Request, s: Annotated[Services, Depends(services)],
+                   _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> Caller:
     """The caller of a request, from its bearer key; without one, public-only access if anonymous mode is on.
 
     Each caller's requests are counted against the rate limit here, after authentication, so a flood of bad
@@ -71,3 +78,12 @@ def _failed(s: Services, address: str) -> None:
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+def admin_caller(who: CallerDep) -> Caller:
+    """The caller of a request, if it holds an admin key; 403 otherwise (after 401 for no key or a bad one)."""
+    who.require_admin()
+    return who
+
+
+AdminDep = Annotated[Caller, Depends(admin_caller)]

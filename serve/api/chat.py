@@ -1,35 +1,29 @@
-"""OpenAI-compatible `POST /v1/chat/completions` and `GET /v1/models`, answered from the documents.
+"""OpenAI-compatible `POST /v1/chat/completions`, `GET /v1/models` and `GET /v1/models/{id}`, answered from the
+documents.
 
 The last user message is the question and earlier user and assistant turns are the conversation (condensed
 before retrieval); system messages are ignored, because the rules are Docent's. The sources come as a
 references block at the end of the content and, structured, in the extra `sources` field (in the last chunk
 when streaming), with `docent` saying how the answer was made. The official `openai` SDK works unchanged.
+A request asking for what Docent cannot do (several choices, tools, a JSON response) is refused with a 400
+rather than answered as if it had not asked.
 """
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
-from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
-from sse_starlette import ServerSentEvent
 
 from retrieval.errors import ConfigError, ModelNotFoundError
-from answer.answerer import Answer, AskRequest, Delta
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
 from serve.api.auth import CallerDep, ServicesDep
-from serve.api.errors import error_of, error_responses
+from serve.api.errors import error_responses
+from serve.api.openai_answers import MODEL_ID, STREAMED, ChatCompletion, OpenAIAnswer, ask_request, refuse
 from serve.api.streaming import AnswerStream
-from serve.api.streaming import event as sse_event
-from answer.deadline import AnswerCancelled
-from answer.generation import ChatMessage
 
 router = APIRouter(responses=error_responses(400, 401, 404, 422, 429, 503))
-MODEL_ID = "docent"  # the one model /v1/models lists and /v1/chat/completions answers as
 
 
 class ChatContentPart(BaseModel):
@@ -47,9 +41,14 @@ class ChatTurn(BaseModel):
         return self.content or ""
 
 
+class ResponseFormat(BaseModel):
+    type: str
+
+
 class ChatBody(BaseModel):
     """OpenAI's request shape; `filters` is Docent's extra (the SDK's `extra_body`). Sampling parameters are
-    accepted and ignored: answers are generated at temperature 0."""
+    accepted and ignored: answers are generated at temperature 0. What would change the answer's shape (`n` > 1,
+    tools, functions, a response format other than text) is refused (400)."""
 
     model: str
     messages: list[ChatTurn] = Field(min_length=1, max_length=80)
@@ -58,6 +57,12 @@ class ChatBody(BaseModel):
     max_tokens: int | None = None
     temperature: float | None = None
     user: str | None = None
+    n: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
+    response_format: ResponseFormat | None = None
 
     @model_validator(mode="after")
     def _question_fits(self) -> ChatBody:
@@ -68,82 +73,52 @@ class ChatBody(BaseModel):
                              f"at most {MAX_QUESTION_CHARS}")
         return self
 
-
-def references_block(answer: Answer) -> str:
-    """The sources as plain text after an answer, for clients that show only the message content."""
-    if not answer.citations:
-        return ""
-    title = "Closest sources" if answer.mode == "not_found" else "References" if answer.cited else "Sources"
-    return f"\n\n{title}:\n" + "\n".join(c.label for c in answer.citations)
-
-
-def _extras(answer: Answer, request_id: str) -> dict[str, object]:
-    data = answer.to_dict()
-    how = ("mode", "question", "language", "grounded", "cited", "unsupported", "fallback_reason", "timings_ms",
-           "route")
-    return {"sources": data["citations"], "docent": {k: data[k] for k in how} | {"request_id": request_id}}
+    def refuse_unsupported(self) -> None:
+        """`ConfigError` (400) naming the first parameter Docent cannot honour; sent as `null` or empty, a
+        parameter asks for nothing (SDKs send `tools: []`, `n: 1`)."""
+        refuse("n", self.n not in (None, 1), "Docent writes one answer per request: n must be 1")
+        refuse("tools", bool(self.tools) or self.tool_choice not in (None, "none"),
+               "Docent does not call tools: it answers from its documents")
+        refuse("functions", bool(self.functions) or self.function_call not in (None, "none"),
+               "Docent does not call functions: it answers from its documents")
+        refuse("response_format", self.response_format is not None and self.response_format.type != "text",
+               "Docent answers in text (Markdown with citations): response_format must be text")
 
 
-def _usage(answer: Answer) -> dict[str, int]:
-    prompt, completion = answer.usage.get("prompt_tokens", 0), answer.usage.get("completion_tokens", 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+class Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "docent"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Model]
 
 
 @router.get("/v1/models")
-def models(who: CallerDep) -> dict[str, object]:
-    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "docent"}]}
+def models(who: CallerDep) -> ModelList:
+    """The one model this server answers as (OpenAI's shape)."""
+    return ModelList(data=[Model(id=MODEL_ID)])
 
 
-@router.post("/v1/chat/completions", response_model=None, responses=event_stream(None))
-def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> dict[str, object] | AnswerStream:
+@router.get("/v1/models/{model_id}")
+def model(model_id: str, who: CallerDep) -> Model:
+    """One model (OpenAI's shape); 404 in OpenAI's error shape for any other id."""
+    if model_id != MODEL_ID:
+        raise ModelNotFoundError(f"the model '{model_id}' does not exist; this server offers '{MODEL_ID}'")
+    return Model(id=MODEL_ID)
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletion,
+             responses=event_stream(None, STREAMED))
+def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> ChatCompletion | AnswerStream:
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
+    body.refuse_unsupported()
     turns = [(t.role, t.text()) for t in body.messages if t.role in {"user", "assistant"}]
     if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
         raise ConfigError("the last message must be a non-empty user message: it is the question")
-    conversation = tuple(ChatMessage(role, text) for role, text in turns[:-1])
-    ask_request = AskRequest(turns[-1][1], who.principal, body.filters.to_search(), conversation,
-                             caller=who.key_id)
-    answerer = s.need_answerer()
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    created = int(time.time())
-    request_id = request.state.request_id
-
-    deadline = answerer.deadline()
-    if not body.stream:
-        answer = answerer.answer(ask_request, deadline)
-        s.metrics.record(answer)
-        return {
-            "id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": answer.text + references_block(answer)}}],
-            "usage": _usage(answer),
-            **_extras(answer, request_id),
-        }
-
-    def chunk(delta: dict[str, str], finish: str | None = None, **more: object) -> ServerSentEvent:
-        data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **more}
-        return sse_event(json.dumps(data, ensure_ascii=False))
-
-    def stream(events: Iterator[Delta | Answer]) -> Iterator[ServerSentEvent]:
-        yield chunk({"role": "assistant", "content": ""})
-        try:
-            for event in events:
-                if isinstance(event, Delta):
-                    yield chunk({"content": event.text})
-                    continue
-                s.metrics.record(event)
-                references = references_block(event)
-                if references:
-                    yield chunk({"content": references})
-                yield chunk({}, "stop", usage=_usage(event), **_extras(event, request_id))
-        except AnswerCancelled:
-            return  # the client left
-        except Exception as exc:  # noqa: BLE001 - the stream has started: the error becomes its last event
-            yield sse_event(json.dumps(error_of(exc, request_id), ensure_ascii=False))
-            return
-        yield sse_event("[DONE]")
-
-    return AnswerStream(answerer.stream(ask_request, deadline), stream, deadline=deadline, request_id=request_id,
-                        on_abandoned=s.metrics.cancelled.inc)
+    asked = ask_request(turns[-1][1], turns[:-1], body.filters, who)
+    return OpenAIAnswer("chat", s, request.state.request_id).respond(asked, stream=body.stream)

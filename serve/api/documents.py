@@ -6,13 +6,39 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from pydantic import BaseModel
 
 from retrieval.errors import ConfigError
-from serve.api.auth import CallerDep, ServicesDep
+from serve.api.auth import AdminDep, ServicesDep
 from serve.api.errors import error_responses
-from serve.documents import Upload
+from serve.api.jobs import Job
+from serve.documents import DocumentInfo, Upload, UploadResult
 
 router = APIRouter(responses=error_responses(400, 401, 403, 404, 413, 422, 429, 503))
+
+
+class UploadResponse(BaseModel):
+    """The upload's job, each file's outcome (the domain's `UploadResult`, sent as it is) and their counts."""
+
+    job: Job
+    documents: list[UploadResult]
+    queued: int
+    indexed: int
+    unchanged: int
+    failed: int
+    dead: int
+
+
+class DocumentPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    documents: list[DocumentInfo]  # the domain's record, sent as it is
+
+
+class Deleted(BaseModel):
+    deleted: bool
+    document: DocumentInfo
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -22,7 +48,7 @@ def _split(text: str) -> tuple[str, ...]:
 @router.post("/v1/documents", status_code=202,
              responses={200: {"description": "with `wait`: the job finished within it"}})
 def upload(
-    who: CallerDep,
+    admin: AdminDep,
     s: ServicesDep,
     response: Response,
     files: Annotated[list[UploadFile], File(description="one or more documents")],
@@ -31,10 +57,9 @@ def upload(
     public: Annotated[bool, Form()] = False,
     tags: Annotated[str, Form(description="comma-separated tags")] = "",
     wait: Annotated[float, Query(ge=0, description="seconds to wait for the job to finish (0: return at once)")] = 0,
-) -> dict[str, object]:
+) -> UploadResponse:
     """Upload documents and queue a job that indexes them: 202 with the job (follow it at /v1/jobs/{id}), or,
     with `wait`, the job as it stands when it finished (200) or the wait ran out (202). A failed file fails alone."""
-    who.require_admin()
     documents = s.need_documents()
     if len(files) > s.max_upload_files:
         raise ConfigError(f"at most {s.max_upload_files} files per upload, not {len(files)}")
@@ -48,31 +73,29 @@ def upload(
     response.status_code = 200 if status.finished else 202
     response.headers["Location"] = f"/v1/jobs/{status.job.job_id}"
     results = documents.results(status, paths)
-    return {"job": status.to_dict(), "documents": [asdict(r) for r in results],
-            **{state: sum(r.status == state for r in results)
-               for state in ("queued", "indexed", "unchanged", "failed", "dead")}}
+    return UploadResponse.model_validate(
+        {"job": status.to_dict(), "documents": [asdict(r) for r in results],
+         **{state: sum(r.status == state for r in results)
+            for state in ("queued", "indexed", "unchanged", "failed", "dead")}})
 
 
 @router.get("/v1/documents")
 def list_documents(
-    who: CallerDep,
+    admin: AdminDep,
     s: ServicesDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     prefix: Annotated[str | None, Query(max_length=1000)] = None,
-) -> dict[str, object]:
-    who.require_admin()
+) -> DocumentPage:
     total, page = s.need_documents().list(offset=offset, limit=limit, prefix=prefix)
-    return {"total": total, "offset": offset, "limit": limit, "documents": [asdict(d) for d in page]}
+    return DocumentPage(total=total, offset=offset, limit=limit, documents=page)
 
 
 @router.get("/v1/documents/{document_id}")
-def get_document(document_id: str, who: CallerDep, s: ServicesDep) -> dict[str, object]:
-    who.require_admin()
-    return asdict(s.need_documents().get(document_id))
+def get_document(document_id: str, admin: AdminDep, s: ServicesDep) -> DocumentInfo:
+    return s.need_documents().get(document_id)
 
 
 @router.delete("/v1/documents/{document_id}")
-def delete_document(document_id: str, who: CallerDep, s: ServicesDep) -> dict[str, object]:
-    who.require_admin()
-    return {"deleted": True, "document": asdict(s.need_documents().delete(document_id))}
+def delete_document(document_id: str, admin: AdminDep, s: ServicesDep) -> Deleted:
+    return Deleted(deleted=True, document=s.need_documents().delete(document_id))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from retrieval.errors import DocentError, ErrorCode
@@ -13,12 +16,26 @@ from answer.routing import Tier
 router = APIRouter()
 
 
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    """Ready: the index and the generator answer. Larger tiers and the queue are reported, not required."""
+
+    status: str
+    index: dict[str, Any]  # chunks
+    generator: dict[str, Any]  # model
+    tiers: list[dict[str, Any]] | None = None  # name, model, status, reason: present with model routing
+    queue: dict[str, Any] | None = None  # status, depth or reason: present with an indexing queue
+
+
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def healthz() -> Health:
+    return Health(status="ok")
 
 
-@router.get("/readyz", responses=error_responses(503))
+@router.get("/readyz", response_model=Readiness, responses=error_responses(503))
 def readyz(request: Request, s: ServicesDep) -> JSONResponse:
     problems, chunks = [], None
     try:

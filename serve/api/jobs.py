@@ -4,31 +4,56 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from typing import Any
 
-from serve.api.auth import CallerDep, ServicesDep
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from serve.api.auth import AdminDep, ServicesDep
 from serve.api.errors import error_responses
 
 router = APIRouter(responses=error_responses(400, 401, 403, 404, 422, 429, 503))
 
 
+class FileFailure(BaseModel):
+    path: str
+    reason: str | None
+    attempts: int
+
+
+class Job(BaseModel):
+    """An indexing job as it stands (`JobStatus.to_dict`)."""
+
+    id: str
+    kind: str
+    label: str
+    state: str  # queued, running, succeeded, failed, partially_failed, cancelled
+    progress: dict[str, int]  # documents_total, documents_done, indexed, unchanged, failed, dead, chunks, ...
+    failures: list[FileFailure]
+    dead_letter: list[FileFailure]  # retried to the limit
+    retrying: list[dict[str, Any]]  # tasks that failed and will be tried again: task, attempts, error
+    access: dict[str, Any]  # acl, public, tags
+    timings: dict[str, Any]  # created_at, started_at, finished_at (ISO 8601), queued_s, elapsed_s, working_s
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+
+
 @router.get("/v1/jobs")
-def list_jobs(who: CallerDep, s: ServicesDep,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, object]:
+def list_jobs(admin: AdminDep, s: ServicesDep,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JobList:
     """The most recent jobs first, each with its state and progress."""
-    who.require_admin()
-    return {"jobs": [status.to_dict() for status in s.need_jobs().recent(limit)]}
+    return JobList.model_validate({"jobs": [status.to_dict() for status in s.need_jobs().recent(limit)]})
 
 
 @router.get("/v1/jobs/{job_id}")
-def get_job(job_id: str, who: CallerDep, s: ServicesDep) -> dict[str, object]:
+def get_job(job_id: str, admin: AdminDep, s: ServicesDep) -> Job:
     """State (queued, running, succeeded, failed, partially_failed, cancelled), progress, failures, timings."""
-    who.require_admin()
-    return s.need_jobs().status(job_id).to_dict()
+    return Job.model_validate(s.need_jobs().status(job_id).to_dict())
 
 
 @router.post("/v1/jobs/{job_id}/cancel")
-def cancel_job(job_id: str, who: CallerDep, s: ServicesDep) -> dict[str, object]:
+def cancel_job(job_id: str, admin: AdminDep, s: ServicesDep) -> Job:
     """Queued tasks are skipped and running ones stop after their current file; what was indexed stays."""
-    who.require_admin()
-    return s.need_jobs().cancel(job_id).to_dict()
+    return Job.model_validate(s.need_jobs().cancel(job_id).to_dict())

@@ -7,13 +7,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
 
 from retrieval.errors import ConfigError
-from serve.api.auth import CallerDep, ServicesDep
+from serve.api.auth import AdminDep, ServicesDep
 from serve.api.errors import error_responses
 
 router = APIRouter(responses=error_responses(400, 401, 403, 422, 429, 503))
+
+
+class Feedback(BaseModel):
+    feedback: list[dict[str, Any]]  # each vote with its question, answer, sources, who voted and when
 
 
 async def _to_bolt(request: Request) -> Response:
@@ -39,9 +46,8 @@ async def slack_commands(request: Request) -> Response:
 
 
 @router.get("/v1/feedback")
-def feedback(who: CallerDep, s: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, object]:
+def feedback(admin: AdminDep, s: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Feedback:
     """Votes on the bot's answers, newest first, each with its question, answer and sources (admin)."""
-    who.require_admin()
     if s.feedback is None:
         raise ConfigError("this server keeps no feedback")
-    return {"feedback": s.feedback.votes(limit)}
+    return Feedback(feedback=s.feedback.votes(limit))
