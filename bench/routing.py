@@ -38,7 +38,7 @@ from answer.answerer import han_share, prose
 from answer.planner import QuestionType
 from answer.routing import AnswerChecks, EscalationPolicy, Evidence
 from bench.common import DATASETS, DOCENT, FACTS, REPORTS, ROOT, SAMPLE_DOCS, docent_env, write_json
-from tests.llama_servers import gemma3_server
+from tests.support.llama_servers import gemma3_server
 
 GRID = {
     "max_unsupported": [0.0, 0.25, 0.5, 0.75, 1.0],

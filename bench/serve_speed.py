@@ -7,7 +7,7 @@
 single-process, so two servers never share it at once):
 
 - local  the embedded defaults: the SmolLM2-135M GGUF model run in-process by llama.cpp, one answer at a time
-- stub   DOCENT_LLM__BASE_URL pointing at tests/openai_stub.py's OpenAIStub, started in this process, which
+- stub   DOCENT_LLM__BASE_URL pointing at tests/support/openai_stub.py's OpenAIStub, started in this process, which
          streams a one-sentence answer citing [1] at once: what is left is Docent's own overhead (HTTP, query
          embedding, search, packing, grounding, streaming), everything but the model
 
@@ -64,7 +64,7 @@ from bench.common import (
     stderr_console,
     write_report,
 )
-from tests.openai_stub import OpenAIStub
+from tests.support.openai_stub import OpenAIStub
 
 MAX_OVERHEAD_P50_MS = 60.0  # stub config, /v1/ask total, 4 clients
 MAX_RSS_MIB = 1536

@@ -36,7 +36,7 @@ from ingest.jobs.celery_queue import CeleryQueue
 from ingest.jobs.queue import JobService
 from ingest.jobs.redis_store import RedisJobStore
 from ingest.jobs.store import Grant
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 console = Console(stderr=True)
 

@@ -36,6 +36,7 @@ from slackify_markdown import slackify_markdown
 from retrieval.access import PUBLIC_ONLY, Access, Principal
 from retrieval.errors import DocentError
 from answer.answerer import Answer, Answerer, AnswerMode, AskRequest
+from serve.presenting import SLACK, sources_block
 from serve.stores.feedback import FeedbackStore
 from answer.generation import ChatMessage
 
@@ -298,14 +299,12 @@ def render(answer: Answer, answer_id: str, source_url: str = "") -> list[tuple[l
     """Block Kit messages for an answer: its text, its numbered sources and the vote buttons."""
     if answer.mode is AnswerMode.NOT_FOUND:
         text = "I couldn't find this in the documents I can use here."
-        heading = "Closest documents:"
     else:
         text = to_mrkdwn(answer.text)
-        heading = "Sources:" if answer.cited else "Written from:"
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in split_text(text)]
-    if answer.citations:
-        lines = [heading] + [_source_line(c, source_url) for c in answer.citations]
-        for piece in split_text("\n".join(lines)):
+    sources = sources_block(answer, SLACK, source_url=source_url)
+    if sources:
+        for piece in split_text(sources):
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": piece}]})
     blocks.append({"type": "actions", "elements": [
         {"type": "button", "action_id": "docent_vote_up", "value": answer_id, "text": {"type": "plain_text", "text": "👍"}},
@@ -318,10 +317,3 @@ def render(answer: Answer, answer_id: str, source_url: str = "") -> list[tuple[l
         messages.append((part, fallback[:3000]))
     return messages
 
-
-def _source_line(citation, source_url: str) -> str:  # noqa: ANN001 - answer.answerer.Citation
-    title = (citation.title or citation.source.rsplit("/", 1)[-1]).replace("|", "/").replace(">", "›")
-    link = f"<{source_url.format(source=citation.source, document_id=citation.document_id)}|{title}>" \
-        if source_url else f"*{title}*"
-    page = f", p. {citation.page}" if citation.page else ""
-    return f"[{citation.number}] {link}{page}"

@@ -23,6 +23,7 @@ from answer.answerer import Answer, AskRequest, Citation, Delta
 from answer.deadline import AnswerCancelled
 from answer.generation import ChatMessage
 from serve.api.answers import Filters
+from serve.presenting import CHAT, sources_block
 from serve.api.auth import Caller
 from serve.api.errors import error_of
 from serve.api.services import Services
@@ -96,10 +97,8 @@ def ask_request(question: str, earlier: list[tuple[str, str]], filters: Filters,
 
 def references_block(answer: Answer) -> str:
     """The sources as plain text after an answer, for clients that show only the message content."""
-    if not answer.citations:
-        return ""
-    title = "Closest sources" if answer.mode == "not_found" else "References" if answer.cited else "Sources"
-    return f"\n\n{title}:\n" + "\n".join(c.label for c in answer.citations)
+    block = sources_block(answer, CHAT)
+    return f"\n\n{block}" if block else ""
 
 
 def extras(answer: Answer, request_id: str) -> dict[str, object]:

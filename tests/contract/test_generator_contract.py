@@ -1,5 +1,5 @@
 """One contract, every generator: the in-memory scripted model the unit tests use, the OpenAI-compatible client
-against a real HTTP server speaking the protocol (tests/openai_stub.py), and the in-process llama.cpp model (the
+against a real HTTP server speaking the protocol (tests/support/openai_stub.py), and the in-process llama.cpp model (the
 packaged SmolLM2). What the answerer relies on: whole and streamed answers agree at temperature 0, tokens are
 counted, the token cap and the deadline are honoured, a cancelled answer stops, and a stream closed early gives
 its turn back. The failure modes of real servers (refused, hung, killed mid-stream) are in
@@ -15,7 +15,7 @@ from answer.deadline import AnswerCancelled, Deadline
 from answer.generation import ChatMessage, Generator, OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from retrieval.errors import GeneratorTimeoutError
-from tests.openai_stub import OpenAIStub
+from tests.support.openai_stub import OpenAIStub
 from tests.support.fakes import ScriptedGenerator
 
 QUESTION = [ChatMessage("system", "You answer in one short sentence."), ChatMessage("user", "What colour is the sky?")]

@@ -14,7 +14,7 @@ import pytest
 
 from ingest.jobs.redis_store import RedisJobStore
 from ingest.jobs.store import FileOutcome, Grant, Job, JobStore, MemoryJobStore, TaskRecord, TaskState
-from tests.redis_server import RedisServer
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture(scope="module")

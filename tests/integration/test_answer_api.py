@@ -1,7 +1,7 @@
 """Answers through the real app: /v1/ask (JSON and SSE), /v1/chat/completions with the official `openai` SDK,
 document management, limits and failure paths. The real index and embedding models throughout; the generator
 is the real local llama.cpp model where its output does not need to be known, and a scripted OpenAI-compatible
-server (`tests/openai_stub.py`) where a test needs a particular answer, a recorded prompt or a failure on cue."""
+server (`tests/support/openai_stub.py`) where a test needs a particular answer, a recorded prompt or a failure on cue."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from answer.answerer import AnswerOptions, Answerer
 from serve.app import create_app
 from answer.prompts import LOCAL_STOPS
 from serve.documents import DocumentService
-from tests.queueing import in_process_jobs
+from tests.support.queueing import in_process_jobs
 from answer.generation import OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from answer.prompts import NOT_FOUND
@@ -27,7 +27,7 @@ from answer.routing import NO_CHECKS
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_api import corpus, folders, keys  # noqa: F401 - fixtures
 from tests.integration.test_generation import free_port
-from tests.openai_stub import OpenAIStub
+from tests.support.openai_stub import OpenAIStub
 
 HR_QUESTION = "How much is the one-time home office stipend for remote employees?"
 POISON = (

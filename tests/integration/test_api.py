@@ -22,7 +22,7 @@ from serve.app import create_app
 from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env
-from tests.slack_mock import SlackMock
+from tests.support.slack_mock import SlackMock
 
 
 @pytest.fixture

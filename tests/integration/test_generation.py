@@ -16,7 +16,7 @@ import httpx
 from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
 from answer.deadline import AnswerCancelled, Deadline
 from answer.generation import ChatMessage, OpenAICompatibleGenerator
-from tests.llama_servers import SMOLLM2_ALIAS, LlamaServer, free_port, smollm2_gguf
+from tests.support.llama_servers import SMOLLM2_ALIAS, LlamaServer, free_port, smollm2_gguf
 
 QUESTION = [ChatMessage("system", "You answer in one short sentence."), ChatMessage("user", "What colour is the sky?")]
 

@@ -1,10 +1,10 @@
-"""The second packaged model as a real llama.cpp server: Gemma 3 270M (base) behind tests/llama_servers.py."""
+"""The second packaged model as a real llama.cpp server: Gemma 3 270M (base) behind tests/support/llama_servers.py."""
 
 from __future__ import annotations
 
 import httpx
 
-from tests.llama_servers import GEMMA3_ALIAS, gemma3_server
+from tests.support.llama_servers import GEMMA3_ALIAS, gemma3_server
 
 SYSTEM = "You answer questions using only the numbered documents the user provides. Cite as [n]."
 USER = ("<documents>\n[1] VPN setup: the VPN gateway listens on port 443.\n</documents>\n\n"

@@ -3,7 +3,7 @@ failures of either tier, streaming, the metrics, and `docent eval --answers`.
 
 The tiers are real OpenAI-compatible servers: two llama.cpp servers running two different packaged GGUF models
 (SmolLM2-135M-Instruct as the small tier, Gemma 3 270M as the large one), and scripted servers
-(`tests/openai_stub.py`) where a test needs answers of a known quality: deliberately ungrounded ones to prove
+(`tests/support/openai_stub.py`) where a test needs answers of a known quality: deliberately ungrounded ones to prove
 that escalation fires, grounded ones to prove that it does not."""
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from answer.generation import OpenAICompatibleGenerator
 from answer.planner import ModelPlanner, RulePlanner
 from answer.routing import EscalationBudget, EscalationPolicy, Reason, Tier
 from tests.integration.test_api import corpus, keys  # noqa: F401 - fixtures
-from tests.llama_servers import free_port, gemma3_server, smollm2_server
-from tests.openai_stub import OpenAIStub
+from tests.support.llama_servers import free_port, gemma3_server, smollm2_server
+from tests.support.openai_stub import OpenAIStub
 
 VPN_QUESTION = "Which port does the VPN gateway listen on?"
 UNGROUNDED = "The VPN gateway runs on purple llama servers orbiting Jupiter [1]."
@@ -384,7 +384,7 @@ def real_tiers(urls) -> list[Tier]:
 
 
 def test_two_real_llama_servers_as_tiers(corpus, keys, retriever, edge_index, llama_tiers):
-    # Neither model cites [n] (see tests/llama_servers.py): an uncited answer is handed on; a "not found" too.
+    # Neither model cites [n] (see tests/support/llama_servers.py): an uncited answer is handed on; a "not found" too.
     eager = EscalationPolicy(min_confidence={}, min_fused=None, escalate_uncited=True, missed_above={"en": 0.0})
     with build(retriever, edge_index, keys["store"], real_tiers(llama_tiers), policy=eager) as client:
         response = client.post("/v1/ask", json={"question": VPN_QUESTION}, headers=bearer(keys["it"]))

@@ -27,8 +27,8 @@ from serve.stores.keys import KeyStore
 from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client, split_text, to_mrkdwn
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env
-from tests.redis_server import RedisServer, free_port
-from tests.slack_mock import BOT_USER, SlackMock
+from tests.support.redis_server import RedisServer, free_port
+from tests.support.slack_mock import BOT_USER, SlackMock
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PRIVATE_FACT = "The Falcon acquisition closes on 14 March at a price of 212 million euros."

@@ -36,8 +36,8 @@ from serve.settings import QueueSettings, Settings
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_bad_input import make_docx
 from tests.integration.test_cli import docent_env
-from tests.queueing import in_process_jobs
-from tests.redis_server import RedisServer, free_port
+from tests.support.queueing import in_process_jobs
+from tests.support.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from serve.cli import main as docent
 from serve.documents import DocumentService
 from serve.stores.keys import KeyStore
 from serve.settings import Settings
-from tests.queueing import in_process_jobs
+from tests.support.queueing import in_process_jobs
 from tests.reliability.conftest import bearer
 
 ACL_FORMS = ["group:hr", "hr", "GROUP:hr", " group: hr "]

@@ -26,7 +26,7 @@ from answer.answerer import AnswerOptions
 from serve.app import create_app
 from serve.documents import DocumentService
 from answer.generation import OpenAICompatibleGenerator
-from tests.llama_servers import free_port
+from tests.support.llama_servers import free_port
 from tests.reliability.conftest import HR_QUESTION, bearer, make_app, sse_events
 
 DEADLINE_S = 2.0

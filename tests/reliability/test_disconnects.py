@@ -17,8 +17,8 @@ import pytest
 
 from retrieval.errors import GeneratorUnavailableError
 from answer.generation import OpenAICompatibleGenerator
-from tests.live_server import LiveServer, wait_until
-from tests.llama_servers import SMOLLM2_ALIAS, LlamaServer, smollm2_gguf
+from tests.support.live_server import LiveServer, wait_until
+from tests.support.llama_servers import SMOLLM2_ALIAS, LlamaServer, smollm2_gguf
 from answer.routing import NO_CHECKS
 from tests.reliability.conftest import LONG_QUESTION, bearer, local_options, make_app
 

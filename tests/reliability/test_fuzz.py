@@ -32,7 +32,7 @@ from serve.documents import DocumentService
 from serve.stores.keys import KeyStore
 from serve.stores.ratelimit import RateLimiter
 from tests.conftest import SAMPLE_DOCS
-from tests.queueing import in_process_jobs
+from tests.support.queueing import in_process_jobs
 from tests.reliability.conftest import bearer, make_app
 
 EXAMPLES = int(os.environ.get("DOCENT_FUZZ_EXAMPLES", "25"))

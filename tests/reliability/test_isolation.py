@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serve.documents import DocumentService
-from tests.queueing import in_process_jobs
+from tests.support.queueing import in_process_jobs
 from tests.reliability.conftest import bearer, make_app
 
 HR_ONLY = "stipend"  # a word only the HR folder's documents have

@@ -18,7 +18,7 @@ from serve.app import create_app
 from serve.documents import DocumentService
 from serve.stores.keys import KeyStore
 from tests.integration.test_bad_input import make_docx, rewrite_part
-from tests.queueing import in_process_jobs
+from tests.support.queueing import in_process_jobs
 from tests.reliability.conftest import bearer
 
 

@@ -1,1 +1,2 @@
-"""What tests use in place of what cannot run in a unit test: in-memory fakes and the stub servers' helpers."""
+"""What tests stand up around the code under test: in-memory fakes (fakes.py), servers speaking real protocols
+(openai_stub, slack_mock), real servers started for a test (llama_servers, redis_server, live_server), queue helpers."""

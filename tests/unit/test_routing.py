@@ -12,8 +12,8 @@ from answer.evaluation import contains, exact_match, load_beir_answers, load_gol
 from answer.generation import OpenAICompatibleGenerator
 from answer.planner import ModelPlanner, QuestionType, RulePlanner, canned_reply
 from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason
-from tests.llama_servers import free_port
-from tests.openai_stub import OpenAIStub
+from tests.support.llama_servers import free_port
+from tests.support.openai_stub import OpenAIStub
 
 T = QuestionType
 

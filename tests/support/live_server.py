@@ -12,7 +12,7 @@ import time
 
 import uvicorn
 
-from tests.llama_servers import free_port
+from tests.support.llama_servers import free_port
 
 
 class LiveServer:
