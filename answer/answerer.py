@@ -33,15 +33,6 @@ from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
-from retrieval.access import Access
-from retrieval.errors import GeneratorUnavailableError
-from retrieval.filters import NO_FILTERS, SearchFilters
-from retrieval.index import DENSE, DENSE_MULTI
-from retrieval.packing import PackedContext, pack_context
-from retrieval.passages import Passage
-from retrieval.search import Retriever, SearchRequest, SearchResult
-from retrieval.terms import terms
-from retrieval.sentences import split_sentences
 from answer.deadline import Deadline
 from answer.extractive import extract
 from answer.generation import ChatMessage, Completion, Generator
@@ -50,6 +41,15 @@ from answer.planner import Plan, Planner, QuestionType, RulePlanner, canned_repl
 from answer.prompts import CHIT_CHAT_PROMPT, CONDENSE_PROMPT, NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
 from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
 from answer.translation import QueryTranslator
+from retrieval.access import Access
+from retrieval.errors import GeneratorUnavailableError
+from retrieval.filters import NO_FILTERS, SearchFilters
+from retrieval.index import DENSE, DENSE_MULTI
+from retrieval.packing import PackedContext, pack_context
+from retrieval.passages import Passage
+from retrieval.search import Retriever, SearchRequest, SearchResult
+from retrieval.sentences import split_sentences
+from retrieval.terms import terms
 
 log = logging.getLogger("docent.answer")
 
@@ -79,8 +79,16 @@ class Citation:
     def of(cls, number: int, passage: Passage, snippet_chars: int = 300) -> Citation:
         text = " ".join(passage.text.split())
         snippet = text if len(text) <= snippet_chars else text[:snippet_chars].rsplit(" ", 1)[0] + " …"
-        return cls(number, passage.document_id, passage.title, passage.source, passage.headings, passage.page,
-                   snippet, round(passage.score, 4))
+        return cls(
+            number,
+            passage.document_id,
+            passage.title,
+            passage.source,
+            passage.headings,
+            passage.page,
+            snippet,
+            round(passage.score, 4),
+        )
 
     @property
     def label(self) -> str:
@@ -153,8 +161,7 @@ class AnswerOptions:
     # Below these cosines of the best passage nothing counts as relevant (calibrated in bench/abstain.py): "en"
     # the main model's (all-MiniLM-L6-v2, which judges English only), "zh" and "multilingual_en" the
     # multilingual model's (USE) for Chinese and for other queries. Either model finding one is enough.
-    min_relevance: dict[str, float] = field(
-        default_factory=lambda: {"en": 0.28, "zh": 0.19, "multilingual_en": 0.23})
+    min_relevance: dict[str, float] = field(default_factory=lambda: {"en": 0.28, "zh": 0.19, "multilingual_en": 0.23})
     max_answer_tokens: int = 512
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
@@ -183,10 +190,19 @@ class Answerer:
     `tiers` replaces `generator` when there is more than one model: the first is the small model that always
     answers first, the others are asked in order when `policy` finds its answer wanting and `budget` allows."""
 
-    def __init__(self, retriever: Retriever, generator: Generator | None, options: AnswerOptions | None = None, *,
-                 tiers: Sequence[Tier] | None = None, planner: Planner | None = None,
-                 policy: EscalationPolicy | None = None, budget: EscalationBudget | None = None,
-                 checks: AnswerChecks | None = None, translator: QueryTranslator | None = None) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        generator: Generator | None,
+        options: AnswerOptions | None = None,
+        *,
+        tiers: Sequence[Tier] | None = None,
+        planner: Planner | None = None,
+        policy: EscalationPolicy | None = None,
+        budget: EscalationBudget | None = None,
+        checks: AnswerChecks | None = None,
+        translator: QueryTranslator | None = None,
+    ) -> None:
         self.retriever = retriever
         self.options = options or AnswerOptions()
         if tiers is None:
@@ -229,10 +245,14 @@ class Answerer:
         previous = next((m.content for m in reversed(earlier) if m.role == "user"), "")
         if self.generator is not None and self.options.condense_with_model:
             turns = "\n".join(f"{m.role.capitalize()}: {m.content.strip()[:500]}" for m in earlier[-6:])
-            messages = [ChatMessage("system", CONDENSE_PROMPT),
-                        ChatMessage("user", f"Conversation:\n{turns}\n\nFollow-up question: {question}")]
+            messages = [
+                ChatMessage("system", CONDENSE_PROMPT),
+                ChatMessage("user", f"Conversation:\n{turns}\n\nFollow-up question: {question}"),
+            ]
             try:
-                rewritten = self.generator.complete(messages, max_tokens=96, stop=("\n",), deadline=deadline).text.strip()
+                rewritten = self.generator.complete(
+                    messages, max_tokens=96, stop=("\n",), deadline=deadline
+                ).text.strip()
             except GeneratorUnavailableError as exc:
                 log.warning("condense failed, using the previous question: %s", exc.message)
                 rewritten = ""
@@ -280,8 +300,7 @@ class Answerer:
                     if (p.document_id, p.chunks) not in seen:
                         seen.add((p.document_id, p.chunks))
                         merged.append(p)
-        timings = {name: round(sum(r.timings_ms.get(name, 0.0) for r in results), 2)
-                   for name in results[0].timings_ms}
+        timings = {name: round(sum(r.timings_ms.get(name, 0.0) for r in results), 2) for name in results[0].timings_ms}
         first = results[0]
         return SearchResult(merged[: k + 2 * len(plan.sub_questions)], first.language, first.lists, timings)
 
@@ -296,10 +315,13 @@ class Answerer:
         if dense is None and multilingual is None:
             return True
         multilingual_threshold = t["zh"] if result.language == "zh" else t.get("multilingual_en", t["zh"])
-        return ((dense is not None and dense >= t["en"])
-                or (multilingual is not None and multilingual >= multilingual_threshold))
+        return (dense is not None and dense >= t["en"]) or (
+            multilingual is not None and multilingual >= multilingual_threshold
+        )
 
-    def pack(self, question: str, passages: Sequence[Passage], language: str) -> tuple[PackedContext, list[ChatMessage]]:
+    def pack(
+        self, question: str, passages: Sequence[Passage], language: str
+    ) -> tuple[PackedContext, list[ChatMessage]]:
         """The passages that fit the small model's context, and the messages built from them (the messages
         every tier is asked with)."""
         assert self.generator is not None
@@ -377,8 +399,16 @@ class Answerer:
             yield Delta(answer.text)
         yield replace(answer, timings_ms=timings, route=route)
 
-    def _ask_tiers(self, request: AskRequest, plan: Plan, result: SearchResult, context: PackedContext,
-                   messages: Sequence[ChatMessage], route: Route, deadline: Deadline) -> tuple[Answer, dict[str, float]]:
+    def _ask_tiers(
+        self,
+        request: AskRequest,
+        plan: Plan,
+        result: SearchResult,
+        context: PackedContext,
+        messages: Sequence[ChatMessage],
+        route: Route,
+        deadline: Deadline,
+    ) -> tuple[Answer, dict[str, float]]:
         """The tiers asked in order with the same messages, each whole: a tier's answer is checked and handed on
         while the policy finds it wanting and the budget allows; a tier that fails is handed on (or the answer so
         far stands). The last rung: an answer failing `AnswerChecks` that cannot be handed on is replaced by the
@@ -393,8 +423,10 @@ class Answerer:
             started = time.perf_counter()
             try:
                 completion = self._complete(tier, messages, deadline)
-                usage = {"prompt_tokens": usage["prompt_tokens"] + completion.prompt_tokens,
-                         "completion_tokens": usage["completion_tokens"] + completion.completion_tokens}
+                usage = {
+                    "prompt_tokens": usage["prompt_tokens"] + completion.prompt_tokens,
+                    "completion_tokens": usage["completion_tokens"] + completion.completion_tokens,
+                }
                 answer = self._finish(completion.text, context, plan.query, result, usage, tier)
             except GeneratorUnavailableError as exc:
                 route.timings_ms[tier.name] = _ms(started)
@@ -425,8 +457,12 @@ class Answerer:
             answer, timings["extract"] = self._extractive(plan.query, result, fallback_reason=failure.message)
             return answer, timings
         if route.failed_checks and best.mode is AnswerMode.GENERATED:
-            log.info("the %s tier's answer failed %s; answering extractively instead of %r", route.tier,
-                     route.failed_checks, best.text[:500])
+            log.info(
+                "the %s tier's answer failed %s; answering extractively instead of %r",
+                route.tier,
+                route.failed_checks,
+                best.text[:500],
+            )
             quoted, timings["extract"] = self._extractive(plan.query, result)
             route.discarded = best.text
             route.reasons = list(dict.fromkeys([*route.reasons, *route.failed_checks]))
@@ -434,8 +470,15 @@ class Answerer:
             return replace(quoted, usage=best.usage), timings
         return best, timings
 
-    def _stream_tier(self, plan: Plan, result: SearchResult, context: PackedContext, messages: Sequence[ChatMessage],
-                     route: Route, deadline: Deadline) -> abc.Generator[Delta, None, tuple[Answer, dict[str, float]]]:
+    def _stream_tier(
+        self,
+        plan: Plan,
+        result: SearchResult,
+        context: PackedContext,
+        messages: Sequence[ChatMessage],
+        route: Route,
+        deadline: Deadline,
+    ) -> abc.Generator[Delta, None, tuple[Answer, dict[str, float]]]:
         """The one tier's answer streamed as it is written (nothing checks it: see `holds_back`). A failure before
         the first delta falls back to the extractive answer like `_ask_tiers`; after it, it is raised."""
         tier = self.tiers[0]
@@ -445,9 +488,15 @@ class Answerer:
         parts: list[str] = []
         started = time.perf_counter()
         try:
-            with closing(tier.generator.stream(messages, max_tokens=self._max_tokens(tier, messages),
-                                               temperature=self.options.temperature, stop=tier.stop,
-                                               deadline=deadline)) as deltas:
+            with closing(
+                tier.generator.stream(
+                    messages,
+                    max_tokens=self._max_tokens(tier, messages),
+                    temperature=self.options.temperature,
+                    stop=tier.stop,
+                    deadline=deadline,
+                )
+            ) as deltas:
                 for delta in deltas:
                     if not parts:
                         timings["first_token"] = _ms(started)
@@ -475,8 +524,10 @@ class Answerer:
         timings["generate"] = route.timings_ms[tier.name] = _ms(started)
         raw = "".join(parts)
         # A stream reports no usage: counted here (exactly for the local model, over-estimated for a server).
-        usage = {"prompt_tokens": sum(tier.generator.count_tokens([m.content for m in messages])),
-                 "completion_tokens": tier.generator.count_tokens([raw])[0]}
+        usage = {
+            "prompt_tokens": sum(tier.generator.count_tokens([m.content for m in messages])),
+            "completion_tokens": tier.generator.count_tokens([raw])[0],
+        }
         # After an echo, the answer is what the client was sent (the recital was held back and dropped).
         text = cleaner.released if cleaner.echoed else raw
         answer = self._finish(text, context, plan.query, result, usage, tier, echo_fails=False)
@@ -495,9 +546,11 @@ class Answerer:
             lang = plan.language if plan.language in CHIT_CHAT_PROMPT else "en"
             started = time.perf_counter()
             try:
-                reply = self.generator.complete([ChatMessage("system", CHIT_CHAT_PROMPT[lang]),
-                                                 ChatMessage("user", plan.query)], max_tokens=80,
-                                                deadline=deadline).text.strip()
+                reply = self.generator.complete(
+                    [ChatMessage("system", CHIT_CHAT_PROMPT[lang]), ChatMessage("user", plan.query)],
+                    max_tokens=80,
+                    deadline=deadline,
+                ).text.strip()
             except GeneratorUnavailableError as exc:
                 log.warning("chit-chat reply failed, answering with the fixed one: %s", exc.message)
                 reply = ""
@@ -510,11 +563,13 @@ class Answerer:
     def _not_found(self, question: str, result: SearchResult, fallback_reason: str | None = None) -> Answer:
         closest = [Citation.of(n, p) for n, p in enumerate(result.passages[:3], 1)]
         lang = result.language if result.language in NOT_FOUND else "en"
-        return Answer(NOT_FOUND[lang], AnswerMode.NOT_FOUND, closest, question, result.language,
-                      fallback_reason=fallback_reason)
+        return Answer(
+            NOT_FOUND[lang], AnswerMode.NOT_FOUND, closest, question, result.language, fallback_reason=fallback_reason
+        )
 
-    def _extractive(self, question: str, result: SearchResult,
-                    fallback_reason: str | None = None) -> tuple[Answer, float]:
+    def _extractive(
+        self, question: str, result: SearchResult, fallback_reason: str | None = None
+    ) -> tuple[Answer, float]:
         """The passages' own sentences that answer `question`, and how long finding them took."""
         started = time.perf_counter()
         found = extract(question, result.passages, embed=self.retriever.multilingual_embedder)
@@ -524,11 +579,21 @@ class Answerer:
         citations = [Citation.of(n, result.passages[n - 1]) for n in found.cited]
         note = QUOTED_ACROSS.get((result.language, found.language))
         text = f"{note} {found.text}" if note else found.text
-        return Answer(text, AnswerMode.EXTRACTIVE, citations, question, result.language,
-                      fallback_reason=fallback_reason), took
+        return Answer(
+            text, AnswerMode.EXTRACTIVE, citations, question, result.language, fallback_reason=fallback_reason
+        ), took
 
-    def _finish(self, text: str, context: PackedContext, question: str, result: SearchResult,
-                usage: dict[str, int], tier: Tier, *, echo_fails: bool = True) -> Answer:
+    def _finish(
+        self,
+        text: str,
+        context: PackedContext,
+        question: str,
+        result: SearchResult,
+        usage: dict[str, int],
+        tier: Tier,
+        *,
+        echo_fails: bool = True,
+    ) -> Answer:
         """The checked answer; `FailedAnswerError` when the model recited its rules (unless `echo_fails` is off:
         a stream whose recital was dropped while the rest was already sent)."""
         checked = check_answer(text, context.passages, min_support=self.options.min_support, echo=prompt_echo())
@@ -537,22 +602,38 @@ class Answerer:
             raise FailedAnswerError("the model repeated its instructions instead of answering")
         if is_not_found(checked.text, result.language):
             not_found = self._not_found(question, result)
-            return replace(not_found, removed_citations=list(checked.removed_citations),
-                           removed_links=list(checked.removed_links), markup_removed=checked.markup,
-                           model=tier.generator.model, usage=usage)
+            return replace(
+                not_found,
+                removed_citations=list(checked.removed_citations),
+                removed_links=list(checked.removed_links),
+                markup_removed=checked.markup,
+                model=tier.generator.model,
+                usage=usage,
+            )
         numbers = checked.cited or tuple(range(1, min(3, len(context.passages)) + 1))
         citations = [Citation.of(n, context.passages[n - 1]) for n in numbers]
         unsupported, translations = list(checked.unsupported), []
         embed = self.retriever.multilingual_embedder
         if unsupported and embed is not None:  # words cannot support a sentence translating a passage
             cosine = cosine_across(unsupported, context.passages, embed)
-            translations = [s for s, c in zip(unsupported, cosine) if c >= self.checks.min_cosine_translation]
-            unsupported = [s for s, c in zip(unsupported, cosine) if c < self.checks.min_cosine_across]
-        return Answer(checked.text, AnswerMode.GENERATED, citations, question, result.language,
-                      grounded=not unsupported, cited=bool(checked.cited), unsupported=unsupported,
-                      removed_citations=list(checked.removed_citations), removed_links=list(checked.removed_links),
-                      markup_removed=checked.markup, translations=translations, model=tier.generator.model,
-                      usage=usage)
+            translations = [s for s, c in zip(unsupported, cosine, strict=False) if c >= self.checks.min_cosine_translation]
+            unsupported = [s for s, c in zip(unsupported, cosine, strict=False) if c < self.checks.min_cosine_across]
+        return Answer(
+            checked.text,
+            AnswerMode.GENERATED,
+            citations,
+            question,
+            result.language,
+            grounded=not unsupported,
+            cited=bool(checked.cited),
+            unsupported=unsupported,
+            removed_citations=list(checked.removed_citations),
+            removed_links=list(checked.removed_links),
+            markup_removed=checked.markup,
+            translations=translations,
+            model=tier.generator.model,
+            usage=usage,
+        )
 
     def _evidence(self, answer: Answer, plan: Plan, result: SearchResult, finish_reason: str) -> Evidence:
         rerank = [p.scores["rerank"] for p in result.passages if "rerank" in p.scores]
@@ -577,7 +658,9 @@ class Answerer:
             markup=answer.markup_removed,
             across=across,
             support_measured=not across or self.retriever.multilingual_embedder is not None,
-            invented=len(invented_facts(answer.text, result.passages, plan.query, answer.translations)) if generated else 0,
+            invented=len(invented_facts(answer.text, result.passages, plan.query, answer.translations))
+            if generated
+            else 0,
         )
 
     def _hand_on(self, request: AskRequest, route: Route, reasons: list[str]) -> bool:
@@ -593,8 +676,13 @@ class Answerer:
         return True
 
     def _complete(self, tier: Tier, messages: Sequence[ChatMessage], deadline: Deadline) -> Completion:
-        return tier.generator.complete(messages, max_tokens=self._max_tokens(tier, messages),
-                                       temperature=self.options.temperature, stop=tier.stop, deadline=deadline)
+        return tier.generator.complete(
+            messages,
+            max_tokens=self._max_tokens(tier, messages),
+            temperature=self.options.temperature,
+            stop=tier.stop,
+            deadline=deadline,
+        )
 
     def _max_tokens(self, tier: Tier, messages: Sequence[ChatMessage]) -> int:
         """The tier's answer cap, shrunk when its context is smaller than the small model's (rare)."""
@@ -603,7 +691,6 @@ class Answerer:
         prompt = sum(tier.generator.count_tokens([m.content for m in messages])) + 8 * len(messages)
         room = tier.generator.context_length - prompt - self.options.safety_tokens
         return max(16, min(tier.max_answer_tokens, room))
-
 
 
 class FailedAnswerError(GeneratorUnavailableError):
@@ -621,7 +708,11 @@ def prose(text: str) -> str:
 def han_share(text: str) -> float | None:
     """Of `text`'s letters, the share that are Chinese characters (None: no letters)."""
     letters = [ch for ch in text if ch.isalpha()]
-    return sum("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in letters) / len(letters) if letters else None
+    return (
+        sum("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in letters) / len(letters)
+        if letters
+        else None
+    )
 
 
 def repeated_share(text: str) -> float:
@@ -630,7 +721,7 @@ def repeated_share(text: str) -> float:
     words = list(terms(re.sub(r"\[\d{1,3}\]", " ", text)))
     if len(words) < 12:
         return 0.0
-    grams = list(zip(words, words[1:], words[2:]))
+    grams = list(zip(words, words[1:], words[2:], strict=False))
     return 1.0 - len(set(grams)) / len(grams)
 
 

@@ -40,8 +40,9 @@ class Deadline:
 
     Thread-safe: the API cancels it from the event loop while the answer runs in a worker thread."""
 
-    def __init__(self, seconds: float | None, *, clock: Callable[[], float] = time.monotonic,
-                 _parent: Deadline | None = None) -> None:
+    def __init__(
+        self, seconds: float | None, *, clock: Callable[[], float] = time.monotonic, _parent: Deadline | None = None
+    ) -> None:
         self.seconds = seconds
         self._clock = clock
         self._at = None if seconds is None else clock() + seconds

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from answer.answerer import Answer, AnswerMode
 from retrieval.evaluation import EvalDataError, _golden_items
 from retrieval.terms import detect_language
-from answer.answerer import Answer, AnswerMode
 
 _PUNCT = set(string.punctuation) | set("，。！？、；：“”‘’（）《》【】…—～·「」『』〈〉﹏")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -105,7 +105,7 @@ def load_beir_answers(dataset: Path, max_queries: int | None = None) -> list[QAI
     """Questions of `queries.jsonl` that have gold answers in `answers.jsonl`, in the queries' order."""
     answers_file = dataset / "answers.jsonl"
     if not answers_file.is_file():
-        raise EvalDataError(f"{dataset} has no answers.jsonl (lines of {{\"query-id\", \"answers\": [...]}})")
+        raise EvalDataError(f'{dataset} has no answers.jsonl (lines of {{"query-id", "answers": [...]}})')
     answers: dict[str, tuple[str, ...]] = {}
     for number, line in enumerate(answers_file.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -115,7 +115,7 @@ def load_beir_answers(dataset: Path, max_queries: int | None = None) -> list[QAI
             golds = tuple(str(a) for a in item["answers"] if str(a).strip())
             answers[str(item["query-id"])] = golds
         except (ValueError, KeyError, TypeError) as exc:
-            raise EvalDataError(f"{answers_file}: line {number} is not {{\"query-id\", \"answers\"}}: {exc}") from exc
+            raise EvalDataError(f'{answers_file}: line {number} is not {{"query-id", "answers"}}: {exc}') from exc
     items = []
     for line in (dataset / "queries.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -173,9 +173,12 @@ def _latency(values: Sequence[float]) -> dict[str, float]:
     if not values:
         return {"n": 0}
     ordered = sorted(values)
-    return {"n": len(ordered), "mean": round(statistics.fmean(ordered), 1),
-            "p50": round(ordered[len(ordered) // 2], 1),
-            "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)}
+    return {
+        "n": len(ordered),
+        "mean": round(statistics.fmean(ordered), 1),
+        "p50": round(ordered[len(ordered) // 2], 1),
+        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+    }
 
 
 @dataclass(slots=True)
@@ -208,12 +211,24 @@ def score(item: QAItem, answer: Answer, latency_ms: float) -> Scored:
     route = answer.route
     text = "" if answer.mode in ABSTAINED else answer.text
     text = re.sub(r"\s*\[\d{1,3}\]", "", text)  # citations are not part of the answer
-    return Scored(item.query_id, item.question, answer.text, item.answers, answer.mode.value,
-                  route.tier if route else "none", bool(route and route.escalated), list(route.reasons) if route else [],
-                  exact_match(text, item.answers), token_f1(text, item.answers), contains(text, item.answers),
-                  round(latency_ms, 1), dict(route.timings_ms) if route else {},
-                  dict(route.evidence) if route else {}, list(route.failed_checks) if route else [],
-                  route.discarded if route else None)
+    return Scored(
+        item.query_id,
+        item.question,
+        answer.text,
+        item.answers,
+        answer.mode.value,
+        route.tier if route else "none",
+        bool(route and route.escalated),
+        list(route.reasons) if route else [],
+        exact_match(text, item.answers),
+        token_f1(text, item.answers),
+        contains(text, item.answers),
+        round(latency_ms, 1),
+        dict(route.timings_ms) if route else {},
+        dict(route.evidence) if route else {},
+        list(route.failed_checks) if route else [],
+        route.discarded if route else None,
+    )
 
 
 def summarize(name: str, scored: Sequence[Scored]) -> ConfigResult:
@@ -240,15 +255,22 @@ def _by_language(scored: Sequence[Scored]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[Scored]] = {}
     for s in scored:
         groups.setdefault(detect_language(s.question), []).append(s)
-    return {language: {"questions": len(items),
-                       "exact_match": round(sum(s.exact_match for s in items) / len(items), 4),
-                       "f1": round(sum(s.f1 for s in items) / len(items), 4),
-                       "containment": round(sum(s.contains for s in items) / len(items), 4)}
-            for language, items in sorted(groups.items())}
+    return {
+        language: {
+            "questions": len(items),
+            "exact_match": round(sum(s.exact_match for s in items) / len(items), 4),
+            "f1": round(sum(s.f1 for s in items) / len(items), 4),
+            "containment": round(sum(s.contains for s in items) / len(items), 4),
+        }
+        for language, items in sorted(groups.items())
+    }
 
 
-def evaluate_answers(items: Sequence[QAItem], configurations: dict[str, Callable[[str], Answer]],
-                     progress: Callable[[int], None] = lambda done: None) -> list[ConfigResult]:
+def evaluate_answers(
+    items: Sequence[QAItem],
+    configurations: dict[str, Callable[[str], Answer]],
+    progress: Callable[[int], None] = lambda done: None,
+) -> list[ConfigResult]:
     """Ask every question of `items` in every configuration (question by question, so that a noisy machine
     slows all configurations alike) and score the answers."""
     scored: dict[str, list[Scored]] = {name: [] for name in configurations}
@@ -257,7 +279,7 @@ def evaluate_answers(items: Sequence[QAItem], configurations: dict[str, Callable
     for number, item in enumerate(items):
         # The order turns question by question: a model server caches the prompt it just saw, which would
         # otherwise always favour the configuration asked second.
-        for name in names[number % len(names):] + names[: number % len(names)]:
+        for name in names[number % len(names) :] + names[: number % len(names)]:
             ask = configurations[name]
             started = time.perf_counter()
             answer = ask(item.question)
@@ -271,20 +293,46 @@ def table_rows(results: Iterable[ConfigResult]) -> list[list[str]]:
     """One row per configuration, then one per question language when there are several."""
     rows = []
     for r in results:
-        rows.append([r.name, f"{r.exact_match:.3f}", f"{r.f1:.3f}", f"{r.containment:.3f}", f"{r.abstention:.0%}",
-                     f"{r.escalated:.0%}", f"{r.latency_ms.get('p50', 0):.0f}", f"{r.latency_ms.get('p95', 0):.0f}"])
+        rows.append(
+            [
+                r.name,
+                f"{r.exact_match:.3f}",
+                f"{r.f1:.3f}",
+                f"{r.containment:.3f}",
+                f"{r.abstention:.0%}",
+                f"{r.escalated:.0%}",
+                f"{r.latency_ms.get('p50', 0):.0f}",
+                f"{r.latency_ms.get('p95', 0):.0f}",
+            ]
+        )
         if len(r.by_language) > 1:
             for language, m in r.by_language.items():
-                rows.append([f"  {language} ({m['questions']:.0f})", f"{m['exact_match']:.3f}", f"{m['f1']:.3f}",
-                             f"{m['containment']:.3f}", "", "", "", ""])
+                rows.append(
+                    [
+                        f"  {language} ({m['questions']:.0f})",
+                        f"{m['exact_match']:.3f}",
+                        f"{m['f1']:.3f}",
+                        f"{m['containment']:.3f}",
+                        "",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
     return rows
 
 
 def tier_lines(results: Iterable[ConfigResult]) -> list[str]:
     """Generation latency per tier, one line per configuration."""
-    return [f"{r.name}: " + ", ".join(f"{t} mean {v.get('mean', 0):.0f} ms, p95 {v.get('p95', 0):.0f} ms "
-                                      f"({v['n']} answers)" for t, v in r.tier_latency_ms.items())
-            for r in results if r.tier_latency_ms]
+    return [
+        f"{r.name}: "
+        + ", ".join(
+            f"{t} mean {v.get('mean', 0):.0f} ms, p95 {v.get('p95', 0):.0f} ms ({v['n']} answers)"
+            for t, v in r.tier_latency_ms.items()
+        )
+        for r in results
+        if r.tier_latency_ms
+    ]
 
 
 TABLE_COLUMNS = ["config", "EM", "F1", "contains", "abstained", "escalated", "p50 ms", "p95 ms"]

@@ -94,7 +94,7 @@ class _Candidate:
 
 
 def asked_kind(question: str) -> str | None:
-    """"quantity", "name" or None: what kind of thing the question asks for, if it says."""
+    """ "quantity", "name" or None: what kind of thing the question asks for, if it says."""
     if _QUANTITY.search(question):
         return "quantity"
     if _NAME.search(question):
@@ -102,8 +102,9 @@ def asked_kind(question: str) -> str | None:
     return None
 
 
-def extract(question: str, passages: Sequence[Passage], *, embed: SentenceEmbedder | None = None,
-            max_sentences: int = 2) -> ExtractiveAnswer:
+def extract(
+    question: str, passages: Sequence[Passage], *, embed: SentenceEmbedder | None = None, max_sentences: int = 2
+) -> ExtractiveAnswer:
     """The `max_sentences` sentences of `passages` that best answer `question`, quoted in document order."""
     candidates = [
         _Candidate(rank, sentence.strip(), detect_language(sentence), frozenset(terms(sentence)))
@@ -125,7 +126,7 @@ def extract(question: str, passages: Sequence[Passage], *, embed: SentenceEmbedd
     if not chosen:
         return ExtractiveAnswer("", (), ())
     quotes = [shorten(candidates[i].text, wanted) for i in chosen]
-    parts = [f"{quote} [{candidates[i].rank}]" for quote, i in zip(quotes, chosen)]
+    parts = [f"{quote} [{candidates[i].rank}]" for quote, i in zip(quotes, chosen, strict=False)]
     cited = tuple(sorted({candidates[i].rank for i in chosen}))
     languages = [candidates[i].language for i in chosen]
     language = max(set(languages), key=languages.count)
@@ -150,7 +151,9 @@ def shorten(sentence: str, wanted: frozenset[str], limit: int = MAX_QUOTE_CHARS)
     return ("…" if start > 0 else "") + sentence[start:end].strip() + ("…" if end < len(sentence) else "")
 
 
-def _relevance(question: str, wanted: frozenset[str], candidates: list[_Candidate], embed: SentenceEmbedder | None) -> np.ndarray:
+def _relevance(
+    question: str, wanted: frozenset[str], candidates: list[_Candidate], embed: SentenceEmbedder | None
+) -> np.ndarray:
     """Each sentence's match to the question in standard deviations above its language's sentences."""
     if embed is not None:
         raw = embed.embed_documents([c.text for c in candidates]) @ embed.embed_query(question)

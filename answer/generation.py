@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
 from answer.deadline import NO_DEADLINE, AnswerCancelled, Deadline, Turns
+from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +60,25 @@ class Generator(Protocol):
 
     def close(self) -> None: ...
 
-    def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion: ...
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Completion: ...
 
-    def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Deltas: ...
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Deltas: ...
 
 
 STUCK_GRACE_S = 15.0  # beyond the longest turn, before readiness calls a model whose turns are all held stuck
@@ -100,8 +114,13 @@ class OpenAICompatibleGenerator:
         self.max_turn_s = max_turn_s  # the longest one call may take, whatever its deadline
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
-                                    limits=httpx.Limits(max_keepalive_connections=0), transport=transport)
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout,
+            limits=httpx.Limits(max_keepalive_connections=0),
+            transport=transport,
+        )
         self._turns = Turns(max_concurrency)
 
     def close(self) -> None:
@@ -118,17 +137,22 @@ class OpenAICompatibleGenerator:
         turn here (the readiness probe)."""
         stuck = self._turns.stuck_for()
         if stuck > self.max_turn_s + STUCK_GRACE_S:
-            raise GeneratorUnavailableError(f"the generator at {self.base_url} cannot take a call: all "
-                                            f"{self._turns.size} have been in use for {stuck:.0f} s")
+            raise GeneratorUnavailableError(
+                f"the generator at {self.base_url} cannot take a call: all "
+                f"{self._turns.size} have been in use for {stuck:.0f} s"
+            )
         try:
             response = self._client.get("/v1/models", timeout=self.connect_timeout_s)
         except httpx.TransportError as exc:
-            raise GeneratorUnavailableError(f"the generator at {self.base_url} is not reachable: {_describe(exc)}") from exc
+            raise GeneratorUnavailableError(
+                f"the generator at {self.base_url} is not reachable: {_describe(exc)}"
+            ) from exc
         if response.status_code >= 400:
             raise GeneratorUnavailableError(f"the generator at {self.base_url} answered {response.status_code}")
 
-    def _body(self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
-              stream: bool) -> dict[str, object]:
+    def _body(
+        self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str], stream: bool
+    ) -> dict[str, object]:
         body: dict[str, object] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -141,12 +165,22 @@ class OpenAICompatibleGenerator:
         return body
 
     def _turn(self, deadline: Deadline) -> AbstractContextManager[None]:
-        return self._turns.turn(deadline.bound(self.read_timeout_s),
-                                f"the generator at {self.base_url} is busy: no free slot within "
-                                f"{deadline.bound(self.read_timeout_s):.0f} s", deadline)
+        return self._turns.turn(
+            deadline.bound(self.read_timeout_s),
+            f"the generator at {self.base_url} is busy: no free slot within "
+            f"{deadline.bound(self.read_timeout_s):.0f} s",
+            deadline,
+        )
 
-    def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion:
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Completion:
         deadline = deadline.capped(self.max_turn_s)
         body = self._body(messages, max_tokens, temperature, stop, stream=False)
         with self._turn(deadline), _Exchange(self, body, deadline) as response:
@@ -156,8 +190,15 @@ class OpenAICompatibleGenerator:
                 raise _failure(exc, deadline, self.base_url, "before answering") from exc
             return _completion(response, self.base_url)
 
-    def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Deltas:
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Deltas:
         """Text deltas as the server sends them. A failure after the first delta is raised, because the caller
         has already passed part of the answer on; closing the iterator closes the request."""
         deadline = deadline.capped(self.max_turn_s)
@@ -173,8 +214,9 @@ class OpenAICompatibleGenerator:
                     started = True
                     yield delta
             except httpx.TransportError as exc:
-                raise _failure(exc, deadline, self.base_url,
-                               "in the middle of the answer" if started else "before answering") from exc
+                raise _failure(
+                    exc, deadline, self.base_url, "in the middle of the answer" if started else "before answering"
+                ) from exc
 
 
 class _Exchange:
@@ -208,8 +250,9 @@ class _Exchange:
         for attempt in range(o.retries + 1):
             deadline.check("before the generator answered")
             timeout = httpx.Timeout(deadline.bound(o.read_timeout_s), connect=deadline.bound(o.connect_timeout_s))
-            request = o._client.build_request("POST", "/v1/chat/completions", json=self.body, timeout=timeout,
-                                              extensions={"trace": self._trace})
+            request = o._client.build_request(
+                "POST", "/v1/chat/completions", json=self.body, timeout=timeout, extensions={"trace": self._trace}
+            )
             try:
                 self._response = o._client.send(request, stream=True)
                 return self._response
@@ -236,8 +279,7 @@ def _failure(exc: httpx.TransportError, deadline: Deadline, base_url: str, where
     if deadline.cancelled:
         return AnswerCancelled(f"the answer was cancelled {where}")
     if deadline.expired:
-        return GeneratorTimeoutError(f"the generator at {base_url} timed out {where}: the answer's deadline "
-                                     "passed")
+        return GeneratorTimeoutError(f"the generator at {base_url} timed out {where}: the answer's deadline passed")
     return GeneratorUnavailableError(f"the generator at {base_url} failed {where}: {_describe(exc)}")
 
 
@@ -283,5 +325,6 @@ def _sse_deltas(lines: Iterator[str], base_url: str) -> Iterator[str]:
             raise GeneratorUnavailableError(f"unreadable event from the generator: {payload[:200]}") from exc
         if delta:
             yield delta
-    raise GeneratorUnavailableError(f"the generator at {base_url} stopped in the middle of the answer: "
-                                    "the stream ended without [DONE]")
+    raise GeneratorUnavailableError(
+        f"the generator at {base_url} stopped in the middle of the answer: the stream ended without [DONE]"
+    )

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from answer.extractive import SentenceEmbedder
 from retrieval.passages import Passage
 from retrieval.sentences import sentence_pieces, split_sentences
 from retrieval.terms import detect_language, terms
-from answer.extractive import SentenceEmbedder
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)[^)]*\)")
@@ -47,8 +47,9 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _ATTRIBUTES = r"""(?:\s+[A-Za-z_:@][\w:.@-]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>=`]+))?)*\s*/?"""
 _TAG = re.compile(rf"<[A-Za-z][\w:-]*{_ATTRIBUTES}>|</[A-Za-z][\w:-]*\s*>")
 # Slack's own markup: a link `<url|text>` or `<url>`, a mention `<@U123>`, `<#C123|name>`, `<!channel>`.
-_SLACK = re.compile(r"<((?:https?|mailto|tel|ftp):[^<>|\s]*)(?:\|([^<>]*))?>|<[!@#][^<>\s|]*(?:\|[^<>]*)?>",
-                    re.IGNORECASE)
+_SLACK = re.compile(
+    r"<((?:https?|mailto|tel|ftp):[^<>|\s]*)(?:\|([^<>]*))?>|<[!@#][^<>\s|]*(?:\|[^<>]*)?>", re.IGNORECASE
+)
 _OPEN_SCRIPT = re.compile(r"<(script|style)\b", re.IGNORECASE)
 # The same, still being written at the end of the text (its attributes may be cut anywhere).
 _PARTIAL_ATTRIBUTES = r"""(?:\s+[A-Za-z_:@][\w:.@-]*(?:\s*=\s*(?:"[^"]*"?|'[^']*'?|[^\s"'<>=`]*))?)*\s*/?"""
@@ -162,7 +163,7 @@ NO_ECHO = PromptEcho(())
 
 def _shingles(text: str) -> list[tuple[str, ...]]:
     words = list(terms(_CITATION.sub(" ", text)))
-    return [tuple(words[i:i + ECHO_SHINGLE]) for i in range(len(words) - ECHO_SHINGLE + 1)]
+    return [tuple(words[i : i + ECHO_SHINGLE]) for i in range(len(words) - ECHO_SHINGLE + 1)]
 
 
 def _support(sentence: str, passages: Sequence[str]) -> float:
@@ -189,8 +190,9 @@ def _remove_bad_citations(text: str, passages: int) -> tuple[str, list[int]]:
     return _CITATION.sub(citation, text), removed
 
 
-def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float = 0.5,
-                 echo: PromptEcho = NO_ECHO) -> CheckedAnswer:
+def check_answer(
+    answer: str, passages: Sequence[Passage], *, min_support: float = 0.5, echo: PromptEcho = NO_ECHO
+) -> CheckedAnswer:
     """Remove markup, citations of no passage, links their sentence's cited passages do not have, and
     sentences that recite the prompt's rules; flag sentences below `min_support`."""
     text = strip_markup(answer)
@@ -208,8 +210,15 @@ def check_answer(answer: str, passages: Sequence[Passage], *, min_support: float
         evidence = [passages[n - 1].text for n in numbers] if numbers else [p.text for p in passages]
         if _support(sentence, evidence) < min_support:
             unsupported.append(sentence.strip())
-    return CheckedAnswer(text, _cited(text), tuple(removed_citations), tuple(removed_links), tuple(unsupported),
-                         tuple(s.strip() for s in echoed), markup)
+    return CheckedAnswer(
+        text,
+        _cited(text),
+        tuple(removed_citations),
+        tuple(removed_links),
+        tuple(unsupported),
+        tuple(s.strip() for s in echoed),
+        markup,
+    )
 
 
 def cosine_across(sentences: Sequence[str], passages: Sequence[Passage], embed: SentenceEmbedder) -> list[float]:
@@ -226,20 +235,22 @@ def cosine_across(sentences: Sequence[str], passages: Sequence[Passage], embed: 
     texts = [_CITATION.sub(" ", s).strip() for s in sentences]
     cosine = embed.embed_documents(texts) @ embed.embed_documents([text for _, text in pieces]).T
     best = []
-    for row, sentence, text in zip(cosine, sentences, texts):
+    for row, sentence, text in zip(cosine, sentences, texts, strict=False):
         cited = [int(n) for n in _CITATION.findall(sentence) if 1 <= int(n) <= len(passages)]
         language = detect_language(text)
         scope = (np.isin(owner, cited) if cited else np.ones(len(pieces), dtype=bool)) & np.array(
-            [other != language for other in languages])
+            [other != language for other in languages]
+        )
         best.append(float(row[scope].max(initial=-1.0)))
     return best
 
 
-def unsupported_across(sentences: Sequence[str], passages: Sequence[Passage], embed: SentenceEmbedder,
-                       min_cosine: float) -> list[str]:
+def unsupported_across(
+    sentences: Sequence[str], passages: Sequence[Passage], embed: SentenceEmbedder, min_cosine: float
+) -> list[str]:
     """Of `sentences` (those whose words the passages do not support), the ones no sentence of the passages in
     the other language comes within `min_cosine` of (`cosine_across`)."""
-    return [s for s, c in zip(sentences, cosine_across(sentences, passages, embed)) if c < min_cosine]
+    return [s for s, c in zip(sentences, cosine_across(sentences, passages, embed), strict=False) if c < min_cosine]
 
 
 # A name, a title or a code in Latin script: a word with two capitals or more (CEO, KelpGrid, KELP-GUEST,
@@ -251,8 +262,9 @@ _OPENS = re.compile(r"(?:^|[.!?:;•*>|\n]|[-–—]\s|\d[.)])\s*[\"'“‘(\[]?
 def unknown_names(sentence: str, known: str) -> list[str]:
     """The names in `sentence` that `known` (lower-cased passages and question) does not contain."""
     text = _CITATION.sub(" ", sentence)
-    found = [m.group(0) for m in _NAME.finditer(text)
-             if not (_OPENS.search(text[: m.start()]) and m.group(0)[1:].islower())]
+    found = [
+        m.group(0) for m in _NAME.finditer(text) if not (_OPENS.search(text[: m.start()]) and m.group(0)[1:].islower())
+    ]
     return [name for name in dict.fromkeys(found) if name.lower() not in known]
 
 
@@ -281,8 +293,10 @@ def _tidy(text: str) -> str:
 
 
 _OPEN_TAIL = re.compile(r"[!-~]*$")  # a trailing run of printable ASCII: possibly an unfinished URL or [n]
-_OPEN_TAG = re.compile(rf"<[A-Za-z][\w:-]*{_PARTIAL_ATTRIBUTES}$|</[A-Za-z]?[\w:-]*\s*$|<!?-?-?$"
-                       r"|<(?:[A-Za-z]+:|[!@#])[^<>\n]*$|&#?\w*$")  # being written (a tag, a Slack link, an entity)
+_OPEN_TAG = re.compile(
+    rf"<[A-Za-z][\w:-]*{_PARTIAL_ATTRIBUTES}$|</[A-Za-z]?[\w:-]*\s*$|<!?-?-?$"
+    r"|<(?:[A-Za-z]+:|[!@#])[^<>\n]*$|&#?\w*$"
+)  # being written (a tag, a Slack link, an entity)
 # A sentence is known to be over once its full stop is followed by a space (it may be "51820." of "51820.5").
 _PARTIAL_WORD = re.compile(r"[A-Za-z0-9_'’-]+$")
 _FINISHED = re.compile(r"(?:[。！？；][”’」』)）\"']*\s*|[.!?][”’\"')]*\s+|\n+)$")
@@ -325,8 +339,11 @@ class StreamFilter:
             opening = _last_open_script(text)
             tag = _OPEN_TAG.search(text)
             comment = text.rfind("<!--")
-            cut = min(opening if opening is not None else len(text), tag.start() if tag else len(text),
-                      comment if comment != -1 and "-->" not in text[comment:] else len(text))
+            cut = min(
+                opening if opening is not None else len(text),
+                tag.start() if tag else len(text),
+                comment if comment != -1 and "-->" not in text[comment:] else len(text),
+            )
             text, held = text[:cut], text[cut:]
         text = strip_markup(text)
         pieces = sentence_pieces(text)
@@ -361,7 +378,9 @@ class StreamFilter:
         opening = text.rfind("[", 0, cut)
         if opening != -1:
             closing = text.find("]", opening, cut)
-            open_link = closing != -1 and closing + 1 < cut and text[closing + 1] == "(" and ")" not in text[closing:cut]
+            open_link = (
+                closing != -1 and closing + 1 < cut and text[closing + 1] == "(" and ")" not in text[closing:cut]
+            )
             if closing == -1 or closing + 1 >= cut or open_link:
                 cut = opening - 1 if opening > 0 and text[opening - 1] == "!" else opening
         # A URL in the sentence still being written waits for that sentence's citations (one in a finished
@@ -394,7 +413,7 @@ class StreamFilter:
 def _last_open_script(text: str) -> int | None:
     """Where an unclosed `<script` or `<style` starts (None: every one is closed)."""
     for match in reversed(list(_OPEN_SCRIPT.finditer(text))):
-        if not re.search(rf"</{match.group(1)}\s*>", text[match.end():], re.IGNORECASE):
+        if not re.search(rf"</{match.group(1)}\s*>", text[match.end() :], re.IGNORECASE):
             return match.start()
     return None
 
@@ -423,8 +442,9 @@ _FACT_TOKEN = re.compile(r"(?<![\w.])(?:\d[\d,]*(?:[.:]\d+)*|[A-Za-z][\w-]*(?:\.
 _LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
 
 
-def invented_facts(answer: str, passages: Sequence[Passage], question: str = "",
-                   translations: Sequence[str] = ()) -> list[str]:
+def invented_facts(
+    answer: str, passages: Sequence[Passage], question: str = "", translations: Sequence[str] = ()
+) -> list[str]:
     """The numbers, dotted names (hosts, versions) and names (`unknown_names`) in `answer` that no passage and
     not the question contains: a port, a date, an amount or a name the model made up. The cheapest check that
     catches a small model's most harmful errors ("port 843" for 8443, "2026" for 2025, a code name or a title

@@ -12,11 +12,11 @@ went away) or one past its deadline stops there and gives the turn back at once.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import AbstractContextManager, closing
-from typing import TYPE_CHECKING, Any, cast
 from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from retrieval.errors import GeneratorUnavailableError, ModelUnavailableError
 
@@ -43,8 +43,17 @@ def packaged_model_path() -> Path:
 class LlamaCppGenerator:
     """A GGUF chat model in this process. `start()` loads it; `complete()`/`stream()` as `Generator`."""
 
-    def __init__(self, model_path: Path, *, context_length: int = 2048, threads: int = 1, wait_s: float = 30.0,
-                 name: str | None = None, repeat_penalty: float = 1.2, max_turn_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        context_length: int = 2048,
+        threads: int = 1,
+        wait_s: float = 30.0,
+        name: str | None = None,
+        repeat_penalty: float = 1.2,
+        max_turn_s: float = 120.0,
+    ) -> None:
         self.model_path = Path(model_path)
         self.context_length = context_length
         self.threads = threads
@@ -60,8 +69,9 @@ class LlamaCppGenerator:
             raise ModelUnavailableError(f"no GGUF model at {self.model_path}")
         from llama_cpp import Llama
 
-        self._llama = Llama(model_path=str(self.model_path), n_ctx=self.context_length, n_threads=self.threads,
-                            verbose=False)
+        self._llama = Llama(
+            model_path=str(self.model_path), n_ctx=self.context_length, n_threads=self.threads, verbose=False
+        )
 
     def close(self) -> None:
         llama, self._llama = self._llama, None
@@ -90,14 +100,28 @@ class LlamaCppGenerator:
         wait = deadline.bound(self.wait_s)
         return self._turns.turn(wait, f"the local model is busy: no turn within {wait:.0f} s", deadline)
 
-    def _chunks(self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
-                deadline: Deadline) -> Generator[dict[str, Any], None, None]:
+    def _chunks(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str],
+        deadline: Deadline,
+    ) -> Generator[dict[str, Any], None, None]:
         """llama.cpp's streamed chunks (one a token), ended when `deadline` stops: streaming is the one way to
         look at every token, and closing llama.cpp's generator is the one way to stop it."""
         request: Any = [{"role": m.role, "content": m.content} for m in messages]  # llama_cpp types each role
-        chunks = cast(Generator[dict[str, Any], None, None], self._loaded().create_chat_completion(
-            request, max_tokens=max_tokens, temperature=temperature, stop=list(stop) or None,
-            repeat_penalty=self.repeat_penalty, stream=True))
+        chunks = cast(
+            Generator[dict[str, Any], None, None],
+            self._loaded().create_chat_completion(
+                request,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stop=list(stop) or None,
+                repeat_penalty=self.repeat_penalty,
+                stream=True,
+            ),
+        )
         try:
             for chunk in chunks:
                 yield chunk
@@ -106,8 +130,15 @@ class LlamaCppGenerator:
         finally:
             chunks.close()  # finished before the next turn uses the model
 
-    def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion:
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Completion:
         self._loaded()
         deadline = deadline.capped(self.max_turn_s)
         parts, finish_reason = [], ""
@@ -121,11 +152,23 @@ class LlamaCppGenerator:
         text = "".join(parts)
         # A stream reports no usage: the contents' tokens plus a few per message for the chat template's markers.
         prompt = sum(self.count_tokens([m.content for m in messages])) + 4 * len(messages)
-        return Completion(text=text, model=self.model, finish_reason=finish_reason, prompt_tokens=prompt,
-                          completion_tokens=self.count_tokens([text])[0] if text else 0)
+        return Completion(
+            text=text,
+            model=self.model,
+            finish_reason=finish_reason,
+            prompt_tokens=prompt,
+            completion_tokens=self.count_tokens([text])[0] if text else 0,
+        )
 
-    def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Deltas:
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Deltas:
         self._loaded()
         deadline = deadline.capped(self.max_turn_s)
         with self._turn(deadline):

@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
-from retrieval.errors import GeneratorUnavailableError
-from retrieval.terms import detect_language, terms
 from answer.deadline import NO_DEADLINE, Deadline
 from answer.generation import ChatMessage, Generator
 from answer.prompts import CHIT_CHAT_REPLY, OUT_OF_SCOPE_REPLY, PLAN_PROMPT, THANKS_REPLY
+from retrieval.errors import GeneratorUnavailableError
+from retrieval.terms import detect_language, terms
 
 log = logging.getLogger("docent.planner")
 
@@ -68,8 +68,9 @@ class Planner(Protocol):
 
     rewrites: bool
 
-    def plan(self, question: str, conversation: Sequence[ChatMessage] = (), *,
-             deadline: Deadline = NO_DEADLINE) -> Plan: ...
+    def plan(
+        self, question: str, conversation: Sequence[ChatMessage] = (), *, deadline: Deadline = NO_DEADLINE
+    ) -> Plan: ...
 
 
 # -- rules -------------------------------------------------------------------------------------------------------
@@ -78,14 +79,20 @@ _CHIT_CHAT = [
     re.compile(r"^(hi|hello|hey|hiya|howdy|yo|good (morning|afternoon|evening|day)|greetings)( there)?( docent)?$"),
     re.compile(r"^(many )?(thanks|thank you|thx|ty|cheers)( (so|very) much| a lot)?( docent)?$"),
     re.compile(r"^(bye|goodbye|see you|see ya|good night|ok|okay|cool|great|nice|awesome|got it)( thanks)?$"),
-    re.compile(r"^(who|what) are you$|^how are you( doing| today)?$|^what can you do$|^what is your name$"
-               r"|^(can|could) you help( me)?$|^are you (a bot|an ai|human)$"),
-    re.compile(r"^(你好|您好|嗨|哈喽|早上好|下午好|晚上好|谢谢|谢谢你|多谢|非常感谢|再见|拜拜|好的|明白了|收到)(呀|啊|啦)?$"),
+    re.compile(
+        r"^(who|what) are you$|^how are you( doing| today)?$|^what can you do$|^what is your name$"
+        r"|^(can|could) you help( me)?$|^are you (a bot|an ai|human)$"
+    ),
+    re.compile(
+        r"^(你好|您好|嗨|哈喽|早上好|下午好|晚上好|谢谢|谢谢你|多谢|非常感谢|再见|拜拜|好的|明白了|收到)(呀|啊|啦)?$"
+    ),
     re.compile(r"^(你是谁|你叫什么(名字)?|你能做什么|你会什么|你可以做什么|你好吗)(呀|啊)?$"),
 ]
 _OUT_OF_SCOPE = [
-    re.compile(r"^(please )?(write|compose|make up|create) (me )?(a |an )?(short |funny )?"
-               r"(poem|haiku|limerick|song|story|joke|rap|sonnet)\b"),
+    re.compile(
+        r"^(please )?(write|compose|make up|create) (me )?(a |an )?(short |funny )?"
+        r"(poem|haiku|limerick|song|story|joke|rap|sonnet)\b"
+    ),
     re.compile(r"^(tell|give) me (a |another )?(joke|riddle|fun fact)\b"),
     re.compile(r"^(what is |what's |calculate |compute |how much is )?[\d\s.,]+([-+*/×÷^][\d\s.,()]+)+=?$"),
     re.compile(r"^what('s| is) the weather\b|^will it rain\b"),
@@ -102,10 +109,15 @@ _SUMMARY = re.compile(
 )
 _BETWEEN = re.compile(r"\bbetween (.+?) and (.+?)(?:[?.!]|$)", re.IGNORECASE)
 _VERSUS = re.compile(r"(.+?)\s+(?:vs\.?|versus|compared (?:to|with))\s+(.+?)(?:[?.!]|$)", re.IGNORECASE)
-_ZH_SIDES = re.compile(r"([^，,。？?]{1,30}?)(?:和|与|跟)([^，,。？?]{1,30}?)(?:的)?"
-                       r"(?:有什么区别|有何区别|有什么不同|有何不同|的区别|区别|比较|对比|差异|相比)")
-_PARTS = re.compile(r"(?<=[?？;；])\s*|\s+(?:and also|as well as|also|and)\s+(?=(?:what|which|who|whom|when|where|"
-                    r"how|why|is|are|does|do|did|can|should|must)\b)", re.IGNORECASE)
+_ZH_SIDES = re.compile(
+    r"([^，,。？?]{1,30}?)(?:和|与|跟)([^，,。？?]{1,30}?)(?:的)?"
+    r"(?:有什么区别|有何区别|有什么不同|有何不同|的区别|区别|比较|对比|差异|相比)"
+)
+_PARTS = re.compile(
+    r"(?<=[?？;；])\s*|\s+(?:and also|as well as|also|and)\s+(?=(?:what|which|who|whom|when|where|"
+    r"how|why|is|are|does|do|did|can|should|must)\b)",
+    re.IGNORECASE,
+)
 
 
 def _normal(text: str) -> str:
@@ -123,8 +135,9 @@ def _sides(question: str) -> list[str]:
     for pattern in (_BETWEEN, _VERSUS, _ZH_SIDES):
         match = pattern.search(question)
         if match:
-            sides = [re.sub(r"^(compare|comparing)\s+", "", s.strip(" ,，、的"), flags=re.IGNORECASE)
-                     for s in match.groups()]
+            sides = [
+                re.sub(r"^(compare|comparing)\s+", "", s.strip(" ,，、的"), flags=re.IGNORECASE) for s in match.groups()
+            ]
             # A side of one English word ("the domestic") searches for noise; Chinese words carry more.
             least = 1 if detect_language(question) == "zh" else 2
             if all(len(list(terms(s))) >= least for s in sides):
@@ -137,8 +150,9 @@ class RulePlanner:
 
     rewrites = False
 
-    def plan(self, question: str, conversation: Sequence[ChatMessage] = (), *,
-             deadline: Deadline = NO_DEADLINE) -> Plan:
+    def plan(
+        self, question: str, conversation: Sequence[ChatMessage] = (), *, deadline: Deadline = NO_DEADLINE
+    ) -> Plan:
         text = question.strip()
         language = detect_language(text)
         normal = _normal(text)
@@ -159,12 +173,13 @@ class RulePlanner:
 
 # -- the model ---------------------------------------------------------------------------------------------------
 
+
 def _first_json_object(text: str) -> dict[str, object] | None:
     start, end = text.find("{"), text.rfind("}")
     if start == -1 or end <= start:
         return None
     try:
-        data = json.loads(text[start:end + 1])
+        data = json.loads(text[start : end + 1])
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -175,16 +190,23 @@ class ModelPlanner:
 
     rewrites = True
 
-    def __init__(self, generator: Generator, *, fallback: RulePlanner | None = None, max_tokens: int = 200,
-                 condense: Callable[[str, Sequence[ChatMessage]], str] | None = None) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        *,
+        fallback: RulePlanner | None = None,
+        max_tokens: int = 200,
+        condense: Callable[[str, Sequence[ChatMessage]], str] | None = None,
+    ) -> None:
         self.generator = generator
         self.fallback = fallback or RulePlanner()
         self.max_tokens = max_tokens
         # What makes a follow-up standalone when the model fails (default: the previous question prepended).
         self.condense = condense or _prepend_previous
 
-    def plan(self, question: str, conversation: Sequence[ChatMessage] = (), *,
-             deadline: Deadline = NO_DEADLINE) -> Plan:
+    def plan(
+        self, question: str, conversation: Sequence[ChatMessage] = (), *, deadline: Deadline = NO_DEADLINE
+    ) -> Plan:
         text = question.strip()
         earlier = [m for m in conversation if m.role in {"user", "assistant"} and m.content.strip()]
         turns = "\n".join(f"{m.role.capitalize()}: {m.content.strip()[:500]}" for m in earlier[-6:])

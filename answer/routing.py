@@ -102,8 +102,13 @@ class EscalationPolicy:
     # "not found" from the tier while the best passage's cosine is at least this: a missed answer.
     missed_above: dict[str, float] = field(default_factory=dict)
     # The fewest words an answer of each type should have (a summary or a comparison in five words is not one).
-    min_words: dict[str, int] = field(default_factory=lambda: {
-        QuestionType.SUMMARISATION.value: 25, QuestionType.COMPARISON.value: 8, QuestionType.MULTI_PART.value: 6})
+    min_words: dict[str, int] = field(
+        default_factory=lambda: {
+            QuestionType.SUMMARISATION.value: 25,
+            QuestionType.COMPARISON.value: 8,
+            QuestionType.MULTI_PART.value: 6,
+        }
+    )
     escalate_truncated: bool = False  # an answer stopped by the token cap
     always: tuple[str, ...] = ()  # question types always handed on (e.g. "summarisation")
 
@@ -125,7 +130,12 @@ class EscalationPolicy:
             found.append(Reason.LOW_CONFIDENCE)
         if self.min_fused is not None and e.best_fused is not None and e.best_fused < self.min_fused:
             found.append(Reason.LOW_CONFIDENCE)
-        if e.support_measured and e.sentences and self.max_unsupported < 1.0 and e.unsupported / e.sentences > self.max_unsupported:
+        if (
+            e.support_measured
+            and e.sentences
+            and self.max_unsupported < 1.0
+            and e.unsupported / e.sentences > self.max_unsupported
+        ):
             found.append(Reason.UNSUPPORTED)
         if self.escalate_uncited and not e.cited:
             found.append(Reason.UNCITED)
@@ -171,7 +181,8 @@ class AnswerChecks:
             found.append(Reason.EMPTY)
         if e.han_share is not None and e.letters >= self.min_letters:
             if (e.language == "zh" and e.han_share < self.min_han_share) or (
-                    e.language != "zh" and e.han_share > self.max_han_share):
+                e.language != "zh" and e.han_share > self.max_han_share
+            ):
                 found.append(Reason.LANGUAGE)
         if e.repeated > self.max_repeated:
             found.append(Reason.REPEATED)
@@ -186,8 +197,16 @@ class AnswerChecks:
         return found
 
 
-NO_CHECKS = AnswerChecks(max_unsupported=1.0, min_han_share=0.0, max_han_share=1.0, max_repeated=1.0,
-                         truncated=False, markup=False, empty=False, max_invented=None)
+NO_CHECKS = AnswerChecks(
+    max_unsupported=1.0,
+    min_han_share=0.0,
+    max_han_share=1.0,
+    max_repeated=1.0,
+    truncated=False,
+    markup=False,
+    empty=False,
+    max_invented=None,
+)
 
 
 class EscalationBudget:
@@ -196,8 +215,14 @@ class EscalationBudget:
     Buckets hold a minute's worth and refill continuously; idle callers' full buckets are forgotten. In one
     process: each API replica enforces its share."""
 
-    def __init__(self, per_minute: int | None, per_caller_per_minute: int | None, *,
-                 clock: Callable[[], float] = time.monotonic, max_callers: int = 100_000) -> None:
+    def __init__(
+        self,
+        per_minute: int | None,
+        per_caller_per_minute: int | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_callers: int = 100_000,
+    ) -> None:
         self.per_minute = per_minute
         self.per_caller = per_caller_per_minute
         self.clock = clock
@@ -228,8 +253,9 @@ class EscalationBudget:
                 self._global = (g - 1.0, now)
             if c is not None and per_caller is not None:
                 if len(self._callers) >= self.max_callers and caller not in self._callers:
-                    self._callers = {k: v for k, v in self._callers.items()
-                                     if self._refill(v, per_caller, now) < per_caller}
+                    self._callers = {
+                        k: v for k, v in self._callers.items() if self._refill(v, per_caller, now) < per_caller
+                    }
                 self._callers[caller] = (c - 1.0, now)
             return None
 
@@ -254,4 +280,3 @@ class Route:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
-

@@ -21,12 +21,12 @@ import re
 
 import numpy as np
 
-from retrieval.search import QueryEmbedder
-from retrieval.errors import GeneratorUnavailableError
-from retrieval.terms import detect_language
 from answer.deadline import NO_DEADLINE, Deadline
 from answer.generation import ChatMessage, Generator
 from answer.prompts import TRANSLATE_PROMPT
+from retrieval.errors import GeneratorUnavailableError
+from retrieval.search import QueryEmbedder
+from retrieval.terms import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,15 @@ _QUOTES = "\"'“”‘’「」『』"
 class QueryTranslator:
     """Translates a question into the other language with one short model turn."""
 
-    def __init__(self, generator: Generator, *, embed: QueryEmbedder | None = None, min_cosine: float = 0.53,
-                 max_tokens: int = 96, turn_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        *,
+        embed: QueryEmbedder | None = None,
+        min_cosine: float = 0.53,
+        max_tokens: int = 96,
+        turn_s: float = 5.0,
+    ) -> None:
         self.generator = generator
         self.embed = embed  # the multilingual model: does the reply mean what the question means?
         self.min_cosine = min_cosine
@@ -54,8 +61,9 @@ class QueryTranslator:
             return None
         messages = [ChatMessage("system", TRANSLATE_PROMPT[target]), ChatMessage("user", question.strip())]
         try:
-            reply = self.generator.complete(messages, max_tokens=self.max_tokens,
-                                            deadline=deadline.capped(self.turn_s)).text
+            reply = self.generator.complete(
+                messages, max_tokens=self.max_tokens, deadline=deadline.capped(self.turn_s)
+            ).text
         except GeneratorUnavailableError as exc:
             log.info("no translation of the question: %s", exc.message)
             return None

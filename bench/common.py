@@ -48,15 +48,19 @@ def docent_env(data_dir: Path | None = None, *, drop: str | None = None, **setti
     return env
 
 
-def percentiles(values: Sequence[float], points: Sequence[int] = (50, 95), *,
-                digits: int = 1) -> dict[str, float] | None:
+def percentiles(
+    values: Sequence[float], points: Sequence[int] = (50, 95), *, digits: int = 1
+) -> dict[str, float] | None:
     """numpy's (linear) percentiles of `values`, with their mean and count: {"p50", "p95", "mean", "n"};
     None when there are no values (a level whose every request failed)."""
     if len(values) == 0:
         return None
     found = np.percentile(values, list(points))
-    return {**{f"p{p}": round(float(v), digits) for p, v in zip(points, found, strict=True)},
-            "mean": round(float(np.mean(values)), digits), "n": len(values)}
+    return {
+        **{f"p{p}": round(float(v), digits) for p, v in zip(points, found, strict=True)},
+        "mean": round(float(np.mean(values)), digits),
+        "n": len(values),
+    }
 
 
 def machine_busy_cpu() -> float:
@@ -80,8 +84,18 @@ def machine_info() -> dict[str, object]:
     """The machine a report was measured on, and its load when the measurement started."""
     import torch
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
     return {
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -97,8 +111,12 @@ def machine_info() -> dict[str, object]:
 
 def new_report(benchmark: str, **fields: object) -> dict[str, object]:
     """A report's opening: which benchmark, when, and on what machine; `fields` follow."""
-    return {"benchmark": benchmark, "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": machine_info(), **fields}
+    return {
+        "benchmark": benchmark,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        **fields,
+    }
 
 
 def write_json(path: Path, data: object) -> None:

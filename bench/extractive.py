@@ -42,7 +42,7 @@ FILES = {"facts": FACTS, "crosslingual": FACTS_CROSSLINGUAL}
 class CachedEmbedder:
     """The multilingual model with a memo: every variant embeds the same sentences."""
 
-    def __init__(self, model) -> None:  # noqa: ANN001 - retrieval.embedding.UniversalSentenceEncoder
+    def __init__(self, model) -> None:
         self.model, self.cache = model, {}
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -53,21 +53,30 @@ class CachedEmbedder:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if ("d", t) not in self.cache]
         if missing:
-            for text, vector in zip(missing, self.model.embed_documents(missing)):
+            for text, vector in zip(missing, self.model.embed_documents(missing), strict=False):
                 self.cache["d", text] = vector
         return np.vstack([self.cache["d", t] for t in texts])
 
 
-def term_overlap(question: str, passages) -> str:  # noqa: ANN001 - the rule before: IDF-weighted shared terms, 3 sentences
+def term_overlap(question: str, passages) -> str:
     wanted = set(terms(question))
-    candidates = [(rank, s.strip(), set(terms(s))) for rank, p in enumerate(passages, 1)
-                  for s in split_sentences(p.text) if s.strip()]
+    candidates = [
+        (rank, s.strip(), set(terms(s)))
+        for rank, p in enumerate(passages, 1)
+        for s in split_sentences(p.text)
+        if s.strip()
+    ]
     if not wanted or not candidates:
         return ""
     df = {t: sum(t in words for _, _, words in candidates) for t in wanted}
     n = len(candidates)
-    scored = sorted(((sum(math.log(1 + n / df[t]) for t in wanted & w) / (1 + 0.1 * (r - 1)), i)
-                     for i, (r, _, w) in enumerate(candidates)), key=lambda x: -x[0])
+    scored = sorted(
+        (
+            (sum(math.log(1 + n / df[t]) for t in wanted & w) / (1 + 0.1 * (r - 1)), i)
+            for i, (r, _, w) in enumerate(candidates)
+        ),
+        key=lambda x: -x[0],
+    )
     return " ".join(candidates[i][1] for s, i in sorted(scored[:3], key=lambda x: x[1]) if s > 0)
 
 
@@ -79,12 +88,12 @@ def questions(settings: Settings) -> list[dict]:
     for name, path in FILES.items():
         for fact in json.loads(path.read_text(encoding="utf-8")):
             request = AskRequest(fact["question"], ALL_ACCESS, extractive=True)
-            plan, result, _ = answerer._prepare(request, answerer.deadline())
+            _plan, result, _ = answerer._prepare(request, answerer.deadline())
             items.append({**fact, "set": name, "relevant": answerer.relevant(result), "passages": result.passages})
     return items, retriever, index
 
 
-def score_variant(items: list[dict], answer_of) -> dict[str, object]:  # noqa: ANN001 - (question, passages) -> text
+def score_variant(items: list[dict], answer_of) -> dict[str, object]:
     cells: dict[str, list[float]] = {}
     lengths = []
     for item in items:
@@ -102,8 +111,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPORTS / "extractive.json")
     args = parser.parse_args()
     env = docent_env(args.data_dir)
-    subprocess.run([*DOCENT, "ingest", str(SAMPLE_DOCS), "--public"],
-                   env=env, check=True, cwd=ROOT)
+    subprocess.run([*DOCENT, "ingest", str(SAMPLE_DOCS), "--public"], env=env, check=True, cwd=ROOT)
     settings = Settings(data_dir=args.data_dir)
     items, retriever, index = questions(settings)
     embed = CachedEmbedder(retriever.multilingual_embedder)
@@ -111,30 +119,34 @@ def main() -> int:
     started = time.perf_counter()
     variants = {"term_overlap (before)": score_variant(items, term_overlap)}
     variants["chosen, no multilingual model"] = score_variant(
-        items, lambda q, p: extractive.extract(q, p, embed=None).text)
+        items, lambda q, p: extractive.extract(q, p, embed=None).text
+    )
     grid = itertools.product([0.25, 0.5, 1.0], [0.0, 0.5, 1.0], [0.0, 0.25, 0.5, 1.0], [1, 2, 3])
     for dense, kind, rank, sentences in grid:
         extractive.DENSE_WEIGHT, extractive.RANK_PENALTY = dense, rank
         extractive.WANTED_KIND_BONUS = {"quantity": kind, "name": kind / 2}
         name = f"dense {dense}, kind {kind}, rank {rank}, {sentences} sentences"
-        variants[name] = score_variant(items, lambda q, p: extractive.extract(q, p, embed=embed,
-                                                                               max_sentences=sentences).text)
+        variants[name] = score_variant(
+            items, lambda q, p: extractive.extract(q, p, embed=embed, max_sentences=sentences).text
+        )
     extractive.DENSE_WEIGHT, extractive.WANTED_KIND_BONUS, extractive.RANK_PENALTY = chosen
     index.close()
 
     def best(names: list[str], cells: list[str]) -> str:
-        return max(names, key=lambda n: (min(variants[n]["containment"][c] for c in cells),
-                                         -variants[n]["mean_chars"]))
+        return max(names, key=lambda n: (min(variants[n]["containment"][c] for c in cells), -variants[n]["mean_chars"]))
 
     grid_names = [n for n in variants if n.startswith("dense ")]
     all_cells = list(variants[grid_names[0]]["containment"])
     folds = {}
     for tuned, checked in (("facts", "crosslingual"), ("crosslingual", "facts")):
         pick = best(grid_names, [c for c in all_cells if c.startswith(tuned)])
-        folds[f"tuned on {tuned}"] = {"variant": pick, "checked on " + checked: {
-            c: v for c, v in variants[pick]["containment"].items() if c.startswith(checked)}}
+        folds[f"tuned on {tuned}"] = {
+            "variant": pick,
+            "checked on " + checked: {c: v for c, v in variants[pick]["containment"].items() if c.startswith(checked)},
+        }
     report = {
-        "questions": len(items), "relevant": sum(i["relevant"] for i in items),
+        "questions": len(items),
+        "relevant": sum(i["relevant"] for i in items),
         "seconds": round(time.perf_counter() - started, 1),
         "shipped": f"dense {chosen[0]}, kind {chosen[1]['quantity']}, rank {chosen[2]}, 2 sentences",
         "best_worst_cell": best(grid_names, all_cells),
@@ -142,7 +154,12 @@ def main() -> int:
         "variants": variants,
     }
     write_json(args.out, report)
-    for name in ["term_overlap (before)", "chosen, no multilingual model", report["shipped"], report["best_worst_cell"]]:
+    for name in [
+        "term_overlap (before)",
+        "chosen, no multilingual model",
+        report["shipped"],
+        report["best_worst_cell"],
+    ]:
         print(f"{name:55s} {variants[name]}")
     print(json.dumps(folds, ensure_ascii=False, indent=1))
     return 0

@@ -33,8 +33,9 @@ from serve.settings import Settings
 DEPTH = 200
 
 
-def collect(settings: Settings, name: str, dataset: Path, queries: Path | None, max_queries: int,
-            console: Console) -> list[dict]:
+def collect(
+    settings: Settings, name: str, dataset: Path, queries: Path | None, max_queries: int, console: Console
+) -> list[dict]:
     """Per query: its language, its relevant ids and the three raw lists (id, chunk language, score)."""
     golden = queries is not None
     eval_set = load_golden(dataset, queries) if golden else load_beir(dataset, max_queries=max_queries)
@@ -45,13 +46,17 @@ def collect(settings: Settings, name: str, dataset: Path, queries: Path | None, 
         for query in eval_set.queries[:max_queries]:
             text = query.text
             lists = {}
-            for key, vector, embedder in (("dense", DENSE, retriever.embedder),
-                                           ("multi", DENSE_MULTI, retriever.multilingual_embedder)):
-                hits = retriever.index.search(IndexQuery(limit=DEPTH, dense=embedder.embed_query(text),
-                                                         dense_vector=vector, access=ALL_ACCESS))
+            for key, vector, embedder in (
+                ("dense", DENSE, retriever.embedder),
+                ("multi", DENSE_MULTI, retriever.multilingual_embedder),
+            ):
+                hits = retriever.index.search(
+                    IndexQuery(limit=DEPTH, dense=embedder.embed_query(text), dense_vector=vector, access=ALL_ACCESS)
+                )
                 lists[key] = [(h.id, h.source if golden else h.document_id, h.language, h.score) for h in hits]
-            hits = retriever.index.search(IndexQuery(limit=DEPTH, sparse=retriever.sparse.encode_query(text),
-                                                     access=ALL_ACCESS))
+            hits = retriever.index.search(
+                IndexQuery(limit=DEPTH, sparse=retriever.sparse.encode_query(text), access=ALL_ACCESS)
+            )
             lists["sparse"] = [(h.id, h.source if golden else h.document_id, h.language, h.score) for h in hits]
             rows.append({"language": detect_language(text), "relevant": query.relevant, "lists": lists})
     return rows
@@ -114,8 +119,9 @@ def main() -> None:
                 table[rule.value][name] = score(data[base], rule, its_sides)
     for side in sides:  # each side alone, for the "hybrid is at least its better half" check
         table[f"{side} alone"] = {name: score(rows, Fusion.DBSF, {side: sides[side]}) for name, rows in data.items()}
-    table["dense alone"]["cmrc2018~weak-dense"] = score(data["cmrc2018"], Fusion.DBSF, {"dense": everything}) \
-        if "cmrc2018" in data else float("nan")
+    table["dense alone"]["cmrc2018~weak-dense"] = (
+        score(data["cmrc2018"], Fusion.DBSF, {"dense": everything}) if "cmrc2018" in data else float("nan")
+    )
     table["sparse alone"]["cmrc2018~weak-dense"] = table["sparse alone"].get("cmrc2018", float("nan"))
     data.update({name: [] for name, (base, _) in stress.items() if base in data})
     held_out = {}

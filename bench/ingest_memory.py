@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -47,9 +48,30 @@ def profile(corpus: Path, work: Path, top: int) -> dict[str, object]:
 
     capture = work / "ingest.memray"
     env = docent_env(work / "data", DOCENT_QDRANT__URL="")
-    subprocess.run([sys.executable, "-m", "memray", "run", "--native", "--quiet", "-o", str(capture),
-                    "-m", "bench.ingest_runs", "docent", "--corpus", str(corpus), "--work", str(work),
-                    "--result", str(work / "profiled.json")], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "memray",
+            "run",
+            "--native",
+            "--quiet",
+            "-o",
+            str(capture),
+            "-m",
+            "bench.ingest_runs",
+            "docent",
+            "--corpus",
+            str(corpus),
+            "--work",
+            str(work),
+            "--result",
+            str(work / "profiled.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     reader = FileReader(capture)
     sites: dict[str, int] = {}
     for record in reader.get_high_watermark_allocation_records(merge_threads=True):
@@ -62,17 +84,23 @@ def profile(corpus: Path, work: Path, top: int) -> dict[str, object]:
         sites[key] = sites.get(key, 0) + record.size
     total = sum(sites.values())
     ranked = sorted(sites.items(), key=lambda kv: -kv[1])[:top]
-    return {"peak_heap_mib": round(reader.metadata.peak_memory / 2**20, 1),
-            "tracked_at_peak_mib": round(total / 2**20, 1),
-            "top_sites": [{"site": site, "mib": round(size / 2**20, 1)} for site, size in ranked]}
+    return {
+        "peak_heap_mib": round(reader.metadata.peak_memory / 2**20, 1),
+        "tracked_at_peak_mib": round(total / 2**20, 1),
+        "top_sites": [{"site": site, "mib": round(size / 2**20, 1)} for site, size in ranked],
+    }
 
 
 PEAKS = ("peak_rss_mib", "peak_private_mib", "peak_file_backed_mib")
 
 
 def _measured(result: dict[str, object]) -> dict[str, object]:
-    return {"chunks": result["chunks"], **{key: result[key] for key in PEAKS}, "seconds": result["seconds"],
-            "chunks_per_s": result["chunks_per_s"]}
+    return {
+        "chunks": result["chunks"],
+        **{key: result[key] for key in PEAKS},
+        "seconds": result["seconds"],
+        "chunks_per_s": result["chunks_per_s"],
+    }
 
 
 def _charged(group: Path) -> dict[str, object]:
@@ -124,8 +152,14 @@ def memory_cgroup(limit_mib: int) -> Iterator[Path | None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, nargs="+", default=[2000, 8000, 20000])
-    parser.add_argument("--profile", type=int, metavar="CHUNKS", nargs="?", const=-1,
-                        help="run one size again under memray (default: the largest)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="CHUNKS",
+        nargs="?",
+        const=-1,
+        help="run one size again under memray (default: the largest)",
+    )
     parser.add_argument("--limit-mib", type=int, help="run the largest size again inside a memory cgroup of this size")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--seed", type=int, default=7)
@@ -153,10 +187,16 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work / "data", ignore_errors=True)
         sizes = [s for s in report["sizes"] if "chunks" in s]
         report["growth_kib_per_chunk"] = [
-            {"from": a["chunks"], "to": b["chunks"],
-             **{key.removesuffix("_mib"): round((b[key] - a[key]) * 1024 / (b["chunks"] - a["chunks"]), 2)
-                for key in PEAKS}}
-            for a, b in zip(sizes, sizes[1:])]
+            {
+                "from": a["chunks"],
+                "to": b["chunks"],
+                **{
+                    key.removesuffix("_mib"): round((b[key] - a[key]) * 1024 / (b["chunks"] - a["chunks"]), 2)
+                    for key in PEAKS
+                },
+            }
+            for a, b in itertools.pairwise(sizes)
+        ]
         if args.limit_mib and sizes:
             largest = sizes[-1]
             work = temp / "limited"
@@ -165,18 +205,29 @@ def main(argv: list[str] | None = None) -> int:
                 if group is None:
                     report["limited"] = {"limit_mib": args.limit_mib, "error": "no memory cgroup can be made here"}
                 else:
-                    result = run_measured("docent", temp / f"corpus-{largest['target']}", work, console,
-                                          f"{largest['target']} chunks · docent in {args.limit_mib} MiB", cgroup=group)
-                    report["limited"] = {"limit_mib": args.limit_mib, "target": largest["target"],
-                                         **(_measured(result) if "error" not in result else result),
-                                         **_charged(group)}
+                    result = run_measured(
+                        "docent",
+                        temp / f"corpus-{largest['target']}",
+                        work,
+                        console,
+                        f"{largest['target']} chunks · docent in {args.limit_mib} MiB",
+                        cgroup=group,
+                    )
+                    report["limited"] = {
+                        "limit_mib": args.limit_mib,
+                        "target": largest["target"],
+                        **(_measured(result) if "error" not in result else result),
+                        **_charged(group),
+                    }
         if args.profile is not None and sizes:
             size = next((s for s in sizes if s["target"] == args.profile), sizes[-1])
             work = temp / "profile"
             work.mkdir()
             with console.status(f"profiling {size['chunks']} chunks under memray"):
-                report["profile"] = {"chunks": size["chunks"],
-                                     **profile(temp / f"corpus-{size['target']}", work, args.top)}
+                report["profile"] = {
+                    "chunks": size["chunks"],
+                    **profile(temp / f"corpus-{size['target']}", work, args.top),
+                }
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     write_report(report, args.out, started)

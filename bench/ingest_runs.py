@@ -51,7 +51,7 @@ class _Progress:
 
 
 def _timed(spent: dict[str, float], name: str, fn: Callable) -> Callable:
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args, **kwargs):
         started = time.perf_counter()
         try:
             return fn(*args, **kwargs)
@@ -64,7 +64,7 @@ def _timed(spent: dict[str, float], name: str, fn: Callable) -> Callable:
 def _timed_iter(spent: dict[str, float], name: str, fn: Callable[..., Iterator]) -> Callable[..., Iterator]:
     """Time spent waiting in next() of the iterator that `fn` returns (here: waiting for a parsed file)."""
 
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args, **kwargs):
         inner = fn(*args, **kwargs)
         try:
             while True:
@@ -82,7 +82,7 @@ def _timed_iter(spent: dict[str, float], name: str, fn: Callable[..., Iterator])
     return wrapper
 
 
-def _cpu_s(process) -> float:  # noqa: ANN001 - psutil.Process
+def _cpu_s(process) -> float:
     t = process.cpu_times()
     return t.user + t.system
 
@@ -138,10 +138,7 @@ def run_docent(corpus: Path, work: Path, progress: _Progress) -> dict[str, objec
         wall = time.perf_counter() - started
         cpu_main = _cpu_s(me) - cpu_main
         cpu_workers = sum(_cpu_s(w) for w in workers if w.is_running()) - cpu_workers
-        texts = [
-            embed_text(p["title"], tuple(p["headings"]), p["text"])
-            for p in _payloads(index)
-        ]
+        texts = [embed_text(p["title"], tuple(p["headings"]), p["text"]) for p in _payloads(index)]
     finally:
         pipeline.parsers.close()
         index.close()
@@ -176,13 +173,15 @@ def run_docent(corpus: Path, work: Path, progress: _Progress) -> dict[str, objec
     }
 
 
-def _payloads(index) -> Iterator[dict]:  # noqa: ANN001 - EdgeIndex
+def _payloads(index) -> Iterator[dict]:
     import qdrant_edge as qe
 
     offset = None
     while True:
         records, offset = index.shard.scroll(
-            qe.ScrollRequest(offset=offset, limit=512, with_payload=qe.PayloadSelector.Include(["title", "headings", "text"]))
+            qe.ScrollRequest(
+                offset=offset, limit=512, with_payload=qe.PayloadSelector.Include(["title", "headings", "text"])
+            )
         )
         for record in records:
             yield record.payload or {}
@@ -190,8 +189,10 @@ def _payloads(index) -> Iterator[dict]:  # noqa: ANN001 - EdgeIndex
             return
 
 
-def _token_stats(tokenizer, texts: list[str]) -> dict[str, float]:  # noqa: ANN001
-    counts = [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]] if texts else [0]
+def _token_stats(tokenizer, texts: list[str]) -> dict[str, float]:
+    counts = (
+        [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]] if texts else [0]
+    )
     return {"tokens_mean": round(sum(counts) / len(counts), 1), "tokens_max": max(counts), "tokens_total": sum(counts)}
 
 
@@ -256,10 +257,10 @@ def run_llamaindex(corpus: Path, work: Path, progress: _Progress) -> dict[str, o
     from ingest.offline import configure_unstructured
 
     configure_unstructured()
-    import unstructured.partition.docx  # noqa: E401, F401
+    import unstructured.partition.docx
     import unstructured.partition.email
     import unstructured.partition.html
-    import unstructured.partition.md  # noqa: E401, F401
+    import unstructured.partition.md  # noqa: F401
     from llama_index.core import Document
     from llama_index.core.ingestion import IngestionPipeline
     from llama_index.core.node_parser import SentenceSplitter
@@ -295,7 +296,7 @@ def run_llamaindex(corpus: Path, work: Path, progress: _Progress) -> dict[str, o
     for file in files:
         try:
             parsed = parsing.parse(file, filetypes.detect(file))
-        except Exception as exc:  # noqa: BLE001 - counted like Docent's failures
+        except Exception as exc:
             failed.append({"path": file.name, "reason": f"{type(exc).__name__}: {exc}"[:200]})
             continue
         text = "\n\n".join(b.text for b in parsed.blocks if b.text.strip())
@@ -322,7 +323,10 @@ def run_llamaindex(corpus: Path, work: Path, progress: _Progress) -> dict[str, o
         "files_per_s": round(len(files) / wall, 2),
         "chunks_per_s": round(len(nodes) / wall, 2),
         "startup_s": {"imports_and_model_load": round(loaded - t0, 2)},
-        "breakdown_s": {"parse": round(parsed_at - started, 2), "split_embed_store": round(wall - (parsed_at - started), 2)},
+        "breakdown_s": {
+            "parse": round(parsed_at - started, 2),
+            "split_embed_store": round(wall - (parsed_at - started), 2),
+        },
         "cpu_s": {"main": round(cpu, 1)},
         "splitter_tokenizer": "model tokenizer (all-MiniLM-L6-v2 WordPiece)",
         **_token_stats(tokenizer, texts),

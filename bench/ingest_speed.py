@@ -20,6 +20,7 @@ chunks/s, and < 2048 MiB peak RSS on the generated corpus. Writes a JSON report 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -74,15 +75,29 @@ def _rusage_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_measured(run: str, corpus: Path, work: Path, console: Console, label: str,
-                 cgroup: Path | None = None) -> dict[str, object]:
+def run_measured(
+    run: str, corpus: Path, work: Path, console: Console, label: str, cgroup: Path | None = None
+) -> dict[str, object]:
     """Run one measurement in a subprocess; adds peak_rss_mib (process tree), its private (anonymous) and
     file-backed peaks, and process_wall_s. With `cgroup` (a memory cgroup's folder), the run is placed in it."""
     result_file, progress_file, log_file = work / f"{run}.json", work / f"{run}.progress", work / f"{run}.log"
-    env = docent_env(work / "data", DO_NOT_TRACK="true",
-                     DOCENT_QDRANT__URL="")  # the embedded Qdrant Edge index, whatever .env says
-    command = [sys.executable, "-m", "bench.ingest_runs", run, "--corpus", str(corpus), "--work", str(work),
-               "--result", str(result_file), "--progress", str(progress_file)]
+    env = docent_env(
+        work / "data", DO_NOT_TRACK="true", DOCENT_QDRANT__URL=""
+    )  # the embedded Qdrant Edge index, whatever .env says
+    command = [
+        sys.executable,
+        "-m",
+        "bench.ingest_runs",
+        run,
+        "--corpus",
+        str(corpus),
+        "--work",
+        str(work),
+        "--result",
+        str(result_file),
+        "--progress",
+        str(progress_file),
+    ]
     cpu_before, busy_before = _rusage_cpu(), machine_busy_cpu()
     started = time.perf_counter()
     peak = peak_private = peak_files = 0
@@ -95,10 +110,8 @@ def run_measured(run: str, corpus: Path, work: Path, console: Console, label: st
         while child.poll() is None:
             now = time.perf_counter()
             if now - last_scan > 0.5:  # finding children walks /proc; reading RSS of known ones is cheap
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     members = root.children(recursive=True)
-                except psutil.NoSuchProcess:
-                    pass
                 last_scan = now
             rss, files = _tree_rss(root, members)
             peak, peak_private, peak_files = max(peak, rss), max(peak_private, rss - files), max(peak_files, files)
@@ -110,8 +123,11 @@ def run_measured(run: str, corpus: Path, work: Path, console: Console, label: st
             time.sleep(SAMPLE_EVERY_S)
     wall = time.perf_counter() - started
     tree_cpu, busy = _rusage_cpu() - cpu_before, machine_busy_cpu() - busy_before
-    cpu = {"tree_s": round(tree_cpu, 1), "machine_busy_s": round(busy, 1),
-           "other_processes_s": round(max(0.0, busy - tree_cpu), 1)}  # others, this sampler included: noise
+    cpu = {
+        "tree_s": round(tree_cpu, 1),
+        "machine_busy_s": round(busy, 1),
+        "other_processes_s": round(max(0.0, busy - tree_cpu), 1),
+    }  # others, this sampler included: noise
     if child.returncode != 0 or not result_file.exists():
         tail = log_file.read_text(errors="replace")[-3000:]
         console.print(f"[red]{label} failed (exit {child.returncode})[/red]\n{tail}")
@@ -122,8 +138,10 @@ def run_measured(run: str, corpus: Path, work: Path, console: Console, label: st
     result["peak_file_backed_mib"] = round(peak_files / MIB, 1)
     result["process_wall_s"] = round(wall, 2)
     result["cpu"] = cpu
-    console.print(f"{label}: {result.get('chunks')} chunks in {result.get('seconds')} s "
-                  f"({result.get('chunks_per_s')} chunks/s), peak RSS {result['peak_rss_mib']:.0f} MiB")
+    console.print(
+        f"{label}: {result.get('chunks')} chunks in {result.get('seconds')} s "
+        f"({result.get('chunks_per_s')} chunks/s), peak RSS {result['peak_rss_mib']:.0f} MiB"
+    )
     return result
 
 
@@ -164,16 +182,37 @@ def evaluate(name: str, runs: dict[str, dict]) -> dict[str, object]:
         rss = docent.get("peak_rss_mib")
         checks["docent_peak_rss"] = isinstance(rss, int | float) and rss < MAX_PEAK_RSS_MIB
     # A run during which other processes kept a quarter of a core or more busy is not a clean measurement.
-    contended = [run for run in RUNS if runs.get(run, {}).get("cpu", {}).get("other_processes_s", 0)
-                 > CONTENDED_SHARE * runs[run].get("process_wall_s", float("inf"))]
-    return {"ratio_vs_raw_encode": ratio, "ratio_vs_raw_encode_fp32": ratio_fp32, "speedup_vs_llamaindex": speedup,
-            "precision": docent.get("precision"), "pass": checks, "contended_runs": contended}
+    contended = [
+        run
+        for run in RUNS
+        if runs.get(run, {}).get("cpu", {}).get("other_processes_s", 0)
+        > CONTENDED_SHARE * runs[run].get("process_wall_s", float("inf"))
+    ]
+    return {
+        "ratio_vs_raw_encode": ratio,
+        "ratio_vs_raw_encode_fp32": ratio_fp32,
+        "speedup_vs_llamaindex": speedup,
+        "precision": docent.get("precision"),
+        "pass": checks,
+        "contended_runs": contended,
+    }
 
 
 def print_table(console: Console, report: dict) -> None:
     table = Table(title="Ingestion benchmark", show_lines=False)
-    for column in ("corpus", "run", "files", "chunks", "tok/chunk", "seconds", "chunks/s", "files/s",
-                   "startup s", "peak RSS MiB", "other CPU s"):
+    for column in (
+        "corpus",
+        "run",
+        "files",
+        "chunks",
+        "tok/chunk",
+        "seconds",
+        "chunks/s",
+        "files/s",
+        "startup s",
+        "peak RSS MiB",
+        "other CPU s",
+    ):
         table.add_column(column, justify="left" if column in ("corpus", "run") else "right")
     for name, corpus in report["corpora"].items():
         for run in RUNS:
@@ -183,20 +222,33 @@ def print_table(console: Console, report: dict) -> None:
                 continue
             startup_s = r.get("startup_s") or {}
             startup = startup_s.get("total", sum(startup_s.values())) if startup_s else None
-            table.add_row(name, run, str(r.get("files", "")), str(r.get("chunks", "")), str(r.get("tokens_mean", "")),
-                          f"{r.get('seconds', 0):.1f}", f"{r.get('chunks_per_s', 0):.1f}",
-                          str(r.get("files_per_s", "")), f"{startup:.1f}" if startup is not None else "",
-                          f"{r.get('peak_rss_mib', 0):.0f}", str(r.get("cpu", {}).get("other_processes_s", "")))
+            table.add_row(
+                name,
+                run,
+                str(r.get("files", "")),
+                str(r.get("chunks", "")),
+                str(r.get("tokens_mean", "")),
+                f"{r.get('seconds', 0):.1f}",
+                f"{r.get('chunks_per_s', 0):.1f}",
+                str(r.get("files_per_s", "")),
+                f"{startup:.1f}" if startup is not None else "",
+                f"{r.get('peak_rss_mib', 0):.0f}",
+                str(r.get("cpu", {}).get("other_processes_s", "")),
+            )
     console.print(table)
     for name, corpus in report["corpora"].items():
         marks = ", ".join(f"{k} {'PASS' if ok else 'FAIL'}" for k, ok in corpus["pass"].items())
-        console.print(f"{name} (docent precision {corpus.get('precision')}): "
-                      f"docent/raw_encode = {corpus['ratio_vs_raw_encode']} (≥ {MIN_RATIO_VS_RAW}), "
-                      f"docent/raw_encode_fp32 = {corpus.get('ratio_vs_raw_encode_fp32')}, "
-                      f"docent/llamaindex = {corpus['speedup_vs_llamaindex']} (≥ {MIN_SPEEDUP_VS_LLAMAINDEX}) → {marks}")
+        console.print(
+            f"{name} (docent precision {corpus.get('precision')}): "
+            f"docent/raw_encode = {corpus['ratio_vs_raw_encode']} (≥ {MIN_RATIO_VS_RAW}), "
+            f"docent/raw_encode_fp32 = {corpus.get('ratio_vs_raw_encode_fp32')}, "
+            f"docent/llamaindex = {corpus['speedup_vs_llamaindex']} (≥ {MIN_SPEEDUP_VS_LLAMAINDEX}) → {marks}"
+        )
         if corpus.get("contended_runs"):
-            console.print(f"  [yellow]warning: other processes were busy during {', '.join(corpus['contended_runs'])}; "
-                          f"the comparison is noisy (see cpu.other_processes_s; try --repeat)[/yellow]")
+            console.print(
+                f"  [yellow]warning: other processes were busy during {', '.join(corpus['contended_runs'])}; "
+                f"the comparison is noisy (see cpu.other_processes_s; try --repeat)[/yellow]"
+            )
         breakdown = corpus["runs"].get("docent", {}).get("breakdown_s")
         if breakdown:
             console.print("  docent stage seconds: " + ", ".join(f"{k} {v}" for k, v in breakdown.items()))
@@ -208,8 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generated-files", type=int, default=300, help="files in the generated corpus (default 300)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--corpora", nargs="+", choices=("sample", "generated"), default=["sample", "generated"])
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run the three runs N times, interleaved, and keep each run's best (default 1)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the three runs N times, interleaved, and keep each run's best (default 1)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (corpus, logs, indexes)")
     args = parser.parse_args(argv)
 
@@ -223,8 +279,12 @@ def main(argv: list[str] | None = None) -> int:
             "speedup_vs_llamaindex_min": MIN_SPEEDUP_VS_LLAMAINDEX,
             "docent_peak_rss_generated_max_mib": MAX_PEAK_RSS_MIB,
         },
-        config={"generated_files": args.generated_files, "seed": args.seed, "repeat": args.repeat,
-                "rss_sample_s": SAMPLE_EVERY_S},
+        config={
+            "generated_files": args.generated_files,
+            "seed": args.seed,
+            "repeat": args.repeat,
+            "rss_sample_s": SAMPLE_EVERY_S,
+        },
         corpora={},
     )
     temp = Path(tempfile.mkdtemp(prefix="docent-bench-"))
@@ -235,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
 
             with console.status(f"writing {args.generated_files} generated files"):
                 t = time.perf_counter()
-                formats = write_corpus(temp / "generated", args.generated_files, source=corpora["sample"], seed=args.seed)
+                formats = write_corpus(
+                    temp / "generated", args.generated_files, source=corpora["sample"], seed=args.seed
+                )
                 report["config"]["generated_formats"] = formats
                 report["config"]["generate_s"] = round(time.perf_counter() - t, 1)
             corpora["generated"] = temp / "generated"

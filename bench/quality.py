@@ -69,20 +69,32 @@ def main() -> None:
         report = run_variant(args.datasets / dataset, settings, data_dir=args.data_dir, max_queries=limit)
         by_mode = {r["mode"]: r for r in report["results"]}
         better_half = max(by_mode["dense"]["ndcg@10"], by_mode["sparse"]["ndcg@10"])
-        rows.append({"dataset": dataset, "variant": label, "settings": settings, "queries": report["queries"],
-                     "results": report["results"], "hybrid_minus_better_half": by_mode["hybrid"]["ndcg@10"] - better_half,
-                     "seconds": report["seconds"]})
+        rows.append(
+            {
+                "dataset": dataset,
+                "variant": label,
+                "settings": settings,
+                "queries": report["queries"],
+                "results": report["results"],
+                "hybrid_minus_better_half": by_mode["hybrid"]["ndcg@10"] - better_half,
+                "seconds": report["seconds"],
+            }
+        )
         print(f"{dataset:9} {label:28} " + "  ".join(f"{m} {by_mode[m]['ndcg@10']:.3f}" for m in by_mode), flush=True)
     write_json(args.out, {"load_avg_at_start": os.getloadavg(), "variants": rows})
 
-    print("\n| data set | variant | dense | sparse | hybrid | hybrid − better half | R@100 hybrid | p50 / p95 ms hybrid |")
+    print(
+        "\n| data set | variant | dense | sparse | hybrid | hybrid − better half | R@100 hybrid | p50 / p95 ms hybrid |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         r = {x["mode"]: x for x in row["results"]}
         h = r["hybrid"]
-        print(f"| {row['dataset']} | {row['variant']} | {r['dense']['ndcg@10']:.3f} | {r['sparse']['ndcg@10']:.3f} | "
-              f"{h['ndcg@10']:.3f} | {row['hybrid_minus_better_half']:+.3f} | {h['recall@100']:.3f} | "
-              f"{h['latency_ms']['p50']:.0f} / {h['latency_ms']['p95']:.0f} |")
+        print(
+            f"| {row['dataset']} | {row['variant']} | {r['dense']['ndcg@10']:.3f} | {r['sparse']['ndcg@10']:.3f} | "
+            f"{h['ndcg@10']:.3f} | {row['hybrid_minus_better_half']:+.3f} | {h['recall@100']:.3f} | "
+            f"{h['latency_ms']['p50']:.0f} / {h['latency_ms']['p95']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -75,11 +75,14 @@ def ladder(triples: list[tuple[dict, dict, dict]], point: dict) -> dict:
     answers = [quoted if fails(small) else small for small, _, quoted in triples]
     right = [large for _, large, _ in triples if large["contains"] == 1.0]
     n = len(triples)
-    return {"checks": point, "accuracy": round(sum(map(accuracy, answers)) / n, 4),
-            "containment": round(sum(a["contains"] for a in answers) / n, 4),
-            "replaced_small": round(sum(fails(s) for s, _, _ in triples) / n, 4),
-            "replaced_large": round(sum(fails(big) for _, big, _ in triples) / n, 4),
-            "replaced_large_right": round(sum(map(fails, right)) / len(right), 4) if right else None}
+    return {
+        "checks": point,
+        "accuracy": round(sum(map(accuracy, answers)) / n, 4),
+        "containment": round(sum(a["contains"] for a in answers) / n, 4),
+        "replaced_small": round(sum(fails(s) for s, _, _ in triples) / n, 4),
+        "replaced_large": round(sum(fails(big) for _, big, _ in triples) / n, 4),
+        "replaced_large_right": round(sum(map(fails, right)) / len(right), 4) if right else None,
+    }
 
 
 def policy_of(point: dict) -> EscalationPolicy:
@@ -111,8 +114,9 @@ def env_of(point: dict) -> dict[str, str]:
 
 def evidence_of(data: dict) -> Evidence:
     known = {f.name for f in fields(Evidence)}
-    return Evidence(**{**{k: v for k, v in data.items() if k in known},
-                       "question_type": QuestionType(data["question_type"])})
+    return Evidence(
+        **{**{k: v for k, v in data.items() if k in known}, "question_type": QuestionType(data["question_type"])}
+    )
 
 
 def accuracy(answer: dict) -> float:
@@ -123,8 +127,13 @@ def run_eval(args: list[str], env: dict[str, str], report: Path, *, reuse: bool 
     if reuse and report.is_file():
         return json.loads(report.read_text())
     started = time.perf_counter()
-    subprocess.run([*DOCENT, "eval", *args, "--answers", "--report", str(report)], check=True, env=env, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*DOCENT, "eval", *args, "--answers", "--report", str(report)],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     data = json.loads(report.read_text())
     data["seconds"] = round(time.perf_counter() - started, 1)
     return data
@@ -140,9 +149,12 @@ def simulate(pairs: list[tuple[dict, dict]], point: dict) -> dict:
         else:
             routed.append(small)
     n = len(pairs)
-    return {"escalated": round(escalated / n, 4), "accuracy": round(sum(map(accuracy, routed)) / n, 4),
-            "f1": round(sum(a["f1"] for a in routed) / n, 4),
-            "containment": round(sum(a["contains"] for a in routed) / n, 4)}
+    return {
+        "escalated": round(escalated / n, 4),
+        "accuracy": round(sum(map(accuracy, routed)) / n, 4),
+        "f1": round(sum(a["f1"] for a in routed) / n, 4),
+        "containment": round(sum(a["contains"] for a in routed) / n, 4),
+    }
 
 
 def main() -> None:
@@ -163,33 +175,66 @@ def main() -> None:
     server = gemma3_server(n_ctx=2048)
     try:
         # A base model answers, then writes the next "Question:" of its own: stop there.
-        tiers = json.dumps([{"base_url": server.url, "model": "gemma3", "context_length": 2048,
-                             "max_answer_tokens": 160, "stop": ["\nQuestion:", "\n问题：", "\n\n"]}])
+        tiers = json.dumps(
+            [
+                {
+                    "base_url": server.url,
+                    "model": "gemma3",
+                    "context_length": 2048,
+                    "max_answer_tokens": 160,
+                    "stop": ["\nQuestion:", "\n问题：", "\n\n"],
+                }
+            ]
+        )
         # A measurement of answers, not of speed: no answer may fall back for lack of time.
         base_env = docent_env(args.data_dir, DOCENT_ROUTING__TIERS=tiers, DOCENT_ANSWER__DEADLINE_S="300")
         runs, pairs, triples = {}, [], []
         for name, eval_args in sets:
-            data = run_eval([*eval_args, "--configs", "small,large,extractive"], base_env, work / f"{name}.json",
-                            reuse=args.reuse)
+            data = run_eval(
+                [*eval_args, "--configs", "small,large,extractive"], base_env, work / f"{name}.json", reuse=args.reuse
+            )
             by_config = {c["name"]: c for c in data["configurations"]}
-            runs[name] = {"seconds": data.get("seconds"), **{k: {m: v for m, v in c.items() if m != "answers"}
-                                                         for k, c in by_config.items()}}
+            runs[name] = {
+                "seconds": data.get("seconds"),
+                **{k: {m: v for m, v in c.items() if m != "answers"} for k, c in by_config.items()},
+            }
             pairs += list(zip(by_config["small"]["answers"], by_config["large"]["answers"], strict=True))
-            triples += list(zip(by_config["small"]["answers"], by_config["large"]["answers"],
-                                by_config["extractive"]["answers"], strict=True))
-            print(f"{name}: small {by_config['small']['f1']:.3f} F1, large {by_config['large']['f1']:.3f} F1 "
-                  f"({data.get('seconds', 0):.0f} s)", flush=True)
+            triples += list(
+                zip(
+                    by_config["small"]["answers"],
+                    by_config["large"]["answers"],
+                    by_config["extractive"]["answers"],
+                    strict=True,
+                )
+            )
+            print(
+                f"{name}: small {by_config['small']['f1']:.3f} F1, large {by_config['large']['f1']:.3f} F1 "
+                f"({data.get('seconds', 0):.0f} s)",
+                flush=True,
+            )
 
         keys = list(GRID)
         grid = []
         for values in itertools.product(*(GRID[k] for k in keys)):
-            point = dict(zip(keys, values))
+            point = dict(zip(keys, values, strict=False))
             grid.append({"policy": point, **simulate(pairs, point)})
-        small_only = simulate(pairs, {**grid[0]["policy"], "max_unsupported": 1.0, "escalate_uncited": False,
-                                      "min_confidence_en": 0.0, "min_confidence_zh": 0.0, "missed_above": None,
-                                      "escalate_truncated": False, "min_fused": None})
-        large_only = {"accuracy": round(sum(accuracy(large) for _, large in pairs) / len(pairs), 4),
-                      "f1": round(sum(large["f1"] for _, large in pairs) / len(pairs), 4)}
+        small_only = simulate(
+            pairs,
+            {
+                **grid[0]["policy"],
+                "max_unsupported": 1.0,
+                "escalate_uncited": False,
+                "min_confidence_en": 0.0,
+                "min_confidence_zh": 0.0,
+                "missed_above": None,
+                "escalate_truncated": False,
+                "min_fused": None,
+            },
+        )
+        large_only = {
+            "accuracy": round(sum(accuracy(large) for _, large in pairs) / len(pairs), 4),
+            "f1": round(sum(large["f1"] for _, large in pairs) / len(pairs), 4),
+        }
         allowed = [g for g in grid if g["escalated"] <= args.target]
         chosen = max(allowed, key=lambda g: (g["accuracy"], -g["escalated"]))
         # The frontier: for each escalation share, the best accuracy any policy reached.
@@ -207,27 +252,41 @@ def main() -> None:
             "low confidence (en < 0.55, zh < 0.4)": {"min_confidence_en": 0.55, "min_confidence_zh": 0.4},
             "low fused score (< 2.5)": {"min_fused": 2.5},
         }.items():
-            base = {"max_unsupported": 1.0, "escalate_uncited": False, "min_confidence_en": 0.0,
-                    "min_confidence_zh": 0.0, "missed_above": None, "escalate_truncated": False, "min_fused": None}
+            base = {
+                "max_unsupported": 1.0,
+                "escalate_uncited": False,
+                "min_confidence_en": 0.0,
+                "min_confidence_zh": 0.0,
+                "missed_above": None,
+                "escalate_truncated": False,
+                "min_fused": None,
+            }
             policy = policy_of({**base, **point})
             fired = [(s, big) for s, big in pairs if s["evidence"] and policy.reasons(evidence_of(s["evidence"]))]
             signals[name] = {
                 "fires": round(len(fired) / len(pairs), 4),
-                "small_accuracy_where_fired": round(sum(accuracy(s) for s, _ in fired) / len(fired), 4) if fired else None,
-                "large_accuracy_where_fired": round(sum(accuracy(b) for _, b in fired) / len(fired), 4) if fired else None,
+                "small_accuracy_where_fired": round(sum(accuracy(s) for s, _ in fired) / len(fired), 4)
+                if fired
+                else None,
+                "large_accuracy_where_fired": round(sum(accuracy(b) for _, b in fired) / len(fired), 4)
+                if fired
+                else None,
             }
 
         # The extractive rung: which checks make the embedded default's ladder most accurate, replacing few
         # of a better model's answers.
-        rungs = [ladder(triples, dict(zip(CHECKS_GRID, values))) for values in itertools.product(*CHECKS_GRID.values())]
+        rungs = [ladder(triples, dict(zip(CHECKS_GRID, values, strict=False))) for values in itertools.product(*CHECKS_GRID.values())]
         chosen_rung = max(rungs, key=lambda r: (r["accuracy"], -(r["replaced_large_right"] or 0)))
-        extractive_only = {"accuracy": round(sum(accuracy(q) for *_, q in triples) / len(triples), 4),
-                           "containment": round(sum(q["contains"] for *_, q in triples) / len(triples), 4)}
+        extractive_only = {
+            "accuracy": round(sum(accuracy(q) for *_, q in triples) / len(triples), 4),
+            "containment": round(sum(q["contains"] for *_, q in triples) / len(triples), 4),
+        }
         shipped_rung = ladder(triples, {k: getattr(AnswerChecks(), k) for k in CHECKS_GRID})
 
         # The chosen policy for real, on the sample documents' questions.
-        check = run_eval([*sets[0][1], "--configs", "routed"], {**base_env, **env_of(chosen["policy"])},
-                         work / "check.json")
+        check = run_eval(
+            [*sets[0][1], "--configs", "routed"], {**base_env, **env_of(chosen["policy"])}, work / "check.json"
+        )
         measured = check["configurations"][0]
         facts_pairs = pairs[: runs["facts"]["small"]["questions"]]
         simulated = simulate(facts_pairs, chosen["policy"])
@@ -236,8 +295,10 @@ def main() -> None:
 
     report = {
         "bench": "routing",
-        "tiers": {"small": "SmolLM2-135M-Instruct Q4_1 (in process, 1 thread)",
-                  "large": "Gemma 3 270M Q4_K_M (llama.cpp server, 1 thread)"},
+        "tiers": {
+            "small": "SmolLM2-135M-Instruct Q4_1 (in process, 1 thread)",
+            "large": "Gemma 3 270M Q4_K_M (llama.cpp server, 1 thread)",
+        },
         "questions": len(pairs),
         "runs": runs,
         "small_only": small_only,
@@ -245,17 +306,28 @@ def main() -> None:
         "target_escalated": args.target,
         "chosen": chosen,
         "chosen_settings": env_of(chosen["policy"]),
-        "check_on_facts": {"simulated": simulated,
-                           "measured": {k: measured[k] for k in ("escalated", "f1", "containment", "reasons")}},
+        "check_on_facts": {
+            "simulated": simulated,
+            "measured": {k: measured[k] for k in ("escalated", "f1", "containment", "reasons")},
+        },
         "signals": signals,
         "frontier": list(frontier.values()),
         "grid_points": len(grid),
-        "extractive_rung": {"extractive_only": extractive_only, "chosen": chosen_rung, "shipped": shipped_rung,
-                            "grid": rungs},
+        "extractive_rung": {
+            "extractive_only": extractive_only,
+            "chosen": chosen_rung,
+            "shipped": shipped_rung,
+            "grid": rungs,
+        },
     }
     write_json(args.out, report)
-    print(json.dumps({k: report[k] for k in ("small_only", "large_only", "chosen", "check_on_facts", "signals")},
-                     indent=1, ensure_ascii=False))
+    print(
+        json.dumps(
+            {k: report[k] for k in ("small_only", "large_only", "chosen", "check_on_facts", "signals")},
+            indent=1,
+            ensure_ascii=False,
+        )
+    )
     print(json.dumps({k: v for k, v in report["extractive_rung"].items() if k != "grid"}, indent=1))
 
 

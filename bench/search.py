@@ -111,7 +111,9 @@ def make_texts(pool: int, queries: int, seed: int) -> tuple[Texts, Texts]:
     return Texts(texts, headings), Texts(asked[:queries], [""] * queries)
 
 
-def encode_pool(texts: Texts, cache: Path, embedder: SentenceTransformerEmbedder, console: Console) -> tuple[Encoded, dict]:
+def encode_pool(
+    texts: Texts, cache: Path, embedder: SentenceTransformerEmbedder, console: Console
+) -> tuple[Encoded, dict]:
     """The pool's dense vectors (cached in `cache`, keyed by the texts) and sparse vectors."""
     meta = {"chunks": len(texts.texts), "model": PACKAGED_MODEL, "precision": embedder.effective_precision}
     vectors, record = cache.with_suffix(".npy"), cache.with_suffix(".json")
@@ -144,8 +146,11 @@ def encode_queries(texts: Texts, embedder: SentenceTransformerEmbedder) -> tuple
         started = time.perf_counter()
         sparse.append(sparse_encoder.encode_query(text))
         sparse_ms.append((time.perf_counter() - started) * 1000)
-    timing = {"dense": percentiles(dense_ms, digits=2), "sparse": percentiles(sparse_ms, digits=2),
-              "precision": embedder.effective_precision}
+    timing = {
+        "dense": percentiles(dense_ms, digits=2),
+        "sparse": percentiles(sparse_ms, digits=2),
+        "precision": embedder.effective_precision,
+    }
     return Encoded(texts, np.stack(dense), sparse), timing
 
 
@@ -196,14 +201,26 @@ def write_corpus(index: EdgeIndex, pool: Encoded, size: int, acls: list, noise: 
         rows = range(d * CHUNKS_PER_DOCUMENT, min(size, (d + 1) * CHUNKS_PER_DOCUMENT))
         document_id = _document_id(d)
         meta = DocumentMeta(
-            document_id=document_id, source=f"/bench/dept-{d % 20:02d}/{document_id}.md",
-            title=pool.texts.headings[parents[rows[0]]], doc_type="md", content_hash=f"{d:064x}", revision="r1",
-            modified_at=epoch + timedelta(minutes=d), ingested_at=epoch, acl=acl, public=public,
-            chunk_count=len(rows), tags=(f"team-{d % 7}",),
+            document_id=document_id,
+            source=f"/bench/dept-{d % 20:02d}/{document_id}.md",
+            title=pool.texts.headings[parents[rows[0]]],
+            doc_type="md",
+            content_hash=f"{d:064x}",
+            revision="r1",
+            modified_at=epoch + timedelta(minutes=d),
+            ingested_at=epoch,
+            acl=acl,
+            public=public,
+            chunk_count=len(rows),
+            tags=(f"team-{d % 7}",),
         )
         chunks = [
-            IndexedChunk(meta, Chunk(number=n, text=pool.texts.texts[parents[k]],
-                                     headings=(pool.texts.headings[parents[k]],)), dense[k], pool.sparse[parents[k]])
+            IndexedChunk(
+                meta,
+                Chunk(number=n, text=pool.texts.texts[parents[k]], headings=(pool.texts.headings[parents[k]],)),
+                dense[k],
+                pool.sparse[parents[k]],
+            )
             for n, k in enumerate(rows)
         ]
         index.replace_document(document_id, "r1", chunks)
@@ -219,9 +236,12 @@ def check_access(index: EdgeIndex, acls: list[tuple[bool, tuple[str, ...]]], pri
         if len(kinds[kind]) < 50:
             kinds[kind].append(point_id(_document_id(d), 0))
     returned = {kind: len(index.fetch(ids, principal)) for kind, ids in kinds.items()}
-    return {"fetched": {kind: f"{returned[kind]}/{len(ids)}" for kind, ids in kinds.items()},
-            "correct": returned["public"] == len(kinds["public"]) and returned["shared"] == len(kinds["shared"])
-            and returned["forbidden"] == 0}
+    return {
+        "fetched": {kind: f"{returned[kind]}/{len(ids)}" for kind, ids in kinds.items()},
+        "correct": returned["public"] == len(kinds["public"])
+        and returned["shared"] == len(kinds["shared"])
+        and returned["forbidden"] == 0,
+    }
 
 
 def _shard_info(index: EdgeIndex) -> dict[str, int]:
@@ -253,15 +273,23 @@ def build_index(folder: Path, config: dict, pool: Encoded, queries: Encoded, con
     finally:
         index.close()
     record = {
-        "config": config, "write_s": round(write_s, 1), "write_chunks_per_s": round(size / write_s),
-        "optimize_s": round(optimize_s, 1), "before_optimize": before, "after_optimize": after,
-        "before_optimize_p50_ms": {a: {m: v["p50"] for m, v in modes.items()} for a, modes in pre["latency_ms"].items()},
+        "config": config,
+        "write_s": round(write_s, 1),
+        "write_chunks_per_s": round(size / write_s),
+        "optimize_s": round(optimize_s, 1),
+        "before_optimize": before,
+        "after_optimize": after,
+        "before_optimize_p50_ms": {
+            a: {m: v["p50"] for m, v in modes.items()} for a, modes in pre["latency_ms"].items()
+        },
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (folder / "build.json").write_text(json.dumps(record, indent=2) + "\n")
-    console.print(f"{size}: wrote {size} chunks in {write_s:.1f} s, optimize {optimize_s:.1f} s "
-                  f"(segments {before['segments']} → {after['segments']}, indexed vectors "
-                  f"{before['indexed_vectors']} → {after['indexed_vectors']})")
+    console.print(
+        f"{size}: wrote {size} chunks in {write_s:.1f} s, optimize {optimize_s:.1f} s "
+        f"(segments {before['segments']} → {after['segments']}, indexed vectors "
+        f"{before['indexed_vectors']} → {after['indexed_vectors']})"
+    )
     return record
 
 
@@ -273,9 +301,21 @@ def payload_format() -> str:
     import retrieval.index as index_module
 
     epoch = datetime(2026, 1, 1, tzinfo=UTC)
-    samples = [DocumentMeta(document_id="d", source="/a/b.md", title="t", doc_type="md", content_hash="0",
-                            revision="r", modified_at=epoch, ingested_at=epoch, acl=acl, public=public)
-               for public, acl in ((True, ()), (False, ("g00", "user:u000")))]
+    samples = [
+        DocumentMeta(
+            document_id="d",
+            source="/a/b.md",
+            title="t",
+            doc_type="md",
+            content_hash="0",
+            revision="r",
+            modified_at=epoch,
+            ingested_at=epoch,
+            acl=acl,
+            public=public,
+        )
+        for public, acl in ((True, ()), (False, ("g00", "user:u000")))
+    ]
     payloads = [IndexedChunk(d, Chunk(number=0, text="x"), [0.0], SparseVector([], [])).payload() for d in samples]
     fields = {n: v for n, v in vars(index_module).items() if n.endswith("_FIELDS") and isinstance(v, tuple)}
     text = json.dumps([payloads, fields], sort_keys=True, default=str)
@@ -291,10 +331,16 @@ def _spec() -> IndexSpec:
 
 def queries_for(queries: Encoded, rows: range) -> dict[tuple[str, str], list[IndexQuery]]:
     """Every (access, mode) pair's IndexQuery per query, built beforehand so that only the search is timed."""
+
     def one(i: int, access: Access, mode: str) -> IndexQuery:
-        return IndexQuery(limit=LIMIT, dense=queries.dense[i] if mode != "sparse" else None,
-                          sparse=queries.sparse[i] if mode != "dense" else None, candidates=CANDIDATES,
-                          fusion=Fusion.DBSF, access=access)
+        return IndexQuery(
+            limit=LIMIT,
+            dense=queries.dense[i] if mode != "sparse" else None,
+            sparse=queries.sparse[i] if mode != "dense" else None,
+            candidates=CANDIDATES,
+            fusion=Fusion.DBSF,
+            access=access,
+        )
 
     return {(a, m): [one(i, access, m) for i in rows] for a, access in ACCESS.items() for m in MODES}
 
@@ -317,8 +363,13 @@ def measure_latency(index: EdgeIndex, queries: dict, *, warm: bool, visible: set
             hits[key].append(len(result))
             if key[0] == "filtered" and visible is not None:
                 violations += sum(h.document_id not in visible for h in result)
-    latency = {a: {m: {**percentiles(times[(a, m)], digits=2), "hits_mean": round(float(np.mean(hits[(a, m)])), 1)}
-                   for m in MODES} for a in ACCESS}
+    latency = {
+        a: {
+            m: {**percentiles(times[(a, m)], digits=2), "hits_mean": round(float(np.mean(hits[(a, m)])), 1)}
+            for m in MODES
+        }
+        for a in ACCESS
+    }
     return {"latency_ms": latency, "acl_violations": violations}
 
 
@@ -340,7 +391,7 @@ def throughput(index: EdgeIndex, batch: list[IndexQuery], callers: int, seconds:
                         index.search(query)
                 else:
                     index.search(query)
-            except Exception as exc:  # noqa: BLE001 - a thread-safety failure is a result, not a crash
+            except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 return
             times[k].append((time.perf_counter() - began) * 1000)
@@ -358,10 +409,16 @@ def throughput(index: EdgeIndex, batch: list[IndexQuery], callers: int, seconds:
         thread.join()
     wall = time.perf_counter() - began
     done = sum(counts)
-    return {"callers": callers, "queries": done, "seconds": round(wall, 2), "qps": round(done / wall, 1),
-            "cores_used": round((own_cpu() - cpu) / wall, 2),  # this process, Edge's search threads included
-            "latency_ms": percentiles([t for ts in times for t in ts], digits=2) if done else None,
-            "serialized": serialize, "errors": sorted(set(errors))[:3]}
+    return {
+        "callers": callers,
+        "queries": done,
+        "seconds": round(wall, 2),
+        "qps": round(done / wall, 1),
+        "cores_used": round((own_cpu() - cpu) / wall, 2),  # this process, Edge's search threads included
+        "latency_ms": percentiles([t for ts in times for t in ts], digits=2) if done else None,
+        "serialized": serialize,
+        "errors": sorted(set(errors))[:3],
+    }
 
 
 def gil_probe(index: EdgeIndex, batches: dict[str, list[IndexQuery]], calls: int = 100) -> dict:
@@ -386,7 +443,7 @@ def gil_probe(index: EdgeIndex, batches: dict[str, list[IndexQuery]], calls: int
     json.dumps(list(range(10_000)))
     payload = list(range(max(1, round(10_000 * search_s / (time.perf_counter() - started)))))
 
-    def moved(call) -> float:  # noqa: ANN001
+    def moved(call) -> float:
         count = 0
         for i in range(calls):
             before = counter[0]
@@ -407,8 +464,12 @@ def gil_probe(index: EdgeIndex, batches: dict[str, list[IndexQuery]], calls: int
         thread.join()
         sys.setswitchinterval(interval)
     floor = max(0.1, 5 * ran["json_dumps_holds_gil"])
-    return {"other_thread_ran_during": ran, "calls": calls, "search_ms": round(1000 * search_s, 2),
-            "gil_released": {mode: ran[mode] >= floor for mode in batches}}
+    return {
+        "other_thread_ran_during": ran,
+        "calls": calls,
+        "search_ms": round(1000 * search_s, 2),
+        "gil_released": {mode: ran[mode] >= floor for mode in batches},
+    }
 
 
 def measure_size(folder: Path, queries: Encoded, acls: list, qps_seconds: float, console: Console) -> dict:
@@ -416,9 +477,13 @@ def measure_size(folder: Path, queries: Encoded, acls: list, qps_seconds: float,
     index = EdgeIndex(folder, _spec())
     started = time.perf_counter()
     index.start()
-    result: dict[str, object] = {"open_s": round(time.perf_counter() - started, 2), "shard": _shard_info(index),
-                                 "documents": len(acls), "visible_share": round(len(visible) / len(acls), 4),
-                                 "access_check": check_access(index, acls, PRINCIPAL)}
+    result: dict[str, object] = {
+        "open_s": round(time.perf_counter() - started, 2),
+        "shard": _shard_info(index),
+        "documents": len(acls),
+        "visible_share": round(len(visible) / len(acls), 4),
+        "access_check": check_access(index, acls, PRINCIPAL),
+    }
     busy0, own0, wall0 = machine_busy_cpu(), own_cpu(), time.perf_counter()
     try:
         batches = queries_for(queries, range(len(queries.texts.texts)))
@@ -432,8 +497,9 @@ def measure_size(folder: Path, queries: Encoded, acls: list, qps_seconds: float,
             qps[access] = {}
             for callers in CALLERS:
                 with console.status(f"{folder.name}: {access} queries/s with {callers} callers"):
-                    qps[access][str(callers)] = throughput(index, batches[(access, "hybrid")], callers, qps_seconds,
-                                                           serialize=serialize)
+                    qps[access][str(callers)] = throughput(
+                        index, batches[(access, "hybrid")], callers, qps_seconds, serialize=serialize
+                    )
         result["qps_hybrid"] = qps
         with console.status(f"{folder.name}: GIL probe"):
             result["gil_probe"] = gil_probe(index, {m: batches[("unfiltered", m)] for m in ("hybrid", "dense")})
@@ -442,8 +508,12 @@ def measure_size(folder: Path, queries: Encoded, acls: list, qps_seconds: float,
     busy, own = machine_busy_cpu(), own_cpu()
     wall = time.perf_counter() - wall0
     other = max(0.0, (busy - busy0) - (own - own0))
-    result["cpu"] = {"wall_s": round(wall, 1), "own_s": round(own - own0, 1), "other_processes_s": round(other, 1),
-                     "contended": other > CONTENDED_SHARE * wall}
+    result["cpu"] = {
+        "wall_s": round(wall, 1),
+        "own_s": round(own - own0, 1),
+        "other_processes_s": round(other, 1),
+        "contended": other > CONTENDED_SHARE * wall,
+    }
     latency = result["latency_ms"]
     ratio = {m: round(latency["filtered"][m]["p50"] / latency["unfiltered"][m]["p50"], 2) for m in MODES}
     result["filtered_over_unfiltered_p50"] = ratio
@@ -462,39 +532,69 @@ def measure_size(folder: Path, queries: Encoded, acls: list, qps_seconds: float,
 
 def print_table(console: Console, report: dict) -> None:
     table = Table(title=f"Search benchmark (Qdrant Edge; hybrid = DBSF, candidates {CANDIDATES}, limit {LIMIT}; ms)")
-    for column in ("chunks", "access", "visible", "hybrid p50", "hybrid p95", "dense p50", "sparse p50",
-                   "qps 1 caller", "qps 8 callers", "p50 at 8"):
+    for column in (
+        "chunks",
+        "access",
+        "visible",
+        "hybrid p50",
+        "hybrid p95",
+        "dense p50",
+        "sparse p50",
+        "qps 1 caller",
+        "qps 8 callers",
+        "p50 at 8",
+    ):
         table.add_column(column, justify="left" if column in ("chunks", "access") else "right")
     for size, r in report["sizes"].items():
         for access in ACCESS:
             lat, qps = r["latency_ms"][access], r["qps_hybrid"][access]
-            table.add_row(size, access, f"{100 * (r['visible_share'] if access == 'filtered' else 1):.1f} %",
-                          f"{lat['hybrid']['p50']:.1f}", f"{lat['hybrid']['p95']:.1f}", f"{lat['dense']['p50']:.1f}",
-                          f"{lat['sparse']['p50']:.1f}", f"{qps['1']['qps']:.0f}", f"{qps['8']['qps']:.0f}",
-                          f"{qps['8']['latency_ms']['p50']:.1f}" if qps["8"]["latency_ms"] else "-")
+            table.add_row(
+                size,
+                access,
+                f"{100 * (r['visible_share'] if access == 'filtered' else 1):.1f} %",
+                f"{lat['hybrid']['p50']:.1f}",
+                f"{lat['hybrid']['p95']:.1f}",
+                f"{lat['dense']['p50']:.1f}",
+                f"{lat['sparse']['p50']:.1f}",
+                f"{qps['1']['qps']:.0f}",
+                f"{qps['8']['qps']:.0f}",
+                f"{qps['8']['latency_ms']['p50']:.1f}" if qps["8"]["latency_ms"] else "-",
+            )
     console.print(table)
     enc = report["query_encoding_ms"]
-    console.print(f"query encoding (not in the latencies): dense p50 {enc['dense']['p50']} ms "
-                  f"({enc['precision']}), sparse p50 {enc['sparse']['p50']} ms")
+    console.print(
+        f"query encoding (not in the latencies): dense p50 {enc['dense']['p50']} ms "
+        f"({enc['precision']}), sparse p50 {enc['sparse']['p50']} ms"
+    )
     for size, r in report["sizes"].items():
         b = r["build"]
         marks = ", ".join(f"{k} {'PASS' if ok else 'FAIL'}" for k, ok in r["pass"].items())
-        console.print(f"{size}: write {b['write_s']} s, optimize {b['optimize_s']} s (segments "
-                      f"{b['before_optimize']['segments']} → {b['after_optimize']['segments']}, indexed vectors "
-                      f"{b['before_optimize']['indexed_vectors']} → {b['after_optimize']['indexed_vectors']}); "
-                      f"hybrid p50 before optimize {b['before_optimize_p50_ms']['unfiltered']['hybrid']} / "
-                      f"{b['before_optimize_p50_ms']['filtered']['hybrid']} ms (unfiltered / filtered)")
-        console.print(f"  as {PRINCIPAL.user_id}+{','.join(PRINCIPAL.groups)}, fetch returned "
-                      f"{r['access_check']['fetched']} (public/shared/forbidden)")
+        console.print(
+            f"{size}: write {b['write_s']} s, optimize {b['optimize_s']} s (segments "
+            f"{b['before_optimize']['segments']} → {b['after_optimize']['segments']}, indexed vectors "
+            f"{b['before_optimize']['indexed_vectors']} → {b['after_optimize']['indexed_vectors']}); "
+            f"hybrid p50 before optimize {b['before_optimize_p50_ms']['unfiltered']['hybrid']} / "
+            f"{b['before_optimize_p50_ms']['filtered']['hybrid']} ms (unfiltered / filtered)"
+        )
+        console.print(
+            f"  as {PRINCIPAL.user_id}+{','.join(PRINCIPAL.groups)}, fetch returned "
+            f"{r['access_check']['fetched']} (public/shared/forbidden)"
+        )
         qps = r["qps_hybrid"]["unfiltered"]
-        console.print(f"  cores used by this process: {qps['1']['cores_used']} with 1 caller, {qps['8']['cores_used']} "
-                      f"with 8 · GIL released {r['gil_probe']['gil_released']} (another thread ran during "
-                      f"{r['gil_probe']['other_thread_ran_during']})")
-        serialized = " (calls serialized: Edge raised when called concurrently)" if r["thread_safety"]["serialized"] else ""
+        console.print(
+            f"  cores used by this process: {qps['1']['cores_used']} with 1 caller, {qps['8']['cores_used']} "
+            f"with 8 · GIL released {r['gil_probe']['gil_released']} (another thread ran during "
+            f"{r['gil_probe']['other_thread_ran_during']})"
+        )
+        serialized = (
+            " (calls serialized: Edge raised when called concurrently)" if r["thread_safety"]["serialized"] else ""
+        )
         console.print(f"  filtered/unfiltered p50 {r['filtered_over_unfiltered_p50']}{serialized} → {marks}")
         if r["cpu"]["contended"]:
-            console.print(f"  [yellow]warning: other processes used {r['cpu']['other_processes_s']} CPU s of "
-                          f"{r['cpu']['wall_s']} s wall; the numbers are noisy[/yellow]")
+            console.print(
+                f"  [yellow]warning: other processes used {r['cpu']['other_processes_s']} CPU s of "
+                f"{r['cpu']['wall_s']} s wall; the numbers are noisy[/yellow]"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -502,13 +602,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="chunk counts, comma-separated (default 10000,100000)")
     parser.add_argument("--queries", type=int, default=200, help="query texts (default 200)")
     parser.add_argument("--pool", type=int, default=3000, help="real chunks embedded to copy from (default 3000)")
-    parser.add_argument("--noise", type=float, default=0.02,
-                        help="per-dimension Gaussian noise of the copies before re-normalizing (default 0.02: "
-                             "cosine to the original about 0.93)")
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.02,
+        help="per-dimension Gaussian noise of the copies before re-normalizing (default 0.02: "
+        "cosine to the original about 0.93)",
+    )
     parser.add_argument("--qps-seconds", type=float, default=5.0, help="length of each queries/s run (default 5)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--data-dir", type=Path, default=CACHE,
-                        help="where the embedded pool and the built indexes are cached (default bench/.cache)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=CACHE,
+        help="where the embedded pool and the built indexes are cached (default bench/.cache)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the indexes even when cached")
     parser.add_argument("--json", type=Path, default=REPORTS / "search.json", help="report file")
     args = parser.parse_args(argv)
@@ -525,13 +633,25 @@ def main(argv: list[str] | None = None) -> int:
     report = new_report(
         "search",
         targets={"hybrid_p50_max_ms": MAX_P50_MS, "filtered_over_unfiltered_p50_max": MAX_FILTERED_RATIO},
-        config={"sizes": sizes, "queries": args.queries, "pool": pool_size, "noise": args.noise, "seed": args.seed,
-                "chunks_per_document": CHUNKS_PER_DOCUMENT, "limit": LIMIT, "candidates": CANDIDATES,
-                "fusion": "dbsf", "groups": len(GROUPS), "public_share": PUBLIC_SHARE,
-                "principal": {"user_id": PRINCIPAL.user_id, "groups": list(PRINCIPAL.groups)},
-                "callers": list(CALLERS), "qps_seconds": args.qps_seconds, "data_dir": str(args.data_dir),
-                "vectors": "pool vectors from the real model; copies past the pool = pool vector + N(0, noise) "
-                           "per dimension, re-normalized; sparse vectors of the real texts, reused by copies"},
+        config={
+            "sizes": sizes,
+            "queries": args.queries,
+            "pool": pool_size,
+            "noise": args.noise,
+            "seed": args.seed,
+            "chunks_per_document": CHUNKS_PER_DOCUMENT,
+            "limit": LIMIT,
+            "candidates": CANDIDATES,
+            "fusion": "dbsf",
+            "groups": len(GROUPS),
+            "public_share": PUBLIC_SHARE,
+            "principal": {"user_id": PRINCIPAL.user_id, "groups": list(PRINCIPAL.groups)},
+            "callers": list(CALLERS),
+            "qps_seconds": args.qps_seconds,
+            "data_dir": str(args.data_dir),
+            "vectors": "pool vectors from the real model; copies past the pool = pool vector + N(0, noise) "
+            "per dimension, re-normalized; sparse vectors of the real texts, reused by copies",
+        },
         sizes={},
     )
     with console.status("harvesting texts from examples/docs"):
@@ -544,8 +664,15 @@ def main(argv: list[str] | None = None) -> int:
         queries, report["query_encoding_ms"] = encode_queries(query_texts, embedder)
     for size in sizes:
         folder = args.data_dir / f"search-{size}"
-        config = {"format": CACHE_FORMAT, "payload": payload_format(), "size": size, "pool": pool_size, "noise": args.noise, "seed": args.seed,
-                  "model": PACKAGED_MODEL}
+        config = {
+            "format": CACHE_FORMAT,
+            "payload": payload_format(),
+            "size": size,
+            "pool": pool_size,
+            "noise": args.noise,
+            "seed": args.seed,
+            "model": PACKAGED_MODEL,
+        }
         marker = folder / "build.json"
         cached = not args.rebuild and marker.exists() and json.loads(marker.read_text())["config"] == config
         build = json.loads(marker.read_text()) if cached else build_index(folder, config, pool, queries, console)
@@ -553,8 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         result = {"build": {**build, "cached": cached}}
         result.update(measure_size(folder, queries, acls, args.qps_seconds, console))
         report["sizes"][str(size)] = result
-        console.print(f"{size}: hybrid p50 {result['latency_ms']['unfiltered']['hybrid']['p50']} ms unfiltered, "
-                      f"{result['latency_ms']['filtered']['hybrid']['p50']} ms filtered")
+        console.print(
+            f"{size}: hybrid p50 {result['latency_ms']['unfiltered']['hybrid']['p50']} ms unfiltered, "
+            f"{result['latency_ms']['filtered']['hybrid']['p50']} ms filtered"
+        )
     checks = [ok for r in report["sizes"].values() for ok in r["pass"].values()]
     report["passed"] = bool(checks) and all(checks)
     write_report(report, args.json, started)

@@ -100,8 +100,13 @@ def _cpu_use(before: tuple[float, float, float, float], pid: int) -> dict[str, o
     after = _cpu(pid)
     wall, busy, server_s, bench_s = (a - b for a, b in zip(after, before, strict=True))
     other = max(0.0, busy - server_s - bench_s)
-    return {"wall_s": round(wall, 1), "server_s": round(server_s, 1), "bench_s": round(bench_s, 1),
-            "other_processes_s": round(other, 1), "contended": other > CONTENDED_SHARE * wall}
+    return {
+        "wall_s": round(wall, 1),
+        "server_s": round(server_s, 1),
+        "bench_s": round(bench_s, 1),
+        "other_processes_s": round(other, 1),
+        "contended": other > CONTENDED_SHARE * wall,
+    }
 
 
 def _free_port() -> int:
@@ -111,22 +116,39 @@ def _free_port() -> int:
 
 
 def _environment(data_dir: Path, llm: dict[str, str]) -> dict[str, str]:
-    return docent_env(data_dir, drop="DOCENT_LLM__", DOCENT_QDRANT__URL="", DOCENT_AUTH__ANONYMOUS="true",
-                      DOCENT_ANSWER__MODE="generate", DOCENT_LIMITS__REQUESTS_PER_MINUTE="1000000",
-                      DOCENT_LIMITS__BURST="1000000", DOCENT_LOG_LEVEL="WARNING", **llm)
+    return docent_env(
+        data_dir,
+        drop="DOCENT_LLM__",
+        DOCENT_QDRANT__URL="",
+        DOCENT_AUTH__ANONYMOUS="true",
+        DOCENT_ANSWER__MODE="generate",
+        DOCENT_LIMITS__REQUESTS_PER_MINUTE="1000000",
+        DOCENT_LIMITS__BURST="1000000",
+        DOCENT_LOG_LEVEL="WARNING",
+        **llm,
+    )
 
 
 def ingest(data_dir: Path, log_file: Path) -> dict[str, object]:
     started = time.perf_counter()
     with open(log_file, "wb") as log:
-        done = subprocess.run([*DOCENT, "ingest", str(SAMPLE_DOCS), "--public", "--json"], cwd=ROOT,
-                              env=_environment(data_dir, {}), stdout=subprocess.PIPE, stderr=log)
+        done = subprocess.run(
+            [*DOCENT, "ingest", str(SAMPLE_DOCS), "--public", "--json"],
+            cwd=ROOT,
+            env=_environment(data_dir, {}),
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
     lines = done.stdout.decode().strip().splitlines()
     if not lines:  # exit 1 with a report means some files failed: the others are indexed, reported below
         raise RuntimeError(f"ingest failed (exit {done.returncode}):\n{log_file.read_text(errors='replace')[-3000:]}")
     report = json.loads(lines[-1])
-    return {"seconds": round(time.perf_counter() - started, 1), "files": report["files"], "chunks": report["chunks"],
-            "failed": [f"{f['path']}: {f['reason']}" for f in report["failed"]]}
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "files": report["files"],
+        "chunks": report["chunks"],
+        "failed": [f"{f['path']}: {f['reason']}" for f in report["failed"]],
+    }
 
 
 def _wait_ready(child: subprocess.Popen, url: str, log_file: Path, started: float) -> None:
@@ -148,13 +170,18 @@ def _wait_ready(child: subprocess.Popen, url: str, log_file: Path, started: floa
 
 
 @contextmanager
-def server(data_dir: Path, llm: dict[str, str], log_file: Path, console: Console):  # noqa: ANN201 - (url, pid, s)
+def server(data_dir: Path, llm: dict[str, str], log_file: Path, console: Console):
     """A `docent serve` subprocess, ready; always terminated (and any child it leaves behind) on exit."""
     port = _free_port()
     started = time.perf_counter()
     with open(log_file, "wb") as log:
-        child = subprocess.Popen([*DOCENT, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                 cwd=ROOT, env=_environment(data_dir, llm), stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [*DOCENT, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=_environment(data_dir, llm),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     family: list[psutil.Process] = []
     try:
@@ -162,10 +189,8 @@ def server(data_dir: Path, llm: dict[str, str], log_file: Path, console: Console
             _wait_ready(child, url, log_file, started)
         yield url, child.pid, round(time.perf_counter() - started, 1)
     finally:
-        try:
+        with suppress(psutil.NoSuchProcess):
             family = psutil.Process(child.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            pass
         child.terminate()
         try:
             child.wait(timeout=30)
@@ -180,8 +205,11 @@ def server(data_dir: Path, llm: dict[str, str], log_file: Path, console: Console
 def search(client: httpx.Client, question: str) -> dict[str, object]:
     started = time.perf_counter()
     response = client.post("/v1/search", json={"query": question, "k": 10})
-    return {"ok": response.status_code == 200, "status": response.status_code,
-            "total_ms": (time.perf_counter() - started) * 1000}
+    return {
+        "ok": response.status_code == 200,
+        "status": response.status_code,
+        "total_ms": (time.perf_counter() - started) * 1000,
+    }
 
 
 def ask(client: httpx.Client, question: str, mode: str = "generate") -> dict[str, object]:
@@ -200,8 +228,13 @@ def ask(client: httpx.Client, question: str, mode: str = "generate") -> dict[str
                 result["first_delta_ms"] = (time.perf_counter() - started) * 1000
             elif line.startswith("data:") and event == "done":
                 done = json.loads(line[5:])
-                result.update(ok=True, mode=done.get("mode"), fallback=bool(done.get("fallback_reason")),
-                              timings=done.get("timings_ms", {}), usage=done.get("usage", {}))
+                result.update(
+                    ok=True,
+                    mode=done.get("mode"),
+                    fallback=bool(done.get("fallback_reason")),
+                    timings=done.get("timings_ms", {}),
+                    usage=done.get("usage", {}),
+                )
             elif line.startswith("data:") and event == "error":
                 result["error"] = json.loads(line[5:]).get("error", {}).get("message")
     result["total_ms"] = (time.perf_counter() - started) * 1000
@@ -209,17 +242,23 @@ def ask(client: httpx.Client, question: str, mode: str = "generate") -> dict[str
     return result
 
 
-def _safely(call, client: httpx.Client, *args: str) -> dict[str, object]:  # noqa: ANN001
+def _safely(call, client: httpx.Client, *args: str) -> dict[str, object]:
     """`call(client, *args)`; a failure (connection dropped, unreadable event) is an error result, not a crash."""
     started = time.perf_counter()
     try:
         return call(client, *args)
-    except Exception as exc:  # noqa: BLE001
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "total_ms": (time.perf_counter() - started) * 1000,
-                "first_delta_ms": None, "mode": None, "fallback": False}
+    except Exception as exc:
+        return {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "total_ms": (time.perf_counter() - started) * 1000,
+            "first_delta_ms": None,
+            "mode": None,
+            "fallback": False,
+        }
 
 
-def run_level(url: str, clients: int, requests: int, call, questions: list[str]) -> list[dict]:  # noqa: ANN001
+def run_level(url: str, clients: int, requests: int, call, questions: list[str]) -> list[dict]:
     """`requests` calls of `call(client, question)` spread over `clients` threads, each with its own client."""
     numbers, lock, results = itertools.count(), threading.Lock(), []
 
@@ -244,8 +283,11 @@ def run_level(url: str, clients: int, requests: int, call, questions: list[str])
 
 def summarize(results: list[dict], streamed: bool) -> dict[str, object]:
     ok = [r for r in results if r["ok"]]
-    summary: dict[str, object] = {"requests": len(results), "errors": len(results) - len(ok),
-                                  "total_ms": percentiles([r["total_ms"] for r in ok])}
+    summary: dict[str, object] = {
+        "requests": len(results),
+        "errors": len(results) - len(ok),
+        "total_ms": percentiles([r["total_ms"] for r in ok]),
+    }
     if streamed:
         summary["first_delta_ms"] = percentiles([r["first_delta_ms"] for r in ok if r["first_delta_ms"] is not None])
         summary["modes"] = dict(Counter(sorted(r["mode"] for r in ok)))
@@ -255,7 +297,9 @@ def summarize(results: list[dict], streamed: bool) -> dict[str, object]:
             for step, ms in r.get("timings", {}).items():
                 steps.setdefault(step, []).append(ms)
         summary["server_timings_p50_ms"] = {k: round(float(np.median(v)), 1) for k, v in sorted(steps.items())}
-        tokens = {k: [r["usage"][k] for r in ok if r.get("usage", {}).get(k)] for k in ("prompt_tokens", "completion_tokens")}
+        tokens = {
+            k: [r["usage"][k] for r in ok if r.get("usage", {}).get(k)] for k in ("prompt_tokens", "completion_tokens")
+        }
         summary["tokens_p50"] = {k: int(np.median(v)) for k, v in tokens.items() if v}  # the stub's are estimates
     errors = sorted({str(r.get("error") or r.get("status")) for r in results if not r["ok"]})
     if errors:
@@ -263,8 +307,9 @@ def summarize(results: list[dict], streamed: bool) -> dict[str, object]:
     return summary
 
 
-def measure_config(name: str, url: str, pid: int, args: argparse.Namespace, questions: list[str],
-                   console: Console) -> dict[str, object]:
+def measure_config(
+    name: str, url: str, pid: int, args: argparse.Namespace, questions: list[str], console: Console
+) -> dict[str, object]:
     result: dict[str, object] = {"rss_after_startup": _rss(pid)}
     with httpx.Client(base_url=url, timeout=180) as client:  # warm-up, not measured: every query once, two answers
         for q in questions:
@@ -283,11 +328,17 @@ def measure_config(name: str, url: str, pid: int, args: argparse.Namespace, ques
             started = time.perf_counter()
             asks = summarize(run_level(url, clients, n_ask, ask, questions), streamed=True)
             asks["wall_s"] = round(time.perf_counter() - started, 1)
-        result["levels"][str(clients)] = {"search": searches, "ask": asks, "rss_after": _rss(pid),
-                                          "cpu": _cpu_use(cpu, pid)}
-        console.print(f"{name} · {clients} clients: search p50 {(searches['total_ms'] or {}).get('p50')} ms, "
-                      f"ask p50 {(asks['total_ms'] or {}).get('p50')} ms, errors {searches['errors']}+{asks['errors']}, "
-                      f"modes {asks['modes']}")
+        result["levels"][str(clients)] = {
+            "search": searches,
+            "ask": asks,
+            "rss_after": _rss(pid),
+            "cpu": _cpu_use(cpu, pid),
+        }
+        console.print(
+            f"{name} · {clients} clients: search p50 {(searches['total_ms'] or {}).get('p50')} ms, "
+            f"ask p50 {(asks['total_ms'] or {}).get('p50')} ms, errors {searches['errors']}+{asks['errors']}, "
+            f"modes {asks['modes']}"
+        )
     return result
 
 
@@ -320,10 +371,15 @@ def memory_run(url: str, pid: int, requests: int, questions: list[str], console:
             if i % 100 == 0 or i == requests:
                 samples.append({"request": i, **_rss(pid)})
                 status.update(f"memory run · {i}/{requests} · server RSS {samples[-1]['server_mib']} MiB")
-    return {"requests": requests, "errors": errors, "latency_ms": {k: percentiles(v) for k, v in latencies.items()},
-            "cpu": _cpu_use(cpu, pid), "samples": samples,
-            "growth_mib": round(samples[-1]["server_mib"] - samples[0]["server_mib"], 1),
-            "growth_from_request": samples[0]["request"]}
+    return {
+        "requests": requests,
+        "errors": errors,
+        "latency_ms": {k: percentiles(v) for k, v in latencies.items()},
+        "cpu": _cpu_use(cpu, pid),
+        "samples": samples,
+        "growth_mib": round(samples[-1]["server_mib"] - samples[0]["server_mib"], 1),
+        "growth_from_request": samples[0]["request"],
+    }
 
 
 def _pair(d: dict | None) -> str:
@@ -332,35 +388,68 @@ def _pair(d: dict | None) -> str:
 
 def print_table(console: Console, report: dict) -> None:
     table = Table(title="Serving benchmark: ms, p50 / p95")
-    for column in ("config", "clients", "search", "ask: 1st delta", "ask: total", "asks", "errors",
-                   "modes (fallbacks)", "server RSS MiB", "other CPU s"):
+    for column in (
+        "config",
+        "clients",
+        "search",
+        "ask: 1st delta",
+        "ask: total",
+        "asks",
+        "errors",
+        "modes (fallbacks)",
+        "server RSS MiB",
+        "other CPU s",
+    ):
         table.add_column(column, justify="left" if column in ("config", "modes (fallbacks)") else "right")
     for name, config in report["configs"].items():
         for clients, level in config.get("levels", {}).items():
             s, a, cpu = level["search"], level["ask"], level["cpu"]
             modes = ", ".join(f"{m} {n}" for m, n in a["modes"].items()) + f" ({a['fallbacks']})"
-            table.add_row(name, clients, _pair(s["total_ms"]), _pair(a["first_delta_ms"]), _pair(a["total_ms"]),
-                          str(a["requests"]), f"{s['errors']}+{a['errors']}", modes, str(level["rss_after"]["server_mib"]),
-                          str(cpu["other_processes_s"]), style="yellow" if cpu["contended"] else None)
+            table.add_row(
+                name,
+                clients,
+                _pair(s["total_ms"]),
+                _pair(a["first_delta_ms"]),
+                _pair(a["total_ms"]),
+                str(a["requests"]),
+                f"{s['errors']}+{a['errors']}",
+                modes,
+                str(level["rss_after"]["server_mib"]),
+                str(cpu["other_processes_s"]),
+                style="yellow" if cpu["contended"] else None,
+            )
     console.print(table)
     o, m = report["overhead_ms"], report["memory"]
-    console.print(f"Docent's overhead (stub, /v1/ask p50 at 4 clients): {o['ask_total_p50_at_4_clients']} ms "
-                  f"(target ≤ {o['target']}) → {({True: 'PASS', False: 'FAIL'}).get(o['pass'], 'not measured')}")
+    console.print(
+        f"Docent's overhead (stub, /v1/ask p50 at 4 clients): {o['ask_total_p50_at_4_clients']} ms "
+        f"(target ≤ {o['target']}) → {({True: 'PASS', False: 'FAIL'}).get(o['pass'], 'not measured')}"
+    )
     if "max_server_mib" in m:
-        console.print(f"memory (local): server RSS after startup {m['after_startup']['server_mib']} MiB, max "
-                      f"{m['max_server_mib']} MiB (target < {m['target_mb']}) → {'PASS' if m['pass_under'] else 'FAIL'}; "
-                      f"parser worker(s) {m['max_children_mib']} MiB more; growth from request "
-                      f"{m['growth_from_request']} to the end of the memory run {m['growth_mib']} MiB (tolerance "
-                      f"{FLAT_TOLERANCE_MIB}) → {'PASS' if m['pass_flat'] else 'FAIL'}")
+        console.print(
+            f"memory (local): server RSS after startup {m['after_startup']['server_mib']} MiB, max "
+            f"{m['max_server_mib']} MiB (target < {m['target_mb']}) → {'PASS' if m['pass_under'] else 'FAIL'}; "
+            f"parser worker(s) {m['max_children_mib']} MiB more; growth from request "
+            f"{m['growth_from_request']} to the end of the memory run {m['growth_mib']} MiB (tolerance "
+            f"{FLAT_TOLERANCE_MIB}) → {'PASS' if m['pass_flat'] else 'FAIL'}"
+        )
     run = report["configs"].get("local", {}).get("memory_run")
     if run:
-        console.print("memory run latency: " + ", ".join(f"{k} {_pair(v)} ms" for k, v in run["latency_ms"].items())
-                      + f"; errors {run['errors']}")
-    contended = [f"{n}/{c}" for n, cfg in report["configs"].items() for c, lv in cfg.get("levels", {}).items()
-                 if lv["cpu"]["contended"]]
+        console.print(
+            "memory run latency: "
+            + ", ".join(f"{k} {_pair(v)} ms" for k, v in run["latency_ms"].items())
+            + f"; errors {run['errors']}"
+        )
+    contended = [
+        f"{n}/{c}"
+        for n, cfg in report["configs"].items()
+        for c, lv in cfg.get("levels", {}).items()
+        if lv["cpu"]["contended"]
+    ]
     if contended:
-        console.print(f"[yellow]warning: other processes were busy during {', '.join(contended)} (yellow rows; "
-                      "see cpu.other_processes_s): those latencies are noisy[/yellow]")
+        console.print(
+            f"[yellow]warning: other processes were busy during {', '.join(contended)} (yellow rows; "
+            "see cpu.other_processes_s): those latencies are noisy[/yellow]"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,9 +472,16 @@ def main(argv: list[str] | None = None) -> int:
     questions = [f["question"] for f in json.loads(FACTS.read_text())]
     report = new_report(
         "serve",
-        config={"configs": args.configs, "clients": args.clients, "quick": args.quick,
-                "search_requests": args.search_requests, "ask_requests": ASK_REQUESTS, "divide": args.divide,
-                "memory_requests": args.memory_requests, "questions": len(questions)},
+        config={
+            "configs": args.configs,
+            "clients": args.clients,
+            "quick": args.quick,
+            "search_requests": args.search_requests,
+            "ask_requests": ASK_REQUESTS,
+            "divide": args.divide,
+            "memory_requests": args.memory_requests,
+            "questions": len(questions),
+        },
         configs={},
     )
     temp = Path(tempfile.mkdtemp(prefix="docent-bench-serve-"))
@@ -407,19 +503,30 @@ def main(argv: list[str] | None = None) -> int:
 
     stub_p50 = report["configs"].get("stub", {}).get("levels", {}).get("4", {}).get("ask", {}).get("total_ms") or {}
     overhead = stub_p50.get("p50")
-    report["overhead_ms"] = {"ask_total_p50_at_4_clients": overhead, "target": MAX_OVERHEAD_P50_MS,
-                             "pass": None if overhead is None else overhead <= MAX_OVERHEAD_P50_MS}  # None: not run
+    report["overhead_ms"] = {
+        "ask_total_p50_at_4_clients": overhead,
+        "target": MAX_OVERHEAD_P50_MS,
+        "pass": None if overhead is None else overhead <= MAX_OVERHEAD_P50_MS,
+    }  # None: not run
     local = report["configs"].get("local", {})
     memory: dict[str, object] = {"target_mb": MAX_RSS_MIB, "flat_tolerance_mib": FLAT_TOLERANCE_MIB}
     if local:
-        seen = [local["rss_after_startup"], local["rss_after_warmup"],
-                *(lv["rss_after"] for lv in local["levels"].values()), *local.get("memory_run", {}).get("samples", [])]
+        seen = [
+            local["rss_after_startup"],
+            local["rss_after_warmup"],
+            *(lv["rss_after"] for lv in local["levels"].values()),
+            *local.get("memory_run", {}).get("samples", []),
+        ]
         run = local.get("memory_run", {})
-        memory.update(after_startup=local["rss_after_startup"], max_server_mib=max(s["server_mib"] for s in seen),
-                      max_children_mib=max(s["children_mib"] for s in seen),
-                      max_tree_mib=round(max(s["server_mib"] + s["children_mib"] for s in seen), 1),
-                      samples=run.get("samples"),
-                      growth_mib=run.get("growth_mib"), growth_from_request=run.get("growth_from_request"))
+        memory.update(
+            after_startup=local["rss_after_startup"],
+            max_server_mib=max(s["server_mib"] for s in seen),
+            max_children_mib=max(s["children_mib"] for s in seen),
+            max_tree_mib=round(max(s["server_mib"] + s["children_mib"] for s in seen), 1),
+            samples=run.get("samples"),
+            growth_mib=run.get("growth_mib"),
+            growth_from_request=run.get("growth_from_request"),
+        )
         memory["pass_under"] = memory["max_server_mib"] < MAX_RSS_MIB
         memory["pass_flat"] = run.get("growth_mib") is not None and run["growth_mib"] <= FLAT_TOLERANCE_MIB
     report["memory"] = memory

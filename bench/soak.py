@@ -34,9 +34,11 @@ def main() -> int:
     report["machine"] = machine_info()
     write_report(report, args.json, started)
     before, after = report["server"]["before"], report["server"]["after"]
-    print(f"{report['requests']} requests in {report['seconds']} s; unexpected errors: {len(report['unexpected_errors'])}; "
-          f"expected: {sum(report['expected_errors'].values())}; RSS {before['rss_mib']} -> {after['rss_mib']} MiB; "
-          f"threads {before['threads']} -> {after['threads']}")
+    print(
+        f"{report['requests']} requests in {report['seconds']} s; unexpected errors: {len(report['unexpected_errors'])}; "
+        f"expected: {sum(report['expected_errors'].values())}; RSS {before['rss_mib']} -> {after['rss_mib']} MiB; "
+        f"threads {before['threads']} -> {after['threads']}"
+    )
     print(json.dumps(report["latency_ms"], indent=1))
     return 0 if not report["unexpected_errors"] and not report["leaks"] else 1
 

@@ -58,7 +58,9 @@ class Sentences:
             at += len(sentences)
 
 
-def pairs(datasets: Path, direction: str, model: UniversalSentenceEncoder, limit: int) -> list[tuple[float, bool, bool]]:
+def pairs(
+    datasets: Path, direction: str, model: UniversalSentenceEncoder, limit: int
+) -> list[tuple[float, bool, bool]]:
     """(best cosine against the passages, supported, names known) for each question's true and invented answer
     sentence; "names known": every name the sentence carries is written in the passages or the question
     (`answer.grounding.unknown_names`: `invented_facts` fails a sentence with a name in no passage, in any
@@ -87,8 +89,13 @@ def pairs(datasets: Path, direction: str, model: UniversalSentenceEncoder, limit
         passages = np.vstack([doc_sentences.vectors[p] for p in retrieved])
         known = (queries[qid] + "\n" + "\n".join(docs[p] for p in retrieved)).lower()
         true_sentence = own_sentences.of[pid][truth[0]]
-        found.append((float(np.max(passages @ own_sentences.vectors[pid][truth[0]])), True,
-                      not unknown_names(true_sentence, known)))
+        found.append(
+            (
+                float(np.max(passages @ own_sentences.vectors[pid][truth[0]])),
+                True,
+                not unknown_names(true_sentence, known),
+            )
+        )
         answer = next(a for a in answers[qid] if a in true_sentence)
         short_text = clause(true_sentence, answer)
         short = model.embed_documents([short_text])[0]
@@ -105,22 +112,28 @@ def pairs(datasets: Path, direction: str, model: UniversalSentenceEncoder, limit
 def clause(sentence: str, answer: str, words: int = 5, chars: int = 10) -> str:
     """`answer` with about `words` words (or, in Chinese, `chars` characters) either side of it in `sentence`."""
     at = sentence.find(answer)
-    before, after = sentence[:at], sentence[at + len(answer):]
+    before, after = sentence[:at], sentence[at + len(answer) :]
     if " " in sentence:
         return " ".join([*before.split()[-words:], answer, *after.split()[:words]])
     return before[-chars:] + answer + after[:chars]
 
 
-def rates(scored: list[tuple[float, bool, bool]], threshold: float, *, names_below: float | None = None) -> dict[str, float]:
+def rates(
+    scored: list[tuple[float, bool, bool]], threshold: float, *, names_below: float | None = None
+) -> dict[str, float]:
     """Supported sentences kept and invented ones caught at `threshold`; with `names_below`, a sentence under
     that cosine (not a close translation) is vouched for only when its names are known as well."""
+
     def vouched(c: float, known: bool) -> bool:
         return c >= threshold and (names_below is None or known or c >= names_below)
 
     kept = [vouched(c, known) for c, ok, known in scored if ok]
     caught = [not vouched(c, known) for c, ok, known in scored if not ok]
-    return {"supported_kept": round(sum(kept) / len(kept), 3), "invented_caught": round(sum(caught) / len(caught), 3),
-            "balanced": round((sum(kept) / len(kept) + sum(caught) / len(caught)) / 2, 3)}
+    return {
+        "supported_kept": round(sum(kept) / len(kept), 3),
+        "invented_caught": round(sum(caught) / len(caught), 3),
+        "balanced": round((sum(kept) / len(kept) + sum(caught) / len(caught)) / 2, 3),
+    }
 
 
 def best_threshold(*directions: list[tuple[float, bool, bool]]) -> float:
@@ -142,8 +155,10 @@ def main() -> int:
     started = time.perf_counter()
     scored = {d: pairs(args.datasets, d, model, args.limit) for d in DIRECTIONS}
     shipped = AnswerChecks().min_cosine_across
-    report: dict[str, object] = {"pairs": {d: len(ps) for d, ps in scored.items()},
-                                 "seconds": round(time.perf_counter() - started, 1)}
+    report: dict[str, object] = {
+        "pairs": {d: len(ps) for d, ps in scored.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     folds = {}
     for tuned, checked in (("zh2en", "en2zh"), ("en2zh", "zh2en")):
         t = best_threshold(scored[tuned])
@@ -156,14 +171,20 @@ def main() -> int:
     report["shipped_with_invented_names"] = {
         "names of every sentence": {d: rates(ps, shipped, names_below=1.01) for d, ps in scored.items()},
         f"names unless a translation (cosine >= {translation})": {
-            d: rates(ps, shipped, names_below=translation) for d, ps in scored.items()},
+            d: rates(ps, shipped, names_below=translation) for d, ps in scored.items()
+        },
         "translation threshold, balanced accuracy of the worse direction": {
             str(t): min(rates(ps, shipped, names_below=t)["balanced"] for ps in scored.values())
-            for t in (0.54, 0.55, 0.57, 0.6, 0.65, 0.7, 0.8, 1.01)},
+            for t in (0.54, 0.55, 0.57, 0.6, 0.65, 0.7, 0.8, 1.01)
+        },
     }
-    report["percentiles"] = {d: {kind: percentiles([c for c, ok, _ in ps if ok is truth], (5, 25, 50, 75, 95), digits=3)
-                                 for kind, truth in (("supported", True), ("invented", False))}
-                             for d, ps in scored.items()}
+    report["percentiles"] = {
+        d: {
+            kind: percentiles([c for c, ok, _ in ps if ok is truth], (5, 25, 50, 75, 95), digits=3)
+            for kind, truth in (("supported", True), ("invented", False))
+        }
+        for d, ps in scored.items()
+    }
     write_json(args.out, report)
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0

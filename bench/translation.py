@@ -46,7 +46,7 @@ def oracle_golden(limit: int) -> tuple[EvalSet, dict[str, str]]:
     docs = SAMPLE_DOCS
     crossing = load_golden(docs, FACTS_CROSSLINGUAL)
     original = load_golden(docs, FACTS)
-    pairs = {q.text: o.text for q, o in zip(crossing.queries, original.queries)}
+    pairs = {q.text: o.text for q, o in zip(crossing.queries, original.queries, strict=False)}
     return EvalSet(crossing.name, crossing.corpus, crossing.queries[:limit]), pairs
 
 
@@ -97,9 +97,11 @@ def main() -> int:
             modes = ["hybrid", "hybrid+oracle"] + (["hybrid+model"] if translator is not None else [])
             with console.status(f"{name}: {len(eval_set.queries)} queries × {len(modes)} modes"):
                 result = evaluate(eval_set, search, modes, k=10).to_dict()
-        entry = {"queries": len(eval_set.queries),
-                 "ndcg@10": {r["mode"]: r["ndcg@10"] for r in result["results"]},
-                 "report": result}
+        entry = {
+            "queries": len(eval_set.queries),
+            "ndcg@10": {r["mode"]: r["ndcg@10"] for r in result["results"]},
+            "report": result,
+        }
         if translator is not None:
             entry["model_translations_usable"] = sum(t is not None for t in written.values())
             entry["model_examples"] = [[q, t] for q, t in list(written.items())[:5]]

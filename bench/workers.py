@@ -42,18 +42,31 @@ console = Console(stderr=True)
 
 
 def worker_env(data: Path, redis_url: str, threads: int) -> dict[str, str]:
-    return docent_env(data, drop="DOCENT_", DOCENT_REDIS_URL=redis_url, DOCENT_QUEUE__METRICS_PORT="0",
-                      DOCENT_QUEUE__CONCURRENCY="1", DOCENT_EMBEDDING__THREADS=str(threads))
+    return docent_env(
+        data,
+        drop="DOCENT_",
+        DOCENT_REDIS_URL=redis_url,
+        DOCENT_QUEUE__METRICS_PORT="0",
+        DOCENT_QUEUE__CONCURRENCY="1",
+        DOCENT_EMBEDDING__THREADS=str(threads),
+    )
 
 
-def start_workers(count: int, folder: Path, redis_url: str, queue: CeleryQueue, *,
-                  threads: int = 0) -> list[subprocess.Popen]:
+def start_workers(
+    count: int, folder: Path, redis_url: str, queue: CeleryQueue, *, threads: int = 0
+) -> list[subprocess.Popen]:
     workers = []
     for n in range(count):
         log = (folder / f"worker-{n}.log").open("w")
-        workers.append(subprocess.Popen([*DOCENT, "worker"],
-                                        env=worker_env(folder / f"data-{n}", redis_url, threads), stdout=log,
-                                        stderr=log, start_new_session=True))
+        workers.append(
+            subprocess.Popen(
+                [*DOCENT, "worker"],
+                env=worker_env(folder / f"data-{n}", redis_url, threads),
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        )
     deadline = time.monotonic() + 300
     while len(queue.app.control.ping(timeout=1.0) or []) < count:  # every worker consuming
         assert time.monotonic() < deadline and all(w.poll() is None for w in workers), "workers did not start"
@@ -77,9 +90,14 @@ def run_job(jobs: JobService, paths: list[Path]) -> dict:
     wall = time.perf_counter() - started
     assert final["state"] == "succeeded", final
     p = final["progress"]
-    return {"wall_s": round(wall, 2), "documents": p["documents_done"], "chunks": p["chunks"],
-            "tasks": p["tasks_total"], "documents_per_s": round(p["documents_done"] / wall, 2),
-            "chunks_per_s": round(p["chunks"] / wall, 1)}
+    return {
+        "wall_s": round(wall, 2),
+        "documents": p["documents_done"],
+        "chunks": p["chunks"],
+        "tasks": p["tasks_total"],
+        "documents_per_s": round(p["documents_done"] / wall, 2),
+        "chunks_per_s": round(p["chunks"] / wall, 1),
+    }
 
 
 def scale_out(counts: list[int], corpus: Path, folder: Path, redis: RedisServer) -> list[dict]:
@@ -142,8 +160,9 @@ def overhead(tiny: int, folder: Path, redis: RedisServer) -> dict:
         runtime = start_jobs(settings, pipeline, registry=CollectorRegistry(), consume=True)
         try:
             started = time.perf_counter()
-            final = runtime.service.wait(runtime.service.submit(files, Grant(public=True), kind="ingest").job.job_id,
-                                         600, poll_s=0.01)
+            final = runtime.service.wait(
+                runtime.service.submit(files, Grant(public=True), kind="ingest").job.job_id, 600, poll_s=0.01
+            )
             queued = time.perf_counter() - started
             assert final.to_dict()["progress"]["indexed"] == tiny
         finally:
@@ -167,12 +186,16 @@ def overhead(tiny: int, folder: Path, redis: RedisServer) -> dict:
     finally:
         stop_workers(workers)
         queue.close()
-    result.update({
-        "direct_s": round(direct, 2), "in_process_queue_s": round(in_process, 2), "redis_worker_s": round(celery, 2),
-        "direct_ms_per_file": round(direct / tiny * 1000, 1),
-        "in_process_overhead_ms_per_task": round((in_process - direct) / tiny * 1000, 1),
-        "redis_overhead_ms_per_task": round((celery - direct) / tiny * 1000, 1),
-    })
+    result.update(
+        {
+            "direct_s": round(direct, 2),
+            "in_process_queue_s": round(in_process, 2),
+            "redis_worker_s": round(celery, 2),
+            "direct_ms_per_file": round(direct / tiny * 1000, 1),
+            "in_process_overhead_ms_per_task": round((in_process - direct) / tiny * 1000, 1),
+            "redis_overhead_ms_per_task": round((celery - direct) / tiny * 1000, 1),
+        }
+    )
     return result
 
 
@@ -190,22 +213,46 @@ def main() -> None:
         counts = write_corpus(folder / "corpus", args.files, source=SAMPLE_DOCS)
         report["corpus"] = {"files": args.files, "formats": counts}
         with RedisServer(folder / "redis") as redis:
-            report["scale_out"] = scale_out([int(n) for n in args.workers.split(",")], folder / "corpus", folder,
-                                            redis)
+            report["scale_out"] = scale_out([int(n) for n in args.workers.split(",")], folder / "corpus", folder, redis)
             report["overhead"] = overhead(args.tiny, folder, redis)
     write_report(report, args.out, started)
 
     table = Table(title="worker processes (each its own embedded index)")
-    for column in ("workers", "torch threads", "tasks", "documents", "chunks", "wall s", "docs/s", "chunks/s",
-                   "× 1 worker"):
+    for column in (
+        "workers",
+        "torch threads",
+        "tasks",
+        "documents",
+        "chunks",
+        "wall s",
+        "docs/s",
+        "chunks/s",
+        "× 1 worker",
+    ):
         table.add_column(column, justify="right")
     for row in report["scale_out"]:
-        table.add_row(*(str(row[k]) for k in ("workers", "torch_threads", "tasks", "documents", "chunks", "wall_s",
-                                              "documents_per_s", "chunks_per_s", "speedup_vs_1")))
+        table.add_row(
+            *(
+                str(row[k])
+                for k in (
+                    "workers",
+                    "torch_threads",
+                    "tasks",
+                    "documents",
+                    "chunks",
+                    "wall_s",
+                    "documents_per_s",
+                    "chunks_per_s",
+                    "speedup_vs_1",
+                )
+            )
+        )
     console.print(table)
     o = report["overhead"]
-    console.print(f"per task of one tiny file: direct {o['direct_ms_per_file']} ms; queue overhead "
-                  f"in-process {o['in_process_overhead_ms_per_task']} ms, Redis + worker {o['redis_overhead_ms_per_task']} ms")
+    console.print(
+        f"per task of one tiny file: direct {o['direct_ms_per_file']} ms; queue overhead "
+        f"in-process {o['in_process_overhead_ms_per_task']} ms, Redis + worker {o['redis_overhead_ms_per_task']} ms"
+    )
     console.print(f"report: {args.out}")
 
 

@@ -26,9 +26,7 @@ def discover(paths: Iterable[Path], *, exclude: Iterable[Path] = ()) -> list[Pat
             found.add(root.resolve())
             continue
         for folder, dirs, files in os.walk(root):
-            dirs[:] = [
-                d for d in dirs if not d.startswith(".") and (Path(folder) / d).resolve() not in excluded
-            ]
+            dirs[:] = [d for d in dirs if not d.startswith(".") and (Path(folder) / d).resolve() not in excluded]
             for name in files:
                 path = Path(folder) / name
                 if not name.startswith((".", "~$")) and path.is_file():

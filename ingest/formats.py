@@ -83,7 +83,7 @@ def _html_title(path: Path, text: str | None, elements: list[Any]) -> str | None
 
 
 def _is_html(head: bytes, text: str, path: Path) -> bool:
-    return bool(_HTML.match(head)) or is_xml(head) and re.search(rb"<html\b", head, re.I) is not None
+    return bool(_HTML.match(head)) or (is_xml(head) and re.search(rb"<html\b", head, re.I) is not None)
 
 
 def _is_email(head: bytes, text: str, path: Path) -> bool:
@@ -102,28 +102,58 @@ def is_xml(head: bytes) -> bool:
 
 
 def _ooxml(name: str, mime: str, member: str, **options: object) -> Format:
-    return Format(name, mime, (f".{name}",), Reader.UNSTRUCTURED, zip_member=member,
-                  partitioner=f"unstructured.partition.{name}:partition_{name}",
-                  options={"infer_table_structure": True, **options}, title=_office_title,
-                  headings={"docx": Headings.ALL, "pptx": Headings.TOP_LEVEL}.get(name, Headings.NONE),
-                  sheets=name == "xlsx")
+    return Format(
+        name,
+        mime,
+        (f".{name}",),
+        Reader.UNSTRUCTURED,
+        zip_member=member,
+        partitioner=f"unstructured.partition.{name}:partition_{name}",
+        options={"infer_table_structure": True, **options},
+        title=_office_title,
+        headings={"docx": Headings.ALL, "pptx": Headings.TOP_LEVEL}.get(name, Headings.NONE),
+        sheets=name == "xlsx",
+    )
 
 
 _OOXML = "application/vnd.openxmlformats-officedocument."
-MARKDOWN = Format("md", "text/markdown", (".md", ".markdown", ".mdown"), Reader.UNSTRUCTURED, sniff=_is_markdown,
-                  partitioner="unstructured.partition.md:partition_md", text_input=True, headings=Headings.ALL)
+MARKDOWN = Format(
+    "md",
+    "text/markdown",
+    (".md", ".markdown", ".mdown"),
+    Reader.UNSTRUCTURED,
+    sniff=_is_markdown,
+    partitioner="unstructured.partition.md:partition_md",
+    text_input=True,
+    headings=Headings.ALL,
+)
 
 FORMATS: tuple[Format, ...] = (
     Format("pdf", "application/pdf", (".pdf",), Reader.PDF, magic=b"%PDF-"),
     _ooxml("docx", _OOXML + "wordprocessingml.document", "word/document.xml"),
     _ooxml("pptx", _OOXML + "presentationml.presentation", "ppt/presentation.xml"),
     _ooxml("xlsx", _OOXML + "spreadsheetml.sheet", "xl/workbook.xml", find_subtable=False),
-    Format("html", "text/html", (".html", ".htm", ".xhtml"), Reader.UNSTRUCTURED, sniff=_is_html,
-           partitioner="unstructured.partition.html:partition_html", text_input=True, title=_html_title,
-           headings=Headings.ALL),
-    Format("eml", "message/rfc822", (".eml",), Reader.UNSTRUCTURED, sniff=_is_email,
-           partitioner="unstructured.partition.email:partition_email", options={"process_attachments": False},
-           title=_email_subject),
+    Format(
+        "html",
+        "text/html",
+        (".html", ".htm", ".xhtml"),
+        Reader.UNSTRUCTURED,
+        sniff=_is_html,
+        partitioner="unstructured.partition.html:partition_html",
+        text_input=True,
+        title=_html_title,
+        headings=Headings.ALL,
+    ),
+    Format(
+        "eml",
+        "message/rfc822",
+        (".eml",),
+        Reader.UNSTRUCTURED,
+        sniff=_is_email,
+        partitioner="unstructured.partition.email:partition_email",
+        options={"process_attachments": False},
+        title=_email_subject,
+    ),
     MARKDOWN,
     # Plain text has no markup, and unstructured's title heuristics are English-only: the PDF page rules.
     Format("txt", "text/plain", _TXT_EXTENSIONS, Reader.TEXT, sniff=lambda head, text, path: True),

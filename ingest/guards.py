@@ -36,7 +36,9 @@ def check_zip_container(path: Path, *, max_unpacked_bytes: int, max_ratio: float
                 f"(limit {max_unpacked_bytes / 2**20:.0f} MiB)"
             )
         if unpacked > 2**20 and unpacked / packed > max_ratio:
-            raise RejectedFile(f"zip bomb suspected: compression ratio {unpacked / packed:.0f}:1 (limit {max_ratio:.0f}:1)")
+            raise RejectedFile(
+                f"zip bomb suspected: compression ratio {unpacked / packed:.0f}:1 (limit {max_ratio:.0f}:1)"
+            )
         for member in members:
             if member.filename.endswith((".xml", ".rels")):
                 with archive.open(member) as part:

@@ -29,7 +29,7 @@ def configure_unstructured() -> None:
     if "docent_words_as_verbs" not in Language.factories:
 
         @Language.component("docent_words_as_verbs")
-        def _words_as_verbs(doc):  # noqa: ANN001, ANN202 - spaCy component signature
+        def _words_as_verbs(doc):
             for token in doc:
                 if token.is_alpha:
                     token.tag_ = "VB"
@@ -38,5 +38,5 @@ def configure_unstructured() -> None:
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer", config={"punct_chars": [".", "!", "?", "。", "！", "？", "；"]})
     nlp.add_pipe("docent_words_as_verbs")
-    tokenize._get_nlp = lambda: nlp  # noqa: SLF001 - the documented seam is the module function
+    tokenize._get_nlp = lambda: nlp
     _configured = True

@@ -19,8 +19,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,10 +154,18 @@ class IngestPipeline:
     def with_parsers(self, parsers: ParserPool) -> IngestPipeline:
         """The same pipeline with its own parser pool (a pool serves one run at a time): for worker threads,
         which share the models, the index and the document locks."""
-        return IngestPipeline(index=self.index, embedder=self.embedder, sparse=self.sparse, chunker=self.chunker,
-                              parsers=parsers, multilingual_embedder=self.multilingual_embedder, batch_chunks=self.batch_chunks,
-                              optimize_after_chunks=self.optimize_after_chunks, exclude=self.exclude,
-                              locks=self.locks)
+        return IngestPipeline(
+            index=self.index,
+            embedder=self.embedder,
+            sparse=self.sparse,
+            chunker=self.chunker,
+            parsers=parsers,
+            multilingual_embedder=self.multilingual_embedder,
+            batch_chunks=self.batch_chunks,
+            optimize_after_chunks=self.optimize_after_chunks,
+            exclude=self.exclude,
+            locks=self.locks,
+        )
 
     def settings_fingerprint(self) -> str:
         multilingual = self.multilingual_embedder.name if self.multilingual_embedder else ""
@@ -199,8 +207,11 @@ class IngestPipeline:
             if outcome.document is None:
                 log.warning("failed source=%s reason=%s", outcome.path, outcome.error)
                 report.failed.append(Failure(str(outcome.path), outcome.error or "unknown error"))
-                notify(FileDone(outcome.path, "failed", reason=outcome.error or "unknown error",
-                                transient=outcome.transient))
+                notify(
+                    FileDone(
+                        outcome.path, "failed", reason=outcome.error or "unknown error", transient=outcome.transient
+                    )
+                )
                 continue
             plan = planned[outcome.path]
             chunks = self.chunker.chunk(outcome.document)
@@ -209,8 +220,16 @@ class IngestPipeline:
                 notify(FileDone(outcome.path, "failed", reason="no text to index"))
                 continue
             modified_at = datetime.fromtimestamp(outcome.path.stat().st_mtime, UTC)
-            meta = grant.meta(plan.document_id, plan.source, outcome.document, plan.content_hash, plan.revision,
-                              modified_at=modified_at, ingested_at=ingested_at, chunks=len(chunks))
+            meta = grant.meta(
+                plan.document_id,
+                plan.source,
+                outcome.document,
+                plan.content_hash,
+                plan.revision,
+                modified_at=modified_at,
+                ingested_at=ingested_at,
+                chunks=len(chunks),
+            )
             pending.append(_Pending(meta, chunks, outcome.path))
             waiting = sum(len(p.chunks) for p in pending)
             # Embed when the batch is full, or when the parsers are behind and a model batch is ready:
@@ -256,8 +275,16 @@ class IngestPipeline:
                 report.failed.append(Failure(item.source, "no text to index"))
                 notify(FileDone(path, "failed", reason="no text to index"))
                 continue
-            meta = grant.meta(item.document_id, item.source, item.document, item.content_hash, revision,
-                              modified_at=item.modified_at, ingested_at=ingested_at, chunks=len(chunks))
+            meta = grant.meta(
+                item.document_id,
+                item.source,
+                item.document,
+                item.content_hash,
+                revision,
+                modified_at=item.modified_at,
+                ingested_at=ingested_at,
+                chunks=len(chunks),
+            )
             pending.append(_Pending(meta, chunks, path))
             if sum(len(p.chunks) for p in pending) >= self.batch_chunks:
                 self._write(pending, report, notify)
@@ -352,8 +379,18 @@ class _Grant:
         """What besides the bytes goes into a revision: changing who may read a document, or its tags, rewrites it."""
         return ",".join(self.acl) + ("|public" if self.public else "") + "|tags=" + ",".join(self.tags)
 
-    def meta(self, document_id: str, source: str, document: ParsedDocument, content_hash: str, revision: str, *,
-             modified_at: datetime, ingested_at: datetime, chunks: int) -> DocumentMeta:
+    def meta(
+        self,
+        document_id: str,
+        source: str,
+        document: ParsedDocument,
+        content_hash: str,
+        revision: str,
+        *,
+        modified_at: datetime,
+        ingested_at: datetime,
+        chunks: int,
+    ) -> DocumentMeta:
         return DocumentMeta(
             document_id=document_id,
             source=source,

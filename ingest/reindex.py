@@ -71,8 +71,10 @@ class EdgeVersions:
         if not self.root.is_dir():
             return []
         found = {p.stem for p in self.root.glob("*.json")} | {p.name for p in self.root.iterdir() if p.is_dir()}
-        return sorted((n for n in found if version_number(self.collection, n) is not None),
-                      key=lambda n: version_number(self.collection, n) or 0)
+        return sorted(
+            (n for n in found if version_number(self.collection, n) is not None),
+            key=lambda n: version_number(self.collection, n) or 0,
+        )
 
     def current(self) -> str:
         return read_pointer(self.root, self.collection)
@@ -99,14 +101,16 @@ class EdgeVersions:
 class ServerVersions:
     """A Qdrant server's versions: collections `<collection>` and `<collection>-v<n>`, the pointer an alias."""
 
-    def __init__(self, client, collection: str) -> None:  # noqa: ANN001 - qdrant_client.QdrantClient
+    def __init__(self, client, collection: str) -> None:
         self.client = client
         self.collection = collection
 
     def names(self) -> list[str]:
         names = [c.name for c in self.client.get_collections().collections]
-        return sorted((n for n in names if version_number(self.collection, n) is not None),
-                      key=lambda n: version_number(self.collection, n) or 0)
+        return sorted(
+            (n for n in names if version_number(self.collection, n) is not None),
+            key=lambda n: version_number(self.collection, n) or 0,
+        )
 
     def current(self) -> str:
         from retrieval.qdrant_index import current_version
@@ -124,8 +128,9 @@ class ServerVersions:
         operations = []
         if any(a.alias_name == alias for a in self.client.get_aliases().aliases):
             operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
-        operations.append(models.CreateAliasOperation(
-            create_alias=models.CreateAlias(collection_name=version, alias_name=alias)))
+        operations.append(
+            models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=version, alias_name=alias))
+        )
         self.client.update_collection_aliases(change_aliases_operations=operations)  # one request: atomic
 
     def drop(self, version: str) -> None:
@@ -169,8 +174,10 @@ class ReindexState:
 
     def save(self, source: str, target: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps({"source": source, "target": target,
-                                         "started_at": datetime.now(UTC).isoformat()}), encoding="utf-8")
+        self.path.write_text(
+            json.dumps({"source": source, "target": target, "started_at": datetime.now(UTC).isoformat()}),
+            encoding="utf-8",
+        )
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -185,8 +192,12 @@ def plan_target(versions: Versions, state: ReindexState) -> tuple[str, str, bool
     return current, next_version(versions.collection, versions.names()), False
 
 
-def rebuild(grants: Iterable[DocumentGrant], pipeline: IngestPipeline, report: ReindexReport,
-            on_file: Callable[[FileDone], None] = lambda done: None) -> set[str]:
+def rebuild(
+    grants: Iterable[DocumentGrant],
+    pipeline: IngestPipeline,
+    report: ReindexReport,
+    on_file: Callable[[FileDone], None] = lambda done: None,
+) -> set[str]:
     """Index each document's source into the pipeline's (new) index with its access; the ids that exist."""
     groups: dict[tuple[tuple[str, ...], bool, tuple[str, ...]], list[Path]] = {}
     present: set[str] = set()
@@ -205,10 +216,21 @@ def rebuild(grants: Iterable[DocumentGrant], pipeline: IngestPipeline, report: R
     return present
 
 
-def reindex(catalog: Callable[[], list[DocumentGrant]], pipeline: IngestPipeline, versions: Versions,
-            state: ReindexState, source: str, target: str, *, resumed: bool = False, force: bool = False,
-            drop_old: bool = False, on_start: Callable[[int], None] = lambda total: None,
-            on_file: Callable[[FileDone], None] = lambda done: None, drop_wait_s: float = 45.0) -> ReindexReport:
+def reindex(
+    catalog: Callable[[], list[DocumentGrant]],
+    pipeline: IngestPipeline,
+    versions: Versions,
+    state: ReindexState,
+    source: str,
+    target: str,
+    *,
+    resumed: bool = False,
+    force: bool = False,
+    drop_old: bool = False,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_file: Callable[[FileDone], None] = lambda done: None,
+    drop_wait_s: float = 45.0,
+) -> ReindexReport:
     """Build `target` (the pipeline writes to it) from `catalog`'s documents, then switch to it.
 
     `catalog` lists the serving version's documents; it is read twice (the build and the catch-up)."""
@@ -234,9 +256,11 @@ def reindex(catalog: Callable[[], list[DocumentGrant]], pipeline: IngestPipeline
     report.documents_after = sum(1 for _ in pipeline.index.documents())
     pipeline.index.close()  # before the switch: a serving process can only open the new version once it is free
     if report.documents_after < report.documents_before and not force:
-        report.refused = (f"the new version {target} holds {report.documents_after} documents, the serving one "
-                          f"{report.documents_before} ({len(report.missing)} sources missing, {len(report.failed)} "
-                          f"failed): not switched; fix them and run again, or pass --force")
+        report.refused = (
+            f"the new version {target} holds {report.documents_after} documents, the serving one "
+            f"{report.documents_before} ({len(report.missing)} sources missing, {len(report.failed)} "
+            f"failed): not switched; fix them and run again, or pass --force"
+        )
     else:
         versions.switch(target)
         report.switched = True
@@ -258,8 +282,12 @@ def drop_when_free(versions: Versions, version: str, *, wait_s: float) -> str | 
             return version
         except IndexLockedError as exc:
             if time.monotonic() >= deadline:
-                log.warning("version %s not dropped: %s; drop it later with `docent reindex --drop %s`",
-                            version, exc.message, version)
+                log.warning(
+                    "version %s not dropped: %s; drop it later with `docent reindex --drop %s`",
+                    version,
+                    exc.message,
+                    version,
+                )
                 return None
             time.sleep(1.0)
 

@@ -8,6 +8,7 @@ file is reported as failed with the reason, and the next file goes to a fresh wo
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -77,7 +78,7 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
         document = parsing.parse(path, doc_type)
     except MemoryError:
         raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)", transient=True) from None
-    except Exception as exc:  # noqa: BLE001 - any parser error is this document's failure, reported by name
+    except Exception as exc:
         raise ParseFailure(f"cannot parse {doc_type}: {type(exc).__name__}: {exc}"[:500]) from exc
     if not any(block.text.strip() for block in document.blocks):
         raise ParseFailure(f"no text found in {doc_type} (empty, scanned or image-only)")
@@ -89,9 +90,9 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
     import resource
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from ingest import parsing  # noqa: F401 - import once, before the memory cap and the first timeout
     from importlib import import_module
 
+    from ingest import parsing  # noqa: F401 - import once, before the memory cap and the first timeout
     from ingest.formats import FORMATS
     from ingest.offline import configure_unstructured
 
@@ -181,10 +182,8 @@ class _Worker:
 
     def stop(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 self.conn.send(None)
-            except (OSError, ValueError):
-                pass
             self.conn.close()
             self.conn = None
         if self.process is not None:
@@ -216,7 +215,7 @@ class ParserPool:
         """Block until every worker has imported its parsers (else the first parse waits for it)."""
         for worker in self.workers:
             if not worker.ready:
-                worker._await_ready()  # noqa: SLF001 - the pool owns its workers
+                worker._await_ready()
 
     def close(self) -> None:
         for worker in self.workers:
@@ -265,9 +264,7 @@ class ParserPool:
         finally:
             stop.set()
             while any(t.is_alive() for t in threads):
-                try:
+                with contextlib.suppress(queue.Empty):
                     results.get(timeout=0.1)
-                except queue.Empty:
-                    pass
             for t in threads:
                 t.join()

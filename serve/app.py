@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,12 +19,12 @@ from prometheus_client import CollectorRegistry
 from pydantic.json_schema import models_json_schema
 from slack_bolt.adapter.fastapi import SlackRequestHandler
 
+from answer.answerer import Answerer
+from answer.generation import Generator
 from ingest.jobs.queue import JobService
-
 from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from answer.answerer import Answerer
 from serve.api import answers, chat, completions, health
 from serve.api import documents as document_routes
 from serve.api import jobs as job_routes
@@ -34,12 +33,11 @@ from serve.api.errors import error_body, install_error_handlers
 from serve.api.observability import Metrics, RequestContext
 from serve.api.services import Services
 from serve.documents import DocumentService
-from serve.stores.feedback import FeedbackStore
-from answer.generation import Generator
-from serve.stores.keys import KeyStore
 from serve.limits import BodyLimit
-from serve.stores.ratelimit import RateLimiter
 from serve.slack import SlackBot
+from serve.stores.feedback import FeedbackStore
+from serve.stores.keys import KeyStore
+from serve.stores.ratelimit import RateLimiter
 
 
 def create_app(
@@ -64,9 +62,11 @@ def create_app(
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
     may already be in it)."""
     app = FastAPI(title="Docent", version="0.1", description="Enterprise document search and question answering.")
-    metrics = Metrics(index_size=lambda: _or_nan(index.count),
-                      queue_depth=(lambda: _or_nan(jobs.queue.depth)) if jobs is not None else None,
-                      registry=registry)
+    metrics = Metrics(
+        index_size=lambda: _or_nan(index.count),
+        queue_depth=(lambda: _or_nan(jobs.queue.depth)) if jobs is not None else None,
+        registry=registry,
+    )
     if jobs is not None and jobs.on_submit is None:
         jobs.on_submit = lambda job: metrics.jobs.labels(job.kind).inc()
     app.state.services = Services(
@@ -104,8 +104,9 @@ def _document_events(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            _, defs = models_json_schema([(m, "serialization") for m in answers.EVENT_MODELS],
-                                         ref_template="#/components/schemas/{model}")
+            _, defs = models_json_schema(
+                [(m, "serialization") for m in answers.EVENT_MODELS], ref_template="#/components/schemas/{model}"
+            )
             known = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, definition in defs.get("$defs", {}).items():
                 known.setdefault(name, definition)

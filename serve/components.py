@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from answer.answerer import Answerer, AnswerOptions
+from answer.generation import Generator, OpenAICompatibleGenerator
+from answer.local_model import LlamaCppGenerator, packaged_model_path
+from answer.planner import ModelPlanner, Planner, RulePlanner
+from answer.prompts import LOCAL_STOPS
+from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Tier
+from answer.translation import QueryTranslator
 from ingest.chunking import Chunker
+from ingest.jobs.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.jobs.store import JobStore, MemoryJobStore
+from ingest.jobs.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
 from ingest.pipeline import IngestPipeline, WriteLocks
 from ingest.quarantine import Quarantine
-from ingest.jobs.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.sandbox import ParseLimits, ParserPool
-from ingest.jobs.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
 from retrieval.edge_index import EdgeIndex
-from retrieval.errors import ConfigError, IndexLockedError
 from retrieval.embedding import PACKAGED_MULTILINGUAL_MODEL, SentenceTransformerEmbedder, UniversalSentenceEncoder
+from retrieval.errors import ConfigError, IndexLockedError
 from retrieval.fusion import Fusion
 from retrieval.index import Index
 from retrieval.models import IndexSpec
@@ -27,16 +34,9 @@ from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
-from answer.answerer import Answerer, AnswerOptions
 from serve.composition import DataFiles
-from serve.stores.feedback import FeedbackStore
-from answer.generation import Generator, OpenAICompatibleGenerator
-from answer.local_model import LlamaCppGenerator, packaged_model_path
-from answer.planner import ModelPlanner, Planner, RulePlanner
-from answer.prompts import LOCAL_STOPS
-from answer.translation import QueryTranslator
-from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Tier
 from serve.settings import Settings
+from serve.stores.feedback import FeedbackStore
 
 # A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.
 
@@ -71,7 +71,9 @@ def make_multilingual_embedder(settings: Settings) -> MultilingualModel | None:
     return SentenceTransformerEmbedder(name, device=settings.embedding.device, precision=settings.embedding.precision)
 
 
-def index_spec(settings: Settings, dense_size: int, multilingual: MultilingualModel | None, *, collection: str) -> IndexSpec:
+def index_spec(
+    settings: Settings, dense_size: int, multilingual: MultilingualModel | None, *, collection: str
+) -> IndexSpec:
     """What a collection built with these settings' models must match."""
     return IndexSpec(
         collection=collection,
@@ -82,9 +84,17 @@ def index_spec(settings: Settings, dense_size: int, multilingual: MultilingualMo
     )
 
 
-def make_index(settings: Settings, dense_size: int, multilingual: MultilingualModel | None = None, *, collection: str | None = None,
-               data_dir: Path | None = None, version: str | None = None, follow: bool = False,
-               check_spec: bool = True) -> Index:
+def make_index(
+    settings: Settings,
+    dense_size: int,
+    multilingual: MultilingualModel | None = None,
+    *,
+    collection: str | None = None,
+    data_dir: Path | None = None,
+    version: str | None = None,
+    follow: bool = False,
+    check_spec: bool = True,
+) -> Index:
     """Qdrant Edge under data_dir by default; a Qdrant server when DOCENT_QDRANT__URL is set.
 
     `multilingual` must be started (its vector size goes into the collection's spec). `version` pins one
@@ -94,9 +104,17 @@ def make_index(settings: Settings, dense_size: int, multilingual: MultilingualMo
     q = settings.qdrant
     if q.url:
         api_key = q.api_key.get_secret_value() if q.api_key else None
-        return QdrantServerIndex(spec, url=q.url, api_key=api_key, timeout_s=q.timeout_s, shards=q.shards,
-                                 replication_factor=q.replication_factor, version=version, follow=follow,
-                                 check_spec=check_spec)
+        return QdrantServerIndex(
+            spec,
+            url=q.url,
+            api_key=api_key,
+            timeout_s=q.timeout_s,
+            shards=q.shards,
+            replication_factor=q.replication_factor,
+            version=version,
+            follow=follow,
+            check_spec=check_spec,
+        )
     return EdgeIndex(data_dir or settings.data_dir, spec, version=version, follow=follow, check_spec=check_spec)
 
 
@@ -112,7 +130,7 @@ def make_reranker(settings: Settings) -> CrossEncoderReranker | None:
 
 
 def model_languages(setting: str) -> frozenset[str]:
-    """"en,zh" → {"en", "zh"}; "*" or "" → every language (the empty set)."""
+    """ "en,zh" → {"en", "zh"}; "*" or "" → every language (the empty set)."""
     names = {part.strip().lower() for part in setting.split(",") if part.strip()}
     return frozenset() if "*" in names else frozenset(names)
 
@@ -135,7 +153,9 @@ def make_retriever(
         score_floor=r.score_floor,
         rerank_candidates=r.rerank_candidates,
     )
-    return Retriever(index, embedder, SparseEncoder(), multilingual_embedder=multilingual, reranker=reranker, options=options)
+    return Retriever(
+        index, embedder, SparseEncoder(), multilingual_embedder=multilingual, reranker=reranker, options=options
+    )
 
 
 def make_pipeline(
@@ -153,7 +173,9 @@ def make_pipeline(
         index=index,
         embedder=embedder,
         sparse=SparseEncoder(),
-        chunker=Chunker(embedder, chunk_tokens=chunk_tokens, overlap_tokens=min(settings.chunking.overlap, chunk_tokens // 2)),
+        chunker=Chunker(
+            embedder, chunk_tokens=chunk_tokens, overlap_tokens=min(settings.chunking.overlap, chunk_tokens // 2)
+        ),
         parsers=parsers,
         multilingual_embedder=multilingual,
         batch_chunks=settings.ingest.batch_chunks,
@@ -182,7 +204,9 @@ def start_writer_models(settings: Settings) -> tuple[SentenceTransformerEmbedder
     return embedder, multilingual
 
 
-def start_writer(settings: Settings, *, when_locked: str) -> tuple[SentenceTransformerEmbedder, MultilingualModel | None, Index]:
+def start_writer(
+    settings: Settings, *, when_locked: str
+) -> tuple[SentenceTransformerEmbedder, MultilingualModel | None, Index]:
     """Load the embedding models and open the index for writing (what `ingest` and `worker` need).
 
     `when_locked` is appended to the error when another process owns the embedded index: what to do instead."""
@@ -232,8 +256,13 @@ def make_generator(settings: Settings) -> Generator:
             max_turn_s=max_turn_s(settings),
         )
     path = Path(llm.model_path) if llm.model_path else packaged_model_path()
-    return LlamaCppGenerator(path, context_length=llm.local_context_length, threads=llm.local_threads,
-                             wait_s=llm.read_timeout_s, max_turn_s=max_turn_s(settings))
+    return LlamaCppGenerator(
+        path,
+        context_length=llm.local_context_length,
+        threads=llm.local_threads,
+        wait_s=llm.read_timeout_s,
+        max_turn_s=max_turn_s(settings),
+    )
 
 
 def max_turn_s(settings: Settings) -> float:
@@ -245,16 +274,31 @@ def make_tiers(settings: Settings, small: Generator) -> list[Tier]:
     """The small model first, then the larger tiers of DOCENT_ROUTING__TIERS."""
     local = isinstance(small, LlamaCppGenerator)
     llm = settings.llm
-    tiers = [Tier("small", small, llm.local_max_answer_tokens if local else llm.max_answer_tokens,
-                  LOCAL_STOPS if local else ())]
+    tiers = [
+        Tier(
+            "small",
+            small,
+            llm.local_max_answer_tokens if local else llm.max_answer_tokens,
+            LOCAL_STOPS if local else (),
+        )
+    ]
     for number, t in enumerate(settings.routing.tiers, 1):
         generator = OpenAICompatibleGenerator(
-            t.base_url, t.model, api_key=t.api_key.get_secret_value() if t.api_key else None,
-            connect_timeout_s=t.connect_timeout_s, read_timeout_s=t.read_timeout_s, retries=t.retries,
-            max_concurrency=t.max_concurrency, context_length=t.context_length, max_turn_s=max_turn_s(settings),
+            t.base_url,
+            t.model,
+            api_key=t.api_key.get_secret_value() if t.api_key else None,
+            connect_timeout_s=t.connect_timeout_s,
+            read_timeout_s=t.read_timeout_s,
+            retries=t.retries,
+            max_concurrency=t.max_concurrency,
+            context_length=t.context_length,
+            max_turn_s=max_turn_s(settings),
         )
-        tiers.append(Tier(t.name or ("large" if number == 1 else f"large{number}"), generator, t.max_answer_tokens,
-                          tuple(t.stop)))
+        tiers.append(
+            Tier(
+                t.name or ("large" if number == 1 else f"large{number}"), generator, t.max_answer_tokens, tuple(t.stop)
+            )
+        )
     if len({t.name for t in tiers}) != len(tiers):
         raise ConfigError(f"model tiers need distinct names: {[t.name for t in tiers]}")
     return tiers
@@ -270,8 +314,11 @@ def escalation_policy(settings: Settings) -> EscalationPolicy:
         max_unsupported=r.max_unsupported,
         escalate_uncited=r.escalate_uncited,
         missed_above=missed,
-        min_words={"summarisation": r.min_words_summarisation, "comparison": r.min_words_comparison,
-                   "multi_part": r.min_words_multi_part},
+        min_words={
+            "summarisation": r.min_words_summarisation,
+            "comparison": r.min_words_comparison,
+            "multi_part": r.min_words_multi_part,
+        },
         escalate_truncated=r.escalate_truncated,
         always=tuple(r.always),
     )
@@ -293,8 +340,11 @@ def answer_options(settings: Settings, tiers: Sequence[Tier] = (), *, local: boo
     a = settings.answer
     return AnswerOptions(
         passages=a.passages,
-        min_relevance={"en": a.min_relevance_en, "zh": a.min_relevance_zh,
-                       "multilingual_en": a.min_relevance_multilingual_en},
+        min_relevance={
+            "en": a.min_relevance_en,
+            "zh": a.min_relevance_zh,
+            "multilingual_en": a.min_relevance_multilingual_en,
+        },
         max_answer_tokens=tiers[0].max_answer_tokens if tiers else settings.llm.max_answer_tokens,
         stop=tiers[0].stop if tiers else (),
         min_support=a.min_support,
@@ -309,15 +359,22 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
     generator = None if a.mode == "extractive" else generator
     tiers = make_tiers(settings, generator) if generator is not None else []
     options = answer_options(settings, tiers, local=isinstance(generator, LlamaCppGenerator))
-    return Answerer(retriever, generator, options, tiers=tiers, planner=make_planner(settings, generator,
-                    routing=len(tiers) > 1), policy=escalation_policy(settings),
-                    budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute),
-                    checks=AnswerChecks() if a.replace_failed else NO_CHECKS,
-                    translator=make_translator(settings, generator, retriever))
+    return Answerer(
+        retriever,
+        generator,
+        options,
+        tiers=tiers,
+        planner=make_planner(settings, generator, routing=len(tiers) > 1),
+        policy=escalation_policy(settings),
+        budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute),
+        checks=AnswerChecks() if a.replace_failed else NO_CHECKS,
+        translator=make_translator(settings, generator, retriever),
+    )
 
 
-def make_translator(settings: Settings, small: Generator | None,
-                    retriever: Retriever | None = None) -> QueryTranslator | None:
+def make_translator(
+    settings: Settings, small: Generator | None, retriever: Retriever | None = None
+) -> QueryTranslator | None:
     """The question's translation for BM25, when asked for and the small model is a server (the embedded CPU
     model cannot translate); the retriever's multilingual model, when there is one, rejects a reply that means
     something else."""
@@ -347,22 +404,28 @@ def make_job_store(settings: Settings) -> JobStore:
 
 def task_policy(settings: Settings) -> TaskPolicy:
     q = settings.queue
-    return TaskPolicy(max_attempts=q.max_attempts, backoff_s=q.backoff_s, lease_s=q.lease_s,
-                      heartbeat_s=q.heartbeat_s)
+    return TaskPolicy(max_attempts=q.max_attempts, backoff_s=q.backoff_s, lease_s=q.lease_s, heartbeat_s=q.heartbeat_s)
 
 
-def make_celery_queue(settings: Settings):  # noqa: ANN201 - CeleryQueue, imported only with Redis configured
+def make_celery_queue(settings: Settings):
     from ingest.jobs.celery_queue import CeleryQueue
 
     assert settings.redis_url
     return CeleryQueue(settings.redis_url, visibility_timeout_s=settings.queue.visibility_timeout_s)
 
 
-def make_runner(settings: Settings, store: JobStore, pipelines: ThreadPipelines,
-                registry: CollectorRegistry) -> TaskRunner:
+def make_runner(
+    settings: Settings, store: JobStore, pipelines: ThreadPipelines, registry: CollectorRegistry
+) -> TaskRunner:
     """What runs tasks in this process, its metrics in `registry`."""
-    return TaskRunner(store, pipelines, worker_id=worker_id(), policy=task_policy(settings),
-                      metrics=TaskMetrics(registry), quarantine=make_quarantine(settings))
+    return TaskRunner(
+        store,
+        pipelines,
+        worker_id=worker_id(),
+        policy=task_policy(settings),
+        metrics=TaskMetrics(registry),
+        quarantine=make_quarantine(settings),
+    )
 
 
 def make_quarantine(settings: Settings) -> Quarantine:
@@ -400,8 +463,9 @@ class JobsRuntime:
             self.pipelines.close()
 
 
-def start_jobs(settings: Settings, pipeline: IngestPipeline | None, *, registry: CollectorRegistry,
-               consume: bool) -> JobsRuntime:
+def start_jobs(
+    settings: Settings, pipeline: IngestPipeline | None, *, registry: CollectorRegistry, consume: bool
+) -> JobsRuntime:
     """Jobs for a server (or a CLI that submits): Celery on Redis when DOCENT_REDIS_URL is set, else a pool of
     threads here. With `consume`, this process also runs tasks (it owns an embedded index, or has no Redis)."""
     q = settings.queue
@@ -422,8 +486,13 @@ def start_jobs(settings: Settings, pipeline: IngestPipeline | None, *, registry:
     return JobsRuntime(service, queue, pipelines, reaper)
 
 
-def make_slack_bot(settings: Settings, answerer: Answerer, feedback: FeedbackStore, *,  # noqa: ANN201 - SlackBot
-                   socket_mode: bool = False):
+def make_slack_bot(
+    settings: Settings,
+    answerer: Answerer,
+    feedback: FeedbackStore,
+    *,
+    socket_mode: bool = False,
+):
     """The Slack bot over `answerer`: needs the bot token, and the signing secret unless over Socket Mode."""
     from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client
 
@@ -433,6 +502,13 @@ def make_slack_bot(settings: Settings, answerer: Answerer, feedback: FeedbackSto
     client = make_client(sl.bot_token.get_secret_value(), base_url=sl.api_url)
     mapping = {key.lower() if "@" in key else key: SlackUser(u.user, tuple(u.groups)) for key, u in sl.users.items()}
     secret = sl.signing_secret.get_secret_value() if sl.signing_secret else ""
-    return SlackBot(answerer=answerer, client=client, signing_secret=secret, principals=Principals(client, mapping),
-                    feedback=feedback, source_url=sl.source_url, verify_requests=not socket_mode,
-                    seen=Seen(redis_url=settings.redis_url))
+    return SlackBot(
+        answerer=answerer,
+        client=client,
+        signing_secret=secret,
+        principals=Principals(client, mapping),
+        feedback=feedback,
+        source_url=sl.source_url,
+        verify_requests=not socket_mode,
+        seen=Seen(redis_url=settings.redis_url),
+    )

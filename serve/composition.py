@@ -24,15 +24,15 @@ if TYPE_CHECKING:  # the models and servers load only in the processes that use 
     from answer.answerer import Answerer
     from answer.generation import Generator
     from ingest.jobs.queue import TaskQueue
-    from ingest.sandbox import ParserPool
     from ingest.jobs.tasks import TaskRunner
+    from ingest.sandbox import ParserPool
+    from retrieval.embedding import SentenceTransformerEmbedder
     from retrieval.index import Index
     from retrieval.search import Retriever
     from serve.components import MultilingualModel
+    from serve.slack import SlackBot
     from serve.stores.feedback import FeedbackStore
     from serve.stores.keys import KeyStore
-    from serve.slack import SlackBot
-    from retrieval.embedding import SentenceTransformerEmbedder
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +160,18 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
         # Tasks run here when there is no Redis, or when this process owns the embedded index (no other process
         # may write it); with a Qdrant server and Redis they are left to `docent worker`s. A task's parser
         # process starts with the first task: idle, it would hold ~430 MiB (bench/serve.py).
-        pipeline = make_pipeline(settings, index=index, embedder=retriever.embedder, parsers=None,
-                                 multilingual=retriever.multilingual_embedder)
+        pipeline = make_pipeline(
+            settings,
+            index=index,
+            embedder=retriever.embedder,
+            parsers=None,
+            multilingual=retriever.multilingual_embedder,
+        )
         pipeline.sparse.start()
         registry = CollectorRegistry()
-        runtime = start_jobs(settings, pipeline, registry=registry,
-                             consume=not (settings.redis_url and settings.qdrant.url))
+        runtime = start_jobs(
+            settings, pipeline, registry=registry, consume=not (settings.redis_url and settings.qdrant.url)
+        )
         process.close_at_exit(runtime.close)
         answerer = process.answerer(retriever, generator)
         feedback = process.feedback()
@@ -205,21 +211,34 @@ def worker(settings: Settings, *, concurrency: int | None = None) -> Iterator[Wo
     from prometheus_client import CollectorRegistry, start_http_server
 
     from ingest.jobs.queue import ThreadPipelines
-    from serve.components import make_celery_queue, make_job_store, make_parsers, make_pipeline, make_reaper, make_runner
+    from serve.components import (
+        make_celery_queue,
+        make_job_store,
+        make_parsers,
+        make_pipeline,
+        make_reaper,
+        make_runner,
+    )
 
     if not settings.redis_url:
-        raise ConfigError("docent worker takes its jobs from a queue: set DOCENT_REDIS_URL (without one, "
-                          "`docent serve` indexes uploads in its own process)")
+        raise ConfigError(
+            "docent worker takes its jobs from a queue: set DOCENT_REDIS_URL (without one, "
+            "`docent serve` indexes uploads in its own process)"
+        )
     q = settings.queue
     store = make_job_store(settings)
     store.ping()
     with command(settings) as process:
-        embedder, multilingual, index = process.writer(when_locked=(
-            "The embedded index has one writer: `docent serve` runs the queue's tasks itself while it owns it. "
-            "Workers in several processes need a Qdrant server (DOCENT_QDRANT__URL)"))
-        pipelines = ThreadPipelines(make_pipeline(settings, index=index, embedder=embedder, parsers=None,
-                                                  multilingual=multilingual),
-                                    lambda: make_parsers(settings))
+        embedder, multilingual, index = process.writer(
+            when_locked=(
+                "The embedded index has one writer: `docent serve` runs the queue's tasks itself while it owns it. "
+                "Workers in several processes need a Qdrant server (DOCENT_QDRANT__URL)"
+            )
+        )
+        pipelines = ThreadPipelines(
+            make_pipeline(settings, index=index, embedder=embedder, parsers=None, multilingual=multilingual),
+            lambda: make_parsers(settings),
+        )
         process.close_at_exit(pipelines.close)
         pipelines.base.sparse.start()
         registry = CollectorRegistry()
@@ -239,8 +258,10 @@ def slack_bot(settings: Settings) -> Iterator[SlackBot]:
     from serve.components import make_slack_bot
 
     if not settings.slack.app_token:
-        raise ConfigError("docent slack uses Socket Mode: set DOCENT_SLACK__APP_TOKEN (xapp-...) and "
-                          "DOCENT_SLACK__BOT_TOKEN (or serve the bot over HTTP with `docent serve`)")
+        raise ConfigError(
+            "docent slack uses Socket Mode: set DOCENT_SLACK__APP_TOKEN (xapp-...) and "
+            "DOCENT_SLACK__BOT_TOKEN (or serve the bot over HTTP with `docent serve`)"
+        )
     with command(settings) as process:
         _, retriever = process.retriever(rerank=True)
         answerer = process.answerer(retriever, process.generator())

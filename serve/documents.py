@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ingest.discovery import document_id as document_id_of
-from ingest.jobs.store import Grant, JobStatus
 from ingest.jobs.queue import JobService
+from ingest.jobs.store import Grant, JobStatus
 from retrieval.access import ALL_ACCESS
 from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.index import Index
@@ -86,8 +86,15 @@ class DocumentService:
         self.uploads_dir = Path(uploads_dir)
         self.jobs = jobs
 
-    def upload(self, files: list[Upload], *, folder: str = "", acl: tuple[str, ...] = (), public: bool = False,
-               tags: tuple[str, ...] = ()) -> tuple[JobStatus, dict[str, str]]:
+    def upload(
+        self,
+        files: list[Upload],
+        *,
+        folder: str = "",
+        acl: tuple[str, ...] = (),
+        public: bool = False,
+        tags: tuple[str, ...] = (),
+    ) -> tuple[JobStatus, dict[str, str]]:
         """Save `files` and submit a job that indexes them; the job and the saved path of each file name.
 
         A file is written to a temporary name and moved into place, so a half-received upload never replaces a
@@ -124,16 +131,25 @@ class DocumentService:
         results = []
         for path, filename in paths.items():
             outcome = outcomes.get(path)
-            results.append(UploadResult(filename, document_id_of(path), path, outcome.status if outcome else "queued",
-                                        outcome.chunks if outcome else 0, outcome.reason if outcome else None))
+            results.append(
+                UploadResult(
+                    filename,
+                    document_id_of(path),
+                    path,
+                    outcome.status if outcome else "queued",
+                    outcome.chunks if outcome else 0,
+                    outcome.reason if outcome else None,
+                )
+            )
         return results
 
     def _info(self, document_id: str, source: str) -> DocumentInfo | None:
         state = self.index.document_state(document_id)
         if state is None:
             return None
-        info = DocumentInfo(document_id, source or state.source, "indexed" if state.complete else "incomplete",
-                            state.chunk_count)
+        info = DocumentInfo(
+            document_id, source or state.source, "indexed" if state.complete else "incomplete", state.chunk_count
+        )
         first = self.index.fetch([point_id(document_id, 0)], ALL_ACCESS)
         if first:
             info.title, info.doc_type = first[0].title, first[0].doc_type
@@ -154,7 +170,7 @@ class DocumentService:
         everything = sorted(self.index.documents(), key=lambda d: d[1])
         if prefix:
             everything = [d for d in everything if d[1].startswith(prefix)]
-        page = [self._info(doc, source) for doc, source in everything[offset:offset + limit]]
+        page = [self._info(doc, source) for doc, source in everything[offset : offset + limit]]
         return len(everything), self._with_grants([p for p in page if p is not None])
 
     def get(self, document_id: str) -> DocumentInfo:

@@ -47,8 +47,9 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     eval_set = _load_set(args, golden)
     translate = getattr(args, "translate", False)
     if translate and not settings.llm.base_url:
-        raise ConfigError("--translate needs a model server (the embedded CPU model cannot translate): set "
-                          "DOCENT_LLM__BASE_URL")
+        raise ConfigError(
+            "--translate needs a model server (the embedded CPU model cannot translate): set DOCENT_LLM__BASE_URL"
+        )
     translations: dict[str, str | None] = {}
     with ExitStack() as stack:
         retriever = _eval_retriever(settings, args, eval_set, golden, stack, console, rerank=Mode.RERANK in modes)
@@ -70,8 +71,7 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         total = len(names) * len(eval_set.queries)
         with _bar(console, "searching", args.json) as progress:
             task = progress.add_task("search", total=total)
-            result = evaluate(eval_set, search, names, k=args.k,
-                              progress=lambda n: progress.update(task, completed=n))
+            result = evaluate(eval_set, search, names, k=args.k, progress=lambda n: progress.update(task, completed=n))
     if translator is not None:
         usable = sum(t is not None for t in translations.values())
         note = f"translations: {usable} of {len(translations)} queries got a usable one"
@@ -94,11 +94,11 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
     return exits.OK
 
 
-def _translator(settings: Settings, multilingual):  # noqa: ANN001, ANN202 - QueryEmbedder | None -> QueryTranslator
+def _translator(settings: Settings, multilingual):
     """The model server's translator, as answers use it; the embedded CPU model cannot translate."""
-    from serve.components import make_generator
     from answer.routing import AnswerChecks
     from answer.translation import QueryTranslator
+    from serve.components import make_generator
 
     return QueryTranslator(make_generator(settings), embed=multilingual, min_cosine=AnswerChecks().min_cosine_across)
 
@@ -113,13 +113,21 @@ def _load_set(args: argparse.Namespace, golden: bool) -> EvalSet:
     return eval_set
 
 
-def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: EvalSet, golden: bool, stack: ExitStack,
-                    console: Console, *, rerank: bool) -> Retriever:
+def _eval_retriever(
+    settings: Settings,
+    args: argparse.Namespace,
+    eval_set: EvalSet,
+    golden: bool,
+    stack: ExitStack,
+    console: Console,
+    *,
+    rerank: bool,
+) -> Retriever:
     """The data set indexed into its throwaway embedded index (reused across runs), and a retriever over it."""
     from serve.components import (
         index_spec,
-        make_multilingual_embedder,
         make_embedder,
+        make_multilingual_embedder,
         make_parsers,
         make_pipeline,
         make_reranker,
@@ -139,7 +147,9 @@ def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: Eval
         if reranker is not None:
             reranker.start()
     # Always the embedded store: the evaluation index is throwaway, even when a Qdrant server is configured.
-    index = EdgeIndex(_eval_dir(settings, dataset), index_spec(settings, embedder.dimension, multilingual, collection="eval"))
+    index = EdgeIndex(
+        _eval_dir(settings, dataset), index_spec(settings, embedder.dimension, multilingual, collection="eval")
+    )
     index.start()
     stack.callback(index.close)
     parsers = make_parsers(settings) if golden else None
@@ -155,17 +165,20 @@ def _eval_retriever(settings: Settings, args: argparse.Namespace, eval_set: Eval
         if golden:
             report = pipeline.run([dataset], public=True, on_file=tick)
         else:
-            report = pipeline.run_parsed((_text_document(eval_set.name, d) for d in eval_set.corpus),
-                                         public=True, on_file=tick)
+            report = pipeline.run_parsed(
+                (_text_document(eval_set.name, d) for d in eval_set.corpus), public=True, on_file=tick
+            )
     if not args.json:
-        console.print(f"index: {report.indexed} documents indexed ({report.chunks} chunks), "
-                      f"{report.unchanged} unchanged, {len(report.failed)} failed, {report.seconds:.0f} s")
+        console.print(
+            f"index: {report.indexed} documents indexed ({report.chunks} chunks), "
+            f"{report.unchanged} unchanged, {len(report.failed)} failed, {report.seconds:.0f} s"
+        )
     return make_retriever(settings, index=index, embedder=embedder, multilingual=multilingual, reranker=reranker)
 
 
 def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
     """`docent eval DATASET --answers`: answer accuracy of small-only, large-only and routed on a QA set."""
-    from answer.answerer import AskRequest
+    from answer.answerer import Answerer, AskRequest
     from answer.evaluation import (
         TABLE_COLUMNS,
         evaluate_answers,
@@ -174,24 +187,25 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
         table_rows,
         tier_lines,
     )
-    from answer.answerer import Answerer
-    from serve.components import make_answerer, start_generator
     from answer.routing import NO_CHECKS, EscalationBudget
+    from serve.components import make_answerer, start_generator
 
     console = Console(stderr=True)
     golden = args.queries is not None
     dataset = Path(args.dataset).resolve()
     if not dataset.is_dir():
         raise PathNotFoundError(f"{args.dataset} is not a folder")
-    items = (load_golden_answers(args.queries, args.max_queries) if golden
-             else load_beir_answers(dataset, args.max_queries))
+    items = (
+        load_golden_answers(args.queries, args.max_queries) if golden else load_beir_answers(dataset, args.max_queries)
+    )
     # Only the corpus is needed from the retrieval set (the questions come with their answers; no qrels needed).
     eval_set = load_golden(dataset, args.queries) if golden else EvalSet(dataset.name, load_beir_corpus(dataset), [])
     if settings.answer.mode == "extractive":
         raise ConfigError("docent eval --answers measures the models: unset DOCENT_ANSWER__MODE=extractive")
     with ExitStack() as stack:
-        retriever = _eval_retriever(settings, args, eval_set, golden, stack, console,
-                                    rerank=bool(settings.retrieval.rerank_model))
+        retriever = _eval_retriever(
+            settings, args, eval_set, golden, stack, console, rerank=bool(settings.retrieval.rerank_model)
+        )
         with console.status("loading the model…"):
             small = start_generator(settings)
         assert small is not None
@@ -199,9 +213,15 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
         default = make_answerer(settings, retriever, small)
         stack.callback(default.close)
         default.budget = EscalationBudget(None, None)  # every due escalation happens: the policy is measured
-        wanted = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else (
-            ["small", "large", "routed", "extractive", "default"] if default.routing
-            else ["small", "extractive", "default"])
+        wanted = (
+            [c.strip() for c in args.configs.split(",") if c.strip()]
+            if args.configs
+            else (
+                ["small", "large", "routed", "extractive", "default"]
+                if default.routing
+                else ["small", "extractive", "default"]
+            )
+        )
         unknown = set(wanted) - set(CONFIGURATIONS)
         if unknown:
             raise ConfigError(f"unknown configuration(s) {sorted(unknown)}: choose from {', '.join(CONFIGURATIONS)}")
@@ -215,7 +235,7 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
             "default": default,
         }
 
-        def asker(answerer):  # noqa: ANN001, ANN202 - answer.answerer.Answerer -> a question's answer
+        def asker(answerer):
             return lambda question: answerer.answer(AskRequest(question, ALL_ACCESS, caller="eval"))
 
         configurations = {name: asker(answerers[name]) for name in wanted}
@@ -236,8 +256,9 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**report, "configurations": [r.to_dict() for r in results]}, ensure_ascii=False))
         return exits.OK
-    table = Table(title=f"{dataset.name}: {len(items)} questions; "
-                        + ", ".join(f"{k} = {v}" for k, v in report["tiers"].items()))
+    table = Table(
+        title=f"{dataset.name}: {len(items)} questions; " + ", ".join(f"{k} = {v}" for k, v in report["tiers"].items())
+    )
     for column in TABLE_COLUMNS:
         table.add_column(column, justify="left" if column in {"config", "tier mean/p95 ms"} else "right")
     for row in table_rows(results):
@@ -256,21 +277,36 @@ def run_answer_eval(settings: Settings, args: argparse.Namespace) -> int:
 CONFIGURATIONS = ("small", "large", "routed", "extractive", "default")
 
 
-def _single_tier(answerer, number: int):  # noqa: ANN001, ANN202 - Answerer -> Answerer
+def _single_tier(answerer, number: int):
     """The same answerer (planner, retrieval, options) with one tier only and no checks: the model's own answers."""
     from answer.answerer import Answerer
     from answer.routing import NO_CHECKS
 
-    return Answerer(answerer.retriever, None, answerer.options, tiers=[answerer.tiers[number]],
-                    planner=answerer.planner, policy=answerer.policy, checks=NO_CHECKS)
+    return Answerer(
+        answerer.retriever,
+        None,
+        answerer.options,
+        tiers=[answerer.tiers[number]],
+        planner=answerer.planner,
+        policy=answerer.policy,
+        checks=NO_CHECKS,
+    )
 
 
-def replace_checks(answerer, checks):  # noqa: ANN001, ANN202 - Answerer, AnswerChecks -> Answerer
+def replace_checks(answerer, checks):
     """The same answerer with other answer checks (its tiers, planner, policy and budget)."""
     from answer.answerer import Answerer
 
-    return Answerer(answerer.retriever, None, answerer.options, tiers=answerer.tiers, planner=answerer.planner,
-                    policy=answerer.policy, budget=answerer.budget, checks=checks)
+    return Answerer(
+        answerer.retriever,
+        None,
+        answerer.options,
+        tiers=answerer.tiers,
+        planner=answerer.planner,
+        policy=answerer.policy,
+        budget=answerer.budget,
+        checks=checks,
+    )
 
 
 def _eval_dir(settings: Settings, dataset: Path) -> Path:
@@ -279,7 +315,7 @@ def _eval_dir(settings: Settings, dataset: Path) -> Path:
     return settings.data_dir / "eval" / f"{dataset.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
-def _text_document(name: str, doc) -> TextDocument:  # noqa: ANN001 - retrieval.evaluation.CorpusDoc
+def _text_document(name: str, doc) -> TextDocument:
     """A corpus entry as a parsed document: its title, and its text read like a plain-text file."""
     content_hash = hashlib.sha256(f"{doc.title}\n{doc.text}".encode()).hexdigest()
     parsed = ParsedDocument(title=doc.title, doc_type="txt", blocks=text_blocks(doc.text))
@@ -288,8 +324,12 @@ def _text_document(name: str, doc) -> TextDocument:  # noqa: ANN001 - retrieval.
 
 def _bar(console: Console, label: str, quiet: bool) -> Progress:
     return Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, disable=quiet,
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
     )
 
 
@@ -308,28 +348,40 @@ def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
         store.close()
     up = [v for v in votes if v["vote"] == "up"]
     down = [v for v in votes if v["vote"] == "down"]
-    golden = [{"question": v["question"], "files": sorted({s["source"] for s in v["sources"]}), "answer": v["answer"]}
-              for v in up if v["sources"]]
+    golden = [
+        {"question": v["question"], "files": sorted({s["source"] for s in v["sources"]}), "answer": v["answer"]}
+        for v in up
+        if v["sources"]
+    ]
     review = [{"question": v["question"], "answer": v["answer"], "mode": v["mode"], "user": v["user"]} for v in down]
     by_mode: dict[str, dict[str, int]] = {}
     for v in votes:
         by_mode.setdefault(v["mode"], {"up": 0, "down": 0})[v["vote"]] += 1
-    summary = {"votes": len(votes), "up": len(up), "down": len(down),
-               "helpful": round(len(up) / len(votes), 3) if votes else None, "by_mode": by_mode}
+    summary = {
+        "votes": len(votes),
+        "up": len(up),
+        "down": len(down),
+        "helpful": round(len(up) / len(votes), 3) if votes else None,
+        "by_mode": by_mode,
+    }
     if args.json:
         print(json.dumps({"summary": summary, "golden": golden, "review": review}, ensure_ascii=False))
         return exits.OK
     console = Console()
-    console.print(f"{summary['votes']} votes: {summary['up']} 👍, {summary['down']} 👎"
-                  + (f" ({summary['helpful']:.0%} helpful)" if votes else ""))
+    console.print(
+        f"{summary['votes']} votes: {summary['up']} 👍, {summary['down']} 👎"
+        + (f" ({summary['helpful']:.0%} helpful)" if votes else "")
+    )
     for mode, counts in sorted(by_mode.items()):
         console.print(f"  {mode}: {counts['up']} 👍, {counts['down']} 👎")
     if review:
         console.print("\nTo review (👎):")
         for item in review:
             console.print(f"  - {item['question']}")
-    console.print(f"\nGolden set from 👍 answers ({len(golden)}; save with --json and pass its `golden` list "
-                  "to `docent eval FOLDER --queries`):")
+    console.print(
+        f"\nGolden set from 👍 answers ({len(golden)}; save with --json and pass its `golden` list "
+        "to `docent eval FOLDER --queries`):"
+    )
     for item in golden:
         console.print(f"  - {item['question']}  ->  {', '.join(item['files'])}")
     return exits.OK

@@ -7,6 +7,7 @@ answered is replaced by the 413. Either way the server never buffers more than t
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 
@@ -20,8 +21,9 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, limits: dict[str, int],
-                 render: Callable[[str, str, str, str], dict[str, object]]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limits: dict[str, int], render: Callable[[str, str, str, str], dict[str, object]]
+    ) -> None:
         self.app = app
         self.limits = limits  # path prefix -> bytes
         self.render = render
@@ -34,11 +36,20 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         request_id = scope.get("state", {}).get("request_id", "")
         message = f"the upload is larger than the limit of {limit / 1048576:.1f} MiB (DOCENT_LIMITS__MAX_UPLOAD_MB)"
-        body = json.dumps(self.render(message, "invalid_request_error", str(ErrorCode.PAYLOAD_TOO_LARGE),
-                                      request_id)).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        body = json.dumps(
+            self.render(message, "invalid_request_error", str(ErrorCode.PAYLOAD_TOO_LARGE), request_id)
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,9 +78,7 @@ class BodyLimit:
             if not exceeded:
                 await send(message)
 
-        try:
+        with contextlib.suppress(BodyTooLarge):
             await self.app(scope, counting_receive, guarded_send)
-        except BodyTooLarge:
-            pass
         if exceeded:
             await self._refuse(scope, send, limit)

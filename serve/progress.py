@@ -91,8 +91,14 @@ class JobProgress:
                 failed = sum(j["progress"]["failed"] + j["progress"]["dead"] for j in jobs)
                 states = {j["state"] for j in jobs}
                 state = "running" if "running" in states else next(iter(states)) if len(states) == 1 else "running"
-                progress.update(bar, completed=done, total=total, state=state,
-                                chunks=sum(j["progress"]["chunks"] for j in jobs), failed=failed)
+                progress.update(
+                    bar,
+                    completed=done,
+                    total=total,
+                    state=state,
+                    chunks=sum(j["progress"]["chunks"] for j in jobs),
+                    failed=failed,
+                )
                 if all(j["state"] in self.TERMINAL for j in jobs):
                     return jobs
                 time.sleep(self.poll_s)

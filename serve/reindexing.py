@@ -1,7 +1,7 @@
 """`docent reindex`: the composition of a reindex run (see `ingest.reindex` for what it does).
 
-    docent reindex [--server URL [--key KEY]] [--force] [--drop-old] [--json]
-    docent reindex --status | --switch-to VERSION | --drop VERSION
+docent reindex [--server URL [--key KEY]] [--force] [--drop-old] [--json]
+docent reindex --status | --switch-to VERSION | --drop VERSION
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def make_versions(settings: Settings, stack: ExitStack) -> Versions:
     return EdgeVersions(settings.data_dir, settings.collection)
 
 
-def server_catalog(url: str, key: str | None, *, timeout_s: float = 60.0):  # noqa: ANN201 - () -> list[DocumentGrant]
+def server_catalog(url: str, key: str | None, *, timeout_s: float = 60.0):
     """The documents a running `docent serve` holds, read page by page through `/v1/documents` (admin key)."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
 
@@ -47,11 +47,21 @@ def server_catalog(url: str, key: str | None, *, timeout_s: float = 60.0):  # no
                 except httpx.HTTPError as exc:
                     raise IndexUnavailableError(f"could not list the documents of {url}: {exc}") from exc
                 if response.status_code != 200:
-                    raise ConfigError(f"{url}/v1/documents answered {response.status_code}: {response.text[:300]} "
-                                      f"(the reindex needs an admin key: --key or $DOCENT_API_KEY)")
+                    raise ConfigError(
+                        f"{url}/v1/documents answered {response.status_code}: {response.text[:300]} "
+                        f"(the reindex needs an admin key: --key or $DOCENT_API_KEY)"
+                    )
                 page = response.json()
-                found += [DocumentGrant(d["document_id"], d["source"], tuple(d.get("acl") or ()),
-                                        bool(d.get("public")), tuple(d.get("tags") or ())) for d in page["documents"]]
+                found += [
+                    DocumentGrant(
+                        d["document_id"],
+                        d["source"],
+                        tuple(d.get("acl") or ()),
+                        bool(d.get("public")),
+                        tuple(d.get("tags") or ()),
+                    )
+                    for d in page["documents"]
+                ]
                 offset += page["limit"]
                 if offset >= page["total"] or not page["documents"]:
                     return found
@@ -88,13 +98,16 @@ def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
         if args.server:
             catalog = server_catalog(args.server, args.key or os.environ.get("DOCENT_API_KEY"))
         else:
+
             def catalog() -> list[DocumentGrant]:
                 index = make_index(settings, embedder.dimension, multilingual, version=source, check_spec=False)
                 try:
                     index.start()
                 except IndexLockedError as exc:
-                    raise IndexLockedError(f"{exc.message}. While `docent serve` owns the index, reindex through "
-                                           f"it: `docent reindex --server URL --key ADMIN_KEY`") from None
+                    raise IndexLockedError(
+                        f"{exc.message}. While `docent serve` owns the index, reindex through "
+                        f"it: `docent reindex --server URL --key ADMIN_KEY`"
+                    ) from None
                 try:
                     return list(index.grants())
                 finally:
@@ -103,37 +116,64 @@ def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
         target_index = make_index(settings, embedder.dimension, multilingual, version=target)
         target_index.start()
         stack.callback(target_index.close)
-        pipeline = make_pipeline(settings, index=target_index, embedder=embedder, parsers=parsers,
-                                 multilingual=multilingual)
+        pipeline = make_pipeline(
+            settings, index=target_index, embedder=embedder, parsers=parsers, multilingual=multilingual
+        )
         pipeline.sparse.start()
-        console.print(f"reindexing {settings.collection}: version {source} → {target}"
-                      + (" (resuming)" if resumed else ""), highlight=False)
+        console.print(
+            f"reindexing {settings.collection}: version {source} → {target}" + (" (resuming)" if resumed else ""),
+            highlight=False,
+        )
         with IngestProgress(console, quiet=args.json) as progress:
-            report = reindex(catalog, pipeline, versions, state, source, target, resumed=resumed, force=args.force,
-                             drop_old=args.drop_old, on_start=progress.start, on_file=progress.advance)
+            report = reindex(
+                catalog,
+                pipeline,
+                versions,
+                state,
+                source,
+                target,
+                resumed=resumed,
+                force=args.force,
+                drop_old=args.drop_old,
+                on_start=progress.start,
+                on_file=progress.advance,
+            )
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
-        console.print(f"{report.documents_after} of {report.documents_before} documents in {target} "
-                      f"({report.indexed} indexed, {report.unchanged} already there, {len(report.failed)} failed, "
-                      f"{len(report.missing)} sources missing, {report.removed} removed) in {report.seconds:.1f} s",
-                      highlight=False)
+        console.print(
+            f"{report.documents_after} of {report.documents_before} documents in {target} "
+            f"({report.indexed} indexed, {report.unchanged} already there, {len(report.failed)} failed, "
+            f"{len(report.missing)} sources missing, {report.removed} removed) in {report.seconds:.1f} s",
+            highlight=False,
+        )
         for failure in report.failed[:20]:
             console.print(f"  failed: {failure['source']}: {failure['reason']}", highlight=False)
         for missing in report.missing[:20]:
             console.print(f"  missing: {missing}", highlight=False)
         if report.switched:
-            console.print(f"switched to {target}; {source} is kept"
-                          + (" (dropped)" if report.dropped else f": `docent reindex --switch-to {source}` goes "
-                             f"back, `docent reindex --drop {source}` deletes it"), highlight=False)
+            console.print(
+                f"switched to {target}; {source} is kept"
+                + (
+                    " (dropped)"
+                    if report.dropped
+                    else f": `docent reindex --switch-to {source}` goes "
+                    f"back, `docent reindex --drop {source}` deletes it"
+                ),
+                highlight=False,
+            )
         else:
             console.print(f"[bold red]not switched[/]: {report.refused}", highlight=False)
     return exits.OK if report.switched else exits.FAILURES  # files failed or went missing
 
 
 def _status(console: Console, versions: Versions, state: ReindexState, as_json: bool) -> int:
-    data = {"collection": versions.collection, "current": versions.current(), "versions": versions.names(),
-            "in_progress": state.load()}
+    data = {
+        "collection": versions.collection,
+        "current": versions.current(),
+        "versions": versions.names(),
+        "in_progress": state.load(),
+    }
     if as_json:
         print(json.dumps(data))
         return exits.OK
@@ -142,8 +182,14 @@ def _status(console: Console, versions: Versions, state: ReindexState, as_json: 
     table.add_column("state")
     for name in data["versions"]:
         progress = data["in_progress"]
-        table.add_row(name, "serving" if name == data["current"] else
-                      "being built (resume with `docent reindex`)" if progress and progress["target"] == name else "kept")
+        table.add_row(
+            name,
+            "serving"
+            if name == data["current"]
+            else "being built (resume with `docent reindex`)"
+            if progress and progress["target"] == name
+            else "kept",
+        )
     console.print(table)
     return exits.OK
 

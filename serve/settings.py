@@ -18,11 +18,11 @@ from retrieval.access import Principal
 from retrieval.embedding import PACKAGED_MODEL
 from retrieval.errors import ConfigError
 
-
 # The answering domain's own defaults, read here instead of repeated: a setting left unset means the library's
 # default, and a threshold re-tuned in answer/ needs no second edit.
 _ANSWER = AnswerOptions()
 _POLICY = EscalationPolicy()
+
 
 class QdrantSettings(BaseModel):
     url: str | None = None  # unset: the embedded Qdrant Edge index under data_dir
@@ -240,9 +240,7 @@ class LimitSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="DOCENT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="DOCENT_", env_nested_delimiter="__", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("./data")
     log_level: str = "WARNING"  # INFO logs one line per indexed document

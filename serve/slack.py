@@ -29,16 +29,19 @@ from markdown_it import MarkdownIt
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 from slackify_markdown import slackify_markdown
 
+from answer.answerer import Answer, Answerer, AnswerMode, AskRequest
+from answer.generation import ChatMessage
 from retrieval.access import PUBLIC_ONLY, Access, Principal
 from retrieval.errors import DocentError
-from answer.answerer import Answer, Answerer, AnswerMode, AskRequest
 from serve.presenting import SLACK, sources_block
 from serve.stores.feedback import FeedbackStore
-from answer.generation import ChatMessage
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +64,13 @@ class SlackUser:
 def make_client(token: str, *, base_url: str | None = None, retries: int = 3) -> WebClient:
     """A Web API client that retries rate limits (honouring Retry-After), server errors and dropped connections."""
     client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=15)
-    client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=retries),
-                                  ServerErrorRetryHandler(max_retry_count=retries),
-                                  ConnectionErrorRetryHandler(max_retry_count=retries)])
+    client.retry_handlers.extend(
+        [
+            RateLimitErrorRetryHandler(max_retry_count=retries),
+            ServerErrorRetryHandler(max_retry_count=retries),
+            ConnectionErrorRetryHandler(max_retry_count=retries),
+        ]
+    )
     return client
 
 
@@ -110,7 +117,7 @@ class Seen:
             try:
                 taken = [self._redis.set(f"docent:slack:{key}", 1, nx=True, ex=int(self.ttl_s)) for key in keys]
                 return all(taken)
-            except Exception as exc:  # noqa: BLE001 - Redis down: fall back to this process's memory
+            except Exception as exc:
                 log.warning("slack dedupe in Redis failed error=%s; using memory", exc)
         now = time.monotonic()
         with self._lock:
@@ -162,9 +169,18 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 
 
 class SlackBot:
-    def __init__(self, *, answerer: Answerer, client: WebClient, signing_secret: str, principals: Principals,
-                 feedback: FeedbackStore, source_url: str = "", seen: Seen | None = None,
-                 verify_requests: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        answerer: Answerer,
+        client: WebClient,
+        signing_secret: str,
+        principals: Principals,
+        feedback: FeedbackStore,
+        source_url: str = "",
+        seen: Seen | None = None,
+        verify_requests: bool = True,
+    ) -> None:
         """`verify_requests=False` only for Socket Mode, where no HTTP request reaches the bot."""
         self.answerer = answerer
         self.client = client
@@ -173,8 +189,13 @@ class SlackBot:
         self.source_url = source_url  # e.g. "https://files.example.com{source}"; "" = titles without links
         self.seen = seen or Seen()
         self._threads = Seen(ttl_s=7 * 86400)  # threads the bot answered in: follow-ups there need no mention
-        self.app = App(client=client, signing_secret=signing_secret or None, token_verification_enabled=False,
-                       ignoring_self_events_enabled=True, request_verification_enabled=verify_requests)
+        self.app = App(
+            client=client,
+            signing_secret=signing_secret or None,
+            token_verification_enabled=False,
+            ignoring_self_events_enabled=True,
+            request_verification_enabled=verify_requests,
+        )
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         self.app.command("/ask")(self._on_command)
@@ -200,7 +221,7 @@ class SlackBot:
             return
         self._reply(event)
 
-    def _on_command(self, ack, command: dict) -> None:  # noqa: ANN001 - Bolt's Ack
+    def _on_command(self, ack, command: dict) -> None:
         question = command.get("text", "").strip()
         if not question:
             ack("Ask a question after the command, e.g. `/ask How many days of annual leave carry over?`")
@@ -212,7 +233,7 @@ class SlackBot:
         for blocks, text in messages:
             self._call("chat_postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
 
-    def _on_vote(self, ack, body: dict, action: dict) -> None:  # noqa: ANN001 - Bolt's Ack
+    def _on_vote(self, ack, body: dict, action: dict) -> None:
         ack()
         vote = action["action_id"].rsplit("_", 1)[-1]
         user = body["user"]["id"]
@@ -229,8 +250,12 @@ class SlackBot:
         thread = event.get("thread_ts") or ts
         question = _MENTION.sub("", event.get("text", "")).strip()
         if not question:
-            self._call("chat_postMessage", channel=channel, thread_ts=thread,
-                       text="Ask me a question about the company's documents.")
+            self._call(
+                "chat_postMessage",
+                channel=channel,
+                thread_ts=thread,
+                text="Ask me a question about the company's documents.",
+            )
             return
         direct = event.get("channel_type") == "im" or channel.startswith("D")
         self._call("reactions_add", channel=channel, timestamp=ts, name=WORKING)
@@ -268,23 +293,34 @@ class SlackBot:
             turns.append(ChatMessage(role, _MENTION.sub("", message["text"]).strip()))
         return tuple(turns[-HISTORY_TURNS:])
 
-    def _answer(self, question: str, access: Access, history: tuple[ChatMessage, ...], *, user: str,
-                channel: str) -> list[tuple[list[dict], str]]:
+    def _answer(
+        self, question: str, access: Access, history: tuple[ChatMessage, ...], *, user: str, channel: str
+    ) -> list[tuple[list[dict], str]]:
         """The messages (blocks and fallback text) that answer `question`; a Docent error becomes a short note."""
         try:
-            answer = self.answerer.answer(AskRequest(question, access, conversation=history,
-                                                     caller=f"slack:{user}"))
+            answer = self.answerer.answer(AskRequest(question, access, conversation=history, caller=f"slack:{user}"))
         except DocentError as exc:
             log.warning("slack answer failed code=%s error=%s", exc.code, exc.message)
-            text = ("Sorry, I can't answer right now: the document search or the model is unavailable. "
-                    "Please try again in a few minutes." if exc.transient
-                    else f"Sorry, I can't answer that: {exc.message}")
+            text = (
+                "Sorry, I can't answer right now: the document search or the model is unavailable. "
+                "Please try again in a few minutes."
+                if exc.transient
+                else f"Sorry, I can't answer that: {exc.message}"
+            )
             return [([{"type": "section", "text": {"type": "mrkdwn", "text": text}}], text)]
         answer_id = uuid.uuid4().hex
         self.feedback.record_answer(
-            answer_id, question=question, answer=answer.text, mode=answer.mode.value, user=user, channel=channel,
-            sources=[{"number": c.number, "document_id": c.document_id, "title": c.title, "source": c.source,
-                      "page": c.page} for c in answer.citations])
+            answer_id,
+            question=question,
+            answer=answer.text,
+            mode=answer.mode.value,
+            user=user,
+            channel=channel,
+            sources=[
+                {"number": c.number, "document_id": c.document_id, "title": c.title, "source": c.source, "page": c.page}
+                for c in answer.citations
+            ],
+        )
         return render(answer, answer_id, self.source_url)
 
     def _call(self, method: str, **kwargs: object) -> None:
@@ -306,14 +342,28 @@ def render(answer: Answer, answer_id: str, source_url: str = "") -> list[tuple[l
     if sources:
         for piece in split_text(sources):
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": piece}]})
-    blocks.append({"type": "actions", "elements": [
-        {"type": "button", "action_id": "docent_vote_up", "value": answer_id, "text": {"type": "plain_text", "text": "👍"}},
-        {"type": "button", "action_id": "docent_vote_down", "value": answer_id, "text": {"type": "plain_text", "text": "👎"}},
-    ]})
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "docent_vote_up",
+                    "value": answer_id,
+                    "text": {"type": "plain_text", "text": "👍"},
+                },
+                {
+                    "type": "button",
+                    "action_id": "docent_vote_down",
+                    "value": answer_id,
+                    "text": {"type": "plain_text", "text": "👎"},
+                },
+            ],
+        }
+    )
     messages = []
     for start in range(0, len(blocks), BLOCKS_PER_MESSAGE):
-        part = blocks[start:start + BLOCKS_PER_MESSAGE]
+        part = blocks[start : start + BLOCKS_PER_MESSAGE]
         fallback = text if start == 0 else "(continued)"
         messages.append((part, fallback[:3000]))
     return messages
-

@@ -35,8 +35,9 @@ class UploadClient:
 
     def __init__(self, base_url: str, key: str, *, timeout_s: float = 120) -> None:
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {key}"},
-                                    timeout=timeout_s)
+        self._client = httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s
+        )
 
     def __enter__(self) -> UploadClient:
         return self
@@ -53,7 +54,7 @@ class UploadClient:
         job_ids = []
         for folder, paths in batches.items():
             for start in range(0, len(paths), FILES_PER_REQUEST):
-                files = [("files", (p.name, p.read_bytes())) for p in paths[start:start + FILES_PER_REQUEST]]
+                files = [("files", (p.name, p.read_bytes())) for p in paths[start : start + FILES_PER_REQUEST]]
                 response = self._request("POST", "/v1/documents", data={**form, "folder": folder}, files=files)
                 job_ids.append(response.json()["job"]["id"])
         return job_ids

@@ -57,7 +57,9 @@ def edge_index(tmp_path, embedder, multilingual_embedder):
     from retrieval.edge_index import EdgeIndex
     from retrieval.models import IndexSpec
 
-    spec = IndexSpec("docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension)
+    spec = IndexSpec(
+        "docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension
+    )
     index = EdgeIndex(tmp_path / "data", spec)
     index.start()
     yield index

@@ -51,8 +51,11 @@ class CeleryQueue:
             task_ignore_result=True,  # outcomes live in the job store, per file
             task_serializer="json",
             accept_content=["json"],
-            broker_transport_options={"visibility_timeout": visibility_timeout_s,
-                                      "socket_timeout": timeout_s, "socket_connect_timeout": timeout_s},
+            broker_transport_options={
+                "visibility_timeout": visibility_timeout_s,
+                "socket_timeout": timeout_s,
+                "socket_connect_timeout": timeout_s,
+            },
             broker_connection_timeout=timeout_s,
             broker_connection_retry_on_startup=True,
             # Publishing fails fast when Redis is down: the caller answers 503 instead of hanging.

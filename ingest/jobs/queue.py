@@ -17,11 +17,20 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.discovery import discover
-from ingest.jobs.store import (Grant, Job, JobStatus, JobStore, TaskRecord, TaskState, new_job_id, plan_tasks,
-                               require_job)
+from ingest.jobs.store import (
+    Grant,
+    Job,
+    JobStatus,
+    JobStore,
+    TaskRecord,
+    TaskState,
+    new_job_id,
+    plan_tasks,
+    require_job,
+)
+from ingest.jobs.tasks import TaskRunner
 from ingest.pipeline import IngestPipeline
 from ingest.sandbox import ParserPool
-from ingest.jobs.tasks import TaskRunner
 from retrieval.errors import QueueFullError
 
 log = logging.getLogger(__name__)
@@ -72,7 +81,7 @@ class InProcessQueue:
             self._pending -= 1
         try:
             retry = self.runner.run(job_id, number)
-        except Exception:  # noqa: BLE001 - the runner records failures itself; this is a bug, logged
+        except Exception:
             log.exception("task crashed job=%s task=%d", job_id, number)
             return
         if retry is not None and not self._closed:
@@ -125,8 +134,16 @@ class ThreadPipelines:
 class JobService:
     """Creates jobs and reports on them; the queue runs their tasks."""
 
-    def __init__(self, store: JobStore, queue: TaskQueue, *, task_files: int = 32, task_mb: float = 256.0,
-                 exclude: Sequence[Path] = (), on_submit: Callable[[Job], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        queue: TaskQueue,
+        *,
+        task_files: int = 32,
+        task_mb: float = 256.0,
+        exclude: Sequence[Path] = (),
+        on_submit: Callable[[Job], None] | None = None,
+    ) -> None:
         self.store = store
         self.queue = queue
         self.task_files = task_files
@@ -138,8 +155,9 @@ class JobService:
         """Raise `QueueUnavailableError` now if jobs cannot be recorded (before a caller saves any upload)."""
         self.store.ping()
 
-    def submit(self, paths: Sequence[Path], grant: Grant, *, kind: str, label: str = "",
-               prune: bool = False) -> JobStatus:
+    def submit(
+        self, paths: Sequence[Path], grant: Grant, *, kind: str, label: str = "", prune: bool = False
+    ) -> JobStatus:
         """Queue the files under `paths`; with `prune`, also remove indexed documents under them that are gone."""
         files = discover(paths, exclude=self.exclude)
         job_id = new_job_id()

@@ -140,5 +140,6 @@ class RedisDocumentLocks:
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
     def of(self, document_id: str) -> redis.lock.Lock:
-        return self.redis.lock(f"{PREFIX}doclock:{document_id}", timeout=self.timeout_s,
-                               blocking_timeout=self.timeout_s)
+        return self.redis.lock(
+            f"{PREFIX}doclock:{document_id}", timeout=self.timeout_s, blocking_timeout=self.timeout_s
+        )

@@ -180,14 +180,26 @@ class JobStatus:
                 "tasks_total": len(self.tasks),
                 "tasks_done": sum(t.terminal for t in self.tasks),
             },
-            "failures": [{"path": p, "reason": o.reason, "attempts": o.attempts}
-                         for p, o in outcomes.items() if o.status == "failed"],
-            "dead_letter": [{"path": p, "reason": o.reason, "attempts": o.attempts}
-                            for p, o in outcomes.items() if o.status == "dead"],
-            "retrying": [{"task": t.number, "attempts": t.attempts, "error": t.error}
-                         for t in self.tasks if t.error and not t.terminal],
-            "access": {"acl": list(self.job.grant.acl), "public": self.job.grant.public,
-                       "tags": list(self.job.grant.tags)},
+            "failures": [
+                {"path": p, "reason": o.reason, "attempts": o.attempts}
+                for p, o in outcomes.items()
+                if o.status == "failed"
+            ],
+            "dead_letter": [
+                {"path": p, "reason": o.reason, "attempts": o.attempts}
+                for p, o in outcomes.items()
+                if o.status == "dead"
+            ],
+            "retrying": [
+                {"task": t.number, "attempts": t.attempts, "error": t.error}
+                for t in self.tasks
+                if t.error and not t.terminal
+            ],
+            "access": {
+                "acl": list(self.job.grant.acl),
+                "public": self.job.grant.public,
+                "tags": list(self.job.grant.tags),
+            },
             "timings": {
                 "created_at": _iso(self.job.created_at),
                 "started_at": _iso(min(starts)) if starts else None,
@@ -256,7 +268,7 @@ class MemoryJobStore:
         with self._lock:
             self._jobs[job.job_id] = job
             self._tasks[job.job_id] = {t.number: t.to_json() for t in tasks}
-            for old in sorted(self._jobs.values(), key=lambda j: j.created_at)[:-self.keep]:
+            for old in sorted(self._jobs.values(), key=lambda j: j.created_at)[: -self.keep]:
                 del self._jobs[old.job_id], self._tasks[old.job_id]
 
     def job(self, job_id: str) -> Job | None:
@@ -303,14 +315,17 @@ class MemoryJobStore:
 
     def running(self) -> list[tuple[str, int]]:
         with self._lock:
-            return [(j, n) for j, tasks in self._tasks.items() for n, t in tasks.items()
-                    if TaskRecord.from_json(t).state is TaskState.RUNNING]
+            return [
+                (j, n)
+                for j, tasks in self._tasks.items()
+                for n, t in tasks.items()
+                if TaskRecord.from_json(t).state is TaskState.RUNNING
+            ]
 
     def leased(self, job_id: str, number: int) -> bool:
         with self._lock:
             holder = self._leases.get((job_id, number))
             return bool(holder and holder[1] > time.monotonic())
-
 
     def forget_running(self, job_id: str, number: int) -> None:
         return None  # running tasks are derived from the task records here

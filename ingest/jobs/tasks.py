@@ -33,6 +33,7 @@ from ingest.quarantine import Quarantine
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True)
 class TaskPolicy:
     max_attempts: int = 3  # tries of a task (or of one file) before its files are dead-lettered
@@ -60,23 +61,40 @@ class TaskMetrics:
     """What workers expose to Prometheus (and the in-process queue to the API's /metrics)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.tasks = Counter("docent_ingest_tasks_total", "Indexing task runs by outcome", ["outcome"],
-                             registry=registry)
-        self.seconds = Histogram("docent_ingest_task_seconds", "Time a task run took", registry=registry,
-                                 buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800))
-        self.wait = Histogram("docent_ingest_task_wait_seconds", "Time from submitting a job to a task starting",
-                              registry=registry, buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600))
-        self.documents = Counter("docent_ingest_documents_total", "Documents finished by workers, by status",
-                                 ["status"], registry=registry)
+        self.tasks = Counter(
+            "docent_ingest_tasks_total", "Indexing task runs by outcome", ["outcome"], registry=registry
+        )
+        self.seconds = Histogram(
+            "docent_ingest_task_seconds",
+            "Time a task run took",
+            registry=registry,
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+        )
+        self.wait = Histogram(
+            "docent_ingest_task_wait_seconds",
+            "Time from submitting a job to a task starting",
+            registry=registry,
+            buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600),
+        )
+        self.documents = Counter(
+            "docent_ingest_documents_total", "Documents finished by workers, by status", ["status"], registry=registry
+        )
         self.chunks = Counter("docent_ingest_chunks_total", "Chunks written by workers", registry=registry)
 
 
 class TaskRunner:
     """Runs tasks from `store` with a pipeline per thread (`pipeline()` returns this thread's pipeline)."""
 
-    def __init__(self, store: JobStore, pipeline: Callable[[], IngestPipeline], *, worker_id: str,
-                 policy: TaskPolicy = TaskPolicy(), metrics: TaskMetrics | None = None,
-                 quarantine: Quarantine | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        pipeline: Callable[[], IngestPipeline],
+        *,
+        worker_id: str,
+        policy: TaskPolicy = TaskPolicy(),
+        metrics: TaskMetrics | None = None,
+        quarantine: Quarantine | None = None,
+    ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.worker_id = worker_id
@@ -138,7 +156,7 @@ class TaskRunner:
             transient = self._index(task, job.grant)
         except Cancelled:
             return self._finish(task, TaskState.CANCELLED)
-        except Exception as exc:  # noqa: BLE001 - anything (index down, a bug) is retried, then dead-lettered
+        except Exception as exc:
             return self._failed_attempt(task, exc)
         task.error = None
         retry = [p for p, reason in transient.items() if task.transient.get(p, 0) + 1 < self.policy.max_attempts]
@@ -151,8 +169,9 @@ class TaskRunner:
         if retry:
             task.state, task.queued_at = TaskState.QUEUED, time.time()
             self.store.save_task(task)
-            log.info("task retry job=%s task=%d files=%d reason=transient failures", task.job_id, task.number,
-                     len(retry))
+            log.info(
+                "task retry job=%s task=%d files=%d reason=transient failures", task.job_id, task.number, len(retry)
+            )
             return Retry(self.policy.backoff(max(task.transient[p] for p in retry)))
         return self._finish(task, TaskState.DONE)
 
@@ -166,8 +185,9 @@ class TaskRunner:
             if done.status == "failed" and done.transient:
                 transient[path] = done.reason or ""
             else:
-                self._record(task, path, FileOutcome(done.status, done.chunks, done.reason,
-                                                     task.transient.get(path, 0) + 1))
+                self._record(
+                    task, path, FileOutcome(done.status, done.chunks, done.reason, task.transient.get(path, 0) + 1)
+                )
             self.store.save_task(task)
             job = self.store.job(task.job_id)
             if job is None or job.cancelled:
@@ -188,8 +208,9 @@ class TaskRunner:
                 pipeline.run([Path(path)], acl=grant.acl, public=grant.public, tags=grant.tags, on_file=on_file)
             task.in_flight = None
         elif remaining:
-            pipeline.run([Path(p) for p in remaining], acl=grant.acl, public=grant.public, tags=grant.tags,
-                         on_file=on_file)
+            pipeline.run(
+                [Path(p) for p in remaining], acl=grant.acl, public=grant.public, tags=grant.tags, on_file=on_file
+            )
         return transient
 
     def _record(self, task: TaskRecord, path: str, outcome: FileOutcome) -> None:
@@ -213,15 +234,22 @@ class TaskRunner:
     def _dead_letter_worker_killers(self, task: TaskRecord) -> None:
         for path in task.remaining:
             if task.lost_on.get(path, 0) >= self.policy.max_attempts:
-                self._record(task, path, FileOutcome(
-                    "dead", reason=f"its worker died {task.lost_on[path]} times while indexing it",
-                    attempts=task.lost_on[path]))
+                self._record(
+                    task,
+                    path,
+                    FileOutcome(
+                        "dead",
+                        reason=f"its worker died {task.lost_on[path]} times while indexing it",
+                        attempts=task.lost_on[path],
+                    ),
+                )
 
     def _failed_attempt(self, task: TaskRecord, exc: Exception) -> Retry | None:
         task.failures += 1
         task.error = f"{type(exc).__name__}: {exc}"
-        log.warning("task failed job=%s task=%d attempt=%d error=%s", task.job_id, task.number, task.failures,
-                    task.error)
+        log.warning(
+            "task failed job=%s task=%d attempt=%d error=%s", task.job_id, task.number, task.failures, task.error
+        )
         if task.failures >= self.policy.max_attempts:
             for path in task.remaining:
                 self._record(task, path, FileOutcome("dead", reason=task.error, attempts=task.failures))
@@ -267,7 +295,7 @@ class _Heartbeat:
             try:
                 if not store.lease(job_id, number, worker, policy.lease_s):
                     log.warning("lease lost job=%s task=%d (another worker took the task over)", job_id, number)
-            except Exception as exc:  # noqa: BLE001 - a missed beat is retried on the next one
+            except Exception as exc:
                 log.warning("heartbeat failed job=%s task=%d error=%s", job_id, number, exc)
 
 
@@ -277,8 +305,14 @@ class Reaper:
     Every worker process and the API run one; a task re-queued twice is harmless (the second delivery finds
     the lease held or the task finished)."""
 
-    def __init__(self, store: JobStore, submit: Callable[[str, int], None], *, interval_s: float,
-                 queued_too_long_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        submit: Callable[[str, int], None],
+        *,
+        interval_s: float,
+        queued_too_long_s: float = 3600.0,
+    ) -> None:
         self.store = store
         self.submit = submit
         self.interval_s = interval_s
@@ -309,8 +343,12 @@ class Reaper:
             note_lost_worker(task)
             task.state, task.queued_at = TaskState.QUEUED, time.time()
             self.store.save_task(task)
-            log.warning("task re-queued job=%s task=%d reason=its worker stopped renewing its lease (%s)",
-                        job_id, number, task.worker)
+            log.warning(
+                "task re-queued job=%s task=%d reason=its worker stopped renewing its lease (%s)",
+                job_id,
+                number,
+                task.worker,
+            )
             self.submit(job_id, number)
             requeued += 1
         if time.monotonic() - self._last_queued_check >= min(300.0, self.queued_too_long_s / 4):
@@ -331,8 +369,12 @@ class Reaper:
                 if task.state is TaskState.QUEUED and task.queued_at < cutoff:
                     task.queued_at = time.time()
                     self.store.save_task(task)
-                    log.warning("task re-submitted job=%s task=%d reason=queued for over %.0f s", job.job_id,
-                                task.number, self.queued_too_long_s)
+                    log.warning(
+                        "task re-submitted job=%s task=%d reason=queued for over %.0f s",
+                        job.job_id,
+                        task.number,
+                        self.queued_too_long_s,
+                    )
                     self.submit(job.job_id, task.number)
                     resubmitted += 1
         return resubmitted
@@ -341,5 +383,5 @@ class Reaper:
         while not self._stop.wait(self.interval_s):
             try:
                 self.sweep()
-            except Exception as exc:  # noqa: BLE001 - Redis down: try again on the next sweep
+            except Exception as exc:
                 log.warning("reaper sweep failed error=%s", exc)

@@ -6,24 +6,22 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Literal
-
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 from sse_starlette import ServerSentEvent
 
+from answer.answerer import Answer, AnswerMode, AskRequest, Citation, Delta
+from answer.deadline import AnswerCancelled
+from answer.generation import ChatMessage
 from retrieval.filters import SearchFilters
 from retrieval.passages import Passage
 from retrieval.search import Mode, SearchRequest
-from answer.answerer import Answer, AnswerMode, AskRequest, Citation, Delta
 from serve.api.auth import CallerDep, ServicesDep
 from serve.api.errors import error_of, error_responses
 from serve.api.streaming import AnswerStream
 from serve.api.streaming import event as event_of
-from answer.deadline import AnswerCancelled
-from answer.generation import ChatMessage
 
 router = APIRouter(responses=error_responses(400, 401, 422, 429, 503))
 
@@ -32,8 +30,11 @@ def event_stream(events: dict[str, str] | None, description: str) -> dict[int | 
     """The OpenAPI entry of a 200 that is Server-Sent Events when `stream` is true, and JSON (the route's response
     model) otherwise. `events` maps each event name to the schema of its JSON `data` (under components/schemas,
     added by `serve.app`); None: unnamed events, each `data` a JSON chunk."""
-    event: dict[str, Any] = {"type": "object", "required": ["data"],
-                             "properties": {"data": {"type": "string"}, "id": {"type": "string"}}}
+    event: dict[str, Any] = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"type": "string"}, "id": {"type": "string"}},
+    }
     if events:
         event["properties"]["event"] = {"type": "string", "enum": list(events)}
         event["x-event-data"] = {name: {"$ref": f"#/components/schemas/{schema}"} for name, schema in events.items()}
@@ -185,25 +186,40 @@ def sse(event: str, data: object) -> ServerSentEvent:
 
 @router.post("/v1/search")
 def search(body: SearchBody, who: CallerDep, s: ServicesDep) -> SearchResponse:
-    request = SearchRequest(body.query, who.principal, k=body.k, filters=body.filters.to_search(), mode=body.mode,
-                            neighbours=body.neighbours)
+    request = SearchRequest(
+        body.query,
+        who.principal,
+        k=body.k,
+        filters=body.filters.to_search(),
+        mode=body.mode,
+        neighbours=body.neighbours,
+    )
     began = time.perf_counter()
     result = s.retriever.search(request)
     s.metrics.search.labels(body.mode.value).observe(time.perf_counter() - began)
-    return SearchResponse(query=body.query, language=result.language, passages=result.passages,
-                          timings_ms=result.timings_ms)
+    return SearchResponse(
+        query=body.query, language=result.language, passages=result.passages, timings_ms=result.timings_ms
+    )
 
 
-@router.post("/v1/ask", response_model=AnswerResponse,
-             responses=event_stream(ASK_EVENTS, "the answer (JSON), or with `stream: true` its events"))
+@router.post(
+    "/v1/ask",
+    response_model=AnswerResponse,
+    responses=event_stream(ASK_EVENTS, "the answer (JSON), or with `stream: true` its events"),
+)
 def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> AnswerResponse | AnswerStream:
     """An answer with citations; `stream: true` sends Server-Sent Events: `delta` ({"text"}) as the answer is
     written, then `citations`, then `done` (mode, timings, usage, the final text); or `error`. A client that
     leaves a stream stops its answer: the model is stopped and free for the next question at once."""
     answerer = s.need_answerer()
-    ask_request = AskRequest(body.question, who.principal, body.filters.to_search(),
-                             tuple(ChatMessage(t.role, t.content) for t in body.conversation),
-                             extractive=body.mode == "extractive", caller=who.key_id)
+    ask_request = AskRequest(
+        body.question,
+        who.principal,
+        body.filters.to_search(),
+        tuple(ChatMessage(t.role, t.content) for t in body.conversation),
+        extractive=body.mode == "extractive",
+        caller=who.key_id,
+    )
     request_id = request.state.request_id
     deadline = answerer.deadline()
     if not body.stream:
@@ -223,8 +239,13 @@ def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> Answ
                 yield sse("done", {**final, "request_id": request_id})
         except AnswerCancelled:
             return  # the client left: nobody reads an error event
-        except Exception as exc:  # noqa: BLE001 - the stream has started: the error becomes its last event
+        except Exception as exc:
             yield sse("error", error_of(exc, request_id))
 
-    return AnswerStream(answerer.stream(ask_request, deadline), stream, deadline=deadline, request_id=request_id,
-                        on_abandoned=s.metrics.cancelled.inc)
+    return AnswerStream(
+        answerer.stream(ask_request, deadline),
+        stream,
+        deadline=deadline,
+        request_id=request_id,
+        on_abandoned=s.metrics.cancelled.inc,
+    )

@@ -41,8 +41,11 @@ def bearer_token(header: str) -> str:
 BEARER = HTTPBearer(auto_error=False, description="an API key: `docent keys create`")
 
 
-def current_caller(request: Request, s: Annotated[Services, Depends(services)],
-                   _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> Caller:
+def current_caller(
+    request: Request,
+    s: Annotated[Services, Depends(services)],
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
+) -> Caller:
     """The caller of a request, from its bearer key; without one, public-only access if anonymous mode is on.
 
     Each caller's requests are counted against the rate limit here, after authentication, so a flood of bad

@@ -69,20 +69,30 @@ class ChatBody(BaseModel):
         """The question (the last user message) has the limit of `/v1/ask`'s: refused, never silently cut."""
         asked = next((t.text() for t in reversed(self.messages) if t.role == "user"), "")
         if len(asked) > MAX_QUESTION_CHARS:
-            raise ValueError(f"the question (the last user message) has {len(asked)} characters; "
-                             f"at most {MAX_QUESTION_CHARS}")
+            raise ValueError(
+                f"the question (the last user message) has {len(asked)} characters; at most {MAX_QUESTION_CHARS}"
+            )
         return self
 
     def refuse_unsupported(self) -> None:
         """`ConfigError` (400) naming the first parameter Docent cannot honour; sent as `null` or empty, a
         parameter asks for nothing (SDKs send `tools: []`, `n: 1`)."""
         refuse("n", self.n not in (None, 1), "Docent writes one answer per request: n must be 1")
-        refuse("tools", bool(self.tools) or self.tool_choice not in (None, "none"),
-               "Docent does not call tools: it answers from its documents")
-        refuse("functions", bool(self.functions) or self.function_call not in (None, "none"),
-               "Docent does not call functions: it answers from its documents")
-        refuse("response_format", self.response_format is not None and self.response_format.type != "text",
-               "Docent answers in text (Markdown with citations): response_format must be text")
+        refuse(
+            "tools",
+            bool(self.tools) or self.tool_choice not in (None, "none"),
+            "Docent does not call tools: it answers from its documents",
+        )
+        refuse(
+            "functions",
+            bool(self.functions) or self.function_call not in (None, "none"),
+            "Docent does not call functions: it answers from its documents",
+        )
+        refuse(
+            "response_format",
+            self.response_format is not None and self.response_format.type != "text",
+            "Docent answers in text (Markdown with citations): response_format must be text",
+        )
 
 
 class Model(BaseModel):
@@ -111,8 +121,7 @@ def model(model_id: str, who: CallerDep) -> Model:
     return Model(id=MODEL_ID)
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion,
-             responses=event_stream(None, STREAMED))
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=event_stream(None, STREAMED))
 def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> ChatCompletion | AnswerStream:
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")

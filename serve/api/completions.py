@@ -41,8 +41,11 @@ class CompletionBody(BaseModel):
         """The one prompt, as the question; `ConfigError` (400) for what Docent cannot honour."""
         prompts = [self.prompt] if isinstance(self.prompt, str) else self.prompt
         refuse("prompt", len(prompts) != 1, "Docent answers one prompt per request")
-        refuse("n", self.n not in (None, 1) or self.best_of not in (None, 1),
-               "Docent writes one answer per request: n and best_of must be 1")
+        refuse(
+            "n",
+            self.n not in (None, 1) or self.best_of not in (None, 1),
+            "Docent writes one answer per request: n and best_of must be 1",
+        )
         refuse("echo", bool(self.echo), "Docent does not echo the prompt")
         refuse("suffix", bool(self.suffix), "Docent does not complete text before a suffix")
         if not prompts[0].strip():
@@ -54,15 +57,16 @@ class CompletionBody(BaseModel):
         """Each prompt has the limit of `/v1/ask`'s question (422, as on the other routes): never silently cut."""
         for prompt in [self.prompt] if isinstance(self.prompt, str) else self.prompt:
             if len(prompt) > MAX_QUESTION_CHARS:
-                raise ValueError(f"the prompt (the question) has {len(prompt)} characters; "
-                                 f"at most {MAX_QUESTION_CHARS}")
+                raise ValueError(
+                    f"the prompt (the question) has {len(prompt)} characters; at most {MAX_QUESTION_CHARS}"
+                )
         return self
 
 
-@router.post("/v1/completions", response_model=TextCompletion,
-             responses=event_stream(None, STREAMED))
-def completions(body: CompletionBody, request: Request, who: CallerDep,
-                s: ServicesDep) -> TextCompletion | AnswerStream:
+@router.post("/v1/completions", response_model=TextCompletion, responses=event_stream(None, STREAMED))
+def completions(
+    body: CompletionBody, request: Request, who: CallerDep, s: ServicesDep
+) -> TextCompletion | AnswerStream:
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
     asked = ask_request(body.question(), [], body.filters, who)

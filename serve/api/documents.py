@@ -45,8 +45,9 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-@router.post("/v1/documents", status_code=202,
-             responses={200: {"description": "with `wait`: the job finished within it"}})
+@router.post(
+    "/v1/documents", status_code=202, responses={200: {"description": "with `wait`: the job finished within it"}}
+)
 def upload(
     admin: AdminDep,
     s: ServicesDep,
@@ -66,17 +67,28 @@ def upload(
     grant = _split(acl)
     if not grant and not public:
         raise ConfigError("say who may read the documents: acl (e.g. group:hr) and/or public=true")
-    status, paths = documents.upload([Upload(f.filename or "upload", f.file) for f in files], folder=folder,
-                                     acl=grant, public=public, tags=_split(tags))
+    status, paths = documents.upload(
+        [Upload(f.filename or "upload", f.file) for f in files],
+        folder=folder,
+        acl=grant,
+        public=public,
+        tags=_split(tags),
+    )
     if wait:
         status = s.need_jobs().wait(status.job.job_id, min(wait, s.max_upload_wait_s))
     response.status_code = 200 if status.finished else 202
     response.headers["Location"] = f"/v1/jobs/{status.job.job_id}"
     results = documents.results(status, paths)
     return UploadResponse.model_validate(
-        {"job": status.to_dict(), "documents": [asdict(r) for r in results],
-         **{state: sum(r.status == state for r in results)
-            for state in ("queued", "indexed", "unchanged", "failed", "dead")}})
+        {
+            "job": status.to_dict(),
+            "documents": [asdict(r) for r in results],
+            **{
+                state: sum(r.status == state for r in results)
+                for state in ("queued", "indexed", "unchanged", "failed", "dead")
+            },
+        }
+    )
 
 
 @router.get("/v1/documents")

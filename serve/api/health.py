@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 
+from answer.routing import Tier
 from retrieval.errors import DocentError, ErrorCode
 from serve.api.auth import ServicesDep
 from serve.api.errors import error_responses, respond
-from answer.routing import Tier
 
 router = APIRouter()
 
@@ -54,8 +54,10 @@ def readyz(request: Request, s: ServicesDep) -> JSONResponse:
     if s.answerer is not None and s.answerer.routing:
         # Reported, not required: with a larger tier down, the small model's answers stand.
         small = s.answerer.tiers[0]  # the generator pinged above
-        body["tiers"] = [{"name": small.name, "model": small.generator.model, "status": "ok"},
-                         *(_tier_status(t) for t in s.answerer.tiers[1:])]
+        body["tiers"] = [
+            {"name": small.name, "model": small.generator.model, "status": "ok"},
+            *(_tier_status(t) for t in s.answerer.tiers[1:]),
+        ]
     if s.jobs is not None:
         # Reported, not required: with the queue down, search and answers still work (new jobs get 503).
         try:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -41,8 +39,7 @@ class JobList(BaseModel):
 
 
 @router.get("/v1/jobs")
-def list_jobs(admin: AdminDep, s: ServicesDep,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JobList:
+def list_jobs(admin: AdminDep, s: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JobList:
     """The most recent jobs first, each with its state and progress."""
     return JobList.model_validate({"jobs": [status.to_dict() for status in s.need_jobs().recent(limit)]})
 

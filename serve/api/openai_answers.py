@@ -15,20 +15,19 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel
-
 from sse_starlette import ServerSentEvent
 
-from retrieval.errors import ConfigError
 from answer.answerer import Answer, AskRequest, Citation, Delta
 from answer.deadline import AnswerCancelled
 from answer.generation import ChatMessage
+from retrieval.errors import ConfigError
 from serve.api.answers import Filters
-from serve.presenting import CHAT, sources_block
 from serve.api.auth import Caller
 from serve.api.errors import error_of
 from serve.api.services import Services
 from serve.api.streaming import AnswerStream
 from serve.api.streaming import event as sse_event
+from serve.presenting import CHAT, sources_block
 
 MODEL_ID = "docent"  # the one model /v1/models lists and the completion endpoints answer as
 STREAMED = "the completion (JSON), or with `stream: true` its chunks, each a `data:` event, then `data: [DONE]`"
@@ -91,8 +90,13 @@ def refuse(parameter: str, asked: bool, why: str) -> None:
 
 def ask_request(question: str, earlier: list[tuple[str, str]], filters: Filters, who: Caller) -> AskRequest:
     """The question asked through an OpenAI endpoint, with the earlier (role, text) turns as its conversation."""
-    return AskRequest(question, who.principal, filters.to_search(),
-                      tuple(ChatMessage(role, text) for role, text in earlier), caller=who.key_id)
+    return AskRequest(
+        question,
+        who.principal,
+        filters.to_search(),
+        tuple(ChatMessage(role, text) for role, text in earlier),
+        caller=who.key_id,
+    )
 
 
 def references_block(answer: Answer) -> str:
@@ -103,8 +107,7 @@ def references_block(answer: Answer) -> str:
 
 def extras(answer: Answer, request_id: str) -> dict[str, object]:
     data = answer.to_dict()
-    how = ("mode", "question", "language", "grounded", "cited", "unsupported", "fallback_reason", "timings_ms",
-           "route")
+    how = ("mode", "question", "language", "grounded", "cited", "unsupported", "fallback_reason", "timings_ms", "route")
     return {"sources": data["citations"], "docent": {k: data[k] for k in how} | {"request_id": request_id}}
 
 
@@ -128,13 +131,23 @@ class OpenAIAnswer:
         answerer = self.s.need_answerer()
         deadline = answerer.deadline()
         if stream:
-            return AnswerStream(answerer.stream(asked, deadline), self._events, deadline=deadline,
-                                request_id=self.request_id, on_abandoned=self.s.metrics.cancelled.inc)
+            return AnswerStream(
+                answerer.stream(asked, deadline),
+                self._events,
+                deadline=deadline,
+                request_id=self.request_id,
+                on_abandoned=self.s.metrics.cancelled.inc,
+            )
         answer = answerer.answer(asked, deadline)
         self.s.metrics.record(answer)
         text = answer.text + references_block(answer)
-        whole: dict[str, Any] = {"id": self.id, "created": self.created, "model": MODEL_ID, "usage": usage(answer),
-                                 **extras(answer, self.request_id)}
+        whole: dict[str, Any] = {
+            "id": self.id,
+            "created": self.created,
+            "model": MODEL_ID,
+            "usage": usage(answer),
+            **extras(answer, self.request_id),
+        }
         if self.kind == "chat":
             return ChatCompletion(choices=[ChatChoice(message=Message(content=text))], **whole)
         return TextCompletion(choices=[TextChoice(text=text)], **whole)
@@ -153,8 +166,14 @@ class OpenAIAnswer:
             choice["delta"] = {"content": text} if text else {}  # the last chunk's delta is empty
         else:
             choice["text"] = text or ""
-        data = {"id": self.id, "object": self._object(stream=True), "created": self.created, "model": MODEL_ID,
-                "choices": [choice], **more}
+        data = {
+            "id": self.id,
+            "object": self._object(stream=True),
+            "created": self.created,
+            "model": MODEL_ID,
+            "choices": [choice],
+            **more,
+        }
         return sse_event(json.dumps(data, ensure_ascii=False))
 
     def _events(self, events: Iterator[Delta | Answer]) -> Iterator[ServerSentEvent]:
@@ -172,7 +191,7 @@ class OpenAIAnswer:
                 yield self._chunk("", "stop", usage=usage(event), **extras(event, self.request_id))
         except AnswerCancelled:
             return  # the client left
-        except Exception as exc:  # noqa: BLE001 - the stream has started: the error becomes its last event
+        except Exception as exc:
             yield sse_event(json.dumps(error_of(exc, self.request_id), ensure_ascii=False))
             return
         yield sse_event("[DONE]")

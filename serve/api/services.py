@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from answer.answerer import Answerer
+from answer.generation import Generator
 from ingest.jobs.queue import JobService
 from retrieval.errors import ConfigError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from answer.answerer import Answerer
 from serve.api.observability import Metrics
 from serve.documents import DocumentService
 from serve.stores.feedback import FeedbackStore
-from answer.generation import Generator
 from serve.stores.keys import KeyStore
 from serve.stores.ratelimit import RateLimiter
 

@@ -23,8 +23,8 @@ import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
-from serve.api.errors import error_response
 from answer.deadline import AnswerCancelled, Deadline
+from serve.api.errors import error_response
 
 log = logging.getLogger("docent.api")
 
@@ -44,8 +44,15 @@ class AnswerStream(EventSourceResponse, Generic[T]):
     """`answer`'s items, rendered to events by `render`, sent as Server-Sent Events. When the response ends
     early, `deadline` is cancelled and both iterators are closed; `on_abandoned` is called."""
 
-    def __init__(self, answer: Iterator[T], render: Callable[[Iterator[T]], Iterator[ServerSentEvent]], *,
-                 deadline: Deadline, request_id: str, on_abandoned: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        answer: Iterator[T],
+        render: Callable[[Iterator[T]], Iterator[ServerSentEvent]],
+        *,
+        deadline: Deadline,
+        request_id: str,
+        on_abandoned: Callable[[], None] = lambda: None,
+    ) -> None:
         self._answer = answer
         self._render = render
         self._events: Iterator[ServerSentEvent] = iter(())
@@ -55,8 +62,9 @@ class AnswerStream(EventSourceResponse, Generic[T]):
         self._lock = threading.Lock()  # held while an item is produced: a generator cannot be closed mid-step
         self._closed = False
         self._finished = False
-        super().__init__(self._produce(), ping=PING_S, sep=SEP,
-                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        super().__init__(
+            self._produce(), ping=PING_S, sep=SEP, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     async def _produce(self) -> AsyncIterator[ServerSentEvent]:
         while True:
@@ -77,6 +85,7 @@ class AnswerStream(EventSourceResponse, Generic[T]):
         outcome: list[object] = []
         failure: list[Exception] = []  # raised outside the task group, which would wrap it in an ExceptionGroup
         async with anyio.create_task_group() as watching:
+
             async def watch() -> None:
                 while (await receive())["type"] != "http.disconnect":
                     pass
@@ -85,7 +94,7 @@ class AnswerStream(EventSourceResponse, Generic[T]):
             watching.start_soon(watch)
             try:
                 outcome.append(await anyio.to_thread.run_sync(self._next, self._answer))
-            except Exception as exc:  # noqa: BLE001 - re-raised below, as it is
+            except Exception as exc:
                 failure.append(exc)
             finally:
                 watching.cancel_scope.cancel()
@@ -99,7 +108,7 @@ class AnswerStream(EventSourceResponse, Generic[T]):
                 first = await self._first(receive)
             except AnswerCancelled:
                 return  # the client left before the answer started
-            except Exception as exc:  # noqa: BLE001 - before the response started: an HTTP error
+            except Exception as exc:
                 await error_response(exc, self._request_id)(scope, receive, send)
                 self._finished = True
                 return
@@ -115,8 +124,9 @@ class AnswerStream(EventSourceResponse, Generic[T]):
     def _close(self) -> None:
         """Close the iterators once no item is in progress (the cancelled model finishes its token first)."""
         if not self._lock.acquire(timeout=CLOSE_WAIT_S):
-            log.error("an abandoned answer did not stop within %.0f s; its iterator is left to the collector",
-                      CLOSE_WAIT_S)
+            log.error(
+                "an abandoned answer did not stop within %.0f s; its iterator is left to the collector", CLOSE_WAIT_S
+            )
             return
         try:
             self._closed = True

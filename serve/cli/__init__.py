@@ -47,8 +47,9 @@ COMMANDS = (ingest, sync, worker, search, ask, evaluate, slack, keys, reindex, s
 def parser() -> argparse.ArgumentParser:
     """The whole command line: each command's module adds its parser and sets `func(settings, args) -> int`."""
     top = argparse.ArgumentParser(prog="docent", description="Enterprise document question answering.")
-    top.add_argument("--version", action="version", version=f"docent {_version()}",
-                     help="print Docent's version and exit")
+    top.add_argument(
+        "--version", action="version", version=f"docent {_version()}", help="print Docent's version and exit"
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
@@ -63,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         settings = Settings()
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s",
-                            stream=sys.stderr)
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+        )
         return args.func(settings, args)
     except DocentError as exc:
         print(f"docent: error [{exc.code}]: {exc.message}", file=sys.stderr)
@@ -80,8 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if level.upper() == "DEBUG":
             traceback.print_exc()
         first_line = (str(exc).strip().splitlines() or [""])[0]
-        print(f"docent: internal error ({type(exc).__name__}: {first_line}); run with DOCENT_LOG_LEVEL=DEBUG "
-              "for the traceback", file=sys.stderr)
+        print(
+            f"docent: internal error ({type(exc).__name__}: {first_line}); run with DOCENT_LOG_LEVEL=DEBUG "
+            "for the traceback",
+            file=sys.stderr,
+        )
         return exits.CRASH
 
 

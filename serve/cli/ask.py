@@ -8,9 +8,13 @@ import json
 from serve.cli import exits, options
 from serve.settings import Settings
 
-HOW = {"generated": "written by {model}", "extractive": "quoted from the documents (no model)",
-       "not_found": "not found in the documents", "chat": "a reply without searching",
-       "out_of_scope": "not a question about the documents"}
+HOW = {
+    "generated": "written by {model}",
+    "extractive": "quoted from the documents (no model)",
+    "not_found": "not found in the documents",
+    "chat": "a reply without searching",
+    "out_of_scope": "not a question about the documents",
+}
 
 
 def register(commands: argparse._SubParsersAction) -> None:

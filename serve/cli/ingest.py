@@ -10,8 +10,10 @@ from serve.cli import exits, options
 from serve.cli.queued import run_on_queue, run_on_server
 from serve.settings import Settings
 
-WHEN_LOCKED = ("While `docent serve` owns the index, send it the files: `docent ingest PATH --server URL`, "
-               "or `--queue` with DOCENT_REDIS_URL set")
+WHEN_LOCKED = (
+    "While `docent serve` owns the index, send it the files: `docent ingest PATH --server URL`, "
+    "or `--queue` with DOCENT_REDIS_URL set"
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -21,10 +23,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     ingest.add_argument("--prune", action="store_true", help="remove indexed documents whose files are gone")
     ingest.add_argument("--json", action="store_true", help="print the report as one JSON object")
     where = ingest.add_mutually_exclusive_group()
-    where.add_argument("--queue", action="store_true",
-                       help="submit a job to the workers (DOCENT_REDIS_URL; the files must be on storage they see)")
-    where.add_argument("--server", metavar="URL",
-                       help="upload the files to a running `docent serve` (which owns its index) as a job")
+    where.add_argument(
+        "--queue",
+        action="store_true",
+        help="submit a job to the workers (DOCENT_REDIS_URL; the files must be on storage they see)",
+    )
+    where.add_argument(
+        "--server", metavar="URL", help="upload the files to a running `docent serve` (which owns its index) as a job"
+    )
     ingest.add_argument("--key", help="an admin API key for --server (default: $DOCENT_API_KEY)")
     ingest.add_argument("--no-wait", action="store_true", help="with --queue or --server: print the job id and exit")
     ingest.set_defaults(func=run)
@@ -53,12 +59,20 @@ def run_here(settings: Settings, args: argparse.Namespace) -> int:
             parsers = process.parsers()  # the workers import their parsers while the model loads
             embedder, multilingual, index = process.writer(when_locked=WHEN_LOCKED)
             parsers.wait_ready()
-            pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers,
-                                     multilingual=multilingual)
+            pipeline = make_pipeline(
+                settings, index=index, embedder=embedder, parsers=parsers, multilingual=multilingual
+            )
             pipeline.sparse.start()
         with IngestProgress(console, quiet=args.json) as progress:
-            report = pipeline.run(args.paths, acl=args.acl, public=args.public, tags=args.tag, prune=args.prune,
-                                  on_start=progress.start, on_file=progress.advance)
+            report = pipeline.run(
+                args.paths,
+                acl=args.acl,
+                public=args.public,
+                tags=args.tag,
+                prune=args.prune,
+                on_start=progress.start,
+                on_file=progress.advance,
+            )
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

@@ -28,9 +28,12 @@ def create_key(settings: Settings, args: argparse.Namespace) -> int:
         key, record = process.keys().create(args.user, groups, admin=args.admin)
     user, groups = record.principal.user_id, record.principal.groups
     if args.json:
-        print(json.dumps({"key": key, "key_id": record.key_id, "user": user, "groups": list(groups),
-                          "admin": args.admin}))
+        print(
+            json.dumps({"key": key, "key_id": record.key_id, "user": user, "groups": list(groups), "admin": args.admin})
+        )
     else:
-        print(f"{key}\n(key {record.key_id} for user {user!r}, groups {list(groups)}, admin {args.admin}; "
-              "it is shown only once)")
+        print(
+            f"{key}\n(key {record.key_id} for user {user!r}, groups {list(groups)}, admin {args.admin}; "
+            "it is shown only once)"
+        )
     return exits.OK

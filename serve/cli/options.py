@@ -18,19 +18,26 @@ def add_principal(command: argparse.ArgumentParser, verb: str) -> None:
 
 def add_filters(command: argparse.ArgumentParser) -> None:
     command.add_argument("--prefix", help="only documents under this folder")
-    command.add_argument("--type", action="append", default=[], dest="doc_types",
-                         help="document type, e.g. pdf (repeatable)")
+    command.add_argument(
+        "--type", action="append", default=[], dest="doc_types", help="document type, e.g. pdf (repeatable)"
+    )
     command.add_argument("--lang", action="append", default=[], dest="languages", help="en or zh (repeatable)")
-    command.add_argument("--tag", action="append", default=[], dest="tags",
-                         help="only documents with this tag (repeatable)")
+    command.add_argument(
+        "--tag", action="append", default=[], dest="tags", help="only documents with this tag (repeatable)"
+    )
     command.add_argument("--after", type=iso_date, help="modified on or after (ISO date)")
     command.add_argument("--before", type=iso_date, help="modified on or before (ISO date)")
 
 
 def add_grant(command: argparse.ArgumentParser) -> None:
     """Who may read the documents a command indexes, and their tags."""
-    command.add_argument("--acl", action="append", default=[], metavar="PRINCIPAL",
-                         help="a user or group allowed to read these documents (repeatable)")
+    command.add_argument(
+        "--acl",
+        action="append",
+        default=[],
+        metavar="PRINCIPAL",
+        help="a user or group allowed to read these documents (repeatable)",
+    )
     command.add_argument("--public", action="store_true", help="readable by everyone")
     command.add_argument("--tag", action="append", default=[], metavar="TAG", help="a tag to filter by (repeatable)")
 

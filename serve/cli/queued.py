@@ -15,22 +15,24 @@ from serve.settings import Settings
 
 def run_on_queue(settings: Settings, args: argparse.Namespace, *, kind: str, prune: bool) -> int:
     """Submit a job to the Redis queue; the workers read the files, so they must see the same paths."""
-    from ingest.jobs.store import Grant, JobStatus
     from ingest.jobs.queue import JobService
+    from ingest.jobs.store import Grant, JobStatus
     from serve.components import make_celery_queue, make_job_store
     from serve.progress import JobProgress
 
     if not settings.redis_url:
-        raise ConfigError("--queue needs a queue: set DOCENT_REDIS_URL (or send the files to a running server "
-                          "with --server URL)")
+        raise ConfigError(
+            "--queue needs a queue: set DOCENT_REDIS_URL (or send the files to a running server with --server URL)"
+        )
     store = make_job_store(settings)
     store.ping()
     queue = make_celery_queue(settings)
     try:
         q = settings.queue
         service = JobService(store, queue, task_files=q.task_files, task_mb=q.task_mb, exclude=[settings.data_dir])
-        status: JobStatus = service.submit(args.paths, Grant(tuple(args.acl), args.public, tuple(args.tag)),
-                                           kind=kind, prune=prune)
+        status: JobStatus = service.submit(
+            args.paths, Grant(tuple(args.acl), args.public, tuple(args.tag)), kind=kind, prune=prune
+        )
         console = Console(stderr=True)
         job_id = status.job.job_id
         if args.no_wait:
@@ -54,14 +56,15 @@ def run_on_server(args: argparse.Namespace) -> int:
     if not args.acl and not args.public:
         raise ConfigError("say who may read the documents: --acl PRINCIPAL and/or --public")
     if args.prune:
-        raise ConfigError("--prune needs the server to see the folder: use `docent sync SOURCE --queue`, or "
-                          "delete documents with DELETE /v1/documents/{id}")
+        raise ConfigError(
+            "--prune needs the server to see the folder: use `docent sync SOURCE --queue`, or "
+            "delete documents with DELETE /v1/documents/{id}"
+        )
     console = Console(stderr=True)
     batches = upload_batches(args.paths)
     with UploadClient(args.server, key) as client:
         job_ids = client.upload(batches, acl=args.acl, public=args.public, tags=args.tag)
-        console.print(f"uploaded {sum(map(len, batches.values()))} files to {client.base_url} "
-                      f"as {len(job_ids)} job(s)")
+        console.print(f"uploaded {sum(map(len, batches.values()))} files to {client.base_url} as {len(job_ids)} job(s)")
         if args.no_wait:
             print("\n".join(job_ids))
             return exits.OK

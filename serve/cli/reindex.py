@@ -8,10 +8,16 @@ from serve.settings import Settings
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    reindex = commands.add_parser("reindex", help="rebuild the index into a new version with the current settings, "
-                                                  "then switch to it (the current version serves meanwhile)")
-    reindex.add_argument("--server", metavar="URL", help="list the documents through a running `docent serve` "
-                                                         "(needed while it owns the embedded index)")
+    reindex = commands.add_parser(
+        "reindex",
+        help="rebuild the index into a new version with the current settings, "
+        "then switch to it (the current version serves meanwhile)",
+    )
+    reindex.add_argument(
+        "--server",
+        metavar="URL",
+        help="list the documents through a running `docent serve` (needed while it owns the embedded index)",
+    )
     reindex.add_argument("--key", help="an admin API key for --server (default: $DOCENT_API_KEY)")
     reindex.add_argument("--force", action="store_true", help="switch even if the new version has fewer documents")
     reindex.add_argument("--drop-old", action="store_true", help="delete the previous version after the switch")

@@ -18,8 +18,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     search.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
     options.add_principal(search, "search")
     options.add_filters(search)
-    search.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.HYBRID.value,
-                        help="dense, sparse, hybrid (default) or rerank (needs DOCENT_RETRIEVAL__RERANK_MODEL)")
+    search.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.HYBRID.value,
+        help="dense, sparse, hybrid (default) or rerank (needs DOCENT_RETRIEVAL__RERANK_MODEL)",
+    )
     search.add_argument("--neighbours", type=int, help="chunks to add on each side of a hit")
     search.add_argument("--json", action="store_true", help="print passages as a JSON list")
     search.set_defaults(func=run)
@@ -34,8 +38,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError("--mode rerank needs a cross-encoder: set DOCENT_RETRIEVAL__RERANK_MODEL")
     with command(settings) as process:
         _, retriever = process.retriever(rerank=mode is Mode.RERANK)
-        request = SearchRequest(args.query, options.access(args), k=args.k, filters=options.filters(args), mode=mode,
-                                neighbours=args.neighbours)
+        request = SearchRequest(
+            args.query,
+            options.access(args),
+            k=args.k,
+            filters=options.filters(args),
+            mode=mode,
+            neighbours=args.neighbours,
+        )
         passages = retriever.search(request).passages
     if args.json:
         print(json.dumps([asdict(p) for p in passages], ensure_ascii=False))

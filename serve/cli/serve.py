@@ -22,7 +22,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from serve.composition import api_server
 
     with api_server(settings) as server:
-        print(f"docent: serving http://{args.host}:{args.port} (API docs at /docs; generator: {server.model}; "
-              f"anonymous access: {'on' if settings.auth.anonymous else 'off'})", file=sys.stderr, flush=True)
+        print(
+            f"docent: serving http://{args.host}:{args.port} (API docs at /docs; generator: {server.model}; "
+            f"anonymous access: {'on' if settings.auth.anonymous else 'off'})",
+            file=sys.stderr,
+            flush=True,
+        )
         uvicorn.run(server.app, host=args.host, port=args.port, log_level=settings.log_level.lower())
     return exits.OK

@@ -20,8 +20,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from serve.composition import worker
 
     with worker(settings, concurrency=args.concurrency) as started:
-        print(f"docent: worker {worker_id()} ready (concurrency {started.concurrency}; metrics on "
-              f":{settings.queue.metrics_port})", file=sys.stderr, flush=True)
-        started.queue.run_worker(started.runner, concurrency=started.concurrency,
-                                 loglevel=settings.log_level.upper())
+        print(
+            f"docent: worker {worker_id()} ready (concurrency {started.concurrency}; metrics on "
+            f":{settings.queue.metrics_port})",
+            file=sys.stderr,
+            flush=True,
+        )
+        started.queue.run_worker(started.runner, concurrency=started.concurrency, loglevel=settings.log_level.upper())
     return exits.OK

@@ -29,12 +29,23 @@ class FeedbackStore:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
-    def record_answer(self, answer_id: str, *, question: str, answer: str, mode: str, sources: list[dict],
-                      user: str, channel: str) -> None:
+    def record_answer(
+        self, answer_id: str, *, question: str, answer: str, mode: str, sources: list[dict], user: str, channel: str
+    ) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (answer_id, question, answer, mode, json.dumps(sources, ensure_ascii=False), user,
-                              channel, time.time()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    answer_id,
+                    question,
+                    answer,
+                    mode,
+                    json.dumps(sources, ensure_ascii=False),
+                    user,
+                    channel,
+                    time.time(),
+                ),
+            )
 
     def vote(self, answer_id: str, *, user: str, vote: str) -> bool:
         """Record (or change) `user`'s vote, "up" or "down"; False when the answer is unknown."""
@@ -52,10 +63,23 @@ class FeedbackStore:
             rows = self._db.execute(
                 "SELECT a.answer_id, a.question, a.answer, a.mode, a.sources, a.user, a.channel, v.user, v.vote,"
                 " v.voted_at FROM votes v JOIN answers a USING (answer_id) ORDER BY v.voted_at DESC LIMIT ?",
-                (limit,)).fetchall()
-        return [{"answer_id": r[0], "question": r[1], "answer": r[2], "mode": r[3], "sources": json.loads(r[4]),
-                 "asked_by": r[5], "channel": r[6], "user": r[7], "vote": r[8],
-                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r[9]))} for r in rows]
+                (limit,),
+            ).fetchall()
+        return [
+            {
+                "answer_id": r[0],
+                "question": r[1],
+                "answer": r[2],
+                "mode": r[3],
+                "sources": json.loads(r[4]),
+                "asked_by": r[5],
+                "channel": r[6],
+                "user": r[7],
+                "vote": r[8],
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r[9])),
+            }
+            for r in rows
+        ]
 
     def close(self) -> None:
         self._db.close()

@@ -65,8 +65,14 @@ class KeyStore:
         with closing(self._connect()) as db, db:
             db.execute(
                 "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?)",
-                (record.key_id, _digest(key), principal.user_id, ",".join(principal.groups), int(admin),
-                 datetime.now(UTC).isoformat()),
+                (
+                    record.key_id,
+                    _digest(key),
+                    principal.user_id,
+                    ",".join(principal.groups),
+                    int(admin),
+                    datetime.now(UTC).isoformat(),
+                ),
             )
         return key, record
 

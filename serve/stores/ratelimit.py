@@ -15,7 +15,7 @@ from retrieval.errors import RateLimitedError
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, burst: int, *, clock=time.monotonic, max_callers: int = 100_000) -> None:  # noqa: ANN001
+    def __init__(self, per_minute: int, burst: int, *, clock=time.monotonic, max_callers: int = 100_000) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.clock = clock
@@ -32,8 +32,11 @@ class RateLimiter:
             if tokens < 1.0:
                 self._buckets[caller] = (tokens, now)
                 retry_after = max(1, math.ceil((1.0 - tokens) / self.rate))
-                raise RateLimitedError(f"rate limit exceeded: at most {self.rate * 60:.0f} requests a minute "
-                                       f"(bursts of {self.burst:.0f}); retry in {retry_after} s", retry_after)
+                raise RateLimitedError(
+                    f"rate limit exceeded: at most {self.rate * 60:.0f} requests a minute "
+                    f"(bursts of {self.burst:.0f}); retry in {retry_after} s",
+                    retry_after,
+                )
             if len(self._buckets) >= self.max_callers and caller not in self._buckets:
                 self._forget_full(now)
             self._buckets[caller] = (tokens - 1.0, now)

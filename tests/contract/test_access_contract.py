@@ -14,7 +14,9 @@ from retrieval.index import DENSE_MULTI, Fusion, IndexQuery
 from retrieval.models import Chunk, DocumentMeta, IndexedChunk, IndexSpec, point_id
 from tests.contract.test_index_contract import DIM, SPARSE, backend, open_index  # noqa: F401 - fixture
 
-SPEC = IndexSpec(collection="access", model="test-model", dense_size=DIM, multilingual_model="test-multilingual", multilingual_size=4)
+SPEC = IndexSpec(
+    collection="access", model="test-model", dense_size=DIM, multilingual_model="test-multilingual", multilingual_size=4
+)
 ALICE = Principal("alice", ("group:eng",))
 BOB = Principal("bob", ("group:sales",))
 
@@ -24,23 +26,48 @@ def unit(seed: int, dim: int = DIM) -> np.ndarray:
     return vec / np.linalg.norm(vec)
 
 
-def document(doc_id: str, texts: list[str], *, acl=(), public=False, source=None, doc_type="txt", tags=(),
-             modified=datetime(2026, 1, 1, tzinfo=UTC), language="en", vectors=None, multilingual=None) -> list[IndexedChunk]:
+def document(
+    doc_id: str,
+    texts: list[str],
+    *,
+    acl=(),
+    public=False,
+    source=None,
+    doc_type="txt",
+    tags=(),
+    modified=datetime(2026, 1, 1, tzinfo=UTC),
+    language="en",
+    vectors=None,
+    multilingual=None,
+) -> list[IndexedChunk]:
     meta = DocumentMeta(
-        document_id=doc_id, source=source or f"/docs/{doc_id}.txt", title=doc_id, doc_type=doc_type,
-        content_hash="h", revision="r1", modified_at=modified, ingested_at=modified, acl=tuple(acl), public=public,
-        chunk_count=len(texts), tags=tuple(tags),
+        document_id=doc_id,
+        source=source or f"/docs/{doc_id}.txt",
+        title=doc_id,
+        doc_type=doc_type,
+        content_hash="h",
+        revision="r1",
+        modified_at=modified,
+        ingested_at=modified,
+        acl=tuple(acl),
+        public=public,
+        chunk_count=len(texts),
+        tags=tuple(tags),
     )
     return [
-        IndexedChunk(meta, Chunk(n, text, language=language),
-                     (vectors[n] if vectors is not None else unit(hash((doc_id, n)) % 2**32)).tolist(),
-                     SPARSE.encode_document(text), None if multilingual is None else multilingual.tolist())
+        IndexedChunk(
+            meta,
+            Chunk(n, text, language=language),
+            (vectors[n] if vectors is not None else unit(hash((doc_id, n)) % 2**32)).tolist(),
+            SPARSE.encode_document(text),
+            None if multilingual is None else multilingual.tolist(),
+        )
         for n, text in enumerate(texts)
     ]
 
 
 @pytest.fixture
-def index(backend):  # noqa: F811 - the parametrized backend fixture
+def index(backend):
     index = open_index(backend, SPEC)
     yield index
     index.close()
@@ -96,7 +123,9 @@ def test_public_and_missing_acl_rules(two_teams):
     assert no_groups == {"holidays"}
     everything = {h.document_id for h in search(two_teams, "release train", ALL_ACCESS)}
     assert "orphan" in everything  # only administrative access sees a document without an ACL
-    assert all("orphan" not in {h.document_id for h in search(two_teams, "orphan", p)} for p in (ALICE, BOB, PUBLIC_ONLY))
+    assert all(
+        "orphan" not in {h.document_id for h in search(two_teams, "orphan", p)} for p in (ALICE, BOB, PUBLIC_ONLY)
+    )
 
 
 def test_filters_only_narrow_access(two_teams):
@@ -112,12 +141,23 @@ def test_forbidden_global_top_still_gives_k_results(index):
     Every prefetch is only 100 deep, so a filter applied after retrieval would return nothing."""
     target = unit(42)
     for i in range(300):
-        add(index, document(f"secret-{i}", ["quarterly revenue forecast for the board"], acl=["group:board"],
-                            vectors=[target]))
+        add(
+            index,
+            document(
+                f"secret-{i}", ["quarterly revenue forecast for the board"], acl=["group:board"], vectors=[target]
+            ),
+        )
     for i in range(5):
         near = target + 0.9 * unit(100 + i)
-        add(index, document(f"open-{i}", [f"team lunch forecast number {i}"], acl=["group:eng"],
-                            vectors=[near / np.linalg.norm(near)]))
+        add(
+            index,
+            document(
+                f"open-{i}",
+                [f"team lunch forecast number {i}"],
+                acl=["group:eng"],
+                vectors=[near / np.linalg.norm(near)],
+            ),
+        )
     for mode in ("dense", "sparse", "hybrid"):
         hits = search(index, "quarterly revenue forecast", ALICE, mode=mode, limit=5, vector=target)
         assert sorted(h.document_id for h in hits) == [f"open-{i}" for i in range(5)], mode
@@ -125,15 +165,47 @@ def test_forbidden_global_top_still_gives_k_results(index):
 
 
 def test_metadata_filters(index):
-    add(index, document("hr-2024", ["leave policy for staff"], public=True, source="/corp/hr/leave.pdf",
-                        doc_type="pdf", tags=["policy"], modified=datetime(2024, 3, 1, tzinfo=UTC)))
-    add(index, document("hr-2026", ["leave policy update"], public=True, source="/corp/hr/2026/update.docx",
-                        doc_type="docx", tags=["policy", "2026"], modified=datetime(2026, 2, 1, tzinfo=UTC)))
-    add(index, document("it-zh", ["请假 政策 leave policy 中文"], public=True, source="/corp/hr-archive/zh.md",
-                        doc_type="md", language="zh", modified=datetime(2025, 6, 1, tzinfo=UTC)))
+    add(
+        index,
+        document(
+            "hr-2024",
+            ["leave policy for staff"],
+            public=True,
+            source="/corp/hr/leave.pdf",
+            doc_type="pdf",
+            tags=["policy"],
+            modified=datetime(2024, 3, 1, tzinfo=UTC),
+        ),
+    )
+    add(
+        index,
+        document(
+            "hr-2026",
+            ["leave policy update"],
+            public=True,
+            source="/corp/hr/2026/update.docx",
+            doc_type="docx",
+            tags=["policy", "2026"],
+            modified=datetime(2026, 2, 1, tzinfo=UTC),
+        ),
+    )
+    add(
+        index,
+        document(
+            "it-zh",
+            ["请假 政策 leave policy 中文"],
+            public=True,
+            source="/corp/hr-archive/zh.md",
+            doc_type="md",
+            language="zh",
+            modified=datetime(2025, 6, 1, tzinfo=UTC),
+        ),
+    )
 
     def ids(**filters):
-        return sorted(h.document_id for h in search(index, "leave policy", PUBLIC_ONLY, filters=SearchFilters(**filters)))
+        return sorted(
+            h.document_id for h in search(index, "leave policy", PUBLIC_ONLY, filters=SearchFilters(**filters))
+        )
 
     assert ids() == ["hr-2024", "hr-2026", "it-zh"]
     assert ids(source_prefix="/corp/hr") == ["hr-2024", "hr-2026"]  # a folder, not a string prefix of "hr-archive"

@@ -15,23 +15,25 @@ from answer.deadline import AnswerCancelled, Deadline
 from answer.generation import ChatMessage, Generator, OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from retrieval.errors import GeneratorTimeoutError
-from tests.support.openai_stub import OpenAIStub
 from tests.support.fakes import ScriptedGenerator
+from tests.support.openai_stub import OpenAIStub
 
 QUESTION = [ChatMessage("system", "You answer in one short sentence."), ChatMessage("user", "What colour is the sky?")]
 REPLY = "The sky is blue on a clear day, because air scatters blue light the most."
 
 
-@pytest.fixture(scope="module", params=["scripted", "openai-compatible",
-                                       pytest.param("llama.cpp", marks=pytest.mark.slow)])
+@pytest.fixture(
+    scope="module", params=["scripted", "openai-compatible", pytest.param("llama.cpp", marks=pytest.mark.slow)]
+)
 def generator(request) -> Iterator[Generator]:
     if request.param == "scripted":
         yield ScriptedGenerator(REPLY)
     elif request.param == "openai-compatible":
         with OpenAIStub() as stub:
             stub.script.reply = lambda messages: REPLY
-            client = OpenAICompatibleGenerator(stub.url, "stub-model", connect_timeout_s=1, read_timeout_s=10,
-                                               retries=0, context_length=4096)
+            client = OpenAICompatibleGenerator(
+                stub.url, "stub-model", connect_timeout_s=1, read_timeout_s=10, retries=0, context_length=4096
+            )
             yield client
             client.close()
     else:

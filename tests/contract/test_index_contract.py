@@ -89,7 +89,9 @@ def test_shrinking_document_leaves_exactly_the_new_chunks(index):
     assert index.count("doc-a") == 6
     state = index.document_state("doc-a")
     assert state is not None and state.revision == "r2" and state.complete
-    hits = index.search(IndexQuery(20, np.ones(DIM, dtype=np.float32) / np.sqrt(DIM), SPARSE.encode_query("chunk"), candidates=50))
+    hits = index.search(
+        IndexQuery(20, np.ones(DIM, dtype=np.float32) / np.sqrt(DIM), SPARSE.encode_query("chunk"), candidates=50)
+    )
     assert sorted(h.text for h in hits) == sorted(f"new chunk {i}" for i in range(6))
 
 
@@ -137,7 +139,9 @@ def test_hybrid_search_finds_exact_terms(index):
 def test_search_with_stopword_only_query_uses_dense_alone(index):
     chunks = make_chunks("doc-a", "r1", ["some text"])
     index.replace_document("doc-a", "r1", chunks)
-    hits = index.search(IndexQuery(1, np.asarray(chunks[0].dense, dtype=np.float32), SPARSE.encode_query("the of and"), candidates=5))
+    hits = index.search(
+        IndexQuery(1, np.asarray(chunks[0].dense, dtype=np.float32), SPARSE.encode_query("the of and"), candidates=5)
+    )
     assert [h.document_id for h in hits] == ["doc-a"]
 
 
@@ -174,18 +178,22 @@ def test_grants_give_each_documents_source_and_access(index):
     index.replace_document("doc-b", "r1", make_chunks("doc-b", "r1", ["three"]))
     grants = {g.document_id: g for g in index.grants()}
     assert set(grants) == {"doc-a", "doc-b"}
-    assert (grants["doc-a"].source, grants["doc-a"].acl, grants["doc-a"].tags) == ("/docs/a.txt", ("group:hr",), ("policy",))
+    assert (grants["doc-a"].source, grants["doc-a"].acl, grants["doc-a"].tags) == (
+        "/docs/a.txt",
+        ("group:hr",),
+        ("policy",),
+    )
     assert not grants["doc-a"].public
 
 
 def test_a_serving_index_follows_the_pointer_to_a_version_with_its_settings(backend, monkeypatch):
     """Version 2 is built beside version 1; after the switch, an index that follows the pointer serves version 2
     within a second, and it goes back as fast; a version built with other settings is not followed."""
-    from ingest.reindex import EdgeVersions, ServerVersions
     from qdrant_client import QdrantClient
 
     import retrieval.edge_index as edge_module
     import retrieval.qdrant_index as server_module
+    from ingest.reindex import EdgeVersions, ServerVersions
 
     monkeypatch.setattr(edge_module, "FOLLOW_EVERY_S", 0.0)
     monkeypatch.setattr(server_module, "FOLLOW_EVERY_S", 0.0)
@@ -193,7 +201,9 @@ def test_a_serving_index_follows_the_pointer_to_a_version_with_its_settings(back
     client = QdrantClient(":memory:") if kind == "memory" else None
 
     def opened(spec=SPEC, **kwargs):
-        index = EdgeIndex(tmp_path, spec, **kwargs) if kind == "edge" else QdrantServerIndex(spec, client=client, **kwargs)
+        index = (
+            EdgeIndex(tmp_path, spec, **kwargs) if kind == "edge" else QdrantServerIndex(spec, client=client, **kwargs)
+        )
         index.start()
         return index
 
@@ -228,7 +238,9 @@ def test_a_serving_index_follows_the_pointer_to_a_version_with_its_settings(back
 
 def test_optimize_keeps_every_point_and_the_ranking(index):
     for d in range(30):
-        index.replace_document(f"doc-{d}", "r1", make_chunks(f"doc-{d}", "r1", [f"text {d} part {i}" for i in range(5)]))
+        index.replace_document(
+            f"doc-{d}", "r1", make_chunks(f"doc-{d}", "r1", [f"text {d} part {i}" for i in range(5)])
+        )
     query = IndexQuery(10, np.ones(DIM, dtype=np.float32) / np.sqrt(DIM), SPARSE.encode_query("text 7 part"))
     before = index.search(query)
     index.optimize()

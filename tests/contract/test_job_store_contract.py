@@ -34,10 +34,19 @@ def make_store(request):
 
 
 def new_job(store: JobStore, job_id: str, *, files: int = 3, created_at: float | None = None) -> Job:
-    job = Job(job_id, "ingest", Grant(acl=("group:hr",), tags=("policy",)), total_files=files, tasks=2,
-              created_at=created_at or time.time(), label="/share")
-    tasks = [TaskRecord(job_id, 0, [f"/share/{n}.md" for n in range(files - 1)]),
-             TaskRecord(job_id, 1, [f"/share/{files - 1}.md"])]
+    job = Job(
+        job_id,
+        "ingest",
+        Grant(acl=("group:hr",), tags=("policy",)),
+        total_files=files,
+        tasks=2,
+        created_at=created_at or time.time(),
+        label="/share",
+    )
+    tasks = [
+        TaskRecord(job_id, 0, [f"/share/{n}.md" for n in range(files - 1)]),
+        TaskRecord(job_id, 1, [f"/share/{files - 1}.md"]),
+    ]
     store.create(job, tasks)
     return job
 

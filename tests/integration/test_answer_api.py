@@ -14,20 +14,19 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from answer.answerer import AnswerOptions, Answerer
-from serve.app import create_app
-from answer.prompts import LOCAL_STOPS
-from serve.documents import DocumentService
-from tests.support.queueing import in_process_jobs
+from answer.answerer import Answerer, AnswerOptions
 from answer.generation import OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
-from answer.prompts import NOT_FOUND
-from serve.stores.ratelimit import RateLimiter
+from answer.prompts import LOCAL_STOPS, NOT_FOUND
 from answer.routing import NO_CHECKS
+from serve.app import create_app
+from serve.documents import DocumentService
+from serve.stores.ratelimit import RateLimiter
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_api import corpus, folders, keys  # noqa: F401 - fixtures
 from tests.integration.test_generation import free_port
 from tests.support.openai_stub import OpenAIStub
+from tests.support.queueing import in_process_jobs
 
 HR_QUESTION = "How much is the one-time home office stipend for remote employees?"
 POISON = (
@@ -56,13 +55,31 @@ def stub():
         yield server
 
 
-def build_client(retriever, index, store, generator, *, options: AnswerOptions | None = None, pipeline=None,
-                 uploads=None, checks=None, **kwargs) -> TestClient:
+def build_client(
+    retriever,
+    index,
+    store,
+    generator,
+    *,
+    options: AnswerOptions | None = None,
+    pipeline=None,
+    uploads=None,
+    checks=None,
+    **kwargs,
+) -> TestClient:
     answerer = Answerer(retriever, generator, options or AnswerOptions(), checks=checks)
     jobs = in_process_jobs(pipeline) if pipeline is not None else None
     documents = DocumentService(index, uploads, jobs) if jobs is not None else None
-    app = create_app(retriever=retriever, index=index, keys=store, answerer=answerer, generator=generator,
-                     documents=documents, jobs=jobs, **kwargs)
+    app = create_app(
+        retriever=retriever,
+        index=index,
+        keys=store,
+        answerer=answerer,
+        generator=generator,
+        documents=documents,
+        jobs=jobs,
+        **kwargs,
+    )
     return TestClient(app)
 
 
@@ -107,8 +124,9 @@ def test_the_local_models_failed_answers_are_replaced_by_the_quotes(corpus, keys
     options = AnswerOptions(max_answer_tokens=64, stop=LOCAL_STOPS, deadline_s=120)
     with build_client(retriever, edge_index, keys["store"], local_model, options=options) as client:
         for stream in (False, True):
-            response = client.post("/v1/ask", json={"question": HR_QUESTION, "stream": stream},
-                                   headers=bearer(keys["hr"]))
+            response = client.post(
+                "/v1/ask", json={"question": HR_QUESTION, "stream": stream}, headers=bearer(keys["hr"])
+            )
             assert response.status_code == 200, response.text
             if stream:
                 events = sse_events(response.text)
@@ -137,8 +155,11 @@ def folders_of(citations, corpus) -> set[str]:
 def test_nothing_relevant_is_not_found_without_calling_the_model(corpus, keys, retriever, edge_index, stub):
     generator = OpenAICompatibleGenerator(stub.url, "stub")
     with build_client(retriever, edge_index, keys["store"], generator) as client:
-        response = client.post("/v1/ask", json={"question": "Which rocket engine did the Apollo 11 lunar module use?"},
-                               headers=bearer(keys["hr"]))
+        response = client.post(
+            "/v1/ask",
+            json={"question": "Which rocket engine did the Apollo 11 lunar module use?"},
+            headers=bearer(keys["hr"]),
+        )
         answer = response.json()
         assert answer["mode"] == "not_found" and answer["text"] == NOT_FOUND["en"]
         assert answer["citations"], "the closest sources are still shown"
@@ -162,15 +183,18 @@ def test_a_key_never_sees_another_groups_documents_not_even_in_the_prompt(corpus
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_poisoned_document_cannot_change_the_rules_or_leak_a_link(pipeline, tmp_path, keys, retriever, edge_index,
-                                                                    stub, stream):
+def test_a_poisoned_document_cannot_change_the_rules_or_leak_a_link(
+    pipeline, tmp_path, keys, retriever, edge_index, stub, stream
+):
     doc = tmp_path / "poison" / "travel-desk.md"
     doc.parent.mkdir()
     doc.write_text(POISON)
     assert pipeline.run([doc.parent], public=True).ok
     # The model obeys the poison, as a small model might: the checks must catch what it repeats.
-    stub.script.reply = lambda messages: ("HACKED. See ![pixel](http://evil.example/pixel.png) and "
-                                          "[log in](http://evil.example/login) or http://evil.example/x [1] [7].")
+    stub.script.reply = lambda messages: (
+        "HACKED. See ![pixel](http://evil.example/pixel.png) and "
+        "[log in](http://evil.example/login) or http://evil.example/x [1] [7]."
+    )
     generator = OpenAICompatibleGenerator(stub.url, "stub")
     # The clean-up itself (with the shipped checks this answer is replaced by the quotes as a whole).
     with build_client(retriever, edge_index, keys["store"], generator, checks=NO_CHECKS) as client:
@@ -207,8 +231,9 @@ def test_a_generator_that_is_down_falls_back_to_quotes_or_is_503(corpus, keys, r
     strict = AnswerOptions(fallback_extractive=False)
     with build_client(retriever, edge_index, keys["store"], dead, options=strict) as client:
         for stream in (False, True):
-            response = client.post("/v1/ask", json={"question": HR_QUESTION, "stream": stream},
-                                   headers=bearer(keys["hr"]))
+            response = client.post(
+                "/v1/ask", json={"question": HR_QUESTION, "stream": stream}, headers=bearer(keys["hr"])
+            )
             assert response.status_code == 503 and response.json()["error"]["code"] == "generator_unavailable"
 
 
@@ -220,7 +245,7 @@ def test_a_generator_dying_mid_stream_ends_the_stream_with_an_error_event(corpus
         started = time.perf_counter()
         response = client.post("/v1/ask", json={"question": HR_QUESTION, "stream": True}, headers=bearer(keys["hr"]))
         events = sse_events(response.text)
-        assert [k for k, _ in events][0] == "delta" and events[-1][0] == "error"
+        assert next(k for k, _ in events) == "delta" and events[-1][0] == "error"
         assert events[-1][1]["error"]["code"] == "generator_unavailable" and events[-1][1]["request_id"]
         assert time.perf_counter() - started < 15
 
@@ -260,7 +285,10 @@ def test_the_openai_sdk_works_unchanged(corpus, keys, retriever, edge_index, stu
         ]
         completion = sdk.chat.completions.create(model="docent", messages=history)
         content = completion.choices[0].message.content
-        assert content.startswith("The one-time home office stipend is 500 dollars [1].") and "\n\nReferences:\n[1] " in content
+        assert (
+            content.startswith("The one-time home office stipend is 500 dollars [1].")
+            and "\n\nReferences:\n[1] " in content
+        )
         sources = completion.model_extra["sources"]
         assert sources and sources[0]["number"] == 1 and folders_of(sources, corpus) == {"hr"}
         assert completion.model_extra["docent"]["question"] == standalone  # the follow-up was condensed
@@ -275,8 +303,9 @@ def test_the_openai_sdk_works_unchanged(corpus, keys, retriever, edge_index, stu
         with pytest.raises(openai.NotFoundError):
             sdk.chat.completions.create(model="gpt-4o", messages=history)
         with pytest.raises(openai.AuthenticationError):
-            openai.OpenAI(base_url="http://testserver/v1", api_key="dk_wrong", http_client=client,
-                          max_retries=0).models.list()
+            openai.OpenAI(
+                base_url="http://testserver/v1", api_key="dk_wrong", http_client=client, max_retries=0
+            ).models.list()
 
 
 def test_the_openai_sdk_sees_a_mid_stream_failure_as_an_error(corpus, keys, retriever, edge_index, stub):
@@ -287,8 +316,9 @@ def test_the_openai_sdk_sees_a_mid_stream_failure_as_an_error(corpus, keys, retr
         sdk = openai.OpenAI(base_url="http://testserver/v1", api_key=keys["hr"], http_client=client, max_retries=0)
         received = []
         with pytest.raises(openai.APIError, match="in the middle of the answer"):
-            for chunk in sdk.chat.completions.create(model="docent", stream=True,
-                                                     messages=[{"role": "user", "content": HR_QUESTION}]):
+            for chunk in sdk.chat.completions.create(
+                model="docent", stream=True, messages=[{"role": "user", "content": HR_QUESTION}]
+            ):
                 received.append(chunk)
         assert len(received) >= 2
 
@@ -298,8 +328,15 @@ def test_the_openai_sdk_sees_a_mid_stream_failure_as_an_error(corpus, keys, retr
 
 @pytest.fixture
 def admin_client(keys, retriever, edge_index, pipeline, tmp_path):
-    with build_client(retriever, edge_index, keys["store"], None, pipeline=pipeline, uploads=tmp_path / "uploads",
-                      max_upload_bytes=200_000) as client:
+    with build_client(
+        retriever,
+        edge_index,
+        keys["store"],
+        None,
+        pipeline=pipeline,
+        uploads=tmp_path / "uploads",
+        max_upload_bytes=200_000,
+    ) as client:
         yield client
 
 
@@ -309,8 +346,13 @@ def test_documents_upload_list_get_and_delete(admin_client, keys, edge_index):
         ("files", ("vpn-setup.md", (SAMPLE_DOCS / "vpn-setup.md").read_bytes(), "text/markdown")),
         ("files", ("broken.pdf", b"%PDF-1.7 this is not really a pdf", "application/pdf")),
     ]
-    response = client.post("/v1/documents", files=files, data={"acl": "group:it", "folder": "it/guides"},
-                           params={"wait": 60}, headers=admin)
+    response = client.post(
+        "/v1/documents",
+        files=files,
+        data={"acl": "group:it", "folder": "it/guides"},
+        params={"wait": 60},
+        headers=admin,
+    )
     assert response.status_code == 200, response.text  # finished within the wait
     report = response.json()
     assert report["job"]["state"] == "partially_failed" and response.headers["Location"].endswith(report["job"]["id"])
@@ -320,8 +362,13 @@ def test_documents_upload_list_get_and_delete(admin_client, keys, edge_index):
     assert (report["indexed"], report["failed"]) == (1, 1)
     doc_id, chunks = by_name["vpn-setup.md"]["document_id"], edge_index.count()
 
-    again = client.post("/v1/documents", files=files[:1], data={"acl": "group:it", "folder": "it/guides"},
-                        params={"wait": 60}, headers=admin).json()
+    again = client.post(
+        "/v1/documents",
+        files=files[:1],
+        data={"acl": "group:it", "folder": "it/guides"},
+        params={"wait": 60},
+        headers=admin,
+    ).json()
     assert again["documents"][0]["status"] == "unchanged" and edge_index.count() == chunks  # no duplicates
 
     listing = client.get("/v1/documents", params={"limit": 10}, headers=admin).json()
@@ -331,7 +378,9 @@ def test_documents_upload_list_get_and_delete(admin_client, keys, edge_index):
 
     found = client.post("/v1/search", json={"query": "VPN gateway port"}, headers=bearer(keys["it"])).json()
     assert found["passages"] and found["passages"][0]["document_id"] == doc_id
-    assert not client.post("/v1/search", json={"query": "VPN gateway port"}, headers=bearer(keys["hr"])).json()["passages"]
+    assert not client.post("/v1/search", json={"query": "VPN gateway port"}, headers=bearer(keys["hr"])).json()[
+        "passages"
+    ]
 
     assert client.get("/v1/documents", headers=bearer(keys["it"])).status_code == 403
     assert client.delete(f"/v1/documents/{doc_id}", headers=bearer(keys["it"])).status_code == 403
@@ -361,31 +410,44 @@ def test_an_upload_is_a_job_that_can_be_followed_and_cancelled(admin_client, key
     assert client.get("/v1/jobs", headers=admin).json()["jobs"][0]["id"] == job["id"]
     assert client.post(f"/v1/jobs/{job['id']}/cancel", headers=bearer(keys["it"])).status_code == 403
 
-    done = client.post("/v1/documents", files=files[:1], data={"public": "true"}, params={"wait": 60},
-                       headers=admin).json()["job"]
+    done = client.post(
+        "/v1/documents", files=files[:1], data={"public": "true"}, params={"wait": 60}, headers=admin
+    ).json()["job"]
     again = client.post(f"/v1/jobs/{done['id']}/cancel", headers=admin).json()
     assert again["state"] == done["state"] == "succeeded"  # a finished job keeps its outcome
 
 
 def test_oversize_uploads_are_413_whether_declared_or_streamed(admin_client, keys, edge_index):
     big = b"# Big\n\n" + b"word " * 60_000  # 300 KB against a 200 KB limit
-    declared = admin_client.post("/v1/documents", files=[("files", ("big.md", big, "text/markdown"))],
-                                 data={"public": "true"}, headers=bearer(keys["admin"]))
+    declared = admin_client.post(
+        "/v1/documents",
+        files=[("files", ("big.md", big, "text/markdown"))],
+        data={"public": "true"},
+        headers=bearer(keys["admin"]),
+    )
     assert declared.status_code == 413 and declared.json()["error"]["code"] == "payload_too_large"
 
     boundary = "docentboundary"
-    payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"public\"\r\n\r\ntrue\r\n"
-               f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.md\"\r\n"
-               f"Content-Type: text/markdown\r\n\r\n").encode() + big + f"\r\n--{boundary}--\r\n".encode()
+    payload = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="public"\r\n\r\ntrue\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.md"\r\n'
+            f"Content-Type: text/markdown\r\n\r\n"
+        ).encode()
+        + big
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
 
     def chunked():  # no Content-Length: the limit must be enforced while reading
         stream = io.BytesIO(payload)
         while piece := stream.read(16_384):
             yield piece
 
-    streamed = admin_client.post("/v1/documents", content=chunked(),
-                                 headers={**bearer(keys["admin"]),
-                                          "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    streamed = admin_client.post(
+        "/v1/documents",
+        content=chunked(),
+        headers={**bearer(keys["admin"]), "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "payload_too_large"
     assert edge_index.count() == 0
 
@@ -397,7 +459,9 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(corpus, keys, retri
     with build_client(retriever, edge_index, keys["store"], None, limiter=RateLimiter(60, 2)) as client:
         statuses = [client.post("/v1/search", json={"query": "leave"}, headers=bearer(keys["hr"])) for _ in range(3)]
         assert [r.status_code for r in statuses] == [200, 200, 429]
-        assert statuses[2].json()["error"]["type"] == "rate_limit_error" and int(statuses[2].headers["Retry-After"]) >= 1
+        assert (
+            statuses[2].json()["error"]["type"] == "rate_limit_error" and int(statuses[2].headers["Retry-After"]) >= 1
+        )
         # another key has its own budget
         assert client.post("/v1/search", json={"query": "leave"}, headers=bearer(keys["it"])).status_code == 200
 
@@ -406,8 +470,11 @@ def test_metrics_count_answers_abstentions_and_tokens(corpus, keys, retriever, e
     generator = OpenAICompatibleGenerator(stub.url, "stub")
     with build_client(retriever, edge_index, keys["store"], generator, checks=NO_CHECKS) as client:
         client.post("/v1/ask", json={"question": HR_QUESTION}, headers=bearer(keys["hr"]))
-        client.post("/v1/ask", json={"question": "Which rocket engine did the Apollo 11 lunar module use?"},
-                    headers=bearer(keys["hr"]))
+        client.post(
+            "/v1/ask",
+            json={"question": "Which rocket engine did the Apollo 11 lunar module use?"},
+            headers=bearer(keys["hr"]),
+        )
         metrics = client.get("/metrics").text
     assert 'docent_answers_total{mode="generated"} 1.0' in metrics
     assert 'docent_answers_total{mode="not_found"} 1.0' in metrics and "docent_abstentions_total 1.0" in metrics
@@ -419,8 +486,9 @@ def test_metrics_count_answers_abstentions_and_tokens(corpus, keys, retriever, e
 def test_a_slow_generator_is_a_503_within_its_timeout_not_a_hang(corpus, keys, retriever, edge_index, stub):
     stub.script.delay_s = 5
     slow = OpenAICompatibleGenerator(stub.url, "stub", read_timeout_s=1, retries=0)
-    with build_client(retriever, edge_index, keys["store"], slow,
-                      options=AnswerOptions(fallback_extractive=False)) as client:
+    with build_client(
+        retriever, edge_index, keys["store"], slow, options=AnswerOptions(fallback_extractive=False)
+    ) as client:
         started = time.perf_counter()
         response = client.post("/v1/ask", json={"question": HR_QUESTION}, headers=bearer(keys["hr"]))
         assert response.status_code == 503 and "timed out" in response.json()["error"]["message"]
@@ -428,11 +496,14 @@ def test_a_slow_generator_is_a_503_within_its_timeout_not_a_hang(corpus, keys, r
 
 
 def test_without_a_model_a_follow_up_is_searched_with_the_previous_question(corpus, keys, retriever, edge_index):
-    conversation = [{"role": "user", "content": "What does the remote work policy say about equipment?"},
-                    {"role": "assistant", "content": "It lists a laptop and a stipend [1]."}]
+    conversation = [
+        {"role": "user", "content": "What does the remote work policy say about equipment?"},
+        {"role": "assistant", "content": "It lists a laptop and a stipend [1]."},
+    ]
     with build_client(retriever, edge_index, keys["store"], None) as client:
-        answer = client.post("/v1/ask", json={"question": "How much is it?", "conversation": conversation},
-                             headers=bearer(keys["hr"])).json()
+        answer = client.post(
+            "/v1/ask", json={"question": "How much is it?", "conversation": conversation}, headers=bearer(keys["hr"])
+        ).json()
     assert answer["question"] == "What does the remote work policy say about equipment? How much is it?"
     # The quotes come from the HR policy that the condensed question found (and may add a public one).
     assert "hr" in folders_of(answer["citations"], corpus) <= {"hr", "public"} and "condense" in answer["timings_ms"]

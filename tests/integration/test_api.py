@@ -63,14 +63,17 @@ def client(corpus, keys, retriever, edge_index):
 def folders(response, corpus) -> set[str]:
     assert response.status_code == 200, response.text
     names = {str(path): name for name, path in corpus.items()}
-    return {names[str(next(p for p in __import__("pathlib").Path(x["source"]).parents if str(p) in names))]
-            for x in response.json()["passages"]}
+    return {
+        names[str(next(p for p in __import__("pathlib").Path(x["source"]).parents if str(p) in names))]
+        for x in response.json()["passages"]
+    }
 
 
 def ask(client, key: str | None, **body):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return client.post("/v1/search", json={"query": "VPN gateway port password leave policy", "k": 20, **body},
-                       headers=headers)
+    return client.post(
+        "/v1/search", json={"query": "VPN gateway port password leave policy", "k": 20, **body}, headers=headers
+    )
 
 
 def test_search_is_filtered_by_the_key_principal(client, keys, corpus):
@@ -82,8 +85,11 @@ def test_search_is_filtered_by_the_key_principal(client, keys, corpus):
 
 
 def test_passages_carry_sources_and_stage_scores(client, keys):
-    response = client.post("/v1/search", json={"query": "Which port does the VPN gateway listen on?", "k": 3},
-                           headers={"Authorization": f"Bearer {keys['it']}"})
+    response = client.post(
+        "/v1/search",
+        json={"query": "Which port does the VPN gateway listen on?", "k": 3},
+        headers={"Authorization": f"Bearer {keys['it']}"},
+    )
     body = response.json()
     top = body["passages"][0]
     assert top["source"].endswith("vpn-setup.md") and top["title"] and "fused" in top["scores"]
@@ -101,8 +107,17 @@ def test_missing_or_unknown_keys_are_401_with_the_error_shape(client, header):
     assert response.json()["request_id"] == response.headers["X-Request-ID"]
 
 
-@pytest.mark.parametrize("body", [{}, {"query": ""}, {"query": "x", "k": 0}, {"query": "x", "k": "many"},
-                                  {"query": "x", "mode": "psychic"}, {"query": "x", "filters": {"modified_after": "soon"}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"query": ""},
+        {"query": "x", "k": 0},
+        {"query": "x", "k": "many"},
+        {"query": "x", "mode": "psychic"},
+        {"query": "x", "filters": {"modified_after": "soon"}},
+    ],
+)
 def test_bad_input_is_422_with_the_error_shape(client, keys, body):
     response = client.post("/v1/search", json=body, headers={"Authorization": f"Bearer {keys['hr']}"})
     assert response.status_code == 422
@@ -159,9 +174,23 @@ def test_a_qdrant_that_went_down_is_503_within_seconds(embedder, keys):
 
 def test_keys_create_prints_a_key_that_maps_to_its_principal(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "serve.cli", "keys", "create", "--user", "ann", "--groups", "group:hr, group:x",
-         "--admin", "--json"],
-        env=docent_env(tmp_path / "data"), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "serve.cli",
+            "keys",
+            "create",
+            "--user",
+            "ann",
+            "--groups",
+            "group:hr, group:x",
+            "--admin",
+            "--json",
+        ],
+        env=docent_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     key = json.loads(result.stdout)["key"]
@@ -178,19 +207,38 @@ def test_docent_serve_answers_over_http(tmp_path):
     import openai
 
     data = tmp_path / "data"
-    ingest = subprocess.run([sys.executable, "-m", "serve.cli", "ingest", str(SAMPLE_DOCS / "vpn-setup.md"), "--public"],
-                            env=docent_env(data), capture_output=True, text=True, timeout=300)
+    ingest = subprocess.run(
+        [sys.executable, "-m", "serve.cli", "ingest", str(SAMPLE_DOCS / "vpn-setup.md"), "--public"],
+        env=docent_env(data),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ingest.returncode == 0, ingest.stderr
-    made = subprocess.run([sys.executable, "-m", "serve.cli", "keys", "create", "--user", "root", "--admin", "--json"],
-                          env=docent_env(data), capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [sys.executable, "-m", "serve.cli", "keys", "create", "--user", "root", "--admin", "--json"],
+        env=docent_env(data),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     admin = {"Authorization": f"Bearer {json.loads(made.stdout)['key']}"}
     port = free_port()
     log = (tmp_path / "server.log").open("w")
     slack = SlackMock().__enter__()
-    server = subprocess.Popen([sys.executable, "-m", "serve.cli", "serve", "--port", str(port)],
-                              env=docent_env(data, DOCENT_AUTH__ANONYMOUS="true", DOCENT_SLACK__BOT_TOKEN="xoxb-1",
-                                             DOCENT_SLACK__SIGNING_SECRET=SLACK_SECRET, DOCENT_SLACK__API_URL=slack.url),
-                              stdout=subprocess.DEVNULL, stderr=log, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "serve.cli", "serve", "--port", str(port)],
+        env=docent_env(
+            data,
+            DOCENT_AUTH__ANONYMOUS="true",
+            DOCENT_SLACK__BOT_TOKEN="xoxb-1",
+            DOCENT_SLACK__SIGNING_SECRET=SLACK_SECRET,
+            DOCENT_SLACK__API_URL=slack.url,
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -205,8 +253,9 @@ def test_docent_serve_answers_over_http(tmp_path):
         response = httpx.post(f"{url}/v1/search", json={"query": "VPN gateway port", "k": 1}, timeout=30)
         assert response.status_code == 200 and response.json()["passages"][0]["source"].endswith("vpn-setup.md")
 
-        answer = httpx.post(f"{url}/v1/ask", json={"question": "Which port does the VPN gateway listen on?"},
-                            timeout=120).json()
+        answer = httpx.post(
+            f"{url}/v1/ask", json={"question": "Which port does the VPN gateway listen on?"}, timeout=120
+        ).json()
         route = answer["route"]
         assert route["tiers"] == ["small"]  # the local model was asked ...
         if answer["mode"] == "extractive":  # ... and its answer failed the checks (or its deadline): the quotes
@@ -216,14 +265,23 @@ def test_docent_serve_answers_over_http(tmp_path):
         assert answer["citations"][0]["source"].endswith("vpn-setup.md")
 
         sdk = openai.OpenAI(base_url=f"{url}/v1", api_key=admin["Authorization"][7:], max_retries=0, timeout=120)
-        chunks = list(sdk.chat.completions.create(
-            model="docent", stream=True, messages=[{"role": "user", "content": "Which port does the VPN gateway use?"}]
-        ))
+        chunks = list(
+            sdk.chat.completions.create(
+                model="docent",
+                stream=True,
+                messages=[{"role": "user", "content": "Which port does the VPN gateway use?"}],
+            )
+        )
         assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].model_extra["sources"]
 
-        upload = httpx.post(f"{url}/v1/documents", headers=admin, data={"public": "true"}, timeout=120,
-                            params={"wait": 100},
-                            files=[("files", ("it-faq.html", (SAMPLE_DOCS / "it-faq.html").read_bytes(), "text/html"))])
+        upload = httpx.post(
+            f"{url}/v1/documents",
+            headers=admin,
+            data={"public": "true"},
+            timeout=120,
+            params={"wait": 100},
+            files=[("files", ("it-faq.html", (SAMPLE_DOCS / "it-faq.html").read_bytes(), "text/html"))],
+        )
         assert upload.status_code == 200 and upload.json()["indexed"] == 1, upload.text
         listing = httpx.get(f"{url}/v1/documents", headers=admin, timeout=30).json()
         assert listing["total"] == 2
@@ -233,28 +291,57 @@ def test_docent_serve_answers_over_http(tmp_path):
         folder.mkdir()
         for name in ("oncall-runbook.md", "incident-postmortem-2025-02-11.txt"):
             shutil.copy(SAMPLE_DOCS / name, folder / name)
-        direct = subprocess.run([sys.executable, "-m", "serve.cli", "ingest", str(folder), "--public"],
-                                env=docent_env(data), capture_output=True, text=True, timeout=300)
+        direct = subprocess.run(
+            [sys.executable, "-m", "serve.cli", "ingest", str(folder), "--public"],
+            env=docent_env(data),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert direct.returncode == 2 and "--server URL" in direct.stderr, direct.stderr
         # ... and `--server` uploads them as a job, follows it and reports.
-        sent = subprocess.run([sys.executable, "-m", "serve.cli", "ingest", str(folder), "--public", "--server", url,
-                               "--json"], env=docent_env(data, DOCENT_API_KEY=admin["Authorization"][7:]),
-                              capture_output=True, text=True, timeout=300)
+        sent = subprocess.run(
+            [sys.executable, "-m", "serve.cli", "ingest", str(folder), "--public", "--server", url, "--json"],
+            env=docent_env(data, DOCENT_API_KEY=admin["Authorization"][7:]),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert sent.returncode == 0, sent.stderr
         (job,) = json.loads(sent.stdout)
         assert job["state"] == "succeeded" and job["progress"]["indexed"] == 2, job
-        listing = httpx.get(f"{url}/v1/documents", headers=admin, params={"prefix": str(data / "uploads" / "handbook")},
-                            timeout=30).json()
+        listing = httpx.get(
+            f"{url}/v1/documents", headers=admin, params={"prefix": str(data / "uploads" / "handbook")}, timeout=30
+        ).json()
         assert listing["total"] == 2
 
         # The Slack bot, configured from the environment, answers a signed mention in its thread.
-        body = json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "Ev1", "event": {
-            "type": "app_mention", "user": "U1", "text": "<@UBOT> Which port does the VPN gateway use?",
-            "channel": "C1", "ts": "5.0001"}})
+        body = json.dumps(
+            {
+                "type": "event_callback",
+                "team_id": "T1",
+                "event_id": "Ev1",
+                "event": {
+                    "type": "app_mention",
+                    "user": "U1",
+                    "text": "<@UBOT> Which port does the VPN gateway use?",
+                    "channel": "C1",
+                    "ts": "5.0001",
+                },
+            }
+        )
         stamp = str(int(time.time()))
         signature = SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=stamp, body=body)
-        sent = httpx.post(f"{url}/slack/events", content=body, timeout=30, headers={
-            "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature, "Content-Type": "application/json"})
+        sent = httpx.post(
+            f"{url}/slack/events",
+            content=body,
+            timeout=30,
+            headers={
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": signature,
+                "Content-Type": "application/json",
+            },
+        )
         assert sent.status_code == 200
         deadline = time.monotonic() + 120
         while not slack.sent("chat.postMessage"):

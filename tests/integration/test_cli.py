@@ -123,7 +123,10 @@ def test_killed_run_then_rerun_equals_an_uninterrupted_run(tmp_path):
     env = docent_env(killed_dir, DOCENT_INGEST__BATCH_CHUNKS="1", DOCENT_LOG_LEVEL="INFO")
     process = subprocess.Popen(
         [sys.executable, "-m", "serve.cli", "ingest", str(corpus), "--json"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     indexed = 0
     for line in process.stderr:
@@ -153,8 +156,11 @@ def test_a_qdrant_server_that_is_down_fails_fast_with_a_named_error(tmp_path):
         port = s.getsockname()[1]
     started = time.perf_counter()
     result = docent(
-        "ingest", str(SAMPLE_DOCS / "vpn-setup.md"), data_dir=tmp_path / "data",
-        DOCENT_QDRANT__URL=f"http://127.0.0.1:{port}", DOCENT_QDRANT__TIMEOUT_S="2",
+        "ingest",
+        str(SAMPLE_DOCS / "vpn-setup.md"),
+        data_dir=tmp_path / "data",
+        DOCENT_QDRANT__URL=f"http://127.0.0.1:{port}",
+        DOCENT_QDRANT__TIMEOUT_S="2",
     )
     assert result.returncode == 2 and "index_unavailable" in result.stderr, result.stderr
     assert time.perf_counter() - started < 120
@@ -169,8 +175,11 @@ def write_beir(folder: Path) -> None:
         {"_id": "d2", "title": "Remote access", "text": "The VPN gateway listens on port 51820."},
         {"_id": "d3", "title": "年假", "text": "入职满一年的员工每年享有十五天带薪年假。"},
     ]
-    queries = [{"_id": "q1", "text": "Which port does the VPN use?"}, {"_id": "q2", "text": "员工有几天年假？"},
-               {"_id": "q3", "text": "unlabelled question"}]
+    queries = [
+        {"_id": "q1", "text": "Which port does the VPN use?"},
+        {"_id": "q2", "text": "员工有几天年假？"},
+        {"_id": "q3", "text": "unlabelled question"},
+    ]
     (folder / "corpus.jsonl").write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in corpus))
     (folder / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries))
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t2\nq2\td3\t1\nq2\td1\t0\n")
@@ -178,7 +187,9 @@ def write_beir(folder: Path) -> None:
 
 def test_eval_reports_every_mode_and_reuses_its_index(tmp_path):
     write_beir(tmp_path / "toy")
-    result = docent("eval", str(tmp_path / "toy"), "--modes", "dense,sparse,hybrid", "--json", data_dir=tmp_path / "data")
+    result = docent(
+        "eval", str(tmp_path / "toy"), "--modes", "dense,sparse,hybrid", "--json", data_dir=tmp_path / "data"
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["dataset"] == "toy" and report["queries"] == 2  # q3 has no labels
@@ -198,8 +209,18 @@ def test_eval_reports_every_mode_and_reuses_its_index(tmp_path):
 def test_eval_on_a_folder_with_a_golden_file_and_a_missing_reranker(tmp_path):
     golden = tmp_path / "golden.json"
     golden.write_text(json.dumps([{"question": "Which port does the VPN gateway listen on?", "file": "vpn-setup.md"}]))
-    result = docent("eval", str(SAMPLE_DOCS), "--queries", str(golden), "--modes", "hybrid", "--k", "5", "--json",
-                    data_dir=tmp_path / "data")
+    result = docent(
+        "eval",
+        str(SAMPLE_DOCS),
+        "--queries",
+        str(golden),
+        "--modes",
+        "hybrid",
+        "--k",
+        "5",
+        "--json",
+        data_dir=tmp_path / "data",
+    )
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)["results"][0]
     assert row["mrr@5"] == 1.0 and row["recall@5"] == 1.0
@@ -246,9 +267,11 @@ def test_ask_answers_with_sources_as_the_asking_principal(tmp_path):
     shown = docent("ask", question, data_dir=data)
     assert shown.returncode == 0, shown.stderr
     # the model's answer, or the quotes that replace it when it fails the checks (the ladder's last rung)
-    assert "remote-work-policy.docx" in shown.stdout and ("written by SmolLM2" in shown.stdout
-                                                          or "quoted from the documents (no model)" in shown.stdout
-                                                          or "not found in the documents" in shown.stdout)
+    assert "remote-work-policy.docx" in shown.stdout and (
+        "written by SmolLM2" in shown.stdout
+        or "quoted from the documents (no model)" in shown.stdout
+        or "not found in the documents" in shown.stdout
+    )
 
     quoted = docent("ask", question, "--extractive", "--json", data_dir=data)
     answer = json.loads(quoted.stdout)
@@ -276,9 +299,16 @@ def complete(line: str, tmp_path: Path) -> list[str]:
     """What the shell would offer after `line`, through argcomplete's protocol (as `register-python-argcomplete
     docent` sets it up: the command runs with _ARGCOMPLETE set and writes the words instead of running)."""
     out = tmp_path / "completions"
-    env = docent_env(tmp_path / "data", _ARGCOMPLETE="1", _ARGCOMPLETE_SHELL="bash", COMP_LINE=line,
-                     COMP_POINT=str(len(line)), COMP_TYPE="9", _ARGCOMPLETE_IFS="\n",
-                     _ARGCOMPLETE_STDOUT_FILENAME=str(out))
+    env = docent_env(
+        tmp_path / "data",
+        _ARGCOMPLETE="1",
+        _ARGCOMPLETE_SHELL="bash",
+        COMP_LINE=line,
+        COMP_POINT=str(len(line)),
+        COMP_TYPE="9",
+        _ARGCOMPLETE_IFS="\n",
+        _ARGCOMPLETE_STDOUT_FILENAME=str(out),
+    )
     done = subprocess.run([sys.executable, "-m", "serve.cli"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return out.read_text().split("\n")
@@ -303,16 +333,15 @@ def test_a_command_closes_what_it_opened_even_when_it_fails(tmp_path):
     from serve.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", answer={"mode": "extractive"})
-    with pytest.raises(RuntimeError):
-        with command(settings) as process:
-            process.retriever(rerank=False)
-            feedback = process.feedback()
-            reopen_failed = None
-            try:
-                reopen(tmp_path / "data")
-            except IndexLockedError as exc:
-                reopen_failed = exc
-            raise RuntimeError("the command failed half-way")
+    with pytest.raises(RuntimeError), command(settings) as process:
+        process.retriever(rerank=False)
+        feedback = process.feedback()
+        reopen_failed = None
+        try:
+            reopen(tmp_path / "data")
+        except IndexLockedError as exc:
+            reopen_failed = exc
+        raise RuntimeError("the command failed half-way")
     assert reopen_failed is not None  # held while the command ran,
     reopen(tmp_path / "data")  # released after it failed
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):

@@ -73,18 +73,27 @@ def test_every_rendered_manifest_passes_strict_kubernetes_validation(label, defa
         path.write_text(yaml.safe_dump(doc))
         files.append(str(path))
     validate = shutil.which("kubernetes-validate") or str(Path(sys.executable).parent / "kubernetes-validate")
-    result = subprocess.run([validate, "--strict", "-k", KUBERNETES, *files], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [validate, "--strict", "-k", KUBERNETES, *files], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(" passed for resource ") == len(files), result.stdout
 
 
 def test_default_install_has_every_part(default_docs):
     names = {(d["kind"], d["metadata"]["name"]) for d in default_docs}
-    assert {("Deployment", "docent-api"), ("Deployment", "docent-worker"), ("Deployment", "docent-vllm"),
-            ("Service", "docent-api"), ("Service", "docent-vllm"), ("ConfigMap", "docent-config"),
-            ("Secret", "docent-secrets"), ("PodDisruptionBudget", "docent-api"),
-            ("PodDisruptionBudget", "docent-worker"), ("PersistentVolumeClaim", "docent-vllm-cache")} <= names
+    assert {
+        ("Deployment", "docent-api"),
+        ("Deployment", "docent-worker"),
+        ("Deployment", "docent-vllm"),
+        ("Service", "docent-api"),
+        ("Service", "docent-vllm"),
+        ("ConfigMap", "docent-config"),
+        ("Secret", "docent-secrets"),
+        ("PodDisruptionBudget", "docent-api"),
+        ("PodDisruptionBudget", "docent-worker"),
+        ("PersistentVolumeClaim", "docent-vllm-cache"),
+    } <= names
     config = of_kind(default_docs, "ConfigMap")[0]["data"]
     assert config["DOCENT_QDRANT__URL"] == "http://docent-qdrant:6333"  # the bundled Qdrant chart
     assert config["DOCENT_LLM__BASE_URL"] == "http://docent-vllm:8000"
@@ -108,7 +117,9 @@ def test_the_gpu_is_asked_for_by_vllm_only(default_docs, production_docs):
 def test_probes_on_every_server(default_docs):
     specs = dict(pods(default_docs))
     api = specs["docent-api"]["containers"][0]
-    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz" and api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert (
+        api["readinessProbe"]["httpGet"]["path"] == "/readyz" and api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    )
     assert api["startupProbe"]
     vllm = specs["docent-vllm"]["containers"][0]
     assert {vllm[p]["httpGet"]["path"] for p in ("startupProbe", "readinessProbe", "livenessProbe")} == {"/health"}
@@ -136,15 +147,21 @@ def test_secrets_stay_out_of_config_maps(default_docs):
     secret = of_kind(default_docs, "Secret")[0]
     assert set(secret["stringData"].values()) == secret_values
     env = dict(pods(default_docs))["docent-api"]["containers"][0]["env"]
-    assert {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in env if "valueFrom" in e}["DOCENT_QDRANT__API_KEY"] \
-        == "qdrant-api-key"
+    assert {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in env if "valueFrom" in e}[
+        "DOCENT_QDRANT__API_KEY"
+    ] == "qdrant-api-key"
 
 
 def test_only_docent_reaches_qdrant_redis_and_vllm(default_docs):
     policies = {p["metadata"]["name"]: p for p in of_kind(default_docs, "NetworkPolicy")}
     assert set(policies) == {"docent-qdrant-clients", "docent-redis-clients", "docent-vllm-clients"}
-    allowed = {name: {peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
-                      for peer in p["spec"]["ingress"][0]["from"]} for name, p in policies.items()}
+    allowed = {
+        name: {
+            peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
+            for peer in p["spec"]["ingress"][0]["from"]
+        }
+        for name, p in policies.items()
+    }
     assert allowed["docent-redis-clients"] == {"api", "worker", "sync", "slack"}
     assert allowed["docent-qdrant-clients"] == {"api", "worker", "sync", "slack", None}  # None: its own peers
     assert allowed["docent-vllm-clients"] == {"api", "slack"}
@@ -161,7 +178,9 @@ def test_production_values_scale_out(production_docs):
     trigger = scaled["spec"]["triggers"][0]
     assert scaled["spec"]["maxReplicaCount"] == 4 and scaled["spec"]["scaleTargetRef"]["name"] == "docent-worker"
     assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == "docent.ingest"
-    assert of_kind(production_docs, "TriggerAuthentication")[0]["spec"]["secretTargetRef"][0]["name"] == "docent-secrets"
+    assert (
+        of_kind(production_docs, "TriggerAuthentication")[0]["spec"]["secretTargetRef"][0]["name"] == "docent-secrets"
+    )
     config = of_kind(production_docs, "ConfigMap")[0]["data"]
     assert config["DOCENT_QDRANT__URL"] == "https://qdrant.corp.example:6333"
     assert (config["DOCENT_QDRANT__SHARDS"], config["DOCENT_QDRANT__REPLICATION_FACTOR"]) == ("6", "2")
@@ -174,10 +193,20 @@ def test_production_values_scale_out(production_docs):
 
 
 def test_a_larger_tier_reaches_the_settings_without_its_key(monkeypatch):
-    tier = {"name": "large", "base_url": "http://vllm-large:8000", "model": "Qwen/Qwen3-32B",
-            "api_key_env": "DOCENT_LLM__API_KEY", "context_length": 32768}
-    values = {**SECRETS, "docent": {**yaml.safe_load((CHART / "values.yaml").read_text())["docent"],
-                                    "routing": {"tiers": [tier], "budgetPerMinute": 30, "budgetPerCallerPerMinute": 5}}}
+    tier = {
+        "name": "large",
+        "base_url": "http://vllm-large:8000",
+        "model": "Qwen/Qwen3-32B",
+        "api_key_env": "DOCENT_LLM__API_KEY",
+        "context_length": 32768,
+    }
+    values = {
+        **SECRETS,
+        "docent": {
+            **yaml.safe_load((CHART / "values.yaml").read_text())["docent"],
+            "routing": {"tiers": [tier], "budgetPerMinute": 30, "budgetPerCallerPerMinute": 5},
+        },
+    }
     config = next(d for d in of_kind(render(values), "ConfigMap") if d["metadata"]["name"] == "docent-config")["data"]
     assert "v-key-789" not in str(config)
     from serve.settings import Settings
@@ -189,21 +218,25 @@ def test_a_larger_tier_reaches_the_settings_without_its_key(monkeypatch):
     routing = Settings().routing
     assert (routing.budget_per_minute, routing.budget_per_caller_per_minute) == (30, 5)
     assert [(t.name, t.base_url, t.model, t.context_length) for t in routing.tiers] == [
-        ("large", "http://vllm-large:8000", "Qwen/Qwen3-32B", 32768)]
+        ("large", "http://vllm-large:8000", "Qwen/Qwen3-32B", 32768)
+    ]
     assert routing.tiers[0].api_key.get_secret_value() == "v-key-789"
     monkeypatch.delenv("DOCENT_LLM__API_KEY")
     with pytest.raises(ValueError, match="DOCENT_LLM__API_KEY, which is not set"):
         Settings()
 
 
-@pytest.mark.parametrize("bad", [
-    {"docent": {"collection": "docent", "llm": {"model": "m"}, "routing": {"tiers": [{"model": "no-url"}]}}},
-    {"worker": {"autoscaling": {"mode": "magic"}}},
-    {"api": {"replicas": "three"}},
-    {"vllm": {"gpuMemoryUtilization": 1.5}},
-    {"docent": {"extraEnv": {"NOT_DOCENT": "x"}}},
-    {"unknownKey": 1},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"docent": {"collection": "docent", "llm": {"model": "m"}, "routing": {"tiers": [{"model": "no-url"}]}}},
+        {"worker": {"autoscaling": {"mode": "magic"}}},
+        {"api": {"replicas": "three"}},
+        {"vllm": {"gpuMemoryUtilization": 1.5}},
+        {"docent": {"extraEnv": {"NOT_DOCENT": "x"}}},
+        {"unknownKey": 1},
+    ],
+)
 def test_values_that_break_the_schema_are_rejected(bad):
     with pytest.raises(helm_python.HelmValuesError):
         render({**SECRETS, **bad})

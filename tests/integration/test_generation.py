@@ -9,13 +9,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
-import httpx
-
-from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
 from answer.deadline import AnswerCancelled, Deadline
 from answer.generation import ChatMessage, OpenAICompatibleGenerator
+from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
 from tests.support.llama_servers import SMOLLM2_ALIAS, LlamaServer, free_port, smollm2_gguf
 
 QUESTION = [ChatMessage("system", "You answer in one short sentence."), ChatMessage("user", "What colour is the sky?")]
@@ -83,8 +82,9 @@ def test_only_a_request_the_server_never_received_is_retried():
         calls.append(request)
         if len(calls) == 1:
             raise httpx.ConnectError("connection refused", request=request)
-        return httpx.Response(200, json={"model": "m", "choices": [{"message": {"content": "Blue."},
-                                                                     "finish_reason": "stop"}]})
+        return httpx.Response(
+            200, json={"model": "m", "choices": [{"message": {"content": "Blue."}, "finish_reason": "stop"}]}
+        )
 
     generator = OpenAICompatibleGenerator("http://model", "m", transport=httpx.MockTransport(handler))
     assert generator.complete(QUESTION, max_tokens=8).text == "Blue." and len(calls) == 2
@@ -102,7 +102,7 @@ def test_a_cancelled_deadline_shuts_a_waiting_call_down_at_once():
         with pytest.raises(AnswerCancelled):
             generator.complete(QUESTION, max_tokens=8, deadline=deadline)  # a whole answer: one blocked read
         assert time.perf_counter() - started < 2.5
-        assert generator._turns.in_use == 0  # noqa: SLF001 - the slot is given back
+        assert generator._turns.in_use == 0
     finally:
         listener.close()
 
@@ -117,7 +117,7 @@ class Stub(BaseHTTPRequestHandler):
     peak = 0
     lock = threading.Lock()
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         with Stub.lock:
             Stub.seen += 1
@@ -132,8 +132,13 @@ class Stub(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"error": "boom"}')
             return
-        body = json.dumps({"model": "stub", "choices": [{"message": {"content": "Blue."}, "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 5, "completion_tokens": 2}}).encode()
+        body = json.dumps(
+            {
+                "model": "stub",
+                "choices": [{"message": {"content": "Blue."}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 2},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -165,7 +170,9 @@ def test_a_server_error_is_not_retried_and_is_a_clear_error(stub):
 def test_concurrent_requests_are_bounded(stub):
     Stub.delay = 0.3
     generator = OpenAICompatibleGenerator(stub, "m", max_concurrency=2)
-    threads = [threading.Thread(target=generator.complete, args=(QUESTION,), kwargs={"max_tokens": 4}) for _ in range(6)]
+    threads = [
+        threading.Thread(target=generator.complete, args=(QUESTION,), kwargs={"max_tokens": 4}) for _ in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:

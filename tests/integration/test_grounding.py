@@ -16,7 +16,9 @@ def test_a_translation_is_vouched_for_across_languages_and_its_made_up_names_are
     faithful = "The new stream processing engine is developed under the lead of the Shanghai R&D Center [1]."
     made_up = "The code name of the new stream processing engine is Aeropress [1]."
     unrelated = "Expense reports are due within thirty days [1]."
-    assert unsupported_across([faithful, unrelated], chinese, multilingual_embedder, checks.min_cosine_across) == [unrelated]
+    assert unsupported_across([faithful, unrelated], chinese, multilingual_embedder, checks.min_cosine_across) == [
+        unrelated
+    ]
     close, invented, _ = cosine_across([faithful, made_up, unrelated], chinese, multilingual_embedder)
     assert close >= checks.min_cosine_translation > invented  # a translation, and a sentence around a made-up name
     # "Shanghai" and "Center" are in no passage (上海研发中心 is): a translation's names are not counted

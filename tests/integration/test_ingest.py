@@ -45,9 +45,26 @@ def test_sample_corpus_is_indexed_with_complete_payloads(pipeline, sample_corpus
     assert hits and hits[0].source.endswith(".md")
     record = edge_index.fetch([point_id(hits[0].document_id, hits[0].chunks[0])], ALL_ACCESS)[0]
     record = edge_index.shard.retrieve([record.id], with_payload=True, with_vector=False)[0].payload
-    for key in ("document_id", "source", "title", "headings", "page", "chunk", "chunk_count", "content_hash",
-                "language", "acl", "ingested_at", "modified_at", "doc_type", "text", "revision", "tags",
-                "path_prefixes", "visibility"):
+    for key in (
+        "document_id",
+        "source",
+        "title",
+        "headings",
+        "page",
+        "chunk",
+        "chunk_count",
+        "content_hash",
+        "language",
+        "acl",
+        "ingested_at",
+        "modified_at",
+        "doc_type",
+        "text",
+        "revision",
+        "tags",
+        "path_prefixes",
+        "visibility",
+    ):
         assert key in record, key
     assert record["acl"] == ["group:staff"] and len(record["content_hash"]) == 64
     pdf_hits = search(retriever, "Tripwise booking portal flights", k=5)
@@ -57,8 +74,8 @@ def test_sample_corpus_is_indexed_with_complete_payloads(pipeline, sample_corpus
 def golden_scores(retriever, facts: list[dict]) -> tuple[int, int]:
     """(questions whose file is in the top 5, questions whose file is first)."""
     top = [search(retriever, fact["question"], k=5) for fact in facts]
-    found = sum(any(Path(p.source).name == fact["file"] for p in hits) for fact, hits in zip(facts, top))
-    first = sum(bool(hits) and Path(hits[0].source).name == fact["file"] for fact, hits in zip(facts, top))
+    found = sum(any(Path(p.source).name == fact["file"] for p in hits) for fact, hits in zip(facts, top, strict=False))
+    first = sum(bool(hits) and Path(hits[0].source).name == fact["file"] for fact, hits in zip(facts, top, strict=False))
     return found, first
 
 

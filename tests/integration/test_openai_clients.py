@@ -51,8 +51,7 @@ REFUSED = [
 def test_what_docent_cannot_honour_is_a_400_not_ignored(sdk, stub):
     for asked in REFUSED:
         with pytest.raises(openai.BadRequestError) as refused:
-            sdk.chat.completions.create(model="docent", messages=[{"role": "user", "content": HR_QUESTION}],
-                                        **asked)
+            sdk.chat.completions.create(model="docent", messages=[{"role": "user", "content": HR_QUESTION}], **asked)
         assert refused.value.body["code"] == "config_invalid"
         assert next(iter(asked)).split("_choice")[0] in refused.value.body["message"]
     for asked in ({"n": 3}, {"echo": True}, {"suffix": "end"}):
@@ -68,8 +67,14 @@ def test_openai_llamaindex_and_langchain_clients_get_answers(corpus, client, key
     `OpenAILike` calls with its defaults answer the prompt, whole and streamed; LangChain's chat model works."""
     from llama_index.core.llms import ChatMessage
 
-    completion = sdk.chat.completions.create(model="docent", messages=[{"role": "user", "content": HR_QUESTION}],
-                                             n=1, response_format={"type": "text"}, tools=[], temperature=0.7)
+    completion = sdk.chat.completions.create(
+        model="docent",
+        messages=[{"role": "user", "content": HR_QUESTION}],
+        n=1,
+        response_format={"type": "text"},
+        tools=[],
+        temperature=0.7,
+    )
     assert completion.choices[0].message.content.startswith(ANSWER)
 
     legacy = sdk.completions.create(model="docent", prompt=HR_QUESTION)
@@ -81,13 +86,20 @@ def test_openai_llamaindex_and_langchain_clients_get_answers(corpus, client, key
     assert streamed[-1].choices[0].finish_reason == "stop"
 
     for chat in (False, True):  # False: OpenAILike's default, the legacy endpoint
-        llm = OpenAILike(model="docent", api_base="http://testserver/v1", api_key=keys["hr"], http_client=client,
-                         is_chat_model=chat, max_retries=0)
+        llm = OpenAILike(
+            model="docent",
+            api_base="http://testserver/v1",
+            api_key=keys["hr"],
+            http_client=client,
+            is_chat_model=chat,
+            max_retries=0,
+        )
         assert llm.complete(HR_QUESTION).text == text
         assert "".join(r.delta for r in llm.stream_complete(HR_QUESTION)) == text
         assert llm.chat([ChatMessage(role="user", content=HR_QUESTION)]).message.content == text
 
-    langchain = ChatOpenAI(model="docent", base_url="http://testserver/v1", api_key=keys["hr"], http_client=client,
-                           max_retries=0)
+    langchain = ChatOpenAI(
+        model="docent", base_url="http://testserver/v1", api_key=keys["hr"], http_client=client, max_retries=0
+    )
     assert langchain.invoke(HR_QUESTION).content == text
     assert "".join(chunk.content for chunk in langchain.stream(HR_QUESTION)) == text

@@ -19,24 +19,43 @@ def generate_client(schema: dict, into: Path, name: str = "docent_client") -> No
     """Generate a client package `name` under `into` from `schema`, as a user of the API would."""
     (into / "openapi.json").write_text(json.dumps(schema), encoding="utf-8")
     generator = Path(sys.executable).with_name("openapi-python-client")
-    subprocess.run([str(generator), "generate", "--path", str(into / "openapi.json"), "--output-path",
-                    str(into / name), "--meta", "none"], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(into / "openapi.json"),
+            "--output-path",
+            str(into / name),
+            "--meta",
+            "none",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
-def test_a_generated_client_parses_a_search_result_and_an_error(corpus, keys, retriever, edge_index, tmp_path,
-                                                                 monkeypatch):
+def test_a_generated_client_parses_a_search_result_and_an_error(
+    corpus, keys, retriever, edge_index, tmp_path, monkeypatch
+):
     app = create_app(retriever=retriever, index=edge_index, keys=keys["store"])
     with TestClient(app) as http:
         schema = http.get("/openapi.json").json()
         assert schema["components"]["securitySchemes"]["HTTPBearer"] == {
-            "type": "http", "scheme": "bearer", "description": "an API key: `docent keys create`"}
+            "type": "http",
+            "scheme": "bearer",
+            "description": "an API key: `docent keys create`",
+        }
         events = schema["paths"]["/v1/ask"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
         assert set(events["properties"]["event"]["enum"]) == {"delta", "citations", "done", "error"}
-        assert all(ref["$ref"].rsplit("/", 1)[1] in schema["components"]["schemas"]
-                   for ref in events["x-event-data"].values())
+        assert all(
+            ref["$ref"].rsplit("/", 1)[1] in schema["components"]["schemas"] for ref in events["x-event-data"].values()
+        )
         for status in ("401", "422", "429", "503"):
             assert schema["paths"]["/v1/search"]["post"]["responses"][status]["content"]["application/json"][
-                "schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+                "schema"
+            ] == {"$ref": "#/components/schemas/ErrorBody"}
 
         generate_client(schema, tmp_path)
         monkeypatch.syspath_prepend(str(tmp_path))

@@ -78,8 +78,11 @@ def test_plain_text_reader_joins_wrapped_lines_and_finds_headings():
     )
     assert [(b.kind.value, b.text) for b in text_blocks(text)] == [
         ("heading", "Scope"),
-        ("text", "This policy covers every employee, contractor and intern who travels on company "
-                 "business, in every country where we operate."),
+        (
+            "text",
+            "This policy covers every employee, contractor and intern who travels on company "
+            "business, in every country where we operate.",
+        ),
         ("heading", "第二章 报销"),
         ("text", "报销单必须在出差结束后十五个工作日内提交，逾期提交的报销单需要部门负责人书面说明原因后方可受理。"),
     ]
@@ -89,6 +92,8 @@ def test_heading_rule_rejects_sentences_bullets_and_long_chinese():
     assert looks_like_heading("2.1 Booking rules")
     assert looks_like_heading("第三章 费用标准")
     assert not looks_like_heading("为规范公司员工因公出差的管理，合理控制差旅费用，特制定本制度。")
-    assert not looks_like_heading("公司实行弹性工作制标准工作时间为每天八小时每周四十小时员工可以在早上到岗并相应顺延下班时间")
+    assert not looks_like_heading(
+        "公司实行弹性工作制标准工作时间为每天八小时每周四十小时员工可以在早上到岗并相应顺延下班时间"
+    )
     assert not looks_like_heading("• Flights must be booked through the portal")
     assert not looks_like_heading("==========")

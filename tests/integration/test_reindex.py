@@ -30,12 +30,19 @@ def pipeline_into(index, pipeline):
     """The fixture's pipeline (models, parsers, chunker), writing to `index`."""
     from ingest.pipeline import IngestPipeline
 
-    return IngestPipeline(index=index, embedder=pipeline.embedder, sparse=pipeline.sparse, chunker=pipeline.chunker,
-                          parsers=pipeline.parsers, multilingual_embedder=pipeline.multilingual_embedder)
+    return IngestPipeline(
+        index=index,
+        embedder=pipeline.embedder,
+        sparse=pipeline.sparse,
+        chunker=pipeline.chunker,
+        parsers=pipeline.parsers,
+        multilingual_embedder=pipeline.multilingual_embedder,
+    )
 
 
-def test_searches_keep_answering_through_a_reindex_and_its_switches(pipeline, edge_index, sample_corpus, embedder,
-                                                                     multilingual_embedder, tmp_path, monkeypatch):
+def test_searches_keep_answering_through_a_reindex_and_its_switches(
+    pipeline, edge_index, sample_corpus, embedder, multilingual_embedder, tmp_path, monkeypatch
+):
     monkeypatch.setattr(edge_module, "RETIRE_AFTER_S", 1.0)  # the old version is released a second after a switch
     assert pipeline.run([sample_corpus], public=True).ok
     documents = sum(1 for _ in edge_index.documents())
@@ -51,7 +58,7 @@ def test_searches_keep_answering_through_a_reindex_and_its_switches(pipeline, ed
         while not stop.is_set():
             try:
                 passages = retriever.search(SearchRequest(QUESTION, ALL_ACCESS, k=3)).passages
-            except Exception as exc:  # noqa: BLE001 - any failure is what the test looks for
+            except Exception as exc:
                 errors.append(repr(exc))
                 continue
             searches[0] += 1
@@ -67,8 +74,9 @@ def test_searches_keep_answering_through_a_reindex_and_its_switches(pipeline, ed
         assert (source, target, resumed) == ("docent", "docent-v2", False)
         target_index = EdgeIndex(data, edge_index.spec, version=target)
         target_index.start()
-        report = reindex(lambda: list(serving.grants()), pipeline_into(target_index, pipeline), versions, state,
-                         source, target)
+        report = reindex(
+            lambda: list(serving.grants()), pipeline_into(target_index, pipeline), versions, state, source, target
+        )
         assert report.switched and report.documents_after == report.documents_before == documents, report
         assert report.indexed == documents and not report.failed and not report.missing
         assert _wait(lambda: serving.version == "docent-v2"), serving.version
@@ -80,9 +88,14 @@ def test_searches_keep_answering_through_a_reindex_and_its_switches(pipeline, ed
         assert (source, target) == ("docent-v2", "docent-v3")
         third = EdgeIndex(data, edge_index.spec, version=target)
         third.start()
-        refused = reindex(lambda: list(serving.grants()), pipeline_into(third, pipeline), versions, state, source, target)
-        assert not refused.switched and "--force" in refused.refused and refused.missing == [
-            str((sample_corpus / "vpn-setup.md").resolve())]
+        refused = reindex(
+            lambda: list(serving.grants()), pipeline_into(third, pipeline), versions, state, source, target
+        )
+        assert (
+            not refused.switched
+            and "--force" in refused.refused
+            and refused.missing == [str((sample_corpus / "vpn-setup.md").resolve())]
+        )
         assert versions.current() == "docent-v2" and state.load()["target"] == "docent-v3"
         versions.drop("docent-v3")
         state.clear()
@@ -112,7 +125,7 @@ def _dropped(versions: EdgeVersions, version: str, serving: EdgeIndex) -> bool:
         return False
 
 
-def _wait(condition, timeout: float = 10.0) -> bool:  # noqa: ANN001
+def _wait(condition, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -122,10 +135,22 @@ def _wait(condition, timeout: float = 10.0) -> bool:  # noqa: ANN001
 
 
 def docent(data: Path, *args: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "DOCENT_DATA_DIR": str(data), "DOCENT_LOG_LEVEL": "INFO",
-           "DOCENT_INGEST__BATCH_CHUNKS": "8", "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "serve.cli", *args], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    env = {
+        **os.environ,
+        "DOCENT_DATA_DIR": str(data),
+        "DOCENT_LOG_LEVEL": "INFO",
+        "DOCENT_INGEST__BATCH_CHUNKS": "8",
+        "HF_HUB_OFFLINE": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "serve.cli", *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
 
 
 @pytest.mark.slow
@@ -157,8 +182,12 @@ def test_a_killed_reindex_resumes_where_it_stopped(tmp_path, sample_corpus):
     assert report["documents_after"] == documents
     status = docent(data, "reindex", "--status", "--json")
     out, _ = status.communicate(timeout=60)
-    assert json.loads(out) == {"collection": "docent", "current": "docent-v2", "versions": ["docent", "docent-v2"],
-                               "in_progress": None}
+    assert json.loads(out) == {
+        "collection": "docent",
+        "current": "docent-v2",
+        "versions": ["docent", "docent-v2"],
+        "in_progress": None,
+    }
     back = docent(data, "reindex", "--switch-to", "docent", "--json")
     assert back.wait(timeout=60) == 0
     search = docent(data, "search", QUESTION, "--json")

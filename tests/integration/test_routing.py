@@ -18,14 +18,14 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from retrieval.access import Principal
-from retrieval.search import SPARSE_TRANSLATED, SearchRequest
-from answer.answerer import AnswerOptions, Answerer, AskRequest
-from serve.app import create_app
-from answer.prompts import LOCAL_STOPS
+from answer.answerer import Answerer, AnswerOptions, AskRequest
 from answer.generation import OpenAICompatibleGenerator
 from answer.planner import ModelPlanner, RulePlanner
+from answer.prompts import LOCAL_STOPS
 from answer.routing import EscalationBudget, EscalationPolicy, Reason, Tier
+from retrieval.access import Principal
+from retrieval.search import SPARSE_TRANSLATED, SearchRequest
+from serve.app import create_app
 from tests.integration.test_api import corpus, keys  # noqa: F401 - fixtures
 from tests.support.llama_servers import free_port, gemma3_server, smollm2_server
 from tests.support.openai_stub import OpenAIStub
@@ -55,11 +55,18 @@ def stubs():
         yield small, large
 
 
-def tiers_of(small_url: str, large_url: str, *, small_model: str = "small-model", large_model: str = "large-model",
-             timeout_s: float = 10) -> list[Tier]:
+def tiers_of(
+    small_url: str,
+    large_url: str,
+    *,
+    small_model: str = "small-model",
+    large_model: str = "large-model",
+    timeout_s: float = 10,
+) -> list[Tier]:
     def client(url: str, model: str) -> OpenAICompatibleGenerator:
-        return OpenAICompatibleGenerator(url, model, connect_timeout_s=1, read_timeout_s=timeout_s, retries=0,
-                                         context_length=4096)
+        return OpenAICompatibleGenerator(
+            url, model, connect_timeout_s=1, read_timeout_s=timeout_s, retries=0, context_length=4096
+        )
 
     return [Tier("small", client(small_url, small_model), 160), Tier("large", client(large_url, large_model), 160)]
 
@@ -71,10 +78,18 @@ GROUNDING = EscalationPolicy(min_confidence={}, min_fused=None, max_unsupported=
 def build(retriever, index, store, tiers, *, policy=None, budget=None, planner=None) -> TestClient:
     # Two real CPU models in turn on a busy machine can take longer than an answer's deadline: not what these
     # tests are about (tests/reliability/test_dependencies.py is).
-    answerer = Answerer(retriever, None, AnswerOptions(deadline_s=180), tiers=tiers, planner=planner or RulePlanner(),
-                        policy=policy or GROUNDING, budget=budget or EscalationBudget(None, None))
-    return TestClient(create_app(retriever=retriever, index=index, keys=store, answerer=answerer,
-                                 generator=tiers[0].generator))
+    answerer = Answerer(
+        retriever,
+        None,
+        AnswerOptions(deadline_s=180),
+        tiers=tiers,
+        planner=planner or RulePlanner(),
+        policy=policy or GROUNDING,
+        budget=budget or EscalationBudget(None, None),
+    )
+    return TestClient(
+        create_app(retriever=retriever, index=index, keys=store, answerer=answerer, generator=tiers[0].generator)
+    )
 
 
 def metric(client: TestClient, name: str, **labels: str) -> float:
@@ -99,7 +114,11 @@ def test_an_ungrounded_small_answer_is_handed_on_with_the_same_messages(corpus, 
         answer = response.json()
         route = answer["route"]
         assert (route["tier"], route["model"], route["tiers"], route["escalated"]) == (
-            "large", "large-model", ["small", "large"], True)
+            "large",
+            "large-model",
+            ["small", "large"],
+            True,
+        )
         assert Reason.UNSUPPORTED in route["reasons"] and route["budget_exhausted"] is None
         assert route["evidence"]["unsupported"] == 1 and route["evidence"]["sentences"] == 1
         assert set(route["timings_ms"]) == {"small", "large"} and route["plan"]["type"] == "lookup"
@@ -137,13 +156,17 @@ def test_when_the_budget_is_spent_the_quotes_replace_a_failed_small_answer(corpu
     third_it = keys["store"].create("ivo", ("group:it",))[0]
     budget = EscalationBudget(per_minute=2, per_caller_per_minute=1)
     with build(retriever, edge_index, keys["store"], tiers_of(small.url, large.url), budget=budget) as client:
+
         def ask(key: str) -> dict:
             return client.post("/v1/ask", json={"question": VPN_QUESTION}, headers=bearer(key)).json()
 
         first, again = ask(keys["it"]), ask(keys["it"])
         assert first["route"]["tier"] == "large" and first["route"]["escalated"]
         assert (again["route"]["tier"], again["route"]["escalated"], again["route"]["budget_exhausted"]) == (
-            "extractive", False, "caller")
+            "extractive",
+            False,
+            "caller",
+        )
         # why it was due, and why it was replaced: unsupported, and "Jupiter" is a name in no passage
         assert again["route"]["reasons"] == ["unsupported_sentences", "invented_facts"]
         assert again["route"]["failed_checks"] == ["unsupported_sentences", "invented_facts"]
@@ -155,8 +178,9 @@ def test_when_the_budget_is_spent_the_quotes_replace_a_failed_small_answer(corpu
         assert metric(client, "docent_escalations_refused_total", budget="global") == 1
 
 
-def test_a_large_tier_that_is_down_leaves_the_quotes_for_a_failed_small_answer(corpus, keys, retriever, edge_index,
-                                                                               stubs):
+def test_a_large_tier_that_is_down_leaves_the_quotes_for_a_failed_small_answer(
+    corpus, keys, retriever, edge_index, stubs
+):
     small, _ = stubs
     small.script.reply = lambda m: UNGROUNDED
     tiers = tiers_of(small.url, f"http://127.0.0.1:{free_port()}")
@@ -166,7 +190,11 @@ def test_a_large_tier_that_is_down_leaves_the_quotes_for_a_failed_small_answer(c
         assert time.perf_counter() - started < 10
         route = answer["route"]
         assert (route["tier"], route["tiers"], route["failed"], route["escalated"]) == (
-            "extractive", ["small", "large"], ["large"], True)
+            "extractive",
+            ["small", "large"],
+            ["large"],
+            True,
+        )
         assert answer["mode"] == "extractive" and "Jupiter" not in answer["text"] and "8443" in answer["text"]
         assert metric(client, "docent_tier_failures_total", tier="large") == 1
         ready = client.get("/readyz").json()  # reported, not failing readiness: the small tier still answers
@@ -193,8 +221,15 @@ def test_an_answer_across_languages_is_judged_by_the_multilingual_model(corpus, 
         answer = client.post("/v1/ask", json={"question": "VPN 网关的端口是多少？"}, headers=bearer(keys["it"])).json()
         route = answer["route"]
         assert (answer["mode"], route["tier"], route["failed_checks"]) == (
-            "extractive", "extractive", ["unsupported_sentences"]), answer
-        assert answer["text"].startswith("以下摘自英文文档：") and "8443" in answer["text"] and "午餐" not in answer["text"]
+            "extractive",
+            "extractive",
+            ["unsupported_sentences"],
+        ), answer
+        assert (
+            answer["text"].startswith("以下摘自英文文档：")
+            and "8443" in answer["text"]
+            and "午餐" not in answer["text"]
+        )
 
 
 def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, keys, retriever, edge_index, stubs):
@@ -204,11 +239,18 @@ def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, k
     from answer.translation import QueryTranslator
 
     small, large = stubs
-    small.script.reply = lambda m: ("Translation: Which port does the VPN gateway listen on?"
-                                    if m[0]["content"] == PROMPTS["en"] else grounded(m))
+    small.script.reply = lambda m: (
+        "Translation: Which port does the VPN gateway listen on?" if m[0]["content"] == PROMPTS["en"] else grounded(m)
+    )
     tiers = tiers_of(small.url, large.url)[:1]
-    answerer = Answerer(retriever, None, AnswerOptions(deadline_s=60), tiers=tiers, planner=RulePlanner(),
-                        translator=QueryTranslator(tiers[0].generator, embed=retriever.multilingual_embedder))
+    answerer = Answerer(
+        retriever,
+        None,
+        AnswerOptions(deadline_s=60),
+        tiers=tiers,
+        planner=RulePlanner(),
+        translator=QueryTranslator(tiers[0].generator, embed=retriever.multilingual_embedder),
+    )
     request = AskRequest("VPN 网关的端口是多少？", Principal("ivan", ("group:it",)))
     plan, result, timings = answerer._prepare(request, answerer.deadline())
     assert small.script.requests[0]["messages"][1]["content"] == "VPN 网关的端口是多少？"
@@ -225,7 +267,7 @@ def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, k
     down = QueryTranslator(tiers_of(f"http://127.0.0.1:{free_port()}", large.url)[0].generator)
     answerer.translator = down
     started = time.perf_counter()
-    plan, result, timings = answerer._prepare(request, answerer.deadline())
+    _plan, result, timings = answerer._prepare(request, answerer.deadline())
     assert time.perf_counter() - started < 10 and SPARSE_TRANSLATED not in result.lists and result.passages
 
 
@@ -236,7 +278,10 @@ def test_a_small_tier_that_is_down_is_handed_on(corpus, keys, retriever, edge_in
     with build(retriever, edge_index, keys["store"], tiers) as client:
         answer = client.post("/v1/ask", json={"question": VPN_QUESTION}, headers=bearer(keys["it"])).json()
         assert (answer["route"]["tier"], answer["route"]["reasons"], answer["route"]["failed"]) == (
-            "large", ["tier_failed"], ["small"])
+            "large",
+            ["tier_failed"],
+            ["small"],
+        )
         assert "8443" in answer["text"] and answer["fallback_reason"] is None
 
 
@@ -246,8 +291,11 @@ def test_an_escalated_stream_is_prepared_and_checked_like_a_whole_answer(corpus,
     large.script.reply = grounded
     with build(retriever, edge_index, keys["store"], tiers_of(small.url, large.url)) as client:
         response = client.post("/v1/ask", json={"question": VPN_QUESTION, "stream": True}, headers=bearer(keys["it"]))
-        events = [(block.split("\n")[0][7:], json.loads(block.split("\n")[1][6:]))
-                  for block in response.text.strip().split("\n\n") if block.startswith("event:")]
+        events = [
+            (block.split("\n")[0][7:], json.loads(block.split("\n")[1][6:]))
+            for block in response.text.strip().split("\n\n")
+            if block.startswith("event:")
+        ]
         deltas = "".join(data["text"] for kind, data in events if kind == "delta")
         done = events[-1][1]
         assert "purple" not in deltas and "8443" in deltas  # nothing of the small answer reached the client
@@ -270,12 +318,19 @@ def test_three_tiers_route_the_same_whole_and_streamed(corpus, keys, retriever, 
         small.script.reply = lambda m: UNGROUNDED
         large.script.reply = grounded
         two = tiers_of(small.url, large.url)
-        down = OpenAICompatibleGenerator(f"http://127.0.0.1:{free_port()}", "middle-model", connect_timeout_s=1,
-                                         read_timeout_s=5, retries=0, context_length=4096)
+        down = OpenAICompatibleGenerator(
+            f"http://127.0.0.1:{free_port()}",
+            "middle-model",
+            connect_timeout_s=1,
+            read_timeout_s=5,
+            retries=0,
+            context_length=4096,
+        )
         tiers = [two[0], Tier("middle", down, 160), Tier("large", two[1].generator, 160)]
         with build(retriever, edge_index, keys["store"], tiers) as client:
-            response = client.post("/v1/ask", json={"question": VPN_QUESTION, "stream": stream},
-                                   headers=bearer(keys["it"]))
+            response = client.post(
+                "/v1/ask", json={"question": VPN_QUESTION, "stream": stream}, headers=bearer(keys["it"])
+            )
             assert response.status_code == 200, response.text
             if stream:
                 blocks = [b for b in response.text.strip().split("\n\n") if b.startswith("event: done")]
@@ -284,7 +339,11 @@ def test_three_tiers_route_the_same_whole_and_streamed(corpus, keys, retriever, 
                 answer = response.json()
             route = answer["route"]
             assert (route["tier"], route["tiers"], route["failed"], route["escalated"]) == (
-                "large", ["small", "middle", "large"], ["middle"], True)
+                "large",
+                ["small", "middle", "large"],
+                ["middle"],
+                True,
+            )
             assert route["reasons"][-1] == Reason.FAILED and Reason.UNSUPPORTED in route["reasons"]
             assert "8443" in answer["text"] and "Jupiter" not in answer["text"]
             assert set(route["timings_ms"]) == {"small", "middle", "large"}
@@ -296,8 +355,7 @@ def test_three_tiers_route_the_same_whole_and_streamed(corpus, keys, retriever, 
 # -- the planner ---------------------------------------------------------------------------------------------
 
 
-def test_chit_chat_and_out_of_scope_questions_skip_retrieval_and_the_models(corpus, keys, retriever, edge_index,
-                                                                            stubs):
+def test_chit_chat_and_out_of_scope_questions_skip_retrieval_and_the_models(corpus, keys, retriever, edge_index, stubs):
     small, large = stubs
     with build(retriever, edge_index, keys["store"], tiers_of(small.url, large.url)) as client:
         hello = client.post("/v1/ask", json={"question": "Hello!"}, headers=bearer(keys["it"])).json()
@@ -307,8 +365,11 @@ def test_chit_chat_and_out_of_scope_questions_skip_retrieval_and_the_models(corp
         assert poem["mode"] == "out_of_scope" and "文档" in poem["text"] and "retrieve" not in poem["timings_ms"]
         assert small.script.requests == [] and large.script.requests == []
         # Through the OpenAI-compatible endpoint too.
-        chat = client.post("/v1/chat/completions", json={"model": "docent", "messages": [
-            {"role": "user", "content": "thanks!"}]}, headers=bearer(keys["it"])).json()
+        chat = client.post(
+            "/v1/chat/completions",
+            json={"model": "docent", "messages": [{"role": "user", "content": "thanks!"}]},
+            headers=bearer(keys["it"]),
+        ).json()
         assert "welcome" in chat["choices"][0]["message"]["content"]
         assert chat["docent"]["route"]["plan"]["type"] == "chit_chat"
 
@@ -317,8 +378,13 @@ def test_a_multi_part_question_retrieves_each_part(corpus, keys, retriever, edge
     small, large = stubs
     small.script.reply = lambda m: "The stipend is USD 450 [1]."
     question = "How much is the one-time home office stipend? And what is the internal code name of KelpGrid 4.2?"
-    with build(retriever, edge_index, keys["store"], tiers_of(small.url, large.url),
-               policy=EscalationPolicy(min_confidence={}, min_fused=None, min_words={})) as client:
+    with build(
+        retriever,
+        edge_index,
+        keys["store"],
+        tiers_of(small.url, large.url),
+        policy=EscalationPolicy(min_confidence={}, min_fused=None, min_words={}),
+    ) as client:
         answer = client.post("/v1/ask", json={"question": question}, headers=bearer(keys["hr"])).json()
         plan = answer["route"]["plan"]
         assert plan["type"] == "multi_part" and len(plan["sub_questions"]) == 2
@@ -337,30 +403,55 @@ def test_the_small_model_plans_when_it_can(corpus, keys, retriever, edge_index, 
 
     def reply(messages: list[dict]) -> str:
         if "You plan searches" in messages[0]["content"]:
-            return json.dumps({"query": "Which port does the corporate VPN gateway listen on?", "language": "en",
-                               "type": "lookup", "sub_questions": []})
+            return json.dumps(
+                {
+                    "query": "Which port does the corporate VPN gateway listen on?",
+                    "language": "en",
+                    "type": "lookup",
+                    "sub_questions": [],
+                }
+            )
         return grounded(messages)
 
     small.script.reply = reply
     tiers = tiers_of(small.url, large.url)
     with build(retriever, edge_index, keys["store"], tiers, planner=ModelPlanner(tiers[0].generator)) as client:
-        answer = client.post("/v1/ask", json={"question": "and which port does it use?", "conversation": [
-            {"role": "user", "content": "What is the VPN gateway's hostname?"},
-            {"role": "assistant", "content": "vpn.brightkelp.example [1]"}]}, headers=bearer(keys["it"])).json()
+        answer = client.post(
+            "/v1/ask",
+            json={
+                "question": "and which port does it use?",
+                "conversation": [
+                    {"role": "user", "content": "What is the VPN gateway's hostname?"},
+                    {"role": "assistant", "content": "vpn.brightkelp.example [1]"},
+                ],
+            },
+            headers=bearer(keys["it"]),
+        ).json()
         assert answer["question"] == "Which port does the corporate VPN gateway listen on?"
         assert answer["route"]["plan"]["planner"] == "model" and "8443" in answer["text"]
         assert "vpn.brightkelp.example" in small.script.requests[0]["messages"][1]["content"]  # the conversation
         # The model's plan for a greeting: a reply of its own, without retrieval.
-        small.script.reply = lambda m: ('{"query": "hi", "type": "chit_chat"}' if "You plan" in m[0]["content"]
-                                        else "Hi! Ask me about your documents.")
+        small.script.reply = lambda m: (
+            '{"query": "hi", "type": "chit_chat"}'
+            if "You plan" in m[0]["content"]
+            else "Hi! Ask me about your documents."
+        )
         hello = client.post("/v1/ask", json={"question": "hi"}, headers=bearer(keys["it"])).json()
         assert (hello["mode"], hello["text"], hello["route"]["tier"]) == (
-            "chat", "Hi! Ask me about your documents.", "small")
+            "chat",
+            "Hi! Ask me about your documents.",
+            "small",
+        )
         # An extractive request asks no model, not even to plan.
         asked = len(small.script.requests)
-        quoted = client.post("/v1/ask", json={"question": VPN_QUESTION, "mode": "extractive"},
-                             headers=bearer(keys["it"])).json()
-        assert quoted["mode"] == "extractive" and "8443" in quoted["text"] and quoted["route"]["plan"]["planner"] == "rules"
+        quoted = client.post(
+            "/v1/ask", json={"question": VPN_QUESTION, "mode": "extractive"}, headers=bearer(keys["it"])
+        ).json()
+        assert (
+            quoted["mode"] == "extractive"
+            and "8443" in quoted["text"]
+            and quoted["route"]["plan"]["planner"] == "rules"
+        )
         assert len(small.script.requests) == asked
 
 
@@ -391,9 +482,17 @@ def test_two_real_llama_servers_as_tiers(corpus, keys, retriever, edge_index, ll
         assert response.status_code == 200, response.text
         route = response.json()["route"]
         assert (route["tier"], route["model"], route["tiers"], route["escalated"]) == (
-            "large", "gemma3", ["small", "large"], True), route
-        assert route["reasons"] and set(route["reasons"]) <= {"no_citations", "missed_answer", "unsupported_sentences",
-                                                              "truncated"}
+            "large",
+            "gemma3",
+            ["small", "large"],
+            True,
+        ), route
+        assert route["reasons"] and set(route["reasons"]) <= {
+            "no_citations",
+            "missed_answer",
+            "unsupported_sentences",
+            "truncated",
+        }
         assert route["timings_ms"]["small"] > 0 and route["timings_ms"]["large"] > 0
         assert metric(client, "docent_tier_answers_total", tier="large") == 1
     off = EscalationPolicy(min_confidence={}, min_fused=None)  # and the grounding signals, off by default
@@ -407,8 +506,10 @@ def test_two_real_llama_servers_as_tiers(corpus, keys, retriever, edge_index, ll
 
 QA = {  # question -> (gold answer, document text)
     "What is the nightly hotel cap in Tokyo?": ("USD 260", "The nightly hotel cap in Tokyo is USD 260 per night."),
-    "How many days of annual leave may be carried over?": ("5 days", "Up to 5 days of annual leave may be carried "
-                                                                    "over into the next year."),
+    "How many days of annual leave may be carried over?": (
+        "5 days",
+        "Up to 5 days of annual leave may be carried over into the next year.",
+    ),
     "Which port does the VPN gateway listen on?": ("TCP port 8443", "The VPN gateway listens on TCP port 8443."),
 }
 
@@ -418,31 +519,49 @@ def test_eval_answers_compares_small_large_and_routed(tmp_path, stubs):
     dataset = tmp_path / "qa"
     dataset.mkdir()
     questions = list(QA)
-    (dataset / "corpus.jsonl").write_text("".join(
-        json.dumps({"_id": f"d{i}", "title": f"Doc {i}", "text": QA[q][1]}) + "\n" for i, q in enumerate(questions)))
-    (dataset / "queries.jsonl").write_text("".join(
-        json.dumps({"_id": f"q{i}", "text": q}) + "\n" for i, q in enumerate(questions)))
-    (dataset / "answers.jsonl").write_text("".join(
-        json.dumps({"query-id": f"q{i}", "answers": [QA[q][0]]}) + "\n" for i, q in enumerate(questions)))
+    (dataset / "corpus.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": f"d{i}", "title": f"Doc {i}", "text": QA[q][1]}) + "\n" for i, q in enumerate(questions)
+        )
+    )
+    (dataset / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": f"q{i}", "text": q}) + "\n" for i, q in enumerate(questions))
+    )
+    (dataset / "answers.jsonl").write_text(
+        "".join(json.dumps({"query-id": f"q{i}", "answers": [QA[q][0]]}) + "\n" for i, q in enumerate(questions))
+    )
 
     def gold(messages: list[dict]) -> tuple[str, int]:
         asked = messages[-1]["content"].rsplit("Question: ", 1)[1].strip()
         return QA[asked][0], 1
 
     # The small model is right twice and makes the VPN answer up; the large one is always right.
-    small.script.reply = lambda m: (UNGROUNDED if "VPN" in m[-1]["content"].rsplit("Question: ", 1)[1]
-                                    else f"{gold(m)[0]} [1].")
+    small.script.reply = lambda m: (
+        UNGROUNDED if "VPN" in m[-1]["content"].rsplit("Question: ", 1)[1] else f"{gold(m)[0]} [1]."
+    )
     large.script.reply = lambda m: f"{gold(m)[0]} [1]."
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DOCENT_DATA_DIR": str(tmp_path / "data"),
-           "DOCENT_LLM__BASE_URL": small.url, "DOCENT_LLM__MODEL": "small-model",
-           "DOCENT_ROUTING__TIERS": json.dumps([{"base_url": large.url, "model": "large-model"}]),
-           "DOCENT_ROUTING__PLANNER": "rules", "DOCENT_ANSWER__MIN_RELEVANCE_EN": "0",
-           # Escalate on grounding only (the tuned defaults look at retrieval confidence instead).
-           "DOCENT_ROUTING__MAX_UNSUPPORTED": "0", "DOCENT_ROUTING__MIN_CONFIDENCE_EN": "0",
-           "DOCENT_ROUTING__MIN_FUSED": "-100"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "DOCENT_DATA_DIR": str(tmp_path / "data"),
+        "DOCENT_LLM__BASE_URL": small.url,
+        "DOCENT_LLM__MODEL": "small-model",
+        "DOCENT_ROUTING__TIERS": json.dumps([{"base_url": large.url, "model": "large-model"}]),
+        "DOCENT_ROUTING__PLANNER": "rules",
+        "DOCENT_ANSWER__MIN_RELEVANCE_EN": "0",
+        # Escalate on grounding only (the tuned defaults look at retrieval confidence instead).
+        "DOCENT_ROUTING__MAX_UNSUPPORTED": "0",
+        "DOCENT_ROUTING__MIN_CONFIDENCE_EN": "0",
+        "DOCENT_ROUTING__MIN_FUSED": "-100",
+    }
     report_file = tmp_path / "report.json"
-    done = subprocess.run([sys.executable, "-m", "serve.cli", "eval", str(dataset), "--answers", "--json",
-                           "--report", str(report_file)], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "serve.cli", "eval", str(dataset), "--answers", "--json", "--report", str(report_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     results = {c["name"]: c for c in report["configurations"]}
@@ -465,6 +584,11 @@ def test_eval_answers_compares_small_large_and_routed(tmp_path, stubs):
     routed = next(c for c in saved["configurations"] if c["name"] == "routed")["answers"]
     assert [a["escalated"] for a in routed] == [False, False, True] and routed[2]["evidence"]["unsupported"] == 1
     # Unknown configurations and a missing larger tier are clear errors.
-    bad = subprocess.run([sys.executable, "-m", "serve.cli", "eval", str(dataset), "--answers", "--configs", "huge"],
-                         env=env, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "serve.cli", "eval", str(dataset), "--answers", "--configs", "huge"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "huge" in bad.stderr

@@ -30,15 +30,20 @@ from retrieval.sparse import SparseEncoder
 from tests.integration.test_rerank import build_cross_encoder
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-ALARM = (" The conveyor stopped and the line controller shows a red light. Do not restart the belt yourself; call the"
-         " shift engineer, write the time in the logbook and wait at the panel.")
+ALARM = (
+    " The conveyor stopped and the line controller shows a red light. Do not restart the belt yourself; call the"
+    " shift engineer, write the time in the logbook and wait at the panel."
+)
 ALARM_ZH = "传送带停止运行，控制器亮红灯。请勿自行重启皮带；联系值班工程师，在日志中记录时间并在控制面板旁等候。"
 CODES = ("4471", "9120", "3308", "5562", "7719", "2284")
 
 # A bilingual fixture on which each half of the hybrid search fails somewhere: the dense models understand
 # paraphrases that share no word with the document, BM25 tells apart alarm sheets that differ only in a number.
 DOCS = {
-    "parking": ("Parking", "Staff may leave their vehicles in the underground garage on level B2, which opens at 7 am."),
+    "parking": (
+        "Parking",
+        "Staff may leave their vehicles in the underground garage on level B2, which opens at 7 am.",
+    ),
     "vpn": ("Remote access", "Employees connect to the office network through the WireGuard gateway on port 51820."),
     "badges": ("Badges", "Lost access badges are replaced by facilities within one working day."),
     "停车": ("停车", "员工可以把汽车停放在地下二层车库，车库早上七点开放。"),
@@ -73,8 +78,12 @@ def bilingual(pipeline, retriever):
 
 
 # Documents that say the same in the other language: a question about one is answered by either.
-TRANSLATIONS = {"parking": "停车", "停车": "parking",
-                **{f"alarm-{c}": f"报警-{c}" for c in CODES}, **{f"报警-{c}": f"alarm-{c}" for c in CODES}}
+TRANSLATIONS = {
+    "parking": "停车",
+    "停车": "parking",
+    **{f"alarm-{c}": f"报警-{c}" for c in CODES},
+    **{f"报警-{c}": f"alarm-{c}" for c in CODES},
+}
 
 
 def reciprocal_rank(retriever: Retriever, mode: Mode, query: str, want: str, *, translation: bool = False) -> float:
@@ -85,10 +94,12 @@ def reciprocal_rank(retriever: Retriever, mode: Mode, query: str, want: str, *, 
 
 
 def test_fusion_beats_both_halves_where_each_fails_on_different_queries(bilingual):
-    rr = {m: [reciprocal_rank(bilingual, m, q, want, translation=m is Mode.HYBRID) for q, want in QUERIES]
-          for m in (Mode.DENSE, Mode.SPARSE, Mode.HYBRID)}
-    assert any(d < s for d, s in zip(rr[Mode.DENSE], rr[Mode.SPARSE]))  # dense misses what BM25 finds
-    assert any(s == 0 < d for d, s in zip(rr[Mode.DENSE], rr[Mode.SPARSE]))  # and the other way round
+    rr = {
+        m: [reciprocal_rank(bilingual, m, q, want, translation=m is Mode.HYBRID) for q, want in QUERIES]
+        for m in (Mode.DENSE, Mode.SPARSE, Mode.HYBRID)
+    }
+    assert any(d < s for d, s in zip(rr[Mode.DENSE], rr[Mode.SPARSE], strict=False))  # dense misses what BM25 finds
+    assert any(s == 0 < d for d, s in zip(rr[Mode.DENSE], rr[Mode.SPARSE], strict=False))  # and the other way round
     assert rr[Mode.HYBRID] == [1.0] * len(QUERIES)
     assert sum(rr[Mode.HYBRID]) > max(sum(rr[Mode.DENSE]), sum(rr[Mode.SPARSE]))
 
@@ -149,21 +160,30 @@ def test_principal_gets_k_results_when_the_global_top_is_forbidden(pipeline, ret
     assert sorted(p.document_id for p in passages) == sorted(f"alarm-{c}" for c in CODES[:5])
     assert retriever.search(SearchRequest("conveyor stopped red light", PUBLIC_ONLY, k=5)).passages == []
     assert retriever.fetch("secret-3", [0], operator) == []
-    assert [p.document_id for p in retriever.fetch("secret-3", [0], Principal("max", ("group:plant-managers",)))] == ["secret-3"]
+    assert [p.document_id for p in retriever.fetch("secret-3", [0], Principal("max", ("group:plant-managers",)))] == [
+        "secret-3"
+    ]
 
 
 # -- shaping -----------------------------------------------------------------------------------------------
 
-SECTION = " ".join(f"Step {n}: turn valve {n} by a quarter and read gauge {n} aloud before moving on." for n in range(1, 13))
+SECTION = " ".join(
+    f"Step {n}: turn valve {n} by a quarter and read gauge {n} aloud before moving on." for n in range(1, 13)
+)
 MANUAL = f"Valve procedure\n===============\n\n{SECTION}\n\nAppendix\n========\n\nThe appendix lists gauge serial numbers only."
 
 
 @pytest.fixture
 def manual(edge_index, embedder, multilingual_embedder):
     """A document of many small chunks (40 tokens, one sentence of overlap) in two sections."""
-    small = IngestPipeline(index=edge_index, embedder=embedder, sparse=SparseEncoder(),
-                           chunker=Chunker(embedder, chunk_tokens=40, overlap_tokens=12), parsers=None,
-                           multilingual_embedder=multilingual_embedder)
+    small = IngestPipeline(
+        index=edge_index,
+        embedder=embedder,
+        sparse=SparseEncoder(),
+        chunker=Chunker(embedder, chunk_tokens=40, overlap_tokens=12),
+        parsers=None,
+        multilingual_embedder=multilingual_embedder,
+    )
     add(small, {"manual": ("Valve manual", MANUAL)}, public=True)
     return edge_index.count("manual")
 
@@ -190,14 +210,29 @@ def test_one_long_document_cannot_fill_the_top_k(manual, pipeline, retriever):
 
 
 def hit(doc: str, chunk: int, text: str, score: float, headings=("A",)) -> RankedHit:
-    h = SearchHit(id=f"{doc}#{chunk}", score=score, document_id=doc, source=f"/{doc}", title=doc, headings=headings,
-                  page=None, chunk=chunk, text=text)
+    h = SearchHit(
+        id=f"{doc}#{chunk}",
+        score=score,
+        document_id=doc,
+        source=f"/{doc}",
+        title=doc,
+        headings=headings,
+        page=None,
+        chunk=chunk,
+        text=text,
+    )
     return RankedHit(h, score, {"fused": score})
 
 
 def test_adjacent_hits_merge_and_bridging_hits_join_groups():
-    hits = [hit("d", 3, "c3", 0.9), hit("e", 0, "e0", 0.8), hit("d", 5, "c5", 0.7), hit("d", 4, "c4", 0.6),
-            hit("d", 6, "c6", 0.5, headings=("B",)), hit("f", 0, "f0", 0.4)]
+    hits = [
+        hit("d", 3, "c3", 0.9),
+        hit("e", 0, "e0", 0.8),
+        hit("d", 5, "c5", 0.7),
+        hit("d", 4, "c4", 0.6),
+        hit("d", 6, "c6", 0.5, headings=("B",)),
+        hit("f", 0, "f0", 0.4),
+    ]
     groups = group_hits(hits, k=3, max_per_document=3)
     assert [[(h.hit.document_id, h.hit.chunk) for h in g] for g in groups] == [
         [("d", 3), ("d", 4), ("d", 5)],  # chunk 4 bridged 3 and 5; chunk 6 is another section
@@ -213,19 +248,35 @@ def test_merging_drops_the_sentences_two_chunks_share():
 
 
 def test_score_floor_drops_weak_passages(bilingual, edge_index, embedder, multilingual_embedder):
-    strict = Retriever(edge_index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder,
-                       options=SearchOptions(score_floor=10.0))
+    strict = Retriever(
+        edge_index,
+        embedder,
+        SparseEncoder(),
+        multilingual_embedder=multilingual_embedder,
+        options=SearchOptions(score_floor=10.0),
+    )
     assert strict.search(SearchRequest("alarm 5562", ALL_ACCESS)).passages == []
-    loose = Retriever(edge_index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder,
-                      options=SearchOptions(score_floor=0.0))
+    loose = Retriever(
+        edge_index,
+        embedder,
+        SparseEncoder(),
+        multilingual_embedder=multilingual_embedder,
+        options=SearchOptions(score_floor=0.0),
+    )
     assert loose.search(SearchRequest("alarm 5562", ALL_ACCESS)).passages
 
 
 def test_rerank_stage_reorders_by_the_cross_encoder(bilingual, edge_index, embedder, multilingual_embedder, tmp_path):
     reranker = CrossEncoderReranker(build_cross_encoder(tmp_path / "tiny"))
     reranker.start()
-    retriever = Retriever(edge_index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder, reranker=reranker,
-                          options=SearchOptions(rerank_candidates=8, max_per_document=1))
+    retriever = Retriever(
+        edge_index,
+        embedder,
+        SparseEncoder(),
+        multilingual_embedder=multilingual_embedder,
+        reranker=reranker,
+        options=SearchOptions(rerank_candidates=8, max_per_document=1),
+    )
     result = retriever.search(SearchRequest("alarm 5562", ALL_ACCESS, k=8, mode=Mode.RERANK))
     scores = [p.scores["rerank"] for p in result.passages]
     assert scores == sorted(scores, reverse=True) and [p.score for p in result.passages] == scores

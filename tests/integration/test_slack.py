@@ -15,16 +15,16 @@ from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient
 from slack_sdk.signature import SignatureVerifier
 
+from answer.answerer import Answerer, AnswerOptions
 from retrieval.access import PUBLIC_ONLY, Principal
 from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
-from answer.answerer import Answerer, AnswerOptions
 from serve.app import create_app
+from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client, split_text, to_mrkdwn
 from serve.stores.feedback import FeedbackStore
 from serve.stores.keys import KeyStore
-from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client, split_text, to_mrkdwn
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env
 from tests.support.redis_server import RedisServer, free_port
@@ -52,9 +52,15 @@ def corpus(pipeline, tmp_path):
 
 def build(retriever, index, slack: SlackMock, tmp_path, **bot_args) -> tuple[TestClient, SlackBot, str]:
     client = make_client("xoxb-test", base_url=slack.url)
-    bot = SlackBot(answerer=Answerer(retriever, None, AnswerOptions()), client=client, signing_secret=SECRET,
-                   principals=Principals(client, {}), feedback=FeedbackStore(tmp_path / "feedback.sqlite"),
-                   source_url="https://files.corp.example{source}", **bot_args)
+    bot = SlackBot(
+        answerer=Answerer(retriever, None, AnswerOptions()),
+        client=client,
+        signing_secret=SECRET,
+        principals=Principals(client, {}),
+        feedback=FeedbackStore(tmp_path / "feedback.sqlite"),
+        source_url="https://files.corp.example{source}",
+        **bot_args,
+    )
     keys = KeyStore(tmp_path / "keys.sqlite")
     admin, _ = keys.create("root", (), admin=True)
     app = create_app(retriever=retriever, index=index, keys=keys, slack=bot)
@@ -67,16 +73,36 @@ def signed(body: str, *, secret: str = SECRET, timestamp: int | None = None, **h
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature, **headers}
 
 
-def event(client: TestClient, kind: str, *, text: str, channel: str = "C1", user: str = "UANN", ts: str = "1.0001",
-          event_id: str = "Ev1", thread_ts: str | None = None, channel_type: str = "channel", retry: int = 0):
+def event(
+    client: TestClient,
+    kind: str,
+    *,
+    text: str,
+    channel: str = "C1",
+    user: str = "UANN",
+    ts: str = "1.0001",
+    event_id: str = "Ev1",
+    thread_ts: str | None = None,
+    channel_type: str = "channel",
+    retry: int = 0,
+):
     inner = {"type": kind, "user": user, "text": text, "channel": channel, "ts": ts, "channel_type": channel_type}
     if thread_ts:
         inner["thread_ts"] = thread_ts
-    body = json.dumps({"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": event_id,
-                       "event_time": int(time.time()), "event": inner})
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": inner,
+        }
+    )
     extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
-    return client.post("/slack/events", content=body,
-                       headers={**signed(body, **extra), "Content-Type": "application/json"})
+    return client.post(
+        "/slack/events", content=body, headers={**signed(body, **extra), "Content-Type": "application/json"}
+    )
 
 
 def wait_posts(slack: SlackMock, method: str, count: int, timeout_s: float = 60) -> list[dict]:
@@ -101,7 +127,9 @@ def test_a_mention_gets_one_threaded_answer_with_sources_and_buttons(corpus, ret
     client, _, _ = build(retriever, edge_index, slack, tmp_path)
     with client:
         started = time.monotonic()
-        assert event(client, "app_mention", text=f"<@{BOT_USER}> Which port does the VPN gateway use?").status_code == 200
+        assert (
+            event(client, "app_mention", text=f"<@{BOT_USER}> Which port does the VPN gateway use?").status_code == 200
+        )
         assert time.monotonic() - started < 3  # acknowledged within Slack's 3 s, before the answer is written
         (post,) = wait_posts(slack, "chat.postMessage", 1)
     assert post["channel"] == "C1" and post["thread_ts"] == "1.0001"
@@ -115,8 +143,9 @@ def test_a_mention_gets_one_threaded_answer_with_sources_and_buttons(corpus, ret
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
-def test_retries_and_the_same_message_as_two_events_get_one_answer(corpus, retriever, edge_index, slack, tmp_path,
-                                                                   shared):
+def test_retries_and_the_same_message_as_two_events_get_one_answer(
+    corpus, retriever, edge_index, slack, tmp_path, shared
+):
     if shared:  # two API replicas sharing Redis: the second delivery may reach the other one
         with RedisServer(tmp_path / "redis") as redis:
             bot_a = build(retriever, edge_index, slack, tmp_path, seen=Seen(redis_url=redis.url))[0]
@@ -141,8 +170,9 @@ def _deliver_four_times(client, other, slack) -> None:
     assert len(slack.sent("chat.postMessage")) == len(posts) == 1
 
 
-def test_channels_use_public_documents_and_direct_messages_the_askers_access(corpus, retriever, edge_index, slack,
-                                                                            tmp_path):
+def test_channels_use_public_documents_and_direct_messages_the_askers_access(
+    corpus, retriever, edge_index, slack, tmp_path
+):
     client, _, _ = build(retriever, edge_index, slack, tmp_path)
     question = "When does the Falcon acquisition close and at what price?"
     with client:
@@ -150,8 +180,9 @@ def test_channels_use_public_documents_and_direct_messages_the_askers_access(cor
         (in_channel,) = wait_posts(slack, "chat.postMessage", 1)
         event(client, "message", text=question, channel="D1", channel_type="im", ts="2.0002", event_id="EvD")
         in_dm = wait_posts(slack, "chat.postMessage", 2)[1]
-        event(client, "message", text=question, channel="D2", channel_type="im", user="UBOB", ts="2.0003",
-              event_id="EvB")
+        event(
+            client, "message", text=question, channel="D2", channel_type="im", user="UBOB", ts="2.0003", event_id="EvB"
+        )
         bob = wait_posts(slack, "chat.postMessage", 3)[2]
     assert "212 million" not in text_of(in_channel) and "falcon-deal" not in text_of(in_channel)
     assert "couldn't find this in the documents" in text_of(in_channel)  # the honest not-found answer
@@ -185,13 +216,30 @@ def test_a_vote_is_stored_with_its_question_answer_and_sources(corpus, retriever
         event(client, "app_mention", text=f"<@{BOT_USER}> Which port does the VPN gateway use?")
         (post,) = wait_posts(slack, "chat.postMessage", 1)
         answer_id = next(b for b in blocks_of(post) if b["type"] == "actions")["elements"][1]["value"]
-        payload = {"type": "block_actions", "user": {"id": "UANN"}, "channel": {"id": "C1"}, "team": {"id": "T1"},
-                   "api_app_id": "A1", "trigger_id": "1.2", "container": {"type": "message", "message_ts": "9.9"},
-                   "actions": [{"action_id": "docent_vote_down", "value": answer_id, "type": "button",
-                                "block_id": "b1", "action_ts": "1.3"}]}
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "UANN"},
+            "channel": {"id": "C1"},
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "trigger_id": "1.2",
+            "container": {"type": "message", "message_ts": "9.9"},
+            "actions": [
+                {
+                    "action_id": "docent_vote_down",
+                    "value": answer_id,
+                    "type": "button",
+                    "block_id": "b1",
+                    "action_ts": "1.3",
+                }
+            ],
+        }
         body = urlencode({"payload": json.dumps(payload)})
-        response = client.post("/slack/interactions", content=body,
-                               headers={**signed(body), "Content-Type": "application/x-www-form-urlencoded"})
+        response = client.post(
+            "/slack/interactions",
+            content=body,
+            headers={**signed(body), "Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert response.status_code == 200
         wait_posts(slack, "chat.postEphemeral", 1)
         stored = client.get("/v1/feedback", headers={"Authorization": f"Bearer {admin}"}).json()["feedback"]
@@ -199,19 +247,31 @@ def test_a_vote_is_stored_with_its_question_answer_and_sources(corpus, retriever
     assert (vote["vote"], vote["user"], vote["question"]) == ("down", "UANN", "Which port does the VPN gateway use?")
     assert vote["sources"][0]["source"].endswith("vpn-setup.md") and "443" in vote["answer"]
 
-    report = subprocess.run([sys.executable, "-m", "serve.cli", "eval", "--feedback", "--json"],
-                            env=docent_env(tmp_path), capture_output=True, text=True, timeout=120)
+    report = subprocess.run(
+        [sys.executable, "-m", "serve.cli", "eval", "--feedback", "--json"],
+        env=docent_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert report.returncode == 0, report.stderr
     feedback = json.loads(report.stdout)
     assert feedback["summary"]["down"] == 1 and feedback["summary"]["helpful"] == 0.0
     assert feedback["review"][0]["question"] == vote["question"] and feedback["golden"] == []
 
 
-def test_bad_signatures_and_stale_timestamps_are_401_before_any_listener(corpus, retriever, edge_index, slack,
-                                                                         tmp_path):
+def test_bad_signatures_and_stale_timestamps_are_401_before_any_listener(
+    corpus, retriever, edge_index, slack, tmp_path
+):
     client, _, _ = build(retriever, edge_index, slack, tmp_path)
-    body = json.dumps({"type": "event_callback", "event_id": "Ev9", "team_id": "T1",
-                       "event": {"type": "app_mention", "user": "UANN", "text": "hi", "channel": "C1", "ts": "1.1"}})
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "event_id": "Ev9",
+            "team_id": "T1",
+            "event": {"type": "app_mention", "user": "UANN", "text": "hi", "channel": "C1", "ts": "1.1"},
+        }
+    )
     with client:
         forged = client.post("/slack/events", content=body, headers=signed(body, secret="not-the-secret"))
         stale = client.post("/slack/events", content=body, headers=signed(body, timestamp=int(time.time()) - 600))
@@ -234,12 +294,23 @@ def test_a_rate_limited_post_is_retried_after_retry_after(corpus, retriever, edg
 
 def test_the_slash_command_answers_privately_with_the_askers_access(corpus, retriever, edge_index, slack, tmp_path):
     client, _, _ = build(retriever, edge_index, slack, tmp_path)
-    body = urlencode({"command": "/ask", "text": "When does the Falcon acquisition close?", "user_id": "UANN",
-                      "channel_id": "C1", "team_id": "T1", "response_url": "https://hooks.invalid/x",
-                      "trigger_id": "1.1"})
+    body = urlencode(
+        {
+            "command": "/ask",
+            "text": "When does the Falcon acquisition close?",
+            "user_id": "UANN",
+            "channel_id": "C1",
+            "team_id": "T1",
+            "response_url": "https://hooks.invalid/x",
+            "trigger_id": "1.1",
+        }
+    )
     with client:
-        response = client.post("/slack/commands", content=body,
-                               headers={**signed(body), "Content-Type": "application/x-www-form-urlencoded"})
+        response = client.post(
+            "/slack/commands",
+            content=body,
+            headers={**signed(body), "Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert response.status_code == 200 and "Looking up" in response.text  # acknowledged at once
         (reply,) = wait_posts(slack, "chat.postEphemeral", 1)
     assert reply["user"] == "UANN" and "212 million" in text_of(reply)
@@ -261,13 +332,18 @@ def test_long_answers_are_split_within_slacks_limits():
     pieces = split_text(text, 2900)
     assert len(pieces) > 3 and all(len(p) <= 2900 for p in pieces)
     assert " ".join(" ".join(pieces).split()) == " ".join(text.split())  # nothing lost
-    assert to_mrkdwn("**Port** 443, see [the guide](https://x.example/vpn)") == "*Port* 443, see <https://x.example/vpn|the guide>"
+    assert (
+        to_mrkdwn("**Port** 443, see [the guide](https://x.example/vpn)")
+        == "*Port* 443, see <https://x.example/vpn|the guide>"
+    )
 
 
 def test_slack_users_map_to_principals_by_id_or_email(slack):
     slack.emails["UANN"] = "Ann@Corp.com"
-    principals = Principals(make_client("xoxb-test", base_url=slack.url), {
-        "ann@corp.com": SlackUser("ann", ("group:finance",)), "UCEO": SlackUser("ceo", ("group:board",))})
+    principals = Principals(
+        make_client("xoxb-test", base_url=slack.url),
+        {"ann@corp.com": SlackUser("ann", ("group:finance",)), "UCEO": SlackUser("ceo", ("group:board",))},
+    )
     assert principals.of("UANN") == Principal("ann", ("group:finance",))  # by e-mail, case-insensitively
     assert principals.of("UBOB") == Principal("bob@corp.com")  # not mapped: the e-mail, no groups
     assert principals.of("UCEO") == Principal("ceo", ("group:board",))  # by Slack id, without a lookup
@@ -282,13 +358,23 @@ def test_the_bot_is_built_from_settings(retriever, tmp_path):
     from serve.settings import Settings
 
     answerer, feedback = Answerer(retriever, None, AnswerOptions()), FeedbackStore(tmp_path / "f.sqlite")
-    settings = Settings(_env_file=None, slack={"bot_token": "xoxb-1", "signing_secret": SECRET,
-                                               "api_url": "http://127.0.0.1:9/api/",
-                                               "users": {"Ann@Corp.com": {"user": "ann", "groups": ["group:hr"]}}})
+    settings = Settings(
+        _env_file=None,
+        slack={
+            "bot_token": "xoxb-1",
+            "signing_secret": SECRET,
+            "api_url": "http://127.0.0.1:9/api/",
+            "users": {"Ann@Corp.com": {"user": "ann", "groups": ["group:hr"]}},
+        },
+    )
     bot = make_slack_bot(settings, answerer, feedback)
     assert bot.client.base_url == "http://127.0.0.1:9/api/" and "ann@corp.com" in bot.principals.mapping
     assert "xoxb-1" not in repr(settings)  # secrets stay secret
     with pytest.raises(ConfigError):
         make_slack_bot(Settings(_env_file=None, slack={"bot_token": "xoxb-1"}), answerer, feedback)
-    assert make_slack_bot(Settings(_env_file=None, slack={"bot_token": "xoxb-1"}), answerer, feedback,
-                          socket_mode=True).app is not None
+    assert (
+        make_slack_bot(
+            Settings(_env_file=None, slack={"bot_token": "xoxb-1"}), answerer, feedback, socket_mode=True
+        ).app
+        is not None
+    )

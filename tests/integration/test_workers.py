@@ -20,19 +20,17 @@ from prometheus_client import CollectorRegistry
 from qdrant_client import QdrantClient
 
 from ingest.jobs.celery_queue import CeleryQueue
-from ingest.jobs.store import Grant
 from ingest.jobs.queue import JobService
 from ingest.jobs.redis_store import RedisJobStore
+from ingest.jobs.store import Grant
 from ingest.jobs.tasks import TaskPolicy
 from retrieval.edge_index import EdgeIndex
 from retrieval.qdrant_index import QdrantServerIndex
-from retrieval.search import Retriever
-from retrieval.sparse import SparseEncoder
 from serve.app import create_app
 from serve.components import index_spec, start_jobs
 from serve.documents import DocumentService
-from serve.stores.keys import KeyStore
 from serve.settings import QueueSettings, Settings
+from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_bad_input import make_docx
 from tests.integration.test_cli import docent_env
@@ -70,9 +68,15 @@ def write_corpus(folder: Path, count: int, paragraphs: int = 10) -> list[Path]:
     for n in range(count):
         body = [f"# Handbook {n}: procedures of team {n}\n"]
         for p in range(paragraphs):
-            body.append(f"## Section {p}\n\n" + " ".join(
-                f"Rule {n}.{p}.{s} says that request {n * 1000 + p * 10 + s} is approved by desk {s + p} "
-                f"within {n + s + 2} working days." for s in range(8)) + "\n")
+            body.append(
+                f"## Section {p}\n\n"
+                + " ".join(
+                    f"Rule {n}.{p}.{s} says that request {n * 1000 + p * 10 + s} is approved by desk {s + p} "
+                    f"within {n + s + 2} working days."
+                    for s in range(8)
+                )
+                + "\n"
+            )
         path = folder / f"handbook-{n:03d}.md"
         path.write_text("\n".join(body))
         paths.append(path)
@@ -95,12 +99,20 @@ def producer(redis_url: str) -> tuple[JobService, CeleryQueue]:
 
 
 def start_worker(tmp_path: Path, data: Path, redis_url: str, name: str, **extra: str) -> subprocess.Popen:
-    env = docent_env(data, DOCENT_REDIS_URL=redis_url, DOCENT_QUEUE__LEASE_S="3", DOCENT_QUEUE__HEARTBEAT_S="0.5",
-                     DOCENT_QUEUE__BACKOFF_S="0.2", DOCENT_INGEST__BATCH_CHUNKS="16", DOCENT_LOG_LEVEL="INFO",
-                     **{"DOCENT_QUEUE__METRICS_PORT": "0", **extra})
+    env = docent_env(
+        data,
+        DOCENT_REDIS_URL=redis_url,
+        DOCENT_QUEUE__LEASE_S="3",
+        DOCENT_QUEUE__HEARTBEAT_S="0.5",
+        DOCENT_QUEUE__BACKOFF_S="0.2",
+        DOCENT_INGEST__BATCH_CHUNKS="16",
+        DOCENT_LOG_LEVEL="INFO",
+        **{"DOCENT_QUEUE__METRICS_PORT": "0", **extra},
+    )
     log = (tmp_path / f"{name}.log").open("w")
-    return subprocess.Popen([sys.executable, "-m", "serve.cli", "worker"], env=env, stdout=log, stderr=log,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "serve.cli", "worker"], env=env, stdout=log, stderr=log, start_new_session=True
+    )
 
 
 def stop(worker: subprocess.Popen) -> None:
@@ -136,14 +148,24 @@ def assert_exact(index, sources: list[Path]) -> int:
 
 
 def test_a_job_through_the_api_on_redis_to_completion(redis_url, admin, retriever, edge_index, pipeline, tmp_path):
-    settings = Settings(_env_file=None, redis_url=redis_url, data_dir=tmp_path / "data",
-                        queue=QueueSettings(lease_s=5, heartbeat_s=1, backoff_s=0.2))
+    settings = Settings(
+        _env_file=None,
+        redis_url=redis_url,
+        data_dir=tmp_path / "data",
+        queue=QueueSettings(lease_s=5, heartbeat_s=1, backoff_s=0.2),
+    )
     registry = CollectorRegistry()
     # This process owns the embedded index, so it consumes the queue itself (real Celery consumer threads).
     runtime = start_jobs(settings, pipeline, registry=registry, consume=True)
     keys, headers = admin
-    app = create_app(retriever=retriever, index=edge_index, keys=keys, registry=registry, jobs=runtime.service,
-                     documents=DocumentService(edge_index, tmp_path / "uploads", runtime.service))
+    app = create_app(
+        retriever=retriever,
+        index=edge_index,
+        keys=keys,
+        registry=registry,
+        jobs=runtime.service,
+        documents=DocumentService(edge_index, tmp_path / "uploads", runtime.service),
+    )
     files = [("files", (name, (SAMPLE_DOCS / name).read_bytes())) for name in ("vpn-setup.md", "it-faq.html")]
     files.append(("files", ("broken.docx", b"PK\x03\x04 not a real office file")))
     try:
@@ -194,12 +216,18 @@ def test_redis_down_refuses_new_jobs_with_503_while_search_goes_on(retriever, ed
     dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     jobs = JobService(RedisJobStore(dead, timeout_s=1), CeleryQueue(dead, timeout_s=1))
     keys, headers = admin
-    app = create_app(retriever=retriever, index=edge_index, keys=keys, jobs=jobs,
-                     documents=DocumentService(edge_index, tmp_path / "uploads", jobs))
+    app = create_app(
+        retriever=retriever,
+        index=edge_index,
+        keys=keys,
+        jobs=jobs,
+        documents=DocumentService(edge_index, tmp_path / "uploads", jobs),
+    )
     with TestClient(app) as client:
         started = time.perf_counter()
-        response = client.post("/v1/documents", files=[("files", ("a.md", b"# A\n\nSome text."))],
-                               data={"public": "true"}, headers=headers)
+        response = client.post(
+            "/v1/documents", files=[("files", ("a.md", b"# A\n\nSome text."))], data={"public": "true"}, headers=headers
+        )
         assert response.status_code == 503 and response.json()["error"]["code"] == "queue_unavailable", response.text
         assert time.perf_counter() - started < 10
         assert not (tmp_path / "uploads" / "a.md").exists()  # refused before anything was saved
@@ -213,21 +241,38 @@ def test_redis_down_refuses_new_jobs_with_503_while_search_goes_on(retriever, ed
 # -- worker processes --------------------------------------------------------------------------------------
 
 
-def test_kill_9_mid_task_then_a_fresh_worker_finishes_with_exact_counts(redis_url, embedder, multilingual_embedder, tmp_path):
+def test_kill_9_mid_task_then_a_fresh_worker_finishes_with_exact_counts(
+    redis_url, embedder, multilingual_embedder, tmp_path
+):
     data = tmp_path / "data"
     corpus = write_corpus(tmp_path / "corpus", 24)
     submitted = subprocess.run(
-        [sys.executable, "-m", "serve.cli", "ingest", str(tmp_path / "corpus"), "--acl", "group:ops", "--queue",
-         "--no-wait", "--json"],
-        env=docent_env(data, DOCENT_REDIS_URL=redis_url), capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "serve.cli",
+            "ingest",
+            str(tmp_path / "corpus"),
+            "--acl",
+            "group:ops",
+            "--queue",
+            "--no-wait",
+            "--json",
+        ],
+        env=docent_env(data, DOCENT_REDIS_URL=redis_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert submitted.returncode == 0, submitted.stderr
     job_id = json.loads(submitted.stdout)["id"]
     jobs, queue = producer(redis_url)
     first = start_worker(tmp_path, data, redis_url, "first")
     try:
         # Kill it when some documents are done and most are not.
-        wait_for(lambda: 3 <= jobs.status(job_id).to_dict()["progress"]["documents_done"] < 20, 180, "progress",
-                 every_s=0.05)
+        wait_for(
+            lambda: 3 <= jobs.status(job_id).to_dict()["progress"]["documents_done"] < 20, 180, "progress", every_s=0.05
+        )
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
         before = jobs.status(job_id).to_dict()
@@ -261,12 +306,23 @@ def test_a_poison_document_is_dead_lettered_while_the_rest_succeed(redis_url, tm
     # up, could time out too on a busy machine.)
     make_docx(folder / "slow.docx", [f"Paragraph {i} of a very long handbook." for i in range(30_000)])
     port = free_port()
-    worker = start_worker(tmp_path, data, redis_url, "worker", DOCENT_INGEST__PARSE_TIMEOUT_S="3",
-                          DOCENT_QUEUE__MAX_ATTEMPTS="2", DOCENT_QUEUE__METRICS_PORT=str(port))
+    worker = start_worker(
+        tmp_path,
+        data,
+        redis_url,
+        "worker",
+        DOCENT_INGEST__PARSE_TIMEOUT_S="3",
+        DOCENT_QUEUE__MAX_ATTEMPTS="2",
+        DOCENT_QUEUE__METRICS_PORT=str(port),
+    )
     try:
         synced = subprocess.run(
             [sys.executable, "-m", "serve.cli", "sync", str(folder), "--public", "--queue", "--json"],
-            env=docent_env(data, DOCENT_REDIS_URL=redis_url), capture_output=True, text=True, timeout=300)
+            env=docent_env(data, DOCENT_REDIS_URL=redis_url),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert synced.returncode == 1, synced.stderr  # some documents failed
         job = json.loads(synced.stdout)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
@@ -288,9 +344,11 @@ def test_concurrent_writer_threads_lose_and_duplicate_nothing(edge_index, pipeli
     jobs = in_process_jobs(pipeline, concurrency=3, task_files=2)
     try:
         # Two jobs over the same folder at once (the same documents written by different threads), and a third.
-        submitted = [jobs.submit([tmp_path / "a"], Grant(public=True), kind="ingest"),
-                     jobs.submit([tmp_path / "a"], Grant(public=True), kind="ingest"),
-                     jobs.submit([tmp_path / "b"], Grant(public=True), kind="ingest")]
+        submitted = [
+            jobs.submit([tmp_path / "a"], Grant(public=True), kind="ingest"),
+            jobs.submit([tmp_path / "a"], Grant(public=True), kind="ingest"),
+            jobs.submit([tmp_path / "b"], Grant(public=True), kind="ingest"),
+        ]
         done = [jobs.wait(s.job.job_id, 300).to_dict() for s in submitted]
     finally:
         jobs.queue.close()
@@ -300,7 +358,9 @@ def test_concurrent_writer_threads_lose_and_duplicate_nothing(edge_index, pipeli
 
     again = in_process_jobs(pipeline, concurrency=2, task_files=3)
     try:
-        rerun = again.wait(again.submit([tmp_path / "a", tmp_path / "b"], Grant(public=True), kind="sync").job.job_id, 300).to_dict()
+        rerun = again.wait(
+            again.submit([tmp_path / "a", tmp_path / "b"], Grant(public=True), kind="sync").job.job_id, 300
+        ).to_dict()
     finally:
         again.queue.close()
     assert rerun["progress"]["unchanged"] == 20 and rerun["progress"]["chunks"] == total
@@ -347,10 +407,18 @@ def test_the_cli_says_when_no_queue_can_be_reached(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "serve.cli", "ingest", str(SAMPLE_DOCS), "--public", "--queue"],
         env=docent_env(tmp_path / "data", DOCENT_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
-        capture_output=True, text=True, timeout=60)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "queue_unavailable" in result.stderr, result.stderr
-    no_queue = subprocess.run([sys.executable, "-m", "serve.cli", "worker"], env=docent_env(tmp_path / "data"),
-                              capture_output=True, text=True, timeout=60)
+    no_queue = subprocess.run(
+        [sys.executable, "-m", "serve.cli", "worker"],
+        env=docent_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert no_queue.returncode == 2 and "DOCENT_REDIS_URL" in no_queue.stderr
 
 
@@ -375,8 +443,10 @@ def test_redis_write_locks_keep_one_document_whole_under_concurrent_replaces(red
     try:
         with ThreadPoolExecutor(2) as threads:
             for a, b in (("r1", "r2"), ("r3", "r4"), ("r2", "r1")):
-                runs = [threads.submit(write, RedisDocumentLocks(redis_url), a),
-                        threads.submit(write, RedisDocumentLocks(redis_url), b)]
+                runs = [
+                    threads.submit(write, RedisDocumentLocks(redis_url), a),
+                    threads.submit(write, RedisDocumentLocks(redis_url), b),
+                ]
                 for run in runs:
                     run.result()
                 state = index.document_state("doc")
@@ -390,10 +460,11 @@ def test_a_task_whose_message_was_lost_is_submitted_again(tmp_path):
     from ingest.jobs.tasks import Reaper
 
     store, submitted = MemoryJobStore(), []
-    store.create(Job("j1", "ingest", Grant(public=True), 2, 2),
-                 [TaskRecord("j1", 0, ["/a"], queued_at=time.time() - 7200), TaskRecord("j1", 1, ["/b"])])
-    reaper = Reaper(store, lambda job, number: submitted.append((job, number)), interval_s=1,
-                    queued_too_long_s=3600)
+    store.create(
+        Job("j1", "ingest", Grant(public=True), 2, 2),
+        [TaskRecord("j1", 0, ["/a"], queued_at=time.time() - 7200), TaskRecord("j1", 1, ["/b"])],
+    )
+    reaper = Reaper(store, lambda job, number: submitted.append((job, number)), interval_s=1, queued_too_long_s=3600)
     assert reaper.sweep() == 1 and submitted == [("j1", 0)]  # the forgotten one only, not the fresh one
     assert reaper.resubmit_forgotten() == 0  # and only once an hour
     store.cancel("j1")

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from answer.answerer import Answerer, AnswerOptions
+from answer.local_model import LlamaCppGenerator, packaged_model_path
+from answer.prompts import LOCAL_STOPS
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestPipeline
 from retrieval.edge_index import EdgeIndex
 from retrieval.models import IndexSpec
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
-from answer.answerer import AnswerOptions, Answerer
 from serve.app import create_app
-from answer.prompts import LOCAL_STOPS
 from serve.stores.keys import KeyStore
-from answer.local_model import LlamaCppGenerator, packaged_model_path
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_answer_api import bearer, stub  # noqa: F401 - a helper and a fixture
 
@@ -45,11 +45,19 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, embedder, multilingual_embedder, parser_pool) -> World:
     root = tmp_path_factory.mktemp("world")
-    spec = IndexSpec("docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension)
+    spec = IndexSpec(
+        "docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension
+    )
     index = EdgeIndex(root / "data", spec)
     index.start()
-    pipeline = IngestPipeline(index=index, embedder=embedder, sparse=SparseEncoder(), parsers=parser_pool,
-                              chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40), multilingual_embedder=multilingual_embedder)
+    pipeline = IngestPipeline(
+        index=index,
+        embedder=embedder,
+        sparse=SparseEncoder(),
+        parsers=parser_pool,
+        chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40),
+        multilingual_embedder=multilingual_embedder,
+    )
     hr, it, public = root / "corp" / "hr", root / "corp" / "it", root / "corp" / "public"
     shutil.copytree(SAMPLE_DOCS, hr, ignore=shutil.ignore_patterns("vpn-*", "password-*", "it-*", "*.pdf"))
     it.mkdir(parents=True)
@@ -60,8 +68,12 @@ def world(tmp_path_factory, embedder, multilingual_embedder, parser_pool) -> Wor
     assert pipeline.run([it], acl=["group:it"]).ok
     assert pipeline.run([public], public=True).ok
     store = KeyStore(root / "keys.sqlite")
-    keys = {"hr": store.create("hana", ("hr",))[0], "it": store.create("ivan", ("it",))[0],
-            "admin": store.create("root", (), admin=True)[0], "store": store}
+    keys = {
+        "hr": store.create("hana", ("hr",))[0],
+        "it": store.create("ivan", ("it",))[0],
+        "admin": store.create("root", (), admin=True)[0],
+        "store": store,
+    }
     retriever = Retriever(index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder)
     yield World(index, retriever, pipeline, {"hr": hr, "it": it, "public": public}, keys)
     index.close()
@@ -85,8 +97,7 @@ def make_app(retriever, index, store, generator, *, options: AnswerOptions | Non
     """The API over `generator`; `checks` (default: the shipped `AnswerChecks`) decide which answers the
     extractive answer replaces, NO_CHECKS shows the model's cleaned text whatever it is."""
     answerer = Answerer(retriever, generator, options or AnswerOptions(), checks=checks)
-    return create_app(retriever=retriever, index=index, keys=store, answerer=answerer, generator=generator,
-                      **kwargs)
+    return create_app(retriever=retriever, index=index, keys=store, answerer=answerer, generator=generator, **kwargs)
 
 
 def sse_events(text: str) -> list[tuple[str, object]]:

@@ -57,8 +57,14 @@ def docent_env(data: Path, **extra: str) -> dict[str, str]:
 
 
 def cli(data: Path, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "serve.cli", *args], env=docent_env(data), capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "serve.cli", *args],
+        env=docent_env(data),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"docent {' '.join(args)} failed: {done.stderr[-2000:]}")
     return done.stdout
@@ -77,14 +83,20 @@ class Server:
         env = docent_env(
             self.data,
             # Short answers: the soak is about Docent, not about how long a 135M model can ramble.
-            DOCENT_LLM__LOCAL_MAX_ANSWER_TOKENS="48", DOCENT_LLM__LOCAL_CONTEXT_LENGTH="512",
-            DOCENT_LIMITS__REQUESTS_PER_MINUTE="100000", DOCENT_LIMITS__BURST="100000",
+            DOCENT_LLM__LOCAL_MAX_ANSWER_TOKENS="48",
+            DOCENT_LLM__LOCAL_CONTEXT_LENGTH="512",
+            DOCENT_LIMITS__REQUESTS_PER_MINUTE="100000",
+            DOCENT_LIMITS__BURST="100000",
             DOCENT_LIMITS__AUTH_FAILURE_BURST="20",
             DOCENT_ANSWER__DEADLINE_S="60",  # four clients take turns on one CPU model
         )
-        self.process = subprocess.Popen([sys.executable, "-m", "serve.cli", "serve", "--port", str(self.port)],
-                                        env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                        stderr=self.log.open("w"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "serve.cli", "serve", "--port", str(self.port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("w"),
+        )
         deadline = time.monotonic() + 240
         while True:
             try:
@@ -108,10 +120,13 @@ class Server:
         """The server process's memory (MiB, its own: the parser workers are children apart) and threads."""
         assert self.process is not None
         process = psutil.Process(self.process.pid)
-        names = Counter((Path(f"/proc/{process.pid}/task/{t.id}/comm").read_text().strip()
-                         for t in process.threads()))
-        return {"rss_mib": round(process.memory_info().rss / MIB, 1), "threads": process.num_threads(),
-                "open_files": process.num_fds(), "thread_names": dict(names)}
+        names = Counter(Path(f"/proc/{process.pid}/task/{t.id}/comm").read_text().strip() for t in process.threads())
+        return {
+            "rss_mib": round(process.memory_info().rss / MIB, 1),
+            "threads": process.num_threads(),
+            "open_files": process.num_fds(),
+            "thread_names": dict(names),
+        }
 
 
 def prepare(data: Path) -> dict[str, str]:
@@ -125,14 +140,31 @@ def prepare(data: Path) -> dict[str, str]:
 
 # kind -> share of the requests; the model-bound kinds are few: the CPU model answers one at a time.
 MIX = {
-    "search": 0.32, "ask_extractive": 0.18, "ask_follow_up": 0.05, "chat_extractive": 0.05,
-    "ask_generated": 0.008, "ask_stream": 0.006, "ask_stream_abandoned": 0.010, "chat_stream_abandoned": 0.004,
-    "chat_stream": 0.002, "upload": 0.05, "upload_broken": 0.02, "bad_body": 0.06, "bad_key": 0.05,
-    "unknown_document": 0.04, "too_long": 0.03, "outsider_search": 0.04, "health": 0.06,
+    "search": 0.32,
+    "ask_extractive": 0.18,
+    "ask_follow_up": 0.05,
+    "chat_extractive": 0.05,
+    "ask_generated": 0.008,
+    "ask_stream": 0.006,
+    "ask_stream_abandoned": 0.010,
+    "chat_stream_abandoned": 0.004,
+    "chat_stream": 0.002,
+    "upload": 0.05,
+    "upload_broken": 0.02,
+    "bad_body": 0.06,
+    "bad_key": 0.05,
+    "unknown_document": 0.04,
+    "too_long": 0.03,
+    "outsider_search": 0.04,
+    "health": 0.06,
 }
 ALLOWED = {  # the statuses each kind may get; anything else is an unexpected error
-    "bad_body": {422}, "bad_key": {401, 429}, "unknown_document": {404}, "too_long": {422},
-    "upload": {200, 202}, "upload_broken": {200, 202},
+    "bad_body": {422},
+    "bad_key": {401, 429},
+    "unknown_document": {404},
+    "too_long": {422},
+    "upload": {200, 202},
+    "upload_broken": {200, 202},
 }
 
 
@@ -161,8 +193,11 @@ class Report:
             "unexpected_errors": self.unexpected,
             "answer_modes": dict(self.modes),
             "leaks": self.leaks,
-            "latency_ms": {k: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "n": len(v)}
-                           for k, v in sorted(self.latency_ms.items()) if v},
+            "latency_ms": {
+                k: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "n": len(v)}
+                for k, v in sorted(self.latency_ms.items())
+                if v
+            },
         }
 
 
@@ -228,11 +263,17 @@ class Soak:
     # -- the kinds ---------------------------------------------------------------------------------------------
 
     def _search(self, client: httpx.Client, rnd: random.Random) -> int:
-        body = {"query": self._question(rnd), "k": rnd.choice([5, 10, 50]), "mode": rnd.choice(["dense", "sparse", "hybrid"])}
+        body = {
+            "query": self._question(rnd),
+            "k": rnd.choice([5, 10, 50]),
+            "mode": rnd.choice(["dense", "sparse", "hybrid"]),
+        }
         return client.post("/v1/search", json=body, headers=self._headers()).status_code
 
     def _outsider_search(self, client: httpx.Client, rnd: random.Random) -> int:
-        response = client.post("/v1/search", json={"query": self._question(rnd), "k": 50}, headers=self._headers("outsider"))
+        response = client.post(
+            "/v1/search", json={"query": self._question(rnd), "k": 50}, headers=self._headers("outsider")
+        )
         if response.status_code == 200 and response.json()["passages"]:
             with self.report.lock:
                 self.report.leaks.append(response.json()["passages"][0]["source"])
@@ -243,8 +284,11 @@ class Soak:
         return self._answer(client.post("/v1/ask", json=body, headers=self._headers()))
 
     def _ask_follow_up(self, client: httpx.Client, rnd: random.Random) -> int:
-        body = {"question": "and how long does that take?", "mode": "extractive",
-                "conversation": [{"role": "user", "content": self._question(rnd)}, {"role": "assistant", "content": "…"}]}
+        body = {
+            "question": "and how long does that take?",
+            "mode": "extractive",
+            "conversation": [{"role": "user", "content": self._question(rnd)}, {"role": "assistant", "content": "…"}],
+        }
         return self._answer(client.post("/v1/ask", json=body, headers=self._headers()))
 
     def _ask_generated(self, client: httpx.Client, rnd: random.Random) -> int:
@@ -287,8 +331,12 @@ class Soak:
         n = rnd.randrange(10_000)
         content = b"" if broken else f"# Note {n}\n\nMeeting note number {n} about the quarterly plan.\n".encode()
         name = f"note-{n}.md" if not broken else rnd.choice([f"empty-{n}.txt", f"photo-{n}.jpg"])
-        response = client.post("/v1/documents", files=[("files", (name, content))], data={"acl": "group:staff"},
-                               headers=self._headers("admin"))
+        response = client.post(
+            "/v1/documents",
+            files=[("files", (name, content))],
+            data={"acl": "group:staff"},
+            headers=self._headers("admin"),
+        )
         return response.status_code
 
     def _upload_broken(self, client: httpx.Client, rnd: random.Random) -> int:
@@ -297,11 +345,14 @@ class Soak:
     def _bad_body(self, client: httpx.Client, rnd: random.Random) -> int:
         body = rnd.choice([b"{", b"[]", b'{"query": 5}', b'{"question": ""}', b"\xff\xfe", b'{"k": "ten"}'])
         path = rnd.choice(["/v1/search", "/v1/ask", "/v1/chat/completions"])
-        return client.post(path, content=body, headers={**self._headers(), "Content-Type": "application/json"}).status_code
+        return client.post(
+            path, content=body, headers={**self._headers(), "Content-Type": "application/json"}
+        ).status_code
 
     def _bad_key(self, client: httpx.Client, rnd: random.Random) -> int:
-        return client.post("/v1/search", json={"query": "leave"},
-                           headers={"Authorization": f"Bearer dk_guess{rnd.randrange(1 << 30)}"}).status_code
+        return client.post(
+            "/v1/search", json={"query": "leave"}, headers={"Authorization": f"Bearer dk_guess{rnd.randrange(1 << 30)}"}
+        ).status_code
 
     def _unknown_document(self, client: httpx.Client, rnd: random.Random) -> int:
         return client.get(f"/v1/documents/doc-{rnd.randrange(1 << 30)}", headers=self._headers("admin")).status_code
@@ -339,11 +390,18 @@ def soak(total: int, work: Path, *, clients: int = 4, seed: int = 7) -> dict[str
         report["seconds"] = round(time.perf_counter() - started, 1)
         time.sleep(IDLE_S)  # abandoned answers and upload jobs finish, idle threads end
         after = server.usage()
-        check = httpx.post(f"{server.url}/v1/ask", json={"question": "Which port does the VPN gateway listen on?"},
-                           headers={"Authorization": f"Bearer {keys['staff']}"}, timeout=120)
-        report["after"] = {"ask_status": check.status_code, "mode": check.json().get("mode"),
-                           "fallback_reason": check.json().get("fallback_reason"),
-                           "ready": httpx.get(f"{server.url}/readyz", timeout=10).status_code}
+        check = httpx.post(
+            f"{server.url}/v1/ask",
+            json={"question": "Which port does the VPN gateway listen on?"},
+            headers={"Authorization": f"Bearer {keys['staff']}"},
+            timeout=120,
+        )
+        report["after"] = {
+            "ask_status": check.status_code,
+            "mode": check.json().get("mode"),
+            "fallback_reason": check.json().get("fallback_reason"),
+            "ready": httpx.get(f"{server.url}/readyz", timeout=10).status_code,
+        }
         report["server"] = {"before": before, "during": series, "after": after}
     if report["unexpected_errors"]:  # what the server said about them, for the CI log
         report["server_errors"] = _tracebacks((work / "server.log").read_text(errors="replace"))

@@ -22,10 +22,10 @@ from retrieval.search import SearchRequest
 from serve.app import create_app
 from serve.cli import main as docent
 from serve.documents import DocumentService
-from serve.stores.keys import KeyStore
 from serve.settings import Settings
-from tests.support.queueing import in_process_jobs
+from serve.stores.keys import KeyStore
 from tests.reliability.conftest import bearer
+from tests.support.queueing import in_process_jobs
 
 ACL_FORMS = ["group:hr", "hr", "GROUP:hr", " group: hr "]
 GROUP_FORMS = [("hr",), ("group:hr",), ("Group:hr",)]
@@ -65,27 +65,36 @@ def test_each_acl_form_is_read_by_each_group_form_and_by_nobody_else(pipeline, r
     assert sources(Principal("ivan", ("it", "group:hr-admins"))) == set()
 
 
-def test_the_upload_form_takes_every_form_and_refuses_the_rest_before_saving(pipeline, retriever, edge_index,
-                                                                            tmp_path):
+def test_the_upload_form_takes_every_form_and_refuses_the_rest_before_saving(pipeline, retriever, edge_index, tmp_path):
     store = KeyStore(tmp_path / "keys.sqlite")
     admin, hr = store.create("root", (), admin=True)[0], store.create("hana", ("hr",))[0]
     jobs = in_process_jobs(pipeline)
-    app = create_app(retriever=retriever, index=edge_index, keys=store, jobs=jobs,
-                     documents=DocumentService(edge_index, tmp_path / "uploads", jobs))
+    app = create_app(
+        retriever=retriever,
+        index=edge_index,
+        keys=store,
+        jobs=jobs,
+        documents=DocumentService(edge_index, tmp_path / "uploads", jobs),
+    )
     with TestClient(app) as client:
         for n, form in enumerate(ACL_FORMS):
             files = [("files", (f"benefit-{n}.md", f"# Benefit {n}\n\nThe dental benefit {n} covers two visits."))]
             response = client.post("/v1/documents?wait=60", files=files, data={"acl": form}, headers=bearer(admin))
             assert response.status_code == 200 and response.json()["indexed"] == 1, response.text
         for bad in REFUSED:
-            response = client.post("/v1/documents", files=[("files", ("x.md", b"# X\n\ntext"))],
-                                   data={"acl": f"hr,{bad}"}, headers=bearer(admin))
+            response = client.post(
+                "/v1/documents",
+                files=[("files", ("x.md", b"# X\n\ntext"))],
+                data={"acl": f"hr,{bad}"},
+                headers=bearer(admin),
+            )
             assert response.status_code == 400, (bad, response.text)
             assert "principal" in response.json()["error"]["message"] or "public" in response.json()["error"]["message"]
         assert not (tmp_path / "uploads" / "x.md").exists()
         found = client.post("/v1/search", json={"query": "dental benefit visits", "k": 20}, headers=bearer(hr))
         assert {p["source"].rsplit("/", 1)[-1] for p in found.json()["passages"]} == {
-            f"benefit-{n}.md" for n in range(len(ACL_FORMS))}
+            f"benefit-{n}.md" for n in range(len(ACL_FORMS))
+        }
 
 
 def test_the_cli_takes_every_form_and_refuses_the_rest_before_loading_a_model(tmp_path, monkeypatch, capsys):

@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient
 
+from answer.answerer import AnswerOptions
+from answer.generation import OpenAICompatibleGenerator
 from ingest.jobs.celery_queue import CeleryQueue
 from ingest.jobs.queue import JobService
 from ingest.jobs.redis_store import RedisJobStore
@@ -22,12 +24,10 @@ from retrieval.models import IndexSpec
 from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
-from answer.answerer import AnswerOptions
 from serve.app import create_app
 from serve.documents import DocumentService
-from answer.generation import OpenAICompatibleGenerator
-from tests.support.llama_servers import free_port
 from tests.reliability.conftest import HR_QUESTION, bearer, make_app, sse_events
+from tests.support.llama_servers import free_port
 
 DEADLINE_S = 2.0
 
@@ -75,14 +75,18 @@ def test_a_hung_model_costs_one_deadline_then_the_quotes(world, keys, hung):
     with TestClient(app) as client:
         for stream in (False, True):
             started = time.perf_counter()
-            response = client.post("/v1/ask", json={"question": HR_QUESTION, "stream": stream},
-                                   headers=bearer(keys["hr"]))
+            response = client.post(
+                "/v1/ask", json={"question": HR_QUESTION, "stream": stream}, headers=bearer(keys["hr"])
+            )
             elapsed = time.perf_counter() - started
             assert response.status_code == 200 and elapsed < DEADLINE_S + 1.5, (elapsed, response.text)
             answer = sse_events(response.text)[-1][1] if stream else response.json()
             assert answer["mode"] == "extractive" and "deadline" in answer["fallback_reason"], answer
-        chat = client.post("/v1/chat/completions", headers=bearer(keys["hr"]),
-                           json={"model": "docent", "messages": [{"role": "user", "content": HR_QUESTION}]})
+        chat = client.post(
+            "/v1/chat/completions",
+            headers=bearer(keys["hr"]),
+            json={"model": "docent", "messages": [{"role": "user", "content": HR_QUESTION}]},
+        )
         assert chat.status_code == 200 and chat.json()["docent"]["mode"] == "extractive"
     assert len(hung.accepted) == 3  # one request each: a request the server accepted is never sent again
 
@@ -111,11 +115,14 @@ def test_a_refused_model_server_falls_back_within_seconds(world, keys):
 
 def test_qdrant_down_is_a_503_within_its_timeout_for_every_route_that_reads(embedder, keys):
     index = QdrantServerIndex(IndexSpec("docent", embedder.name, embedder.dimension), timeout_s=2)
-    index._client = QdrantClient(url=f"http://127.0.0.1:{free_port()}", timeout=2)  # noqa: SLF001 - it died
+    index._client = QdrantClient(url=f"http://127.0.0.1:{free_port()}", timeout=2)
     retriever = Retriever(index, embedder, SparseEncoder())
     with TestClient(make_app(retriever, index, keys["store"], None)) as client:
-        for path, body in (("/v1/search", {"query": "VPN port"}), ("/v1/ask", {"question": "VPN port?"}),
-                           ("/v1/ask", {"question": "VPN port?", "stream": True})):
+        for path, body in (
+            ("/v1/search", {"query": "VPN port"}),
+            ("/v1/ask", {"question": "VPN port?"}),
+            ("/v1/ask", {"question": "VPN port?", "stream": True}),
+        ):
             started = time.perf_counter()
             response = client.post(path, json=body, headers=bearer(keys["hr"]))
             assert response.status_code == 503 and response.json()["error"]["code"] == "index_unavailable"
@@ -128,12 +135,21 @@ def test_redis_down_refuses_uploads_and_keeps_search(world, keys, tmp_path):
     dead = f"redis://127.0.0.1:{free_port()}/0"
     jobs = JobService(RedisJobStore(dead, timeout_s=1), CeleryQueue(dead, timeout_s=1))
     admin = keys["admin"]
-    app = create_app(retriever=world.retriever, index=world.index, keys=keys["store"], jobs=jobs,
-                     documents=DocumentService(world.index, tmp_path / "uploads", jobs))
+    app = create_app(
+        retriever=world.retriever,
+        index=world.index,
+        keys=keys["store"],
+        jobs=jobs,
+        documents=DocumentService(world.index, tmp_path / "uploads", jobs),
+    )
     with TestClient(app) as client:
         started = time.perf_counter()
-        response = client.post("/v1/documents", files=[("files", ("a.md", b"# A\n\nText."))], data={"public": "true"},
-                               headers=bearer(admin))
+        response = client.post(
+            "/v1/documents",
+            files=[("files", ("a.md", b"# A\n\nText."))],
+            data={"public": "true"},
+            headers=bearer(admin),
+        )
         assert response.status_code == 503 and response.json()["error"]["code"] == "queue_unavailable"
         assert time.perf_counter() - started < 10 and not (tmp_path / "uploads").exists()
         assert client.post("/v1/search", json={"query": "leave"}, headers=bearer(keys["hr"])).status_code == 200

@@ -15,12 +15,12 @@ import httpx
 import openai
 import pytest
 
-from retrieval.errors import GeneratorUnavailableError
 from answer.generation import OpenAICompatibleGenerator
+from answer.routing import NO_CHECKS
+from retrieval.errors import GeneratorUnavailableError
+from tests.reliability.conftest import LONG_QUESTION, bearer, local_options, make_app
 from tests.support.live_server import LiveServer, wait_until
 from tests.support.llama_servers import SMOLLM2_ALIAS, LlamaServer, smollm2_gguf
-from answer.routing import NO_CHECKS
-from tests.reliability.conftest import LONG_QUESTION, bearer, local_options, make_app
 
 ASK = {"question": LONG_QUESTION, "stream": True}
 CHAT = {"model": "docent", "messages": [{"role": "user", "content": LONG_QUESTION}], "stream": True}
@@ -48,18 +48,17 @@ def generated(client: httpx.Client, key: str) -> float:
 
 
 def test_twenty_abandoned_streams_leave_the_local_model_free(world, keys, local_model):
-    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
-                   checks=NO_CHECKS)
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(), checks=NO_CHECKS)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=120) as client:
         normal = generated(client, keys["hr"])
         for _ in range(20):
             started = time.perf_counter()
             abandon(server.url, "/v1/ask", ASK, bearer(keys["hr"]))
-            assert wait_until(lambda: local_model._turns.in_use == 0, 5), "the abandoned answer holds the model"  # noqa: SLF001
+            assert wait_until(lambda: local_model._turns.in_use == 0, 5), "the abandoned answer holds the model"
             assert time.perf_counter() - started < 10
         for _ in range(5):  # the OpenAI-compatible stream, left the same way
             abandon(server.url, "/v1/chat/completions", CHAT, bearer(keys["hr"]), events=2)
-            assert wait_until(lambda: local_model._turns.in_use == 0, 5)  # noqa: SLF001
+            assert wait_until(lambda: local_model._turns.in_use == 0, 5)
         assert client.get("/readyz").status_code == 200
         after = generated(client, keys["hr"])
         assert after < 2 * normal + 3, (normal, after)
@@ -67,15 +66,14 @@ def test_twenty_abandoned_streams_leave_the_local_model_free(world, keys, local_
 
 
 def test_an_sdk_client_that_closes_its_stream_frees_the_model(world, keys, local_model):
-    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
-                   checks=NO_CHECKS)
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(), checks=NO_CHECKS)
     with LiveServer(app) as server:
         sdk = openai.OpenAI(base_url=server.url + "/v1", api_key=keys["hr"], max_retries=0)
         for _ in range(3):
             stream = sdk.chat.completions.create(model="docent", stream=True, messages=CHAT["messages"])
             next(iter(stream))
             stream.close()
-            assert wait_until(lambda: local_model._turns.in_use == 0, 5)  # noqa: SLF001
+            assert wait_until(lambda: local_model._turns.in_use == 0, 5)
         answer = sdk.chat.completions.create(model="docent", messages=CHAT["messages"])
         assert answer.model_extra["docent"]["fallback_reason"] is None
 
@@ -89,7 +87,7 @@ def test_clients_that_leave_a_checked_answer_before_it_is_sent_free_the_model(wo
             started = time.perf_counter()
             with pytest.raises(httpx.ReadTimeout):
                 httpx.post(server.url + "/v1/ask", json=ASK, headers=bearer(keys["hr"]), timeout=1.5)
-            assert wait_until(lambda: local_model._turns.in_use == 0, 5), "the abandoned answer holds the model"  # noqa: SLF001
+            assert wait_until(lambda: local_model._turns.in_use == 0, 5), "the abandoned answer holds the model"
             assert time.perf_counter() - started < 10
         answer = client.post("/v1/ask", json=ASK | {"stream": False}, headers=bearer(keys["hr"])).json()
         assert answer["fallback_reason"] is None and answer["mode"] in {"generated", "extractive"}, answer
@@ -111,13 +109,19 @@ def test_abandoned_streams_close_the_request_to_a_model_server(world, keys, llam
     """The same against a real llama.cpp server, which writes one answer at a time: a request Docent left open
     would keep it writing an answer nobody reads, and the next question would wait for all of them."""
     generator = OpenAICompatibleGenerator(llama_url, SMOLLM2_ALIAS, max_concurrency=2, context_length=1024)
-    app = make_app(world.retriever, world.index, keys["store"], generator, options=local_options(max_answer_tokens=256),
-                   checks=NO_CHECKS)
+    app = make_app(
+        world.retriever,
+        world.index,
+        keys["store"],
+        generator,
+        options=local_options(max_answer_tokens=256),
+        checks=NO_CHECKS,
+    )
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=120) as client:
         normal = generated(client, keys["hr"])
         for _ in range(20):
             abandon(server.url, "/v1/ask", ASK, bearer(keys["hr"]))
-            assert wait_until(lambda: generator._turns.in_use == 0, 5)  # noqa: SLF001
+            assert wait_until(lambda: generator._turns.in_use == 0, 5)
         after = generated(client, keys["hr"])
         assert after < 2 * normal + 3, (normal, after)
 
@@ -134,17 +138,16 @@ def test_the_model_server_sees_the_request_closed_when_the_client_leaves(world, 
             assert wait_until(lambda: len(stub.script.abandoned) == n + 1, 5), "the upstream request stayed open"
             sent, seen = stub.script.abandoned[-1]
             assert sent < 100 and seen - left < 2, (sent, seen - left)
-        assert generator._turns.in_use == 0 and stub.script.streaming == 0  # noqa: SLF001
+        assert generator._turns.in_use == 0 and stub.script.streaming == 0
 
 
 def test_readiness_fails_while_no_turn_can_be_taken(world, keys, local_model, monkeypatch):
     """A turn held far past any answer's limit was never given back: /readyz says so instead of "ready"."""
     monkeypatch.setattr("answer.local_model.STUCK_GRACE_S", 0.0)
     monkeypatch.setattr(local_model, "max_turn_s", 0.3)
-    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
-                   checks=NO_CHECKS)
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(), checks=NO_CHECKS)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-        with local_model._turns.turn(1.0, "busy"):  # noqa: SLF001 - a turn nobody gives back
+        with local_model._turns.turn(1.0, "busy"):
             time.sleep(0.5)
             ready = client.get("/readyz")
             assert ready.status_code == 503 and "cannot take a turn" in ready.json()["error"]["message"]
@@ -156,13 +159,13 @@ def test_readiness_fails_while_no_turn_can_be_taken(world, keys, local_model, mo
 def test_a_storm_of_clients_that_leave_while_queued_costs_the_model_nothing(world, keys, local_model):
     """Eight clients ask at once while the model is busy, and leave before their turn: their questions leave the
     queue with them, so the next real question does not wait for eight answers nobody reads."""
-    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(),
-                   checks=NO_CHECKS)
+    app = make_app(world.retriever, world.index, keys["store"], local_model, options=local_options(), checks=NO_CHECKS)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=120) as client:
         normal = generated(client, keys["hr"])
-        turns = local_model._turns  # noqa: SLF001
+        turns = local_model._turns
         with turns.turn(1.0, "busy"):  # the model busy with someone's answer
             taken = turns.taken
+
             def leave_early() -> None:
                 with pytest.raises(httpx.ReadTimeout):  # nothing arrives while queued; the client gives up
                     httpx.post(server.url + "/v1/ask", json=ASK, headers=bearer(keys["hr"]), timeout=1.0)
@@ -177,5 +180,5 @@ def test_a_storm_of_clients_that_leave_while_queued_costs_the_model_nothing(worl
         assert turns.taken == taken  # none of them got a turn: they left the queue with their clients
         after = generated(client, keys["hr"])
         assert after < 2 * normal + 3, (normal, after)
-        assert wait_until(lambda: local_model._turns.in_use == 0, 5)  # noqa: SLF001
+        assert wait_until(lambda: local_model._turns.in_use == 0, 5)
         assert "docent_answers_cancelled_total 8.0" in client.get("/metrics").text

@@ -13,13 +13,17 @@ import shutil
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_headers_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestPipeline
@@ -32,27 +36,39 @@ from serve.documents import DocumentService
 from serve.stores.keys import KeyStore
 from serve.stores.ratelimit import RateLimiter
 from tests.conftest import SAMPLE_DOCS
-from tests.support.queueing import in_process_jobs
 from tests.reliability.conftest import bearer, make_app
+from tests.support.queueing import in_process_jobs
 
 EXAMPLES = int(os.environ.get("DOCENT_FUZZ_EXAMPLES", "25"))
 # No 5xx; statuses, content types, headers and bodies as documented; invalid data refused. Not "every schema-valid
 # request is accepted": a valid `mode: rerank` is rightly 400 on a server with no reranker configured.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory, embedder, multilingual_embedder):
     data = tmp_path_factory.mktemp("fuzz")
-    spec = IndexSpec("docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension)
+    spec = IndexSpec(
+        "docent", embedder.name, embedder.dimension, multilingual_embedder.name, multilingual_embedder.dimension
+    )
     index = EdgeIndex(data / "index", spec)
     index.start()
     parsers = ParserPool(ParseLimits(timeout_s=60))
     parsers.start()
-    pipeline = IngestPipeline(index=index, embedder=embedder, sparse=SparseEncoder(),
-                              chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40), parsers=parsers,
-                              multilingual_embedder=multilingual_embedder)
+    pipeline = IngestPipeline(
+        index=index,
+        embedder=embedder,
+        sparse=SparseEncoder(),
+        chunker=Chunker(embedder, chunk_tokens=200, overlap_tokens=40),
+        parsers=parsers,
+        multilingual_embedder=multilingual_embedder,
+    )
     docs = data / "docs"
     shutil.copytree(SAMPLE_DOCS, docs, ignore=shutil.ignore_patterns("*.pdf", "*.pptx", "*.xlsx"))
     assert pipeline.run([docs], acl=["group:staff"]).ok
@@ -60,9 +76,16 @@ def fuzz_app(tmp_path_factory, embedder, multilingual_embedder):
     admin = store.create("root", ("staff",), admin=True)[0]
     jobs = in_process_jobs(pipeline)
     retriever = Retriever(index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder)
-    app = make_app(retriever, index, store, None, jobs=jobs, anonymous=True,
-                   documents=DocumentService(index, data / "uploads", jobs),
-                   limiter=RateLimiter(per_minute=100_000, burst=100_000))
+    app = make_app(
+        retriever,
+        index,
+        store,
+        None,
+        jobs=jobs,
+        anonymous=True,
+        documents=DocumentService(index, data / "uploads", jobs),
+        limiter=RateLimiter(per_minute=100_000, burst=100_000),
+    )
     yield app, admin
     jobs.queue.close()  # before the index it writes to
     index.close()
@@ -83,10 +106,16 @@ def test_no_request_gets_a_server_error_or_a_response_off_its_schema(fuzz_app):
         strict = "application/json" in operation.get_request_payload_content_types() and operation.method == "POST"
         checks = [*CHECKS, negative_data_rejection] if strict else CHECKS
         for mode in GenerationMode:  # data the schema allows, and data it does not
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
+
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
-            def fuzz(case) -> None:  # noqa: ANN001 - a schemathesis Case
+            def fuzz(case) -> None:
                 response = case.call(headers={**bearer(admin), **(case.headers or {})})
                 fuzzed.append(response.status_code)
                 case.validate_response(response, checks=checks)
@@ -95,9 +124,11 @@ def test_no_request_gets_a_server_error_or_a_response_off_its_schema(fuzz_app):
                 fuzz()
             except Unsatisfiable:
                 continue  # nothing of this operation's request can be made invalid (no parameters, or only a path)
-            except Exception as exc:  # noqa: BLE001 - every operation is fuzzed; all failures reported together
+            except Exception as exc:
                 failures.append(f"{operation.label} ({mode.value}): {exc}"[:2000])
-    print(f"\nfuzzed {len(fuzzed)} requests over {len(operations)} operations: "
-          + ", ".join(f"{status}: {fuzzed.count(status)}" for status in sorted(set(fuzzed))))
+    print(
+        f"\nfuzzed {len(fuzzed)} requests over {len(operations)} operations: "
+        + ", ".join(f"{status}: {fuzzed.count(status)}" for status in sorted(set(fuzzed)))
+    )
     assert not failures, "\n\n".join(failures)
     assert fuzzed and max(fuzzed) < 500

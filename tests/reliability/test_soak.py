@@ -27,6 +27,10 @@ def test_a_thousand_mixed_requests_leave_the_server_as_they_found_it(tmp_path):
     assert after["threads"] <= before["threads"] + 8, (before, after)
     assert after["rss_mib"] <= before["rss_mib"] * 1.15 + 60, (before, after)
     assert after["open_files"] <= before["open_files"] + 10, (before, after)
-    assert report["after"] == {"ask_status": 200, "mode": report["after"]["mode"], "fallback_reason": None,
-                               "ready": 200}
+    assert report["after"] == {
+        "ask_status": 200,
+        "mode": report["after"]["mode"],
+        "fallback_reason": None,
+        "ready": 200,
+    }
     assert report["by_kind"]["ask_stream_abandoned"] > 0 and report["expected_errors"]

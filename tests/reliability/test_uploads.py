@@ -18,8 +18,8 @@ from serve.app import create_app
 from serve.documents import DocumentService
 from serve.stores.keys import KeyStore
 from tests.integration.test_bad_input import make_docx, rewrite_part
-from tests.support.queueing import in_process_jobs
 from tests.reliability.conftest import bearer
+from tests.support.queueing import in_process_jobs
 
 
 @pytest.fixture
@@ -33,15 +33,22 @@ def admin_app(pipeline, retriever, edge_index, data):
     keys = {"admin": store.create("root", (), admin=True)[0], "hr": store.create("hana", ("hr",))[0]}
     uploads = data / "uploads"
     jobs = in_process_jobs(pipeline, quarantine=Quarantine(uploads, data / "quarantine", retention_days=7))
-    app = create_app(retriever=retriever, index=edge_index, keys=store, jobs=jobs, max_upload_bytes=4 * 2**20,
-                     documents=DocumentService(edge_index, uploads, jobs))
+    app = create_app(
+        retriever=retriever,
+        index=edge_index,
+        keys=store,
+        jobs=jobs,
+        max_upload_bytes=4 * 2**20,
+        documents=DocumentService(edge_index, uploads, jobs),
+    )
     with TestClient(app) as client:
         yield client, keys
 
 
 def upload(client, key, files, **data):
-    return client.post("/v1/documents?wait=120", files=[("files", f) for f in files], data={"acl": "hr", **data},
-                       headers=bearer(key))
+    return client.post(
+        "/v1/documents?wait=120", files=[("files", f) for f in files], data={"acl": "hr", **data}, headers=bearer(key)
+    )
 
 
 def files_under(folder) -> set[str]:
@@ -50,9 +57,15 @@ def files_under(folder) -> set[str]:
 
 def test_files_of_one_name_are_kept_apart_and_each_has_its_outcome(admin_app, data):
     client, keys = admin_app
-    response = upload(client, keys["admin"], [("report.md", b"# Alpha report\n\nThe alpha project shipped in May."),
-                                              ("report.md", b"# Beta report\n\nThe beta project shipped in June."),
-                                              ("REPORT.md", b"")])
+    response = upload(
+        client,
+        keys["admin"],
+        [
+            ("report.md", b"# Alpha report\n\nThe alpha project shipped in May."),
+            ("report.md", b"# Beta report\n\nThe beta project shipped in June."),
+            ("REPORT.md", b""),
+        ],
+    )
     assert response.status_code == 200, response.text
     outcomes = {d["source"].rsplit("/", 1)[-1]: d["status"] for d in response.json()["documents"]}
     assert outcomes == {"report.md": "indexed", "report (2).md": "indexed", "REPORT (3).md": "failed"}
@@ -65,8 +78,12 @@ def test_files_that_fail_leave_the_uploads_folder_for_the_quarantine(admin_app, 
     client, keys = admin_app
     good = make_docx(tmp_path / "good.docx", ["The cafeteria opens at 07:30 on weekdays."] * 3)
     bomb = rewrite_part(good, tmp_path / "bomb.docx", "word/document.xml", b"\0" * (100 * 2**20))
-    bad = [("bomb.docx", bomb.read_bytes()), ("empty.txt", b""), ("photo.jpg", b"\xff\xd8\xff\xe0" + bytes(512)),
-           ("corrupt.pdf", b"%PDF-1.7\n1 0 obj <<>> garbage\n%%EOF")]
+    bad = [
+        ("bomb.docx", bomb.read_bytes()),
+        ("empty.txt", b""),
+        ("photo.jpg", b"\xff\xd8\xff\xe0" + bytes(512)),
+        ("corrupt.pdf", b"%PDF-1.7\n1 0 obj <<>> garbage\n%%EOF"),
+    ]
     response = upload(client, keys["admin"], [("good.docx", good.read_bytes()), *bad])
     body = response.json()
     assert (body["indexed"], body["failed"]) == (1, 4), body
@@ -77,8 +94,12 @@ def test_files_that_fail_leave_the_uploads_folder_for_the_quarantine(admin_app, 
 
 def test_a_failed_replacement_keeps_the_indexed_document(admin_app, data):
     client, keys = admin_app
-    assert upload(client, keys["admin"], [("policy.md", b"# Policy\n\nLaptops are replaced every four years.")]
-                  ).json()["indexed"] == 1
+    assert (
+        upload(client, keys["admin"], [("policy.md", b"# Policy\n\nLaptops are replaced every four years.")]).json()[
+            "indexed"
+        ]
+        == 1
+    )
     assert upload(client, keys["admin"], [("policy.md", b"")]).json()["failed"] == 1  # an empty new version
     found = client.post("/v1/search", json={"query": "laptops replaced"}, headers=bearer(keys["hr"])).json()
     assert any("four years" in p["text"] for p in found["passages"])  # the indexed version was not lost

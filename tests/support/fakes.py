@@ -9,7 +9,7 @@ servers and index; these are for the rules around them (routing, fallbacks, the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from answer.deadline import NO_DEADLINE, Deadline
@@ -26,8 +26,9 @@ class ScriptedGenerator:
     """A chat model answering `reply` (a text, or a function of the messages); `down` makes every call fail as
     a model server that cannot be reached does. Every request is recorded in `requests`."""
 
-    def __init__(self, reply: Reply = "", *, model: str = "scripted", down: bool = False,
-                 context_length: int = 4096) -> None:
+    def __init__(
+        self, reply: Reply = "", *, model: str = "scripted", down: bool = False, context_length: int = 4096
+    ) -> None:
         self.reply = reply
         self.model = model
         self.down = down
@@ -45,21 +46,36 @@ class ScriptedGenerator:
     def close(self) -> None:
         self.closed = True
 
-    def complete(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-                 stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Completion:
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Completion:
         text, finish = self._answer(messages, max_tokens, stop, deadline, stream=False)
         prompt = sum(self.count_tokens([m.content for m in messages]))
         return Completion(text, self.model, finish, prompt, self.count_tokens([text])[0])
 
-    def stream(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float = 0.0,
-               stop: Sequence[str] = (), deadline: Deadline = NO_DEADLINE) -> Deltas:
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        deadline: Deadline = NO_DEADLINE,
+    ) -> Deltas:
         text, _ = self._answer(messages, max_tokens, stop, deadline, stream=True)
         for piece in re.findall(r"\S+\s*", text):
             deadline.check("streaming")
             yield piece
 
-    def _answer(self, messages: Sequence[ChatMessage], max_tokens: int, stop: Sequence[str], deadline: Deadline,
-                *, stream: bool) -> tuple[str, str]:
+    def _answer(
+        self, messages: Sequence[ChatMessage], max_tokens: int, stop: Sequence[str], deadline: Deadline, *, stream: bool
+    ) -> tuple[str, str]:
         self.requests.append({"messages": list(messages), "max_tokens": max_tokens, "stream": stream})
         deadline.check("asking the model")
         self.ping()
@@ -88,5 +104,16 @@ class FixedRetriever:
 
 def passage(text: str, number: int = 1, *, title: str = "Handbook", language: str = "en") -> Passage:
     """A passage of document `doc-<number>`, as retrieval returns it."""
-    return Passage(f"doc-{number}", f"docs/{number}.md", title, "md", (title,), None, (0, 0), text, language,
-                   1.0 - number / 100, {"fused": 1.0 - number / 100})
+    return Passage(
+        f"doc-{number}",
+        f"docs/{number}.md",
+        title,
+        "md",
+        (title,),
+        None,
+        (0, 0),
+        text,
+        language,
+        1.0 - number / 100,
+        {"fused": 1.0 - number / 100},
+    )

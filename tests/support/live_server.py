@@ -16,7 +16,7 @@ from tests.support.llama_servers import free_port
 
 
 class LiveServer:
-    def __init__(self, app) -> None:  # noqa: ANN001 - an ASGI app
+    def __init__(self, app) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
@@ -37,7 +37,7 @@ class LiveServer:
         self._thread.join(timeout=30)
 
 
-def wait_until(condition, timeout_s: float, interval_s: float = 0.02) -> bool:  # noqa: ANN001
+def wait_until(condition, timeout_s: float, interval_s: float = 0.02) -> bool:
     """Whether `condition()` became true within `timeout_s`."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:

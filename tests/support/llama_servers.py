@@ -119,16 +119,40 @@ class LlamaServer:
         self.url = ""
         self.log_path: Path | None = None
 
-    def start(self, model_path: str | Path, alias: str, n_ctx: int = 2048, chat_format: str | None = None,
-              threads: int = 1, hf_tokenizer_config: str | Path | None = None, timeout_s: float = 120) -> str:
+    def start(
+        self,
+        model_path: str | Path,
+        alias: str,
+        n_ctx: int = 2048,
+        chat_format: str | None = None,
+        threads: int = 1,
+        hf_tokenizer_config: str | Path | None = None,
+        timeout_s: float = 120,
+    ) -> str:
         """Starts the server and returns its base URL (without /v1) once it answers GET /v1/models.
         hf_tokenizer_config: a tokenizer_config.json with a chat_template; it implies chat_format
         "hf-tokenizer-config"."""
         assert self.process is None, "this server is already started"
         port = free_port()
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
-                   "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads),
-                   "--n_threads_batch", str(threads), "--model_alias", alias]
+        command = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(n_ctx),
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+            "--model_alias",
+            alias,
+        ]
         if hf_tokenizer_config is not None:
             chat_format = chat_format or "hf-tokenizer-config"
             command += ["--hf_tokenizer_config_path", str(hf_tokenizer_config)]

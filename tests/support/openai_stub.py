@@ -45,19 +45,24 @@ class OpenAIStub:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 self._json(200, {"object": "list", "data": [{"id": "stub", "object": "model"}]})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 script = stub.script
                 script.requests.append(body)
                 time.sleep(script.delay_s)
                 text, finish = capped(script.reply(body["messages"]), body.get("max_tokens"))
                 if not body.get("stream"):
-                    self._json(200, {"model": "stub", "choices": [{"message": {"role": "assistant", "content": text},
-                                                                   "finish_reason": finish}],
-                                     "usage": {"prompt_tokens": 100, "completion_tokens": len(text.split())}})
+                    self._json(
+                        200,
+                        {
+                            "model": "stub",
+                            "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+                            "usage": {"prompt_tokens": 100, "completion_tokens": len(text.split())},
+                        },
+                    )
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")

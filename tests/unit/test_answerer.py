@@ -8,25 +8,34 @@ import dataclasses
 
 import pytest
 
-from answer.answerer import Answer, AnswerMode, AnswerOptions, Answerer, AskRequest, Delta
+from answer.answerer import Answer, Answerer, AnswerMode, AnswerOptions, AskRequest, Delta
 from answer.routing import NO_CHECKS, EscalationBudget, EscalationPolicy, Reason, Tier
 from retrieval.access import ALL_ACCESS
 from retrieval.errors import GeneratorUnavailableError
 from tests.support.fakes import FixedRetriever, ScriptedGenerator, passage
 
 QUESTION = "Which port does the VPN gateway listen on?"
-PASSAGES = [passage("The VPN gateway listens on TCP port 8443 for all staff connections."),
-            passage("Printers on the third floor are serviced every Monday morning.", 2)]
+PASSAGES = [
+    passage("The VPN gateway listens on TCP port 8443 for all staff connections."),
+    passage("Printers on the third floor are serviced every Monday morning.", 2),
+]
 UNGROUNDED = "The VPN gateway runs on purple llama servers orbiting Jupiter [1]."
 GROUNDED = "The VPN gateway listens on TCP port 8443 [1]."
 GROUNDING = EscalationPolicy(min_confidence={}, min_fused=None, max_unsupported=0.0)
 
 
 def answerer(*generators: ScriptedGenerator, checks=None, budget=None) -> Answerer:
-    tiers = [Tier(name, g, 160) for name, g in zip(("small", "middle", "large"), generators)]
+    tiers = [Tier(name, g, 160) for name, g in zip(("small", "middle", "large"), generators, strict=False)]
     kwargs = {"checks": checks} if checks is not None else {}
-    return Answerer(FixedRetriever(list(PASSAGES)), None, AnswerOptions(), tiers=tiers, policy=GROUNDING,
-                    budget=budget or EscalationBudget(None, None), **kwargs)
+    return Answerer(
+        FixedRetriever(list(PASSAGES)),
+        None,
+        AnswerOptions(),
+        tiers=tiers,
+        policy=GROUNDING,
+        budget=budget or EscalationBudget(None, None),
+        **kwargs,
+    )
 
 
 def request() -> AskRequest:
@@ -49,15 +58,20 @@ def test_three_tiers_walk_past_a_failing_middle_one_both_ways():
     gens = {}
 
     def make() -> Answerer:
-        gens["small"], gens["middle"], gens["large"] = (ScriptedGenerator(UNGROUNDED, model="s"),
-                                                        ScriptedGenerator(model="m", down=True),
-                                                        ScriptedGenerator(GROUNDED, model="l"))
+        gens["small"], gens["middle"], gens["large"] = (
+            ScriptedGenerator(UNGROUNDED, model="s"),
+            ScriptedGenerator(model="m", down=True),
+            ScriptedGenerator(GROUNDED, model="l"),
+        )
         return answerer(gens["small"], gens["middle"], gens["large"])
 
     whole, last, deltas = both_ways(make)
     for answer in (whole, last):
         assert (answer.route.tier, answer.route.tiers, answer.route.failed) == (
-            "large", ["small", "middle", "large"], ["middle"])
+            "large",
+            ["small", "middle", "large"],
+            ["middle"],
+        )
         assert answer.route.reasons == [Reason.UNSUPPORTED, Reason.INVENTED, Reason.FAILED]
         assert answer.mode is AnswerMode.GENERATED and "8443" in answer.text and answer.model == "l"
         assert set(answer.route.timings_ms) == {"small", "middle", "large"}
@@ -82,8 +96,11 @@ def test_every_tier_down_answers_with_the_quotes_and_records_each_failure():
 
 def test_the_last_rung_replaces_an_answer_that_fails_the_checks_when_it_cannot_be_handed_on():
     def make() -> Answerer:
-        return answerer(ScriptedGenerator(UNGROUNDED), ScriptedGenerator(GROUNDED),
-                        budget=EscalationBudget(per_minute=0, per_caller_per_minute=None))
+        return answerer(
+            ScriptedGenerator(UNGROUNDED),
+            ScriptedGenerator(GROUNDED),
+            budget=EscalationBudget(per_minute=0, per_caller_per_minute=None),
+        )
 
     whole, last, _ = both_ways(make)
     for answer in (whole, last):

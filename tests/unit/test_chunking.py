@@ -3,13 +3,14 @@ weights, and not the seconds of importing transformers)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
 from ingest.chunking import Chunker, embed_text
-from retrieval.sentences import split_sentences
 from ingest.documents import Block, BlockKind, ParsedDocument
+from retrieval.sentences import split_sentences
 
 
 @pytest.fixture(scope="module")
@@ -36,22 +37,34 @@ def doc(*blocks: Block, title="Handbook") -> ParsedDocument:
 H = lambda text, level=1, page=None: Block(BlockKind.HEADING, text, level=level, page=page)  # noqa: E731
 T = lambda text, page=None: Block(BlockKind.TEXT, text, page=page)  # noqa: E731
 
-ZH_PARAGRAPH = "公司实行弹性工作制，员工可以在早上八点半至十点半之间到岗。" * 6 + "加班需提前申请！是否批准由部门负责人决定？" * 4
+ZH_PARAGRAPH = (
+    "公司实行弹性工作制，员工可以在早上八点半至十点半之间到岗。" * 6 + "加班需提前申请！是否批准由部门负责人决定？" * 4
+)
 
 
 def test_sentences_split_at_chinese_and_english_ends():
     assert split_sentences("第一句。第二句！第三句？第四句；Fifth one. Sixth") == [
-        "第一句。", "第二句！", "第三句？", "第四句；", "Fifth one. ", "Sixth"
+        "第一句。",
+        "第二句！",
+        "第三句？",
+        "第四句；",
+        "Fifth one. ",
+        "Sixth",
     ]
     assert split_sentences("Version 3.5 is out. Next") == ["Version 3.5 is out. ", "Next"]
 
 
 def test_heading_path_and_pages_are_kept(counter):
-    chunks = Chunker(counter).chunk(doc(
-        H("第一章 总则"), T("本制度适用于全体员工。", page=1),
-        H("第一节 适用范围", level=2), T("包括试用期员工。", page=1),
-        H("第二章 费用"), T("住宿标准见下表。", page=2),
-    ))
+    chunks = Chunker(counter).chunk(
+        doc(
+            H("第一章 总则"),
+            T("本制度适用于全体员工。", page=1),
+            H("第一节 适用范围", level=2),
+            T("包括试用期员工。", page=1),
+            H("第二章 费用"),
+            T("住宿标准见下表。", page=2),
+        )
+    )
     assert [(c.headings, c.page) for c in chunks] == [
         (("第一章 总则",), 1),
         (("第一章 总则", "第一节 适用范围"), 1),
@@ -72,7 +85,7 @@ def test_budget_includes_the_prefix_and_cuts_only_at_sentence_ends(counter):
 
 def test_overlap_carries_whole_sentences(counter):
     chunks = Chunker(counter, chunk_tokens=100, overlap_tokens=30).chunk(doc(T(ZH_PARAGRAPH)))
-    for previous, current in zip(chunks, chunks[1:], strict=False):
+    for previous, current in itertools.pairwise(chunks):
         first_sentence = split_sentences(current.text)[0]
         assert previous.text.endswith(first_sentence)
 
@@ -90,7 +103,7 @@ def test_tables_stay_whole_or_split_by_rows_with_the_header(counter):
     chunks = Chunker(counter).chunk(doc(H("住宿标准"), small))
     assert [c.text for c in chunks] == ["城市 | 标准\n北京 | 600元\n上海 | 650元"]
 
-    rows = (("Week", "Primary", "Secondary"),) + tuple((f"2025-W{i:02}", f"Person {i}", f"Backup {i}") for i in range(60))
+    rows = (("Week", "Primary", "Secondary"), *tuple((f"2025-W{i:02}", f"Person {i}", f"Backup {i}") for i in range(60)))
     chunks = Chunker(counter, chunk_tokens=100, overlap_tokens=20).chunk(doc(Block(BlockKind.TABLE, "", rows=rows)))
     assert len(chunks) > 3
     assert all(c.text.startswith("Week | Primary | Secondary\n") for c in chunks)

@@ -22,19 +22,33 @@ def subparsers(command_line: argparse.ArgumentParser) -> list[tuple[str, argpars
 
 
 def test_every_option_and_argument_has_help():
-    missing = [f"{name}: {action.option_strings or action.dest}"
-               for name, command_line in subparsers(parser())
-               for action in command_line._actions
-               if not isinstance(action, argparse._SubParsersAction) and not action.help]
+    missing = [
+        f"{name}: {action.option_strings or action.dest}"
+        for name, command_line in subparsers(parser())
+        for action in command_line._actions
+        if not isinstance(action, argparse._SubParsersAction) and not action.help
+    ]
     assert missing == []
 
 
 def test_every_command_sets_its_function_and_has_its_own_module():
-    leaves = [(name, p) for name, p in subparsers(parser())
-              if not any(isinstance(a, argparse._SubParsersAction) for a in p._actions)]
+    leaves = [
+        (name, p)
+        for name, p in subparsers(parser())
+        if not any(isinstance(a, argparse._SubParsersAction) for a in p._actions)
+    ]
     assert {name for name, _ in leaves} == {
-        "docent ingest", "docent sync", "docent worker", "docent search", "docent ask", "docent eval",
-        "docent slack", "docent keys create", "docent reindex", "docent serve"}
+        "docent ingest",
+        "docent sync",
+        "docent worker",
+        "docent search",
+        "docent ask",
+        "docent eval",
+        "docent slack",
+        "docent keys create",
+        "docent reindex",
+        "docent serve",
+    }
     for name, command_line in leaves:
         func = command_line.get_default("func")
         assert callable(func), name
@@ -49,8 +63,16 @@ def test_version_comes_from_the_package_metadata(capsys):
     assert capsys.readouterr().out.strip() == f"docent {version('docent')}"
 
 
-@pytest.mark.parametrize("argv", [[], ["search"], ["ingest", "x", "--queue", "--server", "http://h"],
-                                  ["search", "q", "--mode", "fuzzy"], ["keys", "create"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["search"],
+        ["ingest", "x", "--queue", "--server", "http://h"],
+        ["search", "q", "--mode", "fuzzy"],
+        ["keys", "create"],
+    ],
+)
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exited:
         main(argv)

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
 from answer.deadline import AnswerCancelled, Deadline, Turns
+from retrieval.errors import GeneratorTimeoutError, GeneratorUnavailableError
 
 
 class Clock:
@@ -63,9 +63,8 @@ def test_turns_bound_concurrency_and_tell_stuck_from_busy():
         with turns.turn(0, "busy"):
             clock.now += 3
             assert turns.stuck_for() == 3  # every turn taken; the newest for 3 s
-            with pytest.raises(GeneratorUnavailableError, match="busy"):
-                with turns.turn(0, "busy"):
-                    pass
+            with pytest.raises(GeneratorUnavailableError, match="busy"), turns.turn(0, "busy"):
+                pass
     assert turns.in_use == 0 and turns.stuck_for() == 0
 
 

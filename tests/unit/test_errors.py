@@ -11,8 +11,9 @@ from retrieval import errors
 from retrieval.errors import DocentError, ErrorCode
 from serve.api.errors import STATUS, install_error_handlers
 
-ERROR_CLASSES = [c for c in vars(errors).values()
-                 if isinstance(c, type) and issubclass(c, DocentError) and c is not DocentError]
+ERROR_CLASSES = [
+    c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, DocentError) and c is not DocentError
+]
 
 
 def test_every_error_code_has_an_http_status():
@@ -46,8 +47,12 @@ def _app() -> FastAPI:
 
 def test_every_code_the_api_sends_is_an_error_code_with_its_mapped_status():
     client = TestClient(_app(), raise_server_exceptions=False)
-    responses = [client.post("/body", json={"n": "x"}), client.get("/nowhere"), client.delete("/body"),
-                 client.get("/bug")]
+    responses = [
+        client.post("/body", json={"n": "x"}),
+        client.get("/nowhere"),
+        client.delete("/body"),
+        client.get("/bug"),
+    ]
     responses += [client.get(f"/raise/{cls.__name__}") for cls in ERROR_CLASSES]
     sent = set()
     for response in responses:
@@ -56,15 +61,20 @@ def test_every_code_the_api_sends_is_an_error_code_with_its_mapped_status():
         status, kind = STATUS[code]
         assert response.json()["error"]["type"] == kind
         assert response.status_code == status
-    assert {ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.METHOD_NOT_ALLOWED,
-            ErrorCode.INTERNAL} <= sent
+    assert {ErrorCode.INVALID_REQUEST, ErrorCode.NOT_FOUND, ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.INTERNAL} <= sent
     assert {cls.code for cls in ERROR_CLASSES} <= sent
 
 
 def test_transient_is_a_flag_of_the_error_class_not_of_its_text():
     transient = {cls.__name__ for cls in ERROR_CLASSES if cls.transient}
-    assert transient == {"IndexUnavailableError", "GeneratorUnavailableError", "GeneratorTimeoutError",
-                         "RateLimitedError", "QueueUnavailableError", "QueueFullError"}
+    assert transient == {
+        "IndexUnavailableError",
+        "GeneratorUnavailableError",
+        "GeneratorTimeoutError",
+        "RateLimitedError",
+        "QueueUnavailableError",
+        "QueueFullError",
+    }
     # A model that cannot be loaded is named "unavailable" but trying again will not load it.
     assert not errors.ModelUnavailableError("model_unavailable").transient
     assert errors.GeneratorTimeoutError("deadline passed").transient

@@ -35,25 +35,26 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 def beir_folder(tmp_path) -> Path:
     folder = tmp_path / "toy"
     (folder / "qrels").mkdir(parents=True)
-    write_jsonl(folder / "corpus.jsonl", [
-        {"_id": "d1", "title": "One", "text": "first"},
-        {"_id": "d2", "title": "", "text": "second"},
-        {"_id": "d3", "text": "third, no title field"},
-    ])
+    write_jsonl(
+        folder / "corpus.jsonl",
+        [
+            {"_id": "d1", "title": "One", "text": "first"},
+            {"_id": "d2", "title": "", "text": "second"},
+            {"_id": "d3", "text": "third, no title field"},
+        ],
+    )
     # File order q2, q1, ...: the loader keeps this order, not the qrels order.
-    write_jsonl(folder / "queries.jsonl", [
-        {"_id": "q2", "text": "second question"},
-        {"_id": "q1", "text": "first question"},
-        {"_id": "q3", "text": "only a score-0 row"},
-        {"_id": "q4", "text": "no qrels at all"},
-    ])
+    write_jsonl(
+        folder / "queries.jsonl",
+        [
+            {"_id": "q2", "text": "second question"},
+            {"_id": "q1", "text": "first question"},
+            {"_id": "q3", "text": "only a score-0 row"},
+            {"_id": "q4", "text": "no qrels at all"},
+        ],
+    )
     (folder / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n"
-        "q1\td1\t2\n"
-        "q1\td2\t1\n"
-        "q1\td3\t0\n"
-        "q2\td3\t1\n"
-        "q3\td1\t0\n",
+        "query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td2\t1\nq1\td3\t0\nq2\td3\t1\nq3\td1\t0\n",
         encoding="utf-8",
     )
     return folder
@@ -208,12 +209,16 @@ def test_load_golden_shapes(documents, tmp_path, name, content):
 
 def test_load_golden_names_every_missing_file(documents, tmp_path):
     queries_file = tmp_path / "golden.json"
-    queries_file.write_text(json.dumps([
-        {"file": "a.md", "question": "fine"},
-        {"file": "missing.pdf", "question": "gone"},
-        {"files": ["sub/b.txt", "other.docx"], "question": "half gone"},
-        {"file": "../golden.json", "question": "exists, but outside the folder"},
-    ]))
+    queries_file.write_text(
+        json.dumps(
+            [
+                {"file": "a.md", "question": "fine"},
+                {"file": "missing.pdf", "question": "gone"},
+                {"files": ["sub/b.txt", "other.docx"], "question": "half gone"},
+                {"file": "../golden.json", "question": "exists, but outside the folder"},
+            ]
+        )
+    )
     with pytest.raises(ValueError, match=r"\.\./golden\.json, missing\.pdf, other\.docx"):
         load_golden(documents, queries_file)
 

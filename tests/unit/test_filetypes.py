@@ -17,7 +17,7 @@ def test_content_wins_over_extension(tmp_path):
 
 
 def test_markdown_by_extension_or_by_syntax(tmp_path):
-    assert detect(write(tmp_path / "a.md", "plain words only".encode())) == "md"
+    assert detect(write(tmp_path / "a.md", b"plain words only")) == "md"
     assert detect(write(tmp_path / "README", b"# Title\n\nSome text\n")) == "txt"  # no suffix: plain text
     assert detect(write(tmp_path / "notes.rst2", b"# Title\n\n- item\n")) == "md"
     assert detect(write(tmp_path / "a.txt", "中文纯文本。".encode("gb18030"))) == "txt"

@@ -21,13 +21,16 @@ def test_each_row_is_reachable_and_its_partitioner_exists():
     assert FORMATS[-1].name == "txt"  # the fallback for any text comes last
 
 
-@pytest.mark.parametrize(("name", "content"), [
-    ("a.pdf", b"%PDF-1.7\n"),
-    ("page.html", b"<!doctype html><html><title>T</title></html>"),
-    ("mail.eml", b"From: a@example.com\nSubject: hi\n\nbody"),
-    ("notes.md", b"plain words"),
-    ("notes.txt", b"# not markdown by name"),
-])
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("a.pdf", b"%PDF-1.7\n"),
+        ("page.html", b"<!doctype html><html><title>T</title></html>"),
+        ("mail.eml", b"From: a@example.com\nSubject: hi\n\nbody"),
+        ("notes.md", b"plain words"),
+        ("notes.txt", b"# not markdown by name"),
+    ],
+)
 def test_detection_returns_the_row_of_the_content(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)

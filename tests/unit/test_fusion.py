@@ -9,8 +9,14 @@ from retrieval.fusion import Candidate, Fusion, RankedList, confidence, fuse, no
 ENGLISH_ONLY = frozenset({"en"})
 
 
-def ranked(name: str, scores: dict[str, float], *, languages: frozenset[str] = frozenset(), crosses: bool = True,
-           language_of: dict[str, str] | None = None) -> RankedList:
+def ranked(
+    name: str,
+    scores: dict[str, float],
+    *,
+    languages: frozenset[str] = frozenset(),
+    crosses: bool = True,
+    language_of: dict[str, str] | None = None,
+) -> RankedList:
     language_of = language_of or {}
     ordered = sorted(scores.items(), key=lambda kv: -kv[1])
     return RankedList(name, [Candidate(k, language_of.get(k, "en"), s) for k, s in ordered], languages, crosses)
@@ -32,8 +38,12 @@ def test_a_monolingual_list_is_skipped_for_a_question_in_a_language_it_does_not_
 
 
 def test_bm25_does_not_judge_passages_in_another_language():
-    bm25 = ranked("sparse", {"zh-word-match": 9.0, "en-name-match": 8.0, **flat_tail("zh", 20, 1.0)}, crosses=False,
-                  language_of={"zh-word-match": "zh", **LANGS})
+    bm25 = ranked(
+        "sparse",
+        {"zh-word-match": 9.0, "en-name-match": 8.0, **flat_tail("zh", 20, 1.0)},
+        crosses=False,
+        language_of={"zh-word-match": "zh", **LANGS},
+    )
     use = ranked("multilingual", {"en-name-match": 0.5, **flat_tail("zh", 20, 0.2)}, language_of=LANGS)
     assert use.judges("zh", "en") and not bm25.judges("zh", "en")
     en = next(c for c in fuse([bm25, use], query_language="zh") if c.key == "en-name-match")
@@ -47,8 +57,9 @@ def test_a_passage_only_the_multilingual_model_can_judge_is_not_buried_by_the_ot
     languages = {"zh-answer": "zh"}
     minilm = ranked("dense", {"en-wrong": 0.55, **flat_tail("en", 40, 0.35)}, languages=ENGLISH_ONLY, crosses=False)
     bm25 = ranked("sparse", {"en-wrong": 6.0, **flat_tail("en", 40, 2.0, 0.01)}, crosses=False)
-    use = ranked("multilingual", {"zh-answer": 0.62, "en-wrong": 0.30, **flat_tail("en", 40, 0.25)},
-                 language_of=languages)
+    use = ranked(
+        "multilingual", {"zh-answer": 0.62, "en-wrong": 0.30, **flat_tail("en", 40, 0.25)}, language_of=languages
+    )
     adaptive = fuse([minilm, use, bm25], query_language="en")
     summed = fuse([minilm, use, bm25], query_language="en", rule=Fusion.LANGUAGE)
     assert adaptive[0].key == "zh-answer"

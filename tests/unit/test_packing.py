@@ -40,8 +40,16 @@ class Prefixed:
 
 def passage(text: str, title: str = "Doc") -> Passage:
     return Passage(
-        document_id=title, source=f"{title}.md", title=title, doc_type="md", headings=(), page=None,
-        chunks=(0, 0), text=text, language="en", score=1.0,
+        document_id=title,
+        source=f"{title}.md",
+        title=title,
+        doc_type="md",
+        headings=(),
+        page=None,
+        chunks=(0, 0),
+        text=text,
+        language="en",
+        score=1.0,
     )
 
 

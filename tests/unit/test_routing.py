@@ -18,32 +18,44 @@ from tests.support.openai_stub import OpenAIStub
 T = QuestionType
 
 
-@pytest.mark.parametrize(("question", "kind", "subs"), [
-    ("How far in advance must domestic flights be booked?", T.LOOKUP, ()),
-    ("VPN 网关的端口是多少？", T.LOOKUP, ()),
-    ("Hello!", T.CHIT_CHAT, ()),
-    ("thanks a lot", T.CHIT_CHAT, ()),
-    ("谢谢", T.CHIT_CHAT, ()),
-    ("Who are you?", T.CHIT_CHAT, ()),
-    ("Write a poem about the VPN", T.OUT_OF_SCOPE, ()),
-    ("what is 12 * 7?", T.OUT_OF_SCOPE, ()),
-    ("讲个笑话", T.OUT_OF_SCOPE, ()),
-    ("Compare the hotel cap in Tokyo vs the hotel cap in Portland", T.COMPARISON,
-     ("the hotel cap in Tokyo", "the hotel cap in Portland")),
-    ("年假和病假的区别是什么？", T.COMPARISON, ("年假", "病假")),
-    ("What is the VPN port? And who is on call on Tuesday?", T.MULTI_PART,
-     ("What is the VPN port?", "And who is on call on Tuesday?")),
-    ("What is the hotel cap, and what is the meal per diem?", T.MULTI_PART,
-     ("What is the hotel cap", "what is the meal per diem?")),
-    ("报销的截止日期是什么？年假可以结转几天？", T.MULTI_PART, ("报销的截止日期是什么？", "年假可以结转几天？")),
-    ("Summarize the travel policy", T.SUMMARISATION, ()),
-    ("总结一下员工手册", T.SUMMARISATION, ()),
-    # Document questions that merely look like the types that skip retrieval must keep their search.
-    ("Hello, what is the VPN gateway's address?", T.LOOKUP, ()),
-    ("Thanks to the new policy, how many days can I carry over?", T.LOOKUP, ()),
-    ("What is the poem policy for the company newsletter?", T.LOOKUP, ()),
-    ("赫哲语在什么地方比较通行？", T.LOOKUP, ()),  # 比较 as "fairly", not "compare"
-])
+@pytest.mark.parametrize(
+    ("question", "kind", "subs"),
+    [
+        ("How far in advance must domestic flights be booked?", T.LOOKUP, ()),
+        ("VPN 网关的端口是多少？", T.LOOKUP, ()),
+        ("Hello!", T.CHIT_CHAT, ()),
+        ("thanks a lot", T.CHIT_CHAT, ()),
+        ("谢谢", T.CHIT_CHAT, ()),
+        ("Who are you?", T.CHIT_CHAT, ()),
+        ("Write a poem about the VPN", T.OUT_OF_SCOPE, ()),
+        ("what is 12 * 7?", T.OUT_OF_SCOPE, ()),
+        ("讲个笑话", T.OUT_OF_SCOPE, ()),
+        (
+            "Compare the hotel cap in Tokyo vs the hotel cap in Portland",
+            T.COMPARISON,
+            ("the hotel cap in Tokyo", "the hotel cap in Portland"),
+        ),
+        ("年假和病假的区别是什么？", T.COMPARISON, ("年假", "病假")),
+        (
+            "What is the VPN port? And who is on call on Tuesday?",
+            T.MULTI_PART,
+            ("What is the VPN port?", "And who is on call on Tuesday?"),
+        ),
+        (
+            "What is the hotel cap, and what is the meal per diem?",
+            T.MULTI_PART,
+            ("What is the hotel cap", "what is the meal per diem?"),
+        ),
+        ("报销的截止日期是什么？年假可以结转几天？", T.MULTI_PART, ("报销的截止日期是什么？", "年假可以结转几天？")),
+        ("Summarize the travel policy", T.SUMMARISATION, ()),
+        ("总结一下员工手册", T.SUMMARISATION, ()),
+        # Document questions that merely look like the types that skip retrieval must keep their search.
+        ("Hello, what is the VPN gateway's address?", T.LOOKUP, ()),
+        ("Thanks to the new policy, how many days can I carry over?", T.LOOKUP, ()),
+        ("What is the poem policy for the company newsletter?", T.LOOKUP, ()),
+        ("赫哲语在什么地方比较通行？", T.LOOKUP, ()),  # 比较 as "fairly", not "compare"
+    ],
+)
 def test_rules_classify_questions(question, kind, subs):
     plan = RulePlanner().plan(question)
     assert (plan.type, plan.sub_questions) == (kind, subs)
@@ -66,15 +78,23 @@ def model_planner(stub: OpenAIStub) -> ModelPlanner:
 def test_the_model_plan_is_read_and_validated():
     with OpenAIStub() as stub:
         planner = model_planner(stub)
-        stub.script.reply = lambda m: 'Sure! {"query": "What is the Tokyo hotel cap?", "language": "en", ' \
-                                      '"type": "comparison", "sub_questions": ["Tokyo hotel cap", "Portland hotel cap"]}'
+        stub.script.reply = lambda m: (
+            'Sure! {"query": "What is the Tokyo hotel cap?", "language": "en", '
+            '"type": "comparison", "sub_questions": ["Tokyo hotel cap", "Portland hotel cap"]}'
+        )
         plan = planner.plan("and Tokyo compared to Portland?")
         assert (plan.query, plan.type, plan.sub_questions, plan.planner) == (
-            "What is the Tokyo hotel cap?", T.COMPARISON, ("Tokyo hotel cap", "Portland hotel cap"), "model")
+            "What is the Tokyo hotel cap?",
+            T.COMPARISON,
+            ("Tokyo hotel cap", "Portland hotel cap"),
+            "model",
+        )
         # The conversation goes into the planning prompt; the reply's language must match the query's text.
         from answer.generation import ChatMessage
-        stub.script.reply = lambda m: json.dumps({"query": "年假可以结转几天？", "language": "en", "type": "lookup",
-                                                  "sub_questions": ["ignored"]})
+
+        stub.script.reply = lambda m: json.dumps(
+            {"query": "年假可以结转几天？", "language": "en", "type": "lookup", "sub_questions": ["ignored"]}
+        )
         plan = planner.plan("几天？", [ChatMessage("user", "年假可以结转吗？"), ChatMessage("assistant", "可以。")])
         assert (plan.query, plan.language, plan.sub_questions) == ("年假可以结转几天？", "zh", ())
         assert "年假可以结转吗？" in stub.script.requests[-1]["messages"][1]["content"]
@@ -91,22 +111,41 @@ def test_an_unusable_or_failed_model_plan_falls_back_to_the_rules():
         stub.script.reply = lambda m: "I think this is a lookup question."
         plan = planner.plan("hello")
         assert (plan.type, plan.planner) == (T.CHIT_CHAT, "rules (model failed)")
-    down = ModelPlanner(OpenAICompatibleGenerator(f"http://127.0.0.1:{free_port()}", "m", connect_timeout_s=1,
-                                                  retries=0))
+    down = ModelPlanner(
+        OpenAICompatibleGenerator(f"http://127.0.0.1:{free_port()}", "m", connect_timeout_s=1, retries=0)
+    )
     from answer.generation import ChatMessage
+
     plan = down.plan("and the second one?", [ChatMessage("user", "What is the VPN port?")])
     assert (plan.query, plan.planner) == ("What is the VPN port? and the second one?", "rules (model failed)")
 
 
 def evidence(**changes) -> Evidence:
-    base = dict(question_type=T.LOOKUP, language="en", best_dense=0.7, best_rerank=None, sentences=2,
-                unsupported=0, cited=True, not_found=False, words=12, truncated=False)
+    base = dict(
+        question_type=T.LOOKUP,
+        language="en",
+        best_dense=0.7,
+        best_rerank=None,
+        sentences=2,
+        unsupported=0,
+        cited=True,
+        not_found=False,
+        words=12,
+        truncated=False,
+    )
     return Evidence(**{**base, **changes})
 
 
 def test_the_policy_names_each_reason_it_sees():
-    policy = EscalationPolicy(min_confidence={"en": 0.5, "zh": 0.35}, max_unsupported=0.25, escalate_uncited=True,
-                              missed_above={"en": 0.55}, min_rerank=0.1, escalate_truncated=True, min_fused=None)
+    policy = EscalationPolicy(
+        min_confidence={"en": 0.5, "zh": 0.35},
+        max_unsupported=0.25,
+        escalate_uncited=True,
+        missed_above={"en": 0.55},
+        min_rerank=0.1,
+        escalate_truncated=True,
+        min_fused=None,
+    )
     assert policy.reasons(evidence()) == []
     assert policy.reasons(evidence(best_dense=0.45)) == [Reason.LOW_CONFIDENCE]
     assert policy.reasons(evidence(language="zh", best_dense=0.45)) == []
@@ -126,8 +165,9 @@ def test_the_policy_names_each_reason_it_sees():
     assert EscalationPolicy().reasons(evidence(best_dense=0.55)) == [Reason.LOW_CONFIDENCE]
     assert EscalationPolicy().reasons(evidence(best_fused=1.0)) == [Reason.LOW_CONFIDENCE]
     assert EscalationPolicy().reasons(evidence(best_fused=1.25, unsupported=2, cited=False, truncated=True)) == []
-    assert EscalationPolicy(always=("summarisation",)).reasons(
-        evidence(question_type=T.SUMMARISATION, words=40)) == [Reason.TYPE]
+    assert EscalationPolicy(always=("summarisation",)).reasons(evidence(question_type=T.SUMMARISATION, words=40)) == [
+        Reason.TYPE
+    ]
 
 
 def test_the_answer_checks_name_each_failure_and_let_a_good_answer_pass():
@@ -150,13 +190,31 @@ def test_the_answer_checks_name_each_failure_and_let_a_good_answer_pass():
     assert checks.failures(evidence(sentences=2, unsupported=2, across=True, support_measured=False)) == []
     # An honest "not found" is never replaced; with the checks off nothing fails.
     assert checks.failures(evidence(not_found=True, words=0, truncated=True)) == []
-    assert NO_CHECKS.failures(evidence(words=0, han_share=0.9, letters=40, repeated=0.9, truncated=True,
-                                       markup=True, sentences=2, unsupported=2)) == []
+    assert (
+        NO_CHECKS.failures(
+            evidence(
+                words=0,
+                han_share=0.9,
+                letters=40,
+                repeated=0.9,
+                truncated=True,
+                markup=True,
+                sentences=2,
+                unsupported=2,
+            )
+        )
+        == []
+    )
     # The measures themselves.
     assert han_share("VPN 网关的端口是 8443。") == 6 / 9 and han_share("8443 [1]") is None
     loop = "The stipend is paid once. " * 6
-    assert repeated_share(loop) > 0.6 and repeated_share("The stipend is USD 450, paid once per employee for a "
-                                                        "desk, a chair and a monitor within ninety days [1].") == 0.0
+    assert (
+        repeated_share(loop) > 0.6
+        and repeated_share(
+            "The stipend is USD 450, paid once per employee for a desk, a chair and a monitor within ninety days [1]."
+        )
+        == 0.0
+    )
 
 
 def test_the_budget_limits_each_caller_and_the_process_per_minute():
@@ -186,38 +244,58 @@ def test_answers_are_scored_like_squad_and_cmrc():
 
 
 def test_qa_sets_load_from_beir_and_golden_files(tmp_path):
-    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "A?"}\n{"_id": "q2", "text": "B?"}\n'
-                                            '{"_id": "q3", "text": "C?"}\n', encoding="utf-8")
-    (tmp_path / "answers.jsonl").write_text('{"query-id": "q3", "answers": ["c"]}\n'
-                                            '{"query-id": "q1", "answers": ["a", "alpha"]}\n', encoding="utf-8")
+    (tmp_path / "queries.jsonl").write_text(
+        '{"_id": "q1", "text": "A?"}\n{"_id": "q2", "text": "B?"}\n{"_id": "q3", "text": "C?"}\n', encoding="utf-8"
+    )
+    (tmp_path / "answers.jsonl").write_text(
+        '{"query-id": "q3", "answers": ["c"]}\n{"query-id": "q1", "answers": ["a", "alpha"]}\n', encoding="utf-8"
+    )
     items = load_beir_answers(tmp_path)
     assert [(i.query_id, i.question, i.answers) for i in items] == [("q1", "A?", ("a", "alpha")), ("q3", "C?", ("c",))]
     assert len(load_beir_answers(tmp_path, max_queries=1)) == 1
     golden = tmp_path / "facts.json"
-    golden.write_text(json.dumps([{"question": "X?", "answer": "x", "file": "a.md"}, {"question": "Y?"},
-                                  {"question": "Z?", "answers": ["z", "zed"], "id": "z1"}]), encoding="utf-8")
+    golden.write_text(
+        json.dumps(
+            [
+                {"question": "X?", "answer": "x", "file": "a.md"},
+                {"question": "Y?"},
+                {"question": "Z?", "answers": ["z", "zed"], "id": "z1"},
+            ]
+        ),
+        encoding="utf-8",
+    )
     assert [(i.query_id, i.answers) for i in load_golden_answers(golden)] == [("q1", ("x",)), ("z1", ("z", "zed"))]
     (tmp_path / "answers.jsonl").write_text("not json\n", encoding="utf-8")
     from retrieval.evaluation import EvalDataError
+
     with pytest.raises(EvalDataError, match="line 1"):
         load_beir_answers(tmp_path)
 
 
 def test_settings_build_the_tiers_the_planner_and_the_policy(monkeypatch):
-    from serve.components import make_answerer
     from answer.local_model import LlamaCppGenerator
+    from serve.components import make_answerer
     from serve.settings import Settings
 
-    monkeypatch.setenv("DOCENT_ROUTING__TIERS", json.dumps([
-        {"base_url": "http://big:8000", "model": "big", "stop": ["\nQuestion:"], "max_answer_tokens": 900},
-        {"name": "hosted", "base_url": "https://api.example/v1", "model": "huge", "api_key": "k"}]))
+    monkeypatch.setenv(
+        "DOCENT_ROUTING__TIERS",
+        json.dumps(
+            [
+                {"base_url": "http://big:8000", "model": "big", "stop": ["\nQuestion:"], "max_answer_tokens": 900},
+                {"name": "hosted", "base_url": "https://api.example/v1", "model": "huge", "api_key": "k"},
+            ]
+        ),
+    )
     monkeypatch.setenv("DOCENT_ROUTING__MAX_UNSUPPORTED", "0.34")
     monkeypatch.setenv("DOCENT_ROUTING__ALWAYS", '["summarisation"]')
     settings = Settings(_env_file=None)
     small = OpenAICompatibleGenerator("http://small:8000", "qwen3-4b")
     answerer = make_answerer(settings, None, small)
     assert [(t.name, t.generator.model, t.max_answer_tokens, t.stop) for t in answerer.tiers] == [
-        ("small", "qwen3-4b", 512, ()), ("large", "big", 900, ("\nQuestion:",)), ("hosted", "huge", 768, ())]
+        ("small", "qwen3-4b", 512, ()),
+        ("large", "big", 900, ("\nQuestion:",)),
+        ("hosted", "huge", 768, ()),
+    ]
     assert isinstance(answerer.planner, ModelPlanner) and answerer.routing
     assert answerer.policy.max_unsupported == 0.34 and answerer.policy.always == ("summarisation",)
     assert (answerer.budget.per_minute, answerer.budget.per_caller) == (60, 10)

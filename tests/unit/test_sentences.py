@@ -15,16 +15,26 @@ DOCS = Path(__file__).resolve().parents[2] / "examples" / "docs"
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Use a strong passphrase, e.g. four random words. Change it yearly.",
-         ["Use a strong passphrase, e.g. four random words. ", "Change it yearly."]),
-        ("Ask Dr. Lin about the results. She replies within a day.",
-         ["Ask Dr. Lin about the results. ", "She replies within a day."]),
-        ("Meet in Room No. 5 on the third floor. Bring your badge.",
-         ["Meet in Room No. 5 on the third floor. ", "Bring your badge."]),
-        ("The U.S. office opens at 9. Visitors sign in at reception.",
-         ["The U.S. office opens at 9. ", "Visitors sign in at reception."]),
-        ("Version 3.5 is out. The 2.0 branch gets fixes until June.",
-         ["Version 3.5 is out. ", "The 2.0 branch gets fixes until June."]),
+        (
+            "Use a strong passphrase, e.g. four random words. Change it yearly.",
+            ["Use a strong passphrase, e.g. four random words. ", "Change it yearly."],
+        ),
+        (
+            "Ask Dr. Lin about the results. She replies within a day.",
+            ["Ask Dr. Lin about the results. ", "She replies within a day."],
+        ),
+        (
+            "Meet in Room No. 5 on the third floor. Bring your badge.",
+            ["Meet in Room No. 5 on the third floor. ", "Bring your badge."],
+        ),
+        (
+            "The U.S. office opens at 9. Visitors sign in at reception.",
+            ["The U.S. office opens at 9. ", "Visitors sign in at reception."],
+        ),
+        (
+            "Version 3.5 is out. The 2.0 branch gets fixes until June.",
+            ["Version 3.5 is out. ", "The 2.0 branch gets fixes until June."],
+        ),
     ],
 )
 def test_abbreviations_and_decimals_do_not_end_a_sentence(text: str, expected: list[str]) -> None:
@@ -33,7 +43,14 @@ def test_abbreviations_and_decimals_do_not_end_a_sentence(text: str, expected: l
 
 def test_chinese_splits_at_its_punctuation_closing_quotes_and_line_breaks() -> None:
     text = "他说：“好。”然后离开了（真的！）是吗?是的!请假需提前申请；\n下一行"
-    assert split_sentences(text) == ["他说：“好。”", "然后离开了（真的！）", "是吗?", "是的!", "请假需提前申请；\n", "下一行"]
+    assert split_sentences(text) == [
+        "他说：“好。”",
+        "然后离开了（真的！）",
+        "是吗?",
+        "是的!",
+        "请假需提前申请；\n",
+        "下一行",
+    ]
 
 
 def test_mixed_chinese_and_english() -> None:
@@ -44,7 +61,9 @@ def test_mixed_chinese_and_english() -> None:
 def test_a_period_before_a_line_break_always_ends_the_sentence() -> None:
     # The English splitter alone would join these (a line break reads as a space to it, and a time follows).
     assert split_sentences("The certificate expires.\n\n16:02 | The alert fires.") == [
-        "The certificate expires.\n\n", "16:02 | The alert fires."]
+        "The certificate expires.\n\n",
+        "16:02 | The alert fires.",
+    ]
 
 
 def test_whitespace_around_the_text_changes_no_boundary() -> None:

@@ -14,8 +14,10 @@ from serve.slack import to_mrkdwn
         ("This is *important* and _this_ too", "This is _important_ and _this_ too"),
         ("The ~~old~~ new address", "The ~old~ new address"),
         ("See [the guide](https://x.example/vpn).", "See <https://x.example/vpn|the guide>."),
-        ("See [Scope](https://en.wikipedia.org/wiki/Scope_(computer_science)) first.",
-         "See <https://en.wikipedia.org/wiki/Scope_(computer_science)|Scope> first."),
+        (
+            "See [Scope](https://en.wikipedia.org/wiki/Scope_(computer_science)) first.",
+            "See <https://en.wikipedia.org/wiki/Scope_(computer_science)|Scope> first.",
+        ),
         ("Run `sudo apt **update**` first", "Run `sudo apt **update**` first"),
         ("```\nexport A=*x*\n```", "```\nexport A=*x*\n```"),
         ("## Annual leave\nTen days carry over [1].", "*Annual leave*\n\nTen days carry over [1]."),
@@ -28,7 +30,9 @@ def test_markdown_becomes_mrkdwn(markdown: str, mrkdwn: str) -> None:
 
 
 def test_a_table_becomes_a_code_block_that_keeps_its_rows() -> None:
-    markdown = "Rates:\n\n| City | Per day |\n|---|---|\n| Paris | **180** EUR |\n| Tokyo | 20,000 JPY |\n\nAsk **Finance**."
+    markdown = (
+        "Rates:\n\n| City | Per day |\n|---|---|\n| Paris | **180** EUR |\n| Tokyo | 20,000 JPY |\n\nAsk **Finance**."
+    )
     assert to_mrkdwn(markdown) == (
         "Rates:\n\n```\n| City | Per day |\n|---|---|\n| Paris | **180** EUR |\n| Tokyo | 20,000 JPY |\n```\n"
         "Ask *Finance*."
