@@ -1,9 +1,12 @@
 """Server-Sent Events from an answer that is written in a worker thread, and stopped when its client leaves.
 
 An answer is produced by a plain iterator (`Answerer.stream`) that holds the model's turn while it runs; each item
-is produced in a worker thread. The first item is produced before the response starts, so that an error before
-the answer begins (the index down, the model down with the fallback off) is an HTTP error, not an event; a
-client that leaves meanwhile (while its question waits for the model's turn, say) cancels the answer there.
+is produced in a worker thread. The response waits up to `START_AFTER_S` for the first item, so that an error
+before the answer begins (the index down, the model down with the fallback off) is an HTTP error, not an event; a
+client that leaves meanwhile (while its question waits for the model's turn, say) cancels the answer there. An
+answer still being prepared after that (a larger tier writing an escalated answer, which is checked whole before
+it is sent) starts the response without it: keep-alive comments then go out every `PING_S` until the first event,
+so no proxy closes a quiet stream, and an error from then on is an `error` event.
 Once streaming, sse-starlette notices a disconnect and stops sending. Whatever the reason the response ends early,
 the answer's deadline is cancelled, so the model stops at its next token (or a call still waiting for its turn
 stops waiting), and the iterators are closed once the item in progress is done, which gives the model's turn
@@ -17,7 +20,7 @@ import itertools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -30,8 +33,10 @@ log = logging.getLogger("docent.api")
 
 SEP = "\n"  # between an event's lines; "\r\n" is as valid, but "\n" is what every client and test reads
 PING_S = 15  # a comment line this often keeps proxies from closing a stream that waits for the model
+START_AFTER_S = 10.0  # past this, the response starts before the first item (longer than any index timeout)
 CLOSE_WAIT_S = 30.0  # the longest the close waits for the item in progress (a model stops within a token)
 _END = object()
+_PENDING = object()  # the first item is still being produced when the response starts
 T = TypeVar("T")
 
 
@@ -62,6 +67,10 @@ class AnswerStream(EventSourceResponse, Generic[T]):
         self._lock = threading.Lock()  # held while an item is produced: a generator cannot be closed mid-step
         self._closed = False
         self._finished = False
+        self._start_after_s = START_AFTER_S
+        self._first_started = threading.Event()  # the first item's producer holds the lock
+        self._first_done = threading.Event()
+        self._first_outcome: tuple[bool, object] = (False, None)  # (ok, the item or the exception)
         super().__init__(
             self._produce(), ping=PING_S, sep=SEP, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
@@ -79,11 +88,31 @@ class AnswerStream(EventSourceResponse, Generic[T]):
         with self._lock:
             return _END if self._closed else next(source, _END)
 
+    def _produce_first(self) -> None:
+        """Produce the first item (in a worker thread), keeping the outcome for whoever sends it."""
+        with self._lock:
+            self._first_started.set()
+            try:
+                self._first_outcome = (True, _END if self._closed else next(self._answer, _END))
+            except BaseException as exc:  # handed to the response: an HTTP error, or an error event
+                self._first_outcome = (False, exc)
+            finally:
+                self._first_done.set()
+
+    def _after_first(self) -> Iterator[T]:
+        """The first item (produced already: its producer set it before releasing the lock), then the rest."""
+        ok, first = self._first_outcome
+        if not ok:
+            assert isinstance(first, BaseException)
+            raise first
+        if first is not _END:
+            yield cast(T, first)  # an item of the answer (not the sentinel)
+            yield from self._answer
+
     async def _first(self, receive: Receive) -> object:
         """The answer's first item, produced while watching for the client to leave (then the answer is
-        cancelled: it stops waiting for the model, and this raises `AnswerCancelled`)."""
-        outcome: list[object] = []
-        failure: list[Exception] = []  # raised outside the task group, which would wrap it in an ExceptionGroup
+        cancelled: it stops waiting for the model, and this raises `AnswerCancelled`); `_PENDING` when it is
+        still being produced after `START_AFTER_S`."""
         async with anyio.create_task_group() as watching:
 
             async def watch() -> None:
@@ -92,15 +121,19 @@ class AnswerStream(EventSourceResponse, Generic[T]):
                 self._deadline.cancel()
 
             watching.start_soon(watch)
-            try:
-                outcome.append(await anyio.to_thread.run_sync(self._next, self._answer))
-            except Exception as exc:
-                failure.append(exc)
-            finally:
-                watching.cancel_scope.cancel()
-        if failure:
-            raise failure[0]
-        return outcome[0]
+            with anyio.move_on_after(self._start_after_s):
+                # Left running when the wait ends: the outcome is kept for `_after_first`.
+                await anyio.to_thread.run_sync(self._produce_first, abandon_on_cancel=True)
+            while not self._first_done.is_set() and not self._first_started.is_set():
+                await anyio.sleep(0.05)  # the producer has not taken the lock yet: never start before it does
+            watching.cancel_scope.cancel()
+        if not self._first_done.is_set():
+            return _PENDING
+        ok, first = self._first_outcome
+        if not ok:
+            assert isinstance(first, BaseException)
+            raise first
+        return first
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -112,7 +145,11 @@ class AnswerStream(EventSourceResponse, Generic[T]):
                 await error_response(exc, self._request_id)(scope, receive, send)
                 self._finished = True
                 return
-            self._events = self._render(itertools.chain([first], self._answer) if first is not _END else iter(()))
+            if first is _PENDING:
+                log.info("the answer is still being prepared: the stream starts, keep-alive comments until it comes")
+                self._events = self._render(self._after_first())
+            else:
+                self._events = self._render(itertools.chain([first], self._answer) if first is not _END else iter(()))
             await super().__call__(scope, receive, send)
         finally:
             if not self._finished:

@@ -310,6 +310,30 @@ def test_an_escalated_stream_is_prepared_and_checked_like_a_whole_answer(corpus,
         assert '"tier": "small"' in response.text and len(large.script.requests) == 1
 
 
+def test_a_slow_escalated_answer_keeps_its_stream_alive(corpus, keys, retriever, edge_index, stubs, monkeypatch):
+    """An answer still being prepared (the large tier is slow) starts its stream and sends keep-alive comments
+    until the checked answer comes."""
+    from serve.api import streaming
+
+    monkeypatch.setattr(streaming, "START_AFTER_S", 0.3)
+    monkeypatch.setattr(streaming, "PING_S", 0.5)
+    small, large = stubs
+    small.script.reply = lambda m: UNGROUNDED
+    large.script.reply = grounded
+    large.script.delay_s = 2.5
+    with build(retriever, edge_index, keys["store"], tiers_of(small.url, large.url)) as client:
+        response = client.post("/v1/ask", json={"question": VPN_QUESTION, "stream": True}, headers=bearer(keys["it"]))
+        assert response.status_code == 200
+        before = response.text.split("event: delta", 1)[0]
+        assert before.count(": ping") >= 2, response.text[:500]
+        assert '"tier": "large"' in response.text and "8443" in response.text
+        # The large tier times out (10 s) after the stream started: the quotes answer, in the same stream.
+        large.script.delay_s = 12
+        response = client.post("/v1/ask", json={"question": VPN_QUESTION, "stream": True}, headers=bearer(keys["it"]))
+        assert response.status_code == 200 and response.text.count(": ping") >= 10
+        assert '"tier": "extractive"' in response.text and "Jupiter" not in response.text
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_three_tiers_route_the_same_whole_and_streamed(corpus, keys, retriever, edge_index, stream):
     """Small (ungrounded), a middle tier that is down, a large one that answers: both ways of asking walk all
