@@ -18,8 +18,9 @@ from answer.generation import ChatMessage
 from retrieval.filters import SearchFilters
 from retrieval.passages import Passage
 from retrieval.search import Mode, SearchRequest
-from serve.api.auth import CallerDep, ServicesDep
+from serve.api.auth import CallerDep
 from serve.api.errors import error_of, error_responses
+from serve.api.services import AnswererDep, ServicesDep
 from serve.api.streaming import AnswerStream
 from serve.api.streaming import event as event_of
 
@@ -207,11 +208,12 @@ def search(body: SearchBody, who: CallerDep, s: ServicesDep) -> SearchResponse:
     response_model=AnswerResponse,
     responses=event_stream(ASK_EVENTS, "the answer (JSON), or with `stream: true` its events"),
 )
-def ask(body: AskBody, request: Request, who: CallerDep, s: ServicesDep) -> AnswerResponse | AnswerStream:
+def ask(
+    body: AskBody, request: Request, who: CallerDep, s: ServicesDep, answerer: AnswererDep
+) -> AnswerResponse | AnswerStream:
     """An answer with citations; `stream: true` sends Server-Sent Events: `delta` ({"text"}) as the answer is
     written, then `citations`, then `done` (mode, timings, usage, the final text); or `error`. A client that
     leaves a stream stops its answer: the model is stopped and free for the next question at once."""
-    answerer = s.need_answerer()
     ask_request = AskRequest(
         body.question,
         who.principal,

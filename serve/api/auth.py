@@ -80,7 +80,6 @@ def _failed(s: Services, address: str) -> None:
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
-ServicesDep = Annotated[Services, Depends(services)]
 
 
 def admin_caller(who: CallerDep) -> Caller:

@@ -13,9 +13,10 @@ from pydantic import BaseModel, model_validator
 
 from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
-from serve.api.auth import CallerDep, ServicesDep
+from serve.api.auth import CallerDep
 from serve.api.errors import error_responses
 from serve.api.openai_answers import MODEL_ID, STREAMED, OpenAIAnswer, TextCompletion, ask_request, refuse
+from serve.api.services import ServicesDep
 from serve.api.streaming import AnswerStream
 
 router = APIRouter(responses=error_responses(400, 401, 404, 422, 429, 503))

@@ -9,9 +9,10 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel
 
 from retrieval.errors import ConfigError
-from serve.api.auth import AdminDep, ServicesDep
+from serve.api.auth import AdminDep
 from serve.api.errors import error_responses
 from serve.api.jobs import Job
+from serve.api.services import DocumentsDep, ServicesDep
 from serve.documents import DocumentInfo, Upload, UploadResult
 
 router = APIRouter(responses=error_responses(400, 401, 403, 404, 413, 422, 429, 503))
@@ -51,6 +52,7 @@ def _split(text: str) -> tuple[str, ...]:
 def upload(
     admin: AdminDep,
     s: ServicesDep,
+    documents: DocumentsDep,
     response: Response,
     files: Annotated[list[UploadFile], File(description="one or more documents")],
     folder: Annotated[str, Form(max_length=500)] = "",
@@ -61,7 +63,6 @@ def upload(
 ) -> UploadResponse:
     """Upload documents and queue a job that indexes them: 202 with the job (follow it at /v1/jobs/{id}), or,
     with `wait`, the job as it stands when it finished (200) or the wait ran out (202). A failed file fails alone."""
-    documents = s.need_documents()
     if len(files) > s.max_upload_files:
         raise ConfigError(f"at most {s.max_upload_files} files per upload, not {len(files)}")
     grant = _split(acl)
@@ -94,20 +95,20 @@ def upload(
 @router.get("/v1/documents")
 def list_documents(
     admin: AdminDep,
-    s: ServicesDep,
+    documents: DocumentsDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     prefix: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> DocumentPage:
-    total, page = s.need_documents().list(offset=offset, limit=limit, prefix=prefix)
+    total, page = documents.list(offset=offset, limit=limit, prefix=prefix)
     return DocumentPage(total=total, offset=offset, limit=limit, documents=page)
 
 
 @router.get("/v1/documents/{document_id}")
-def get_document(document_id: str, admin: AdminDep, s: ServicesDep) -> DocumentInfo:
-    return s.need_documents().get(document_id)
+def get_document(document_id: str, admin: AdminDep, documents: DocumentsDep) -> DocumentInfo:
+    return documents.get(document_id)
 
 
 @router.delete("/v1/documents/{document_id}")
-def delete_document(document_id: str, admin: AdminDep, s: ServicesDep) -> Deleted:
-    return Deleted(deleted=True, document=s.need_documents().delete(document_id))
+def delete_document(document_id: str, admin: AdminDep, documents: DocumentsDep) -> Deleted:
+    return Deleted(deleted=True, document=documents.delete(document_id))

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from answer.routing import Tier
 from retrieval.errors import DocentError, ErrorCode
-from serve.api.auth import ServicesDep
 from serve.api.errors import error_responses, respond
+from serve.api.services import ServicesDep
 
 router = APIRouter()
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from answer.answerer import Answerer
 from answer.generation import Generator
@@ -55,3 +56,25 @@ class Services:
 def services(request: Request) -> Services:
     """The dependency routes declare to reach the server's components."""
     return request.app.state.services
+
+
+# The components a route needs, as dependencies: a route names what it uses in its signature, and a server
+# started without it answers with one clear error (a ConfigError: 400, "this server was started without ...").
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _answerer(s: ServicesDep) -> Answerer:
+    return s.need_answerer()
+
+
+def _jobs(s: ServicesDep) -> JobService:
+    return s.need_jobs()
+
+
+def _documents(s: ServicesDep) -> DocumentService:
+    return s.need_documents()
+
+
+AnswererDep = Annotated[Answerer, Depends(_answerer)]
+JobsDep = Annotated[JobService, Depends(_jobs)]
+DocumentsDep = Annotated[DocumentService, Depends(_documents)]

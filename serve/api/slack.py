@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from retrieval.errors import ConfigError
-from serve.api.auth import AdminDep, ServicesDep
+from serve.api.auth import AdminDep
 from serve.api.errors import error_responses
+from serve.api.services import ServicesDep
 
 router = APIRouter(responses=error_responses(400, 401, 403, 422, 429, 503))
 
