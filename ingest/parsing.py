@@ -3,7 +3,8 @@ Markdown and e-mail; pypdfium2 for PDF.
 
 PDFs go through pypdfium2 page by page (page numbers kept) because unstructured's PDF extra pulls a CUDA
 build of torch and several hundred MB of layout models; pdfium extracts Chinese and English text in
-milliseconds. Plain text and PDF pages share one layout-free reader (`text_blocks`). This module runs inside the parser sandbox (see `sandbox.py`), never in the main process.
+milliseconds. Plain text and PDF pages share one layout-free reader (`text_blocks`). This module runs inside the
+parser sandbox (see `sandbox.py`), never in the main process.
 """
 
 from __future__ import annotations
