@@ -355,7 +355,7 @@ class IngestPipeline:
         if _malloc_trim is not None:
             _malloc_trim(0)
 
-    def _embed_multilingual(self, chunks: list[Chunk], texts: list[str]) -> dict[int, object]:
+    def _embed_multilingual(self, chunks: list[Chunk], texts: list[str]) -> dict[int, np.ndarray]:
         """The multilingual vector of every chunk, by row: it is what lets a question in one language find a
         passage written in another."""
         if self.multilingual_embedder is None:
