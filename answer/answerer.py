@@ -616,7 +616,9 @@ class Answerer:
         embed = self.retriever.multilingual_embedder
         if unsupported and embed is not None:  # words cannot support a sentence translating a passage
             cosine = cosine_across(unsupported, context.passages, embed)
-            translations = [s for s, c in zip(unsupported, cosine, strict=False) if c >= self.checks.min_cosine_translation]
+            translations = [
+                s for s, c in zip(unsupported, cosine, strict=False) if c >= self.checks.min_cosine_translation
+            ]
             unsupported = [s for s, c in zip(unsupported, cosine, strict=False) if c < self.checks.min_cosine_across]
         return Answer(
             checked.text,

@@ -14,7 +14,7 @@ import collections.abc as abc
 import json
 import socket
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -239,10 +239,8 @@ class _Exchange:
 
     def _shut_down(self) -> None:
         if self._socket is not None:
-            try:
+            with suppress(OSError):  # already closed
                 self._socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
 
     def __enter__(self) -> httpx.Response:
         o, deadline = self.owner, self.deadline

@@ -162,8 +162,9 @@ class AnswerChecks:
     empty: bool = True  # an answer with no words left after the clean-up
     max_invented: int | None = 0  # numbers or dotted names found in no passage (None: not checked)
     # A sentence whose words the passages lack is still supported when its multilingual cosine to a sentence of
-    # the passages it cites, written in the other language, reaches this (`bench/support.py`: 0.94 of true sentences kept and 0.90 of invented caught for Chinese
-    # answers over English passages; 0.73 and 0.94 for English answers, short ones, over Chinese).
+    # the passages it cites, written in the other language, reaches this (`bench/support.py`: 0.94 of true
+    # sentences kept and 0.90 of invented caught for Chinese answers over English passages; 0.73 and 0.94 for
+    # English answers, short ones, over Chinese).
     min_cosine_across: float = 0.53
     # A sentence this close to one in the other language translates it, and its names may be spelt otherwise
     # there: they are not counted as invented. `bench/support.py` chose it: the lowest on its grid at which the
@@ -179,11 +180,15 @@ class AnswerChecks:
         found = []
         if self.empty and e.words == 0:
             found.append(Reason.EMPTY)
-        if e.han_share is not None and e.letters >= self.min_letters:
-            if (e.language == "zh" and e.han_share < self.min_han_share) or (
-                e.language != "zh" and e.han_share > self.max_han_share
-            ):
-                found.append(Reason.LANGUAGE)
+        if (
+            e.han_share is not None
+            and e.letters >= self.min_letters
+            and (
+                (e.language == "zh" and e.han_share < self.min_han_share)
+                or (e.language != "zh" and e.han_share > self.max_han_share)
+            )
+        ):
+            found.append(Reason.LANGUAGE)
         if e.repeated > self.max_repeated:
             found.append(Reason.REPEATED)
         if self.truncated and e.truncated:

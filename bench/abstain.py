@@ -333,7 +333,8 @@ def main() -> None:
     for lang, entry in report["languages"].items():
         r = entry["recommended"]
         print(
-            f"{lang}: thresholds MiniLM {r['dense']}, USE {r['threshold']:.2f}: false abstain {r['false_abstain']:.1%} of "
+            f"{lang}: thresholds MiniLM {r['dense']}, USE {r['threshold']:.2f}: "
+            f"false abstain {r['false_abstain']:.1%} of "
             f"{entry['answerable_succeeded']} retrieval-succeeded ({r['false_abstain_all']:.1%} of all "
             f"{entry['answerable']} answerable); abstains on {r['unanswerable_abstain']:.1%} of "
             f"{entry['unanswerable']} unanswerable"

@@ -127,7 +127,7 @@ def main() -> int:
         extractive.WANTED_KIND_BONUS = {"quantity": kind, "name": kind / 2}
         name = f"dense {dense}, kind {kind}, rank {rank}, {sentences} sentences"
         variants[name] = score_variant(
-            items, lambda q, p: extractive.extract(q, p, embed=embed, max_sentences=sentences).text
+            items, lambda q, p, n=sentences: extractive.extract(q, p, embed=embed, max_sentences=n).text
         )
     extractive.DENSE_WEIGHT, extractive.WANTED_KIND_BONUS, extractive.RANK_PENALTY = chosen
     index.close()

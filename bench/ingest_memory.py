@@ -14,8 +14,9 @@ inside a memory cgroup of N MiB (v1 or v2, where this machine lets root create o
 memory, a limit under the unlimited peak would kill the run; if it is cache, the run completes at about the
 same speed.
 
-With `--profile`, one size (the largest unless named) runs once more under memray (native frames included), and the report lists
-the allocation sites holding the most memory at the high-water mark, Python and native, so the growth has a name.
+With `--profile`, one size (the largest unless named) runs once more under memray (native frames included), and the
+report lists the allocation sites holding the most memory at the high-water mark, Python and native, so the growth
+has a name.
 """
 
 from __future__ import annotations

@@ -275,7 +275,10 @@ def main() -> None:
 
         # The extractive rung: which checks make the embedded default's ladder most accurate, replacing few
         # of a better model's answers.
-        rungs = [ladder(triples, dict(zip(CHECKS_GRID, values, strict=False))) for values in itertools.product(*CHECKS_GRID.values())]
+        rungs = [
+            ladder(triples, dict(zip(CHECKS_GRID, values, strict=False)))
+            for values in itertools.product(*CHECKS_GRID.values())
+        ]
         chosen_rung = max(rungs, key=lambda r: (r["accuracy"], -(r["replaced_large_right"] or 0)))
         extractive_only = {
             "accuracy": round(sum(accuracy(q) for *_, q in triples) / len(triples), 4),

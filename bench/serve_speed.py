@@ -11,18 +11,18 @@ single-process, so two servers never share it at once):
          streams a one-sentence answer citing [1] at once: what is left is Docent's own overhead (HTTP, query
          embedding, search, packing, grounding, streaming), everything but the model
 
-Each server is warmed up first (every question searched once, two answers; not measured), then, at 1, 4 and 16 concurrent clients (a thread with its
-own httpx.Client each): `POST /v1/search` latency, and `POST /v1/ask` with stream=true: time to the first `delta`
-event and to the end of the stream, errors (HTTP status other than 200, or an `error` event) and answer modes
-(the local model takes turns behind a lock; a request that waits past the read timeout falls back to an
-extractive answer, counted under `fallbacks`). Questions cycle through examples/facts.json (English and Chinese).
-The server's RSS (its own process, and its children, the parser workers, apart) is read after startup, after
-each level, and every 100 requests of a sequential memory run on the local config (search and extractive asks
-alternating, a generated ask every 50th request). Each level also records the CPU seconds of the server, of this
-process (clients and stub) and of everything else on the machine, and is flagged `contended` when other processes
-used more than a quarter of a core. Targets: the stub config's /v1/ask p50 at 4 clients <= 60 ms, and the local
-server process's RSS < 1536 MiB and flat over the memory run. `--quick` (request counts / 5, a memory run of 200)
-is a smoke run. Writes a JSON report and prints a table; a missed target is reported, not raised.
+Each server is warmed up first (every question searched once, two answers; not measured), then, at 1, 4 and 16
+concurrent clients (a thread with its own httpx.Client each): `POST /v1/search` latency, and `POST /v1/ask` with
+stream=true: time to the first `delta` event and to the end of the stream, errors (HTTP status other than 200, or
+an `error` event) and answer modes (the local model takes turns behind a lock; a request that waits past the read
+timeout falls back to an extractive answer, counted under `fallbacks`). Questions cycle through examples/facts.json
+(English and Chinese). The server's RSS (its own process, and its children, the parser workers, apart) is read
+after startup, after each level, and every 100 requests of a sequential memory run on the local config (search and
+extractive asks alternating, a generated ask every 50th request). Each level also records the CPU seconds of the
+server, of this process (clients and stub) and of everything else on the machine, and is flagged `contended` when
+other processes used more than a quarter of a core. Targets: the stub config's /v1/ask p50 at 4 clients <= 60 ms,
+and the local server process's RSS < 1536 MiB and flat over the memory run. `--quick` (request counts / 5, a memory
+run of 200) is a smoke run. Writes a JSON report and prints a table; a missed target is reported, not raised.
 """
 
 from __future__ import annotations

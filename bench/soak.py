@@ -35,7 +35,8 @@ def main() -> int:
     write_report(report, args.json, started)
     before, after = report["server"]["before"], report["server"]["after"]
     print(
-        f"{report['requests']} requests in {report['seconds']} s; unexpected errors: {len(report['unexpected_errors'])}; "
+        f"{report['requests']} requests in {report['seconds']} s; "
+        f"unexpected errors: {len(report['unexpected_errors'])}; "
         f"expected: {sum(report['expected_errors'].values())}; RSS {before['rss_mib']} -> {after['rss_mib']} MiB; "
         f"threads {before['threads']} -> {after['threads']}"
     )

@@ -17,7 +17,8 @@ This chooses that threshold on XQuAD, whose paragraphs exist in both languages, 
 
 Both directions (a Chinese answer over English passages, an English one over Chinese), one threshold for both:
 the one whose worse direction has the best balanced accuracy (the mean of supported kept and invented caught);
-chosen on one direction and checked on the other, beside it, to show what a threshold fitted to one costs. Data from ../shared (not used by any test).
+chosen on one direction and checked on the other, beside it, to show what a threshold fitted to one costs. Data
+from ../shared (not used by any test).
 
 `shipped_with_invented_names` adds the names rule of `answer.grounding.invented_facts` (a name that is in no
 passage nor the question fails the answer) on every sentence, and on those that are not close translations

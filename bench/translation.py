@@ -25,15 +25,19 @@ import time
 from argparse import Namespace
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from bench.common import CACHE, DATASETS, FACTS, FACTS_CROSSLINGUAL, REPORTS, SAMPLE_DOCS, write_json
 from retrieval.access import ALL_ACCESS
 from retrieval.evaluation import EvalSet, evaluate, load_beir, load_golden
-from retrieval.search import Mode, SearchRequest
+from retrieval.search import Mode, Retriever, SearchRequest
 from serve.evaluate import EVAL_DEPTH_CHUNKS, _eval_retriever, _translator
 from serve.settings import Settings
+
+if TYPE_CHECKING:
+    from answer.translation import QueryTranslator
 
 
 def oracle_beir(datasets: Path, name: str, parallel: str, limit: int) -> tuple[EvalSet, dict[str, str]]:
@@ -82,7 +86,16 @@ def main() -> int:
                 translator.turn_s = 60.0  # a CPU model's turn; the measure is quality, not latency
             written: dict[str, str | None] = {}
 
-            def search(mode: str, text: str) -> list[str]:
+            # The loop's values bound as defaults: `evaluate` calls `search` within this iteration only.
+            def search(
+                mode: str,
+                text: str,
+                oracle: dict[str, str] = oracle,
+                written: dict[str, str | None] = written,
+                translator: QueryTranslator | None = translator,
+                retriever: Retriever = retriever,
+                golden: bool = golden,
+            ) -> list[str]:
                 translation = None
                 if mode == "hybrid+oracle":
                     translation = oracle.get(text)

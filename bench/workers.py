@@ -4,12 +4,13 @@
 
 Starts a real redis-server and real `docent worker` processes, all in one invocation, side by side:
 
-- scale-out: the generated corpus (bench/corpus.py, five formats) as one job split into tasks of 8 files, run
-  by 1, 2 and 4 worker processes (one Celery thread each); documents/s and chunks/s from submitting the job to
-  its last task; each count runs twice, with torch's default threads (every core, in every worker) and with
-  the cores shared out (`DOCENT_EMBEDDING__THREADS` = cores / workers). No Qdrant server can run on these machines and the embedded index has one writer, so each
-  worker writes its own embedded index: this measures the workers' parsing and embedding, which is where the
-  time goes, not contention on a shared collection. Expect saturation at the machine's core count.
+- scale-out: the generated corpus (bench/corpus.py, five formats) as one job split into tasks of 8 files, run by 1,
+  2 and 4 worker processes (one Celery thread each); documents/s and chunks/s from submitting the job to its last
+  task; each count runs twice, with torch's default threads (every core, in every worker) and with the cores shared
+  out (`DOCENT_EMBEDDING__THREADS` = cores / workers). No Qdrant server can run on these machines and the embedded
+  index has one writer, so each worker writes its own embedded index: this measures the workers' parsing and
+  embedding, which is where the time goes, not contention on a shared collection. Expect saturation at the
+  machine's core count.
 - overhead: `--tiny` one-sentence files, one task each, indexed (a) by `IngestPipeline.run` per file in this
   process, (b) through the in-process queue (`InProcessQueue`, what `docent serve` uses without Redis) and
   (c) through Redis and one warm `docent worker`. (b - a) / n and (c - a) / n are the cost per task of the job

@@ -25,11 +25,12 @@ def configure_unstructured() -> None:
     import spacy
     import unstructured.nlp.tokenize as tokenize
     from spacy.language import Language
+    from spacy.tokens import Doc
 
     if "docent_words_as_verbs" not in Language.factories:
 
         @Language.component("docent_words_as_verbs")
-        def _words_as_verbs(doc):
+        def _words_as_verbs(doc: Doc) -> Doc:
             for token in doc:
                 if token.is_alpha:
                     token.tag_ = "VB"
@@ -38,5 +39,6 @@ def configure_unstructured() -> None:
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer", config={"punct_chars": [".", "!", "?", "。", "！", "？", "；"]})
     nlp.add_pipe("docent_words_as_verbs")
-    tokenize._get_nlp = lambda: nlp
+    # unstructured's loader is an lru_cache; any function returning the pipeline replaces it.
+    tokenize._get_nlp = lambda: nlp  # type: ignore[assignment]
     _configured = True

@@ -3,7 +3,8 @@ Markdown and e-mail; pypdfium2 for PDF.
 
 PDFs go through pypdfium2 page by page (page numbers kept) because unstructured's PDF extra pulls a CUDA
 build of torch and several hundred MB of layout models; pdfium extracts Chinese and English text in
-milliseconds. Plain text and PDF pages share one layout-free reader (`text_blocks`). This module runs inside the parser sandbox (see `sandbox.py`), never in the main process.
+milliseconds. Plain text and PDF pages share one layout-free reader (`text_blocks`). This module runs inside the
+parser sandbox (see `sandbox.py`), never in the main process.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from __future__ import annotations
 import re
 from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from ingest.documents import Block, BlockKind, ParsedDocument
 from ingest.formats import Format, Headings, Reader, format_named
 from ingest.offline import configure_unstructured
+
+if TYPE_CHECKING:
+    from unstructured.documents.elements import Element
 
 _SENTENCE_END = tuple("。！？.!?；;：:，,")
 _BULLETS = tuple("•·-*–—▪●○◦")
@@ -78,7 +83,7 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _partition(path: Path, fmt: Format) -> tuple[list, str | None]:
+def _partition(path: Path, fmt: Format) -> tuple[list[Element], str | None]:
     """Run the format's unstructured partitioner; returns its elements and a metadata title if any."""
     if fmt.partitioner is None:
         raise ValueError(f"no unstructured partitioner for {fmt.name!r}")
@@ -124,7 +129,10 @@ def table_rows(html: str) -> tuple[tuple[str, ...], ...]:
     root = lxml.html.fromstring(html)
     rows = []
     for tr in root.iter("tr"):
-        cells = tuple(" ".join(td.text_content().split()) for td in tr if td.tag in ("td", "th"))
+        # lxml-stubs type a tree's children as plain _Element; in an lxml.html tree each is an HtmlElement.
+        cells = tuple(
+            " ".join(cast(lxml.html.HtmlElement, td).text_content().split()) for td in tr if td.tag in ("td", "th")
+        )
         if any(cells):
             rows.append(cells)
     return tuple(rows)

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 
 class MultilingualEmbedder(Protocol):
-    """The multilingual model of the cross-language vector (retrieval.embedding.UniversalSentenceEncoder or any Embedder)."""
+    """The multilingual model of the cross-language vector (retrieval.embedding.UniversalSentenceEncoder or any
+    Embedder)."""
 
     name: str
 
@@ -169,7 +170,8 @@ class IngestPipeline:
 
     def settings_fingerprint(self) -> str:
         multilingual = self.multilingual_embedder.name if self.multilingual_embedder else ""
-        return f"{PIPELINE_VERSION}|{self.embedder.name}|{multilingual}|{self.chunker.chunk_tokens}|{self.chunker.overlap_tokens}"
+        chunker = self.chunker
+        return f"{PIPELINE_VERSION}|{self.embedder.name}|{multilingual}|{chunker.chunk_tokens}|{chunker.overlap_tokens}"
 
     def run(
         self,
@@ -353,7 +355,7 @@ class IngestPipeline:
         if _malloc_trim is not None:
             _malloc_trim(0)
 
-    def _embed_multilingual(self, chunks: list[Chunk], texts: list[str]) -> dict[int, object]:
+    def _embed_multilingual(self, chunks: list[Chunk], texts: list[str]) -> dict[int, np.ndarray]:
         """The multilingual vector of every chunk, by row: it is what lets a question in one language find a
         passage written in another."""
         if self.multilingual_embedder is None:

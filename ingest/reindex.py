@@ -30,12 +30,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ingest.pipeline import FileDone, IngestPipeline
 from retrieval.errors import ConfigError, IndexLockedError
 from retrieval.models import DocumentGrant
 from retrieval.versions import next_version, read_pointer, version_number, write_pointer
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
+    from qdrant_client.http.models import CreateAliasOperation, DeleteAliasOperation
 
 log = logging.getLogger("docent.reindex")
 
@@ -101,7 +105,7 @@ class EdgeVersions:
 class ServerVersions:
     """A Qdrant server's versions: collections `<collection>` and `<collection>-v<n>`, the pointer an alias."""
 
-    def __init__(self, client, collection: str) -> None:
+    def __init__(self, client: QdrantClient, collection: str) -> None:
         self.client = client
         self.collection = collection
 
@@ -125,7 +129,7 @@ class ServerVersions:
         if not self.client.collection_exists(version):
             raise ConfigError(f"index version {version!r} does not exist on the Qdrant server")
         alias = self.collection + ALIAS_SUFFIX
-        operations = []
+        operations: list[DeleteAliasOperation | CreateAliasOperation] = []
         if any(a.alias_name == alias for a in self.client.get_aliases().aliases):
             operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
         operations.append(
@@ -168,9 +172,10 @@ class ReindexState:
 
     def load(self) -> dict[str, str] | None:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            state: dict[str, str] = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        return state
 
     def save(self, source: str, target: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

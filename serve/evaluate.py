@@ -1,8 +1,8 @@
 """`docent eval`: index a data set into a throwaway index, run its queries in each search mode, report quality.
 
-The index lives in `<data_dir>/eval/<name>-<hash of the data set's path and models>/` and is reused: the ingest pipeline's
-revision check skips documents that are already there, so a second run embeds nothing. Documents are ranked by
-their best chunk, through the same `Retriever` as every other caller, with administrative access.
+The index lives in `<data_dir>/eval/<name>-<hash of the data set's path and models>/` and is reused: the ingest
+pipeline's revision check skips documents that are already there, so a second run embeds nothing. Documents are
+ranked by their best chunk, through the same `Retriever` as every other caller, with administrative access.
 
 With `--answers` it measures answers on a QA set instead (`run_answer_eval`, scored by `answer.evaluation`):
 the same throwaway index, then each question asked of the small model, the large one and the routed pair.

@@ -198,7 +198,8 @@ class RoutingSettings(BaseModel):
 
     The thresholds' defaults are tuned in bench/routing.py (bench/README.md, "Routing")."""
 
-    # Larger tiers in order, e.g. DOCENT_ROUTING__TIERS='[{"base_url": "http://vllm-large:8000", "model": "Qwen/Qwen3-32B"}]'
+    # Larger tiers in order, e.g.
+    # DOCENT_ROUTING__TIERS='[{"base_url": "http://vllm-large:8000", "model": "Qwen/Qwen3-32B"}]'
     tiers: list[TierSettings] = []
     # auto: the small model plans when it is a server and larger tiers are configured, else the rules
     planner: Literal["auto", "model", "rules"] = "auto"

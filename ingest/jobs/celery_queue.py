@@ -78,7 +78,10 @@ class CeleryQueue:
 
     def submit(self, job_id: str, number: int, *, countdown_s: float = 0.0) -> None:
         try:
-            self._task.apply_async((job_id, number), countdown=countdown_s or None, retry=True)
+            if countdown_s:
+                self._task.apply_async((job_id, number), countdown=countdown_s, retry=True)
+            else:  # as soon as a worker is free (celery-types has no None for countdown, which celery accepts)
+                self._task.apply_async((job_id, number), retry=True)
         except Exception as exc:  # kombu raises OperationalError and friends
             raise QueueUnavailableError(f"the job queue (Redis) is unavailable: {exc}") from exc
 

@@ -11,7 +11,7 @@ Every call has a short socket timeout: Redis down is a `QueueUnavailableError` w
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import redis
 import redis.lock
@@ -80,7 +80,9 @@ class RedisJobStore:
 
     def recent(self, limit: int) -> list[Job]:
         def run() -> list[Job]:
-            ids = self.redis.zrevrange(f"{PREFIX}jobs", 0, limit - 1)
+            # redis-py types every reply as a union of its sync and async results; without decode_responses a
+            # sorted set's members are bytes.
+            ids = cast("list[bytes]", self.redis.zrevrange(f"{PREFIX}jobs", 0, limit - 1))
             if not ids:
                 return []
             texts = self.redis.mget([f"{PREFIX}job:{i.decode()}" for i in ids])
@@ -115,7 +117,8 @@ class RedisJobStore:
         self._call(lambda: self.redis.eval(self._RELEASE, 1, f"{PREFIX}lease:{job_id}:{number}", worker))
 
     def running(self) -> list[tuple[str, int]]:
-        members = self._call(lambda: self.redis.smembers(f"{PREFIX}running"))
+        # The sync client's reply, in bytes (no decode_responses); redis-py's types include the async one's.
+        members = cast("set[bytes]", self._call(lambda: self.redis.smembers(f"{PREFIX}running")))
         pairs = []
         for member in members:
             job_id, _, number = member.decode().rpartition(":")
@@ -140,6 +143,7 @@ class RedisDocumentLocks:
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
     def of(self, document_id: str) -> redis.lock.Lock:
-        return self.redis.lock(
+        lock: redis.lock.Lock = self.redis.lock(
             f"{PREFIX}doclock:{document_id}", timeout=self.timeout_s, blocking_timeout=self.timeout_s
         )
+        return lock

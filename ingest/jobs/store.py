@@ -125,7 +125,10 @@ class Job:
     @classmethod
     def from_json(cls, text: str | bytes) -> Job:
         data = json.loads(text)
-        data["grant"] = Grant(**{k: tuple(v) if isinstance(v, list) else v for k, v in data["grant"].items()})
+        grant = data["grant"]  # JSON has lists where the grant has tuples
+        data["grant"] = Grant(
+            acl=tuple(grant.get("acl", ())), public=grant.get("public", False), tags=tuple(grant.get("tags", ()))
+        )
         return cls(**data)
 
 

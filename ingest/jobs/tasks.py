@@ -43,7 +43,7 @@ class TaskPolicy:
     heartbeat_s: float = 10.0  # how often a running task renews its lease
 
     def backoff(self, attempt: int) -> float:
-        return min(self.backoff_max_s, self.backoff_s * 2 ** max(0, attempt - 1))
+        return min(self.backoff_max_s, self.backoff_s * 2.0 ** max(0, attempt - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +138,8 @@ class TaskRunner:
 
     def _run_leased(self, job: Job, task: TaskRecord, worker: str) -> Retry | None:
         if job.cancelled:
-            return self._finish(task, TaskState.CANCELLED)
+            self._finish(task, TaskState.CANCELLED)
+            return None
         if task.state is TaskState.RUNNING:  # delivered again before it finished: its worker died
             note_lost_worker(task)
         task.attempts += 1
@@ -152,10 +153,12 @@ class TaskRunner:
         try:
             if task.kind == "prune":
                 task.removed = self.pipeline().prune([Path(r) for r in task.prune_roots])
-                return self._finish(task, TaskState.DONE)
+                self._finish(task, TaskState.DONE)
+                return None
             transient = self._index(task, job.grant)
         except Cancelled:
-            return self._finish(task, TaskState.CANCELLED)
+            self._finish(task, TaskState.CANCELLED)
+            return None
         except Exception as exc:
             return self._failed_attempt(task, exc)
         task.error = None
@@ -173,7 +176,8 @@ class TaskRunner:
                 "task retry job=%s task=%d files=%d reason=transient failures", task.job_id, task.number, len(retry)
             )
             return Retry(self.policy.backoff(max(task.transient[p] for p in retry)))
-        return self._finish(task, TaskState.DONE)
+        self._finish(task, TaskState.DONE)
+        return None
 
     def _index(self, task: TaskRecord, grant: Grant) -> dict[str, str]:
         """Index the files still without an outcome; returns the transient failures (path -> reason)."""
@@ -253,7 +257,8 @@ class TaskRunner:
         if task.failures >= self.policy.max_attempts:
             for path in task.remaining:
                 self._record(task, path, FileOutcome("dead", reason=task.error, attempts=task.failures))
-            return self._finish(task, TaskState.DONE)
+            self._finish(task, TaskState.DONE)
+            return None
         task.state, task.queued_at = TaskState.QUEUED, time.time()
         self.store.save_task(task)
         return Retry(self.policy.backoff(task.failures))

@@ -77,7 +77,7 @@ def add(index, chunks: list[IndexedChunk]) -> None:
     index.replace_document(chunks[0].document.document_id, "r1", chunks)
 
 
-def search(index, query: str, access, *, mode="hybrid", limit=10, filters=SearchFilters(), vector=None):
+def search(index, query: str, access, *, mode="hybrid", limit=10, filters=None, vector=None):
     dense = vector if vector is not None else unit(7)
     q = IndexQuery(
         limit=limit,
@@ -86,7 +86,7 @@ def search(index, query: str, access, *, mode="hybrid", limit=10, filters=Search
         candidates=100,
         fusion=Fusion.DBSF,
         access=access,
-        filters=filters,
+        filters=filters if filters is not None else SearchFilters(),
     )
     return index.search(q)
 

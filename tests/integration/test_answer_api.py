@@ -1,7 +1,8 @@
 """Answers through the real app: /v1/ask (JSON and SSE), /v1/chat/completions with the official `openai` SDK,
 document management, limits and failure paths. The real index and embedding models throughout; the generator
 is the real local llama.cpp model where its output does not need to be known, and a scripted OpenAI-compatible
-server (`tests/support/openai_stub.py`) where a test needs a particular answer, a recorded prompt or a failure on cue."""
+server (`tests/support/openai_stub.py`) where a test needs a particular answer, a recorded prompt or a failure on
+cue."""
 
 from __future__ import annotations
 

@@ -243,7 +243,7 @@ def test_values_that_break_the_schema_are_rejected(bad):
 
 
 def test_missing_secrets_are_refused_with_a_clear_message():
-    with pytest.raises(helm_python.HelmError, match="secrets.qdrantApiKey"):
+    with pytest.raises(helm_python.HelmError, match=r"secrets\.qdrantApiKey"):
         render({})
 
 

@@ -75,7 +75,9 @@ def golden_scores(retriever, facts: list[dict]) -> tuple[int, int]:
     """(questions whose file is in the top 5, questions whose file is first)."""
     top = [search(retriever, fact["question"], k=5) for fact in facts]
     found = sum(any(Path(p.source).name == fact["file"] for p in hits) for fact, hits in zip(facts, top, strict=False))
-    first = sum(bool(hits) and Path(hits[0].source).name == fact["file"] for fact, hits in zip(facts, top, strict=False))
+    first = sum(
+        bool(hits) and Path(hits[0].source).name == fact["file"] for fact, hits in zip(facts, top, strict=False)
+    )
     return found, first
 
 

@@ -252,7 +252,7 @@ def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, k
         translator=QueryTranslator(tiers[0].generator, embed=retriever.multilingual_embedder),
     )
     request = AskRequest("VPN 网关的端口是多少？", Principal("ivan", ("group:it",)))
-    plan, result, timings = answerer._prepare(request, answerer.deadline())
+    _plan, result, timings = answerer._prepare(request, answerer.deadline())
     assert small.script.requests[0]["messages"][1]["content"] == "VPN 网关的端口是多少？"
     assert SPARSE_TRANSLATED in result.lists and "translate" in timings
     assert any(SPARSE_TRANSLATED in p.scores for p in result.passages if "8443" in p.text)
@@ -261,7 +261,7 @@ def test_the_model_server_translates_the_question_for_the_keyword_side(corpus, k
     assert len(small.script.requests) == 3  # a translation for each question asked, and one answer
 
     small.script.reply = lambda m: "10 points." if m[0]["content"] == PROMPTS["en"] else grounded(m)
-    plan, result, timings = answerer._prepare(request, answerer.deadline())  # English, and not a translation
+    _plan, result, timings = answerer._prepare(request, answerer.deadline())  # English, and not a translation
     assert SPARSE_TRANSLATED not in result.lists and len(small.script.requests) == 4
 
     down = QueryTranslator(tiers_of(f"http://127.0.0.1:{free_port()}", large.url)[0].generator)

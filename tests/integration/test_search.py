@@ -170,7 +170,10 @@ def test_principal_gets_k_results_when_the_global_top_is_forbidden(pipeline, ret
 SECTION = " ".join(
     f"Step {n}: turn valve {n} by a quarter and read gauge {n} aloud before moving on." for n in range(1, 13)
 )
-MANUAL = f"Valve procedure\n===============\n\n{SECTION}\n\nAppendix\n========\n\nThe appendix lists gauge serial numbers only."
+MANUAL = (
+    f"Valve procedure\n===============\n\n{SECTION}\n\n"
+    "Appendix\n========\n\nThe appendix lists gauge serial numbers only."
+)
 
 
 @pytest.fixture

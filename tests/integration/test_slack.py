@@ -107,7 +107,7 @@ def event(
 
 def wait_posts(slack: SlackMock, method: str, count: int, timeout_s: float = 60) -> list[dict]:
     deadline = time.monotonic() + timeout_s
-    while len(posts := slack.sent(method)) < count:
+    while len(slack.sent(method)) < count:
         assert time.monotonic() < deadline, f"expected {count} {method}, got {slack.calls}"
         time.sleep(0.05)
     time.sleep(0.5)  # anything more would arrive now

@@ -135,7 +135,10 @@ def test_the_model_server_sees_the_request_closed_when_the_client_leaves(world, 
         for n in range(3):
             left = time.monotonic()
             abandon(server.url, "/v1/ask", ASK, bearer(keys["hr"]))
-            assert wait_until(lambda: len(stub.script.abandoned) == n + 1, 5), "the upstream request stayed open"
+            closed = n + 1
+            assert wait_until(lambda closed=closed: len(stub.script.abandoned) == closed, 5), (
+                "the upstream request stayed open"
+            )
             sent, seen = stub.script.abandoned[-1]
             assert sent < 100 and seen - left < 2, (sent, seen - left)
         assert generator._turns.in_use == 0 and stub.script.streaming == 0

@@ -103,7 +103,10 @@ def test_tables_stay_whole_or_split_by_rows_with_the_header(counter):
     chunks = Chunker(counter).chunk(doc(H("住宿标准"), small))
     assert [c.text for c in chunks] == ["城市 | 标准\n北京 | 600元\n上海 | 650元"]
 
-    rows = (("Week", "Primary", "Secondary"), *tuple((f"2025-W{i:02}", f"Person {i}", f"Backup {i}") for i in range(60)))
+    rows = (
+        ("Week", "Primary", "Secondary"),
+        *tuple((f"2025-W{i:02}", f"Person {i}", f"Backup {i}") for i in range(60)),
+    )
     chunks = Chunker(counter, chunk_tokens=100, overlap_tokens=20).chunk(doc(Block(BlockKind.TABLE, "", rows=rows)))
     assert len(chunks) > 3
     assert all(c.text.startswith("Week | Primary | Secondary\n") for c in chunks)
