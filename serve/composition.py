@@ -180,7 +180,9 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
             index=index,
             keys=process.keys(),
             answerer=answerer,
-            documents=DocumentService(index, process.files.uploads, runtime.service),
+            documents=DocumentService(
+                index, process.files.uploads, runtime.service, file_roots=tuple(settings.api.file_roots)
+            ),
             generator=generator,
             limiter=RateLimiter(limits.requests_per_minute, limits.burst),
             auth_failures=RateLimiter(limits.auth_failures_per_minute, limits.auth_failure_burst),
