@@ -25,12 +25,14 @@ from ingest.jobs.queue import JobService
 from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from serve.api import answers, chat, completions, health
+from serve.api import answers, chat, completions, health, me
 from serve.api import documents as document_routes
+from serve.api import feedback as feedback_routes
 from serve.api import jobs as job_routes
 from serve.api import slack as slack_routes
 from serve.api.errors import error_body, install_error_handlers
 from serve.api.observability import Metrics, RequestContext
+from serve.api.security import SecurityHeaders
 from serve.api.services import Services
 from serve.documents import DocumentService
 from serve.limits import BodyLimit
@@ -89,8 +91,10 @@ def create_app(
     # Added inner first: the body limit sees the request id the outer request context has set.
     app.add_middleware(BodyLimit, limits={"/v1/documents": max_upload_bytes}, render=error_body)
     app.add_middleware(RequestContext, metrics=metrics)
+    app.add_middleware(SecurityHeaders)  # outermost: every response has them, errors and 413s included
     install_error_handlers(app)
-    for module in (health, answers, chat, completions, document_routes, job_routes, slack_routes):
+    routers = (health, me, answers, chat, completions, document_routes, job_routes, feedback_routes, slack_routes)
+    for module in routers:
         app.include_router(module.router)
     _document_events(app)
     return app
