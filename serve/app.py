@@ -25,7 +25,7 @@ from ingest.jobs.queue import JobService
 from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from serve.api import answers, chat, completions, health, me
+from serve.api import answers, chat, completions, docs, health, me
 from serve.api import documents as document_routes
 from serve.api import feedback as feedback_routes
 from serve.api import jobs as job_routes
@@ -63,7 +63,13 @@ def create_app(
 ) -> FastAPI:
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
     may already be in it)."""
-    app = FastAPI(title="Docent", version="0.1", description="Enterprise document search and question answering.")
+    app = FastAPI(
+        title="Docent",
+        version="0.1",
+        description="Enterprise document search and question answering.",
+        docs_url=None,  # served by `serve.api.docs`, without a CDN
+        redoc_url=None,
+    )
     metrics = Metrics(
         index_size=lambda: _or_nan(index.count),
         queue_depth=(lambda: _or_nan(jobs.queue.depth)) if jobs is not None else None,
@@ -93,7 +99,7 @@ def create_app(
     app.add_middleware(RequestContext, metrics=metrics)
     app.add_middleware(SecurityHeaders)  # outermost: every response has them, errors and 413s included
     install_error_handlers(app)
-    routers = (health, me, answers, chat, completions, document_routes, job_routes, feedback_routes, slack_routes)
+    routers = (docs, health, me, answers, chat, completions, document_routes, job_routes, feedback_routes, slack_routes)
     for module in routers:
         app.include_router(module.router)
     _document_events(app)
