@@ -6,7 +6,8 @@ the folder works as a `source_prefix` filter. An upload returns at once with a j
 queue's workers run: threads of the API process by default, `docent worker` processes with Redis.
 
 A document's original file (`file`) is served only to a principal its ACL admits, and only from the folders the
-server was told it may serve: the uploads folder and the configured `file_roots` (DOCENT_API__FILE_ROOTS).
+server may serve: the uploads folder, the configured `file_roots` (DOCENT_API__FILE_ROOTS) and the paths
+`docent ingest` was given on this data dir (`ingested_roots`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from retrieval.access import ALL_ACCESS, Access
 from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.index import Index
 from retrieval.models import point_id
+from serve.stores.ingested_roots import IngestedRoots
 
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
@@ -110,12 +112,19 @@ def presentation(name: str) -> tuple[str, bool]:
 
 class DocumentService:
     def __init__(
-        self, index: Index, uploads_dir: Path, jobs: JobService | None, *, file_roots: tuple[Path, ...] = ()
+        self,
+        index: Index,
+        uploads_dir: Path,
+        jobs: JobService | None,
+        *,
+        file_roots: tuple[Path, ...] = (),
+        ingested_roots: IngestedRoots | None = None,
     ) -> None:
         self.index = index
         self.uploads_dir = Path(uploads_dir)
         self.jobs = jobs
         self.file_roots = tuple(Path(root) for root in file_roots)
+        self.ingested_roots = ingested_roots
 
     def upload(
         self,
@@ -226,12 +235,13 @@ class DocumentService:
         nothing about documents of other groups. The check is the index's own ACL filter on the document's first
         chunk: the rule every search applies.
 
-        Only a file under the uploads folder or a configured file root (DOCENT_API__FILE_ROOTS) is served, after
-        resolving symlinks, so a link planted in a served folder, or a document whose source moved, cannot reach
-        other files of the server. Why a configured list rather than the folders `docent ingest` was given: the
-        API often does not see the paths ingestion saw (a sync CronJob or a worker in another pod, a different
-        mount), a recorded list would widen with every ad-hoc `docent ingest /tmp/x` without anyone deciding
-        it, and an explicit list is one place to audit what the server may send.
+        Only a file under the uploads folder, a configured root (DOCENT_API__FILE_ROOTS) or a path `docent ingest`
+        was given on this data dir is served, after resolving symlinks, so a link planted in a served folder, or
+        a document whose source moved, cannot reach other files of the server. Both lists, because neither is
+        enough alone: the recorded paths make `docent ingest ./docs; docent serve` work with no setting, but the
+        API often does not see what ingestion saw (a sync CronJob or a worker in another pod, another data dir,
+        another mount), where the configured list names the folders as the API's pod mounts them. The roots are
+        read at each request, so an ingest run while the server runs counts at once.
 
         Raises:
             PathNotFoundError: no such document for `access`; its file is outside the served folders; or it is
@@ -242,10 +252,12 @@ class DocumentService:
             raise PathNotFoundError("no such document")
         source = Path(first[0].source)
         path = source.resolve()
-        roots = (self.uploads_dir, *self.file_roots)
+        recorded = self.ingested_roots.read() if self.ingested_roots is not None else ()
+        roots = (self.uploads_dir, *self.file_roots, *recorded)
         if not any(path.is_relative_to(root.resolve()) for root in roots):
             raise PathNotFoundError(
-                "the document's file is not served: it is outside the uploads folder and DOCENT_API__FILE_ROOTS"
+                "the document's file is not served: it is outside the uploads folder, DOCENT_API__FILE_ROOTS and "
+                "the folders `docent ingest` was given here"
             )
         if not path.is_file() or not os.access(path, os.R_OK):
             raise PathNotFoundError("the document's file is no longer available")

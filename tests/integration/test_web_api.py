@@ -17,6 +17,7 @@ from serve.api.security import STRICT_CSP
 from serve.app import create_app
 from serve.documents import DocumentService
 from serve.stores.feedback import FeedbackStore
+from serve.stores.ingested_roots import IngestedRoots
 from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 
@@ -45,7 +46,8 @@ def files(pipeline, tmp_path):
     assert pipeline.run([public], public=True).ok
     assert pipeline.run([elsewhere], acl=["group:hr"]).ok
     ids = {Path(source).name: doc for doc, source in pipeline.index.documents()}
-    return {"served": served, "elsewhere": elsewhere, "uploads": tmp_path / "uploads", "ids": ids}
+    recorded = IngestedRoots(tmp_path / "ingested_roots.json")
+    return {"served": served, "elsewhere": elsewhere, "uploads": tmp_path / "uploads", "ids": ids, "recorded": recorded}
 
 
 @pytest.fixture
@@ -66,7 +68,9 @@ def make_app(files, keys, retriever, edge_index, tmp_path, *, anonymous: bool = 
         index=edge_index,
         keys=keys["store"],
         answerer=Answerer(retriever, None, AnswerOptions()),
-        documents=DocumentService(edge_index, files["uploads"], None, file_roots=(files["served"],)),
+        documents=DocumentService(
+            edge_index, files["uploads"], None, file_roots=(files["served"],), ingested_roots=files["recorded"]
+        ),
         feedback=FeedbackStore(tmp_path / "feedback.sqlite"),
         anonymous=anonymous,
     )
@@ -144,6 +148,9 @@ def test_files_outside_the_served_folders_are_not_sent(client, files, keys):
     # Indexed from a folder the server was not told to serve: searchable, not downloadable.
     outside = file_of(client, files, "oncall-runbook.md", keys["hr"])
     assert outside.status_code == 404 and "DOCENT_API__FILE_ROOTS" in outside.json()["error"]["message"]
+    # ... until `docent ingest` records the folder it was given (read at each request).
+    files["recorded"].add([files["elsewhere"]])
+    assert file_of(client, files, "oncall-runbook.md", keys["hr"]).status_code == 200
     # A served document's file replaced by a link out of the served folders (to the server's own files).
     faq = files["served"] / "hr" / "it-faq.html"
     faq.unlink()
