@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
@@ -139,9 +138,12 @@ def test_another_groups_document_is_the_same_404_as_a_missing_one(client, files,
     assert file_of(client, files, "travel-policy.pdf", None).status_code == 401
 
 
-def test_anonymous_callers_get_public_files_only(anonymous_client, files):
+def test_anonymous_callers_get_public_files_only_and_may_vote(anonymous_client, files):
     assert file_of(anonymous_client, files, "password-reset-zh.html", None).status_code == 200
     assert file_of(anonymous_client, files, "travel-policy.pdf", None).status_code == 404
+    asked = anonymous_client.post("/v1/ask", json={"question": "How do I reset my password?"})
+    vote = {"answer_id": asked.json()["request_id"], "vote": "up"}
+    assert anonymous_client.post("/v1/feedback", json=vote).status_code == 201
 
 
 def test_files_outside_the_served_folders_are_not_sent(client, files, keys):
@@ -250,22 +252,21 @@ def test_passages_and_citations_carry_type_and_modification_time(client, keys):
     assert all(c["doc_type"] and c["modified"] for c in answer["citations"])
 
 
-def test_an_older_feedback_file_gains_the_comment_column(tmp_path):
-    path = tmp_path / "feedback.sqlite"
-    old = sqlite3.connect(path)
-    old.executescript(
-        """CREATE TABLE answers (answer_id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT NOT NULL,
-        mode TEXT NOT NULL, sources TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL, created_at REAL NOT NULL);
-        CREATE TABLE votes (answer_id TEXT NOT NULL REFERENCES answers(answer_id), user TEXT NOT NULL,
-        vote TEXT NOT NULL, voted_at REAL NOT NULL, PRIMARY KEY (answer_id, user));
-        INSERT INTO answers VALUES ('a1', 'q', 'a', 'generated', '[]', 'U1', 'C1', 0);
-        INSERT INTO votes VALUES ('a1', 'U2', 'up', 0);"""
-    )
-    old.close()
-    store = FeedbackStore(path)
-    try:
-        assert store.votes()[0]["comment"] is None
-        assert store.vote("a1", user="U3", vote="down", comment="wrong year")
-        assert {v["user"]: v["comment"] for v in store.votes()} == {"U2": None, "U3": "wrong year"}
-    finally:
-        store.close()
+def test_docent_eval_feedback_shows_the_channel_and_the_comment(tmp_path, capsys):
+    from argparse import Namespace
+
+    from serve.evaluate import run_feedback
+    from serve.settings import Settings
+
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store.record_answer("a1", question="q?", answer="a.", mode="extractive", sources=[], user="k1", channel="web")
+    store.vote("a1", user="k1", vote="down", comment="out of date")
+    store.close()
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    assert run_feedback(settings, Namespace(json=True)) == 0
+    review = json.loads(capsys.readouterr().out)["review"]
+    expected = {"question": "q?", "answer": "a.", "mode": "extractive", "user": "k1", "channel": "web"}
+    assert review == [{**expected, "comment": "out of date"}]
+    assert run_feedback(settings, Namespace(json=False)) == 0
+    shown = capsys.readouterr().out
+    assert "q?" in shown and "(web)" in shown and "out of date" in shown
