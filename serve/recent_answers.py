@@ -44,7 +44,12 @@ class RecentAnswers:
         self._lock = threading.Lock()
 
     def remember(self, request_id: str, answer: RecentAnswer) -> None:
+        """Keep `answer` under `request_id`, unless another caller's answer already has that id: a client may
+        choose its request id (`X-Request-ID`), and must not take over someone else's answer with it."""
         with self._lock:
+            known = self._answers.get(request_id)
+            if known is not None and known.key_id != answer.key_id:
+                return
             self._answers[request_id] = answer
             self._answers.move_to_end(request_id)
             while len(self._answers) > self.capacity:
@@ -63,8 +68,13 @@ class RecentAnswers:
 def record_vote(
     store: FeedbackStore, answers: RecentAnswers, *, answer_id: str, key_id: str, vote: str, comment: str | None
 ) -> None:
-    """Store a vote of `key_id` on one of its recent answers, with the answer (channel "web")."""
+    """Store a vote of `key_id` on one of its recent answers, with the answer (channel "web").
+
+    The store keys answers by id, and a client may choose its request id: an id the store already holds for
+    another asker (a Slack answer, an older web answer of someone else) is "no such answer", never replaced."""
     answer = answers.find(answer_id, key_id)
+    if store.asker(answer_id) not in (None, (key_id, "web")):
+        raise PathNotFoundError("no such answer (it may be too old to rate)")
     store.record_answer(
         answer_id,
         question=answer.question,

@@ -55,6 +55,12 @@ class FeedbackStore:
                 ),
             )
 
+    def asker(self, answer_id: str) -> tuple[str, str] | None:
+        """Who was given answer `answer_id` and where: (user, channel); None when it is not recorded."""
+        with self._lock:
+            row = self._db.execute("SELECT user, channel FROM answers WHERE answer_id = ?", (answer_id,)).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
     def vote(self, answer_id: str, *, user: str, vote: str, comment: str | None = None) -> bool:
         """Record (or change) `user`'s vote, "up" or "down", with an optional comment; False when the answer is
         unknown."""
