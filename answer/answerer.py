@@ -74,6 +74,8 @@ class Citation:
     page: int | None
     snippet: str
     score: float
+    doc_type: str = ""
+    modified: str | None = None  # the document's modification time, ISO 8601 (None: unknown)
 
     @classmethod
     def of(cls, number: int, passage: Passage, snippet_chars: int = 300) -> Citation:
@@ -88,6 +90,8 @@ class Citation:
             passage.page,
             snippet,
             round(passage.score, 4),
+            passage.doc_type,
+            passage.modified,
         )
 
     @property

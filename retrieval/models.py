@@ -172,6 +172,7 @@ class SearchHit:
     language: str = "en"
     doc_type: str = ""
     dense: tuple[float, ...] | None = None
+    modified: str | None = None  # the document's modification time, ISO 8601 (the payload's `modified_at`)
 
     @classmethod
     def from_payload(
@@ -191,4 +192,5 @@ class SearchHit:
             language=str(payload.get("language", "en")),
             doc_type=str(payload.get("doc_type", "")),
             dense=tuple(dense) if dense is not None else None,
+            modified=str(payload["modified_at"]) if payload.get("modified_at") else None,
         )

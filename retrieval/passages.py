@@ -25,6 +25,7 @@ class Passage:
     language: str
     score: float
     scores: dict[str, float] = field(default_factory=dict)
+    modified: str | None = None  # the document's modification time, ISO 8601 (None: unknown)
 
     @property
     def citation(self) -> str:

@@ -368,6 +368,7 @@ def _passage(group: list[RankedHit]) -> Passage:
         language=first.language,
         score=max((item.score for item in found), default=0.0),
         scores=scores,
+        modified=first.modified,
     )
 
 

@@ -25,12 +25,14 @@ from ingest.jobs.queue import JobService
 from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from serve.api import answers, chat, completions, health
+from serve.api import answers, chat, completions, docs, health, me
 from serve.api import documents as document_routes
+from serve.api import feedback as feedback_routes
 from serve.api import jobs as job_routes
 from serve.api import slack as slack_routes
 from serve.api.errors import error_body, install_error_handlers
 from serve.api.observability import Metrics, RequestContext
+from serve.api.security import SecurityHeaders
 from serve.api.services import Services
 from serve.documents import DocumentService
 from serve.limits import BodyLimit
@@ -62,7 +64,13 @@ def create_app(
 ) -> FastAPI:
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
     may already be in it)."""
-    app = FastAPI(title="Docent", version="0.1", description="Enterprise document search and question answering.")
+    app = FastAPI(
+        title="Docent",
+        version="0.1",
+        description="Enterprise document search and question answering.",
+        docs_url=None,  # served by `serve.api.docs`, without a CDN
+        redoc_url=None,
+    )
     metrics = Metrics(
         index_size=lambda: _or_nan(index.count),
         queue_depth=(lambda: _or_nan(jobs.queue.depth)) if jobs is not None else None,
@@ -90,8 +98,10 @@ def create_app(
     # Added inner first: the body limit sees the request id the outer request context has set.
     app.add_middleware(BodyLimit, limits={"/v1/documents": max_upload_bytes}, render=error_body)
     app.add_middleware(RequestContext, metrics=metrics)
+    app.add_middleware(SecurityHeaders)  # outermost: every response has them, errors and 413s included
     install_error_handlers(app)
-    for module in (health, answers, chat, completions, document_routes, job_routes, slack_routes):
+    routers = (docs, health, me, answers, chat, completions, document_routes, job_routes, feedback_routes, slack_routes)
+    for module in routers:
         app.include_router(module.router)
     page.install(app)
     _document_events(app)

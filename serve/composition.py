@@ -54,6 +54,10 @@ class DataFiles:
         return self.root / "uploads"
 
     @property
+    def ingested_roots(self) -> Path:
+        return self.root / "ingested_roots.json"
+
+    @property
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 
@@ -151,6 +155,7 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
     from serve.app import create_app
     from serve.components import make_pipeline, make_slack_bot, start_jobs
     from serve.documents import DocumentService
+    from serve.stores.ingested_roots import IngestedRoots
     from serve.stores.ratelimit import RateLimiter
 
     limits = settings.limits
@@ -180,7 +185,13 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
             index=index,
             keys=process.keys(),
             answerer=answerer,
-            documents=DocumentService(index, process.files.uploads, runtime.service),
+            documents=DocumentService(
+                index,
+                process.files.uploads,
+                runtime.service,
+                file_roots=tuple(settings.api.file_roots),
+                ingested_roots=IngestedRoots(process.files.ingested_roots),
+            ),
             generator=generator,
             limiter=RateLimiter(limits.requests_per_minute, limits.burst),
             auth_failures=RateLimiter(limits.auth_failures_per_minute, limits.auth_failure_burst),

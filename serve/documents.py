@@ -4,10 +4,16 @@ Uploaded files are kept under `<data_dir>/uploads/<folder>/<name>`: the saved fi
 re-uploading a file of the same name to the same folder replaces that document (same id, no duplicate), and
 the folder works as a `source_prefix` filter. An upload returns at once with a job (ingest/jobs/queue.py) that the
 queue's workers run: threads of the API process by default, `docent worker` processes with Redis.
+
+A document's original file (`file`) is served only to a principal its ACL admits, and only from the folders the
+server may serve: the uploads folder, the configured `file_roots` (DOCENT_API__FILE_ROOTS) and the paths
+`docent ingest` was given on this data dir (`ingested_roots`).
 """
 
 from __future__ import annotations
 
+import mimetypes
+import os
 import re
 import shutil
 import tempfile
@@ -18,10 +24,11 @@ from typing import BinaryIO
 from ingest.discovery import document_id as document_id_of
 from ingest.jobs.queue import JobService
 from ingest.jobs.store import Grant, JobStatus
-from retrieval.access import ALL_ACCESS
+from retrieval.access import ALL_ACCESS, Access
 from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.index import Index
 from retrieval.models import point_id
+from serve.stores.ingested_roots import IngestedRoots
 
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
@@ -80,11 +87,44 @@ class DocumentInfo:
     tags: tuple[str, ...] = ()
 
 
+# Shown in the browser: formats that cannot run script on our origin. Anything else (HTML, SVG, Office files...)
+# is a download, so an uploaded page can never act as the site.
+_INLINE_TYPES = ("application/pdf", "text/plain")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFile:
+    """A document's original file, checked: where it is on disk, its name, its type and how to present it."""
+
+    path: Path  # resolved: no symlink left
+    name: str
+    media_type: str
+    inline: bool  # True: `Content-Disposition: inline` (PDF, plain text, images but SVG); else `attachment`
+
+
+def presentation(name: str) -> tuple[str, bool]:
+    """The media type of a file called `name` (application/octet-stream when unknown) and whether it may be
+    shown inline."""
+    media_type = mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+    inline = media_type in _INLINE_TYPES or (media_type.startswith("image/") and media_type != "image/svg+xml")
+    return media_type, inline
+
+
 class DocumentService:
-    def __init__(self, index: Index, uploads_dir: Path, jobs: JobService | None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        uploads_dir: Path,
+        jobs: JobService | None,
+        *,
+        file_roots: tuple[Path, ...] = (),
+        ingested_roots: IngestedRoots | None = None,
+    ) -> None:
         self.index = index
         self.uploads_dir = Path(uploads_dir)
         self.jobs = jobs
+        self.file_roots = tuple(Path(root) for root in file_roots)
+        self.ingested_roots = ingested_roots
 
     def upload(
         self,
@@ -187,3 +227,39 @@ class DocumentService:
         if path.is_relative_to(self.uploads_dir.resolve()):
             path.unlink(missing_ok=True)
         return info
+
+    def file(self, document_id: str, access: Access) -> DocumentFile:
+        """The original file of `document_id`, for a caller with `access`.
+
+        A document `access` may not read is "no document", exactly as one that does not exist, so an id says
+        nothing about documents of other groups. The check is the index's own ACL filter on the document's first
+        chunk: the rule every search applies.
+
+        Only a file under the uploads folder, a configured root (DOCENT_API__FILE_ROOTS) or a path `docent ingest`
+        was given on this data dir is served, after resolving symlinks, so a link planted in a served folder, or
+        a document whose source moved, cannot reach other files of the server. Both lists, because neither is
+        enough alone: the recorded paths make `docent ingest ./docs; docent serve` work with no setting, but the
+        API often does not see what ingestion saw (a sync CronJob or a worker in another pod, another data dir,
+        another mount), where the configured list names the folders as the API's pod mounts them. The roots are
+        read at each request, so an ingest run while the server runs counts at once.
+
+        Raises:
+            PathNotFoundError: no such document for `access`; its file is outside the served folders; or it is
+                no longer on disk.
+        """
+        first = self.index.fetch([point_id(document_id, 0)], access)
+        if not first:  # the same words for every id: nothing to compare between a guess and a real one
+            raise PathNotFoundError("no such document")
+        source = Path(first[0].source)
+        path = source.resolve()
+        recorded = self.ingested_roots.read() if self.ingested_roots is not None else ()
+        roots = (self.uploads_dir, *self.file_roots, *recorded)
+        if not any(path.is_relative_to(root.resolve()) for root in roots):
+            raise PathNotFoundError(
+                "the document's file is not served: it is outside the uploads folder, DOCENT_API__FILE_ROOTS and "
+                "the folders `docent ingest` was given here"
+            )
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise PathNotFoundError("the document's file is no longer available")
+        media_type, inline = presentation(source.name)
+        return DocumentFile(path, source.name, media_type, inline)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -334,8 +335,9 @@ def _bar(console: Console, label: str, quiet: bool) -> Progress:
 
 
 def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
-    """The votes on the Slack bot's answers: a summary, the up-voted questions as a golden set (the shape of
-    `--queries`, with the cited files as relevant) and the down-voted ones to review."""
+    """The votes on answers (the Slack bot's and the web page's): a summary, the up-voted questions as a golden
+    set (the shape of `--queries`, with the cited files as relevant) and the down-voted ones to review, with the
+    channel each came from and the voter's comment."""
     from serve.stores.feedback import FeedbackStore
 
     path = DataFiles(settings.data_dir).feedback
@@ -353,7 +355,17 @@ def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
         for v in up
         if v["sources"]
     ]
-    review = [{"question": v["question"], "answer": v["answer"], "mode": v["mode"], "user": v["user"]} for v in down]
+    review = [
+        {
+            "question": v["question"],
+            "answer": v["answer"],
+            "mode": v["mode"],
+            "user": v["user"],
+            "channel": v["channel"],
+            "comment": v.get("comment"),
+        }
+        for v in down
+    ]
     by_mode: dict[str, dict[str, int]] = {}
     for v in votes:
         by_mode.setdefault(v["mode"], {"up": 0, "down": 0})[v["vote"]] += 1
@@ -377,7 +389,9 @@ def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
     if review:
         console.print("\nTo review (👎):")
         for item in review:
-            console.print(f"  - {item['question']}")
+            console.print(f"  - {escape(item['question'])}  [dim]({escape(item['channel'])})[/dim]", highlight=False)
+            if item["comment"]:
+                console.print(f"      “{item['comment']}”", markup=False, highlight=False)
     console.print(
         f"\nGolden set from 👍 answers ({len(golden)}; save with --json and pass its `golden` list "
         "to `docent eval FOLDER --queries`):"

@@ -120,6 +120,12 @@ class RetrievalSettings(BaseModel):
     rerank_candidates: int = Field(30, ge=1)  # hits the cross-encoder rescores
 
 
+class ApiSettings(BaseModel):
+    # Folders whose documents' original files `GET /v1/documents/{id}/file` may send (besides the uploads
+    # folder), as JSON: DOCENT_API__FILE_ROOTS='["/srv/docs"]'. A document elsewhere is searchable, not downloadable.
+    file_roots: list[Path] = []
+
+
 class AuthSettings(BaseModel):
     anonymous: bool = False  # requests without a key search public documents only (the embedded demo)
 
@@ -253,6 +259,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     auth: AuthSettings = AuthSettings()
+    api: ApiSettings = ApiSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
     routing: RoutingSettings = RoutingSettings()

@@ -23,6 +23,7 @@ from serve.api.errors import error_of, error_responses
 from serve.api.services import AnswererDep, ServicesDep
 from serve.api.streaming import AnswerStream
 from serve.api.streaming import event as event_of
+from serve.recent_answers import RecentAnswer
 
 router = APIRouter(responses=error_responses(400, 401, 422, 429, 503))
 
@@ -213,7 +214,8 @@ def ask(
 ) -> AnswerResponse | AnswerStream:
     """An answer with citations; `stream: true` sends Server-Sent Events: `delta` ({"text"}) as the answer is
     written, then `citations`, then `done` (mode, timings, usage, the final text); or `error`. A client that
-    leaves a stream stops its answer: the model is stopped and free for the next question at once."""
+    leaves a stream stops its answer: the model is stopped and free for the next question at once. The
+    `request_id` is the answer's id for a vote (`POST /v1/feedback`)."""
     ask_request = AskRequest(
         body.question,
         who.principal,
@@ -227,6 +229,7 @@ def ask(
     if not body.stream:
         answer = answerer.answer(ask_request, deadline)
         s.metrics.record(answer)
+        s.recent_answers.remember(request_id, RecentAnswer.of(body.question, answer, who.key_id))
         return AnswerResponse.model_validate({**answer.to_dict(), "request_id": request_id})
 
     def stream(events: Iterator[Delta | Answer]) -> Iterator[ServerSentEvent]:
@@ -236,6 +239,7 @@ def ask(
                     yield sse("delta", {"text": event.text})
                     continue
                 s.metrics.record(event)
+                s.recent_answers.remember(request_id, RecentAnswer.of(body.question, event, who.key_id))
                 final = event.to_dict()
                 yield sse("citations", {"citations": final.pop("citations")})
                 yield sse("done", {**final, "request_id": request_id})

@@ -23,6 +23,7 @@ class Caller:
     principal: Principal
     admin: bool = False
     key_id: str = ""  # the API key's id, or "anonymous:<address>": whose budgets a request spends
+    anonymous: bool = False  # no key (anonymous mode): public documents only
 
     def require_admin(self) -> None:
         if not self.admin:
@@ -60,7 +61,7 @@ def current_caller(
             who = f"anonymous:{address}"
             if s.limiter:
                 s.limiter.check(who)
-            return Caller(PUBLIC_ONLY, key_id=who)
+            return Caller(PUBLIC_ONLY, key_id=who, anonymous=True)
         _failed(s, address)
         raise UnauthorizedError("an API key is required: send 'Authorization: Bearer <key>'")
     record = s.keys.lookup(token)

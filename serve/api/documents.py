@@ -1,4 +1,4 @@
-"""Document management (admin keys): upload and index, list, look up, delete."""
+"""Document management (admin keys): upload and index, list, look up, delete; and any reader's original files."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from retrieval.errors import ConfigError
-from serve.api.auth import AdminDep
+from serve.api.auth import AdminDep, CallerDep
 from serve.api.errors import error_responses
 from serve.api.jobs import Job
 from serve.api.services import DocumentsDep, ServicesDep
@@ -112,3 +113,26 @@ def get_document(document_id: str, admin: AdminDep, documents: DocumentsDep) -> 
 @router.delete("/v1/documents/{document_id}")
 def delete_document(document_id: str, admin: AdminDep, documents: DocumentsDep) -> Deleted:
     return Deleted(deleted=True, document=documents.delete(document_id))
+
+
+# A file is the document as it was uploaded or ingested, not a page of ours: in a browser it runs in a sandbox
+# (no script, no same-origin access), and the middleware adds `nosniff`.
+FILE_HEADERS = {"Content-Security-Policy": "sandbox", "Cache-Control": "private, no-cache"}
+
+
+@router.get(
+    "/v1/documents/{document_id}/file",
+    response_class=FileResponse,
+    responses={200: {"description": "the original file", "content": {"application/octet-stream": {}}}},
+)
+def document_file(document_id: str, who: CallerDep, documents: DocumentsDep) -> FileResponse:
+    """The document's original file, to a caller its ACL admits (404, as for a missing document, otherwise).
+    PDF, plain text and images are `inline`; everything else is an `attachment`."""
+    found = documents.file(document_id, who.principal)
+    return FileResponse(
+        found.path,
+        media_type=found.media_type,
+        filename=found.name,
+        content_disposition_type="inline" if found.inline else "attachment",
+        headers=FILE_HEADERS,
+    )

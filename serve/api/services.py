@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +15,7 @@ from retrieval.index import Index
 from retrieval.search import Retriever
 from serve.api.observability import Metrics
 from serve.documents import DocumentService
+from serve.recent_answers import RecentAnswers
 from serve.stores.feedback import FeedbackStore
 from serve.stores.keys import KeyStore
 from serve.stores.ratelimit import RateLimiter
@@ -36,6 +37,7 @@ class Services:
     max_upload_wait_s: float = 120.0
     feedback: FeedbackStore | None = None
     auth_failures: RateLimiter | None = None  # failed authentications per client address
+    recent_answers: RecentAnswers = field(default_factory=RecentAnswers)  # what a vote on an answer records
 
     def need_answerer(self) -> Answerer:
         if self.answerer is None:

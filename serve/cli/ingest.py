@@ -52,6 +52,7 @@ def run_here(settings: Settings, args: argparse.Namespace) -> int:
     from serve.components import make_pipeline
     from serve.composition import command
     from serve.progress import IngestProgress
+    from serve.stores.ingested_roots import IngestedRoots
 
     console = Console(stderr=True)
     with command(settings) as process:
@@ -63,6 +64,8 @@ def run_here(settings: Settings, args: argparse.Namespace) -> int:
                 settings, index=index, embedder=embedder, parsers=parsers, multilingual=multilingual
             )
             pipeline.sparse.start()
+        # What the API may then serve the original files from (GET /v1/documents/{id}/file).
+        IngestedRoots(process.files.ingested_roots).add(args.paths)
         with IngestProgress(console, quiet=args.json) as progress:
             report = pipeline.run(
                 args.paths,

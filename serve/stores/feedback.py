@@ -1,7 +1,8 @@
-"""Feedback on answers (the Slack bot's 👍/👎): each answer given, and the votes on it, in SQLite.
+"""Feedback on answers (the Slack bot's 👍/👎, the web page's votes): each answer, and the votes on it, in SQLite.
 
-Every answer is recorded when it is posted (question, answer, sources, who asked where), so a vote carries its
-full context; `GET /v1/feedback` and `docent eval --feedback` read it back: a golden set in the making.
+Every answer is recorded with its question, text, sources and who asked where (the Slack bot when it posts one,
+the API when one of its answers gets a vote), so a vote carries its full context; `GET /v1/feedback` and
+`docent eval --feedback` read it back: a golden set in the making.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ CREATE TABLE IF NOT EXISTS answers (
     sources TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS votes (
     answer_id TEXT NOT NULL REFERENCES answers(answer_id), user TEXT NOT NULL, vote TEXT NOT NULL,
-    voted_at REAL NOT NULL, PRIMARY KEY (answer_id, user));
+    voted_at REAL NOT NULL, comment TEXT, PRIMARY KEY (answer_id, user));
 """
 
 
@@ -27,7 +28,14 @@ class FeedbackStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """Bring a file written by an older version up to the schema: votes gained `comment`."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(votes)")}
+        if "comment" not in columns:
+            self._db.execute("ALTER TABLE votes ADD COLUMN comment TEXT")
 
     def record_answer(
         self, answer_id: str, *, question: str, answer: str, mode: str, sources: list[dict], user: str, channel: str
@@ -47,14 +55,24 @@ class FeedbackStore:
                 ),
             )
 
-    def vote(self, answer_id: str, *, user: str, vote: str) -> bool:
-        """Record (or change) `user`'s vote, "up" or "down"; False when the answer is unknown."""
+    def asker(self, answer_id: str) -> tuple[str, str] | None:
+        """Who was given answer `answer_id` and where: (user, channel); None when it is not recorded."""
+        with self._lock:
+            row = self._db.execute("SELECT user, channel FROM answers WHERE answer_id = ?", (answer_id,)).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def vote(self, answer_id: str, *, user: str, vote: str, comment: str | None = None) -> bool:
+        """Record (or change) `user`'s vote, "up" or "down", with an optional comment; False when the answer is
+        unknown."""
         if vote not in ("up", "down"):
             raise ValueError(f"unknown vote {vote!r}")
         with self._lock:
             if not self._db.execute("SELECT 1 FROM answers WHERE answer_id = ?", (answer_id,)).fetchone():
                 return False
-            self._db.execute("INSERT OR REPLACE INTO votes VALUES (?, ?, ?, ?)", (answer_id, user, vote, time.time()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO votes (answer_id, user, vote, voted_at, comment) VALUES (?, ?, ?, ?, ?)",
+                (answer_id, user, vote, time.time(), comment or None),
+            )
             return True
 
     def votes(self, limit: int = 100) -> list[dict[str, object]]:
@@ -62,7 +80,7 @@ class FeedbackStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT a.answer_id, a.question, a.answer, a.mode, a.sources, a.user, a.channel, v.user, v.vote,"
-                " v.voted_at FROM votes v JOIN answers a USING (answer_id) ORDER BY v.voted_at DESC LIMIT ?",
+                " v.voted_at, v.comment FROM votes v JOIN answers a USING (answer_id) ORDER BY v.voted_at DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [
@@ -77,6 +95,7 @@ class FeedbackStore:
                 "user": r[7],
                 "vote": r[8],
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r[9])),
+                "comment": r[10],
             }
             for r in rows
         ]

@@ -226,6 +226,17 @@ def test_a_larger_tier_reaches_the_settings_without_its_key(monkeypatch):
         Settings()
 
 
+def test_file_roots_reach_the_settings(monkeypatch):
+    values = {**SECRETS, "docent": {"collection": "docent", "llm": {"model": "m"}, "api": {"fileRoots": ["/sources"]}}}
+    config = next(d for d in of_kind(render(values), "ConfigMap") if d["metadata"]["name"] == "docent-config")["data"]
+    from serve.settings import Settings
+
+    monkeypatch.setenv("DOCENT_API__FILE_ROOTS", config["DOCENT_API__FILE_ROOTS"])
+    assert Settings(_env_file=None).api.file_roots == [Path("/sources")]
+    default = next(d for d in of_kind(render(SECRETS), "ConfigMap") if d["metadata"]["name"] == "docent-config")
+    assert "DOCENT_API__FILE_ROOTS" not in default["data"]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -235,6 +246,7 @@ def test_a_larger_tier_reaches_the_settings_without_its_key(monkeypatch):
         {"vllm": {"gpuMemoryUtilization": 1.5}},
         {"docent": {"extraEnv": {"NOT_DOCENT": "x"}}},
         {"unknownKey": 1},
+        {"docent": {"api": {"fileRoots": ["relative/folder"]}}},
     ],
 )
 def test_values_that_break_the_schema_are_rejected(bad):

@@ -1,0 +1,30 @@
+"""`GET /v1/me`: who the caller is, as the web page needs it (its name, groups, and whether to show admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from serve.api.auth import CallerDep
+from serve.api.errors import error_responses
+
+router = APIRouter(responses=error_responses(401, 429))
+
+
+class Me(BaseModel):
+    """The caller of the request: its user id ("anonymous" without a key), its groups, whether it may administer."""
+
+    user: str
+    groups: list[str]
+    admin: bool
+    anonymous: bool
+
+
+@router.get("/v1/me")
+def me(who: CallerDep) -> Me:
+    return Me(
+        user="anonymous" if who.anonymous else who.principal.user_id,
+        groups=list(who.principal.groups),
+        admin=who.admin,
+        anonymous=who.anonymous,
+    )
