@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import httpx
 import pytest
@@ -75,7 +76,7 @@ def test_alice_never_sees_bobs_document(start: Page, corpus, watch):
         assert "Borealis" not in (results.nth(i).text_content() or "")
 
     refused = _file_status(start, corpus.keys["alice"], corpus.documents["borealis"])
-    missing = _file_status(start, corpus.keys["alice"], "doc-does-not-exist-0000")
+    missing = _file_status(start, corpus.keys["alice"], str(uuid.uuid4()))
     assert refused["status"] == 404, refused
     assert refused == missing
     mine = _file_status(start, corpus.keys["alice"], corpus.documents["aurora"])
