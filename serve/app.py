@@ -1,5 +1,5 @@
 """The HTTP API (FastAPI): search, answers (JSON or Server-Sent Events), an OpenAI-compatible chat endpoint,
-document management, health, readiness and Prometheus metrics.
+document management, health, readiness and Prometheus metrics; and the web page (`serve/web/`) at `/`.
 
 `create_app` takes started components and builds no models itself, so the server's composition root (`docent
 serve`) and the tests wire the same app. The routes live in `serve/api/`, one module per concern, and reach the
@@ -38,6 +38,7 @@ from serve.slack import SlackBot
 from serve.stores.feedback import FeedbackStore
 from serve.stores.keys import KeyStore
 from serve.stores.ratelimit import RateLimiter
+from serve.web import page
 
 
 def create_app(
@@ -92,6 +93,7 @@ def create_app(
     install_error_handlers(app)
     for module in (health, answers, chat, completions, document_routes, job_routes, slack_routes):
         app.include_router(module.router)
+    page.install(app)
     _document_events(app)
     return app
 

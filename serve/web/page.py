@@ -1,0 +1,44 @@
+"""`GET /`: the page, in the reader's language, and `/static`: its scripts, styles and vendored libraries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from serve.api.services import ServicesDep
+from serve.web.messages import LANGUAGES, MESSAGES, choose_language
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def page(request: Request, s: ServicesDep, lang: Annotated[str | None, Query(max_length=8)] = None) -> HTMLResponse:
+    language = choose_language(lang, request.headers.get("accept-language", ""))
+    text = MESSAGES[language]
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "lang": language,
+            "languages": LANGUAGES,
+            "t": text,
+            # A JSON data block (type="application/json" is never executed): the scripts' copy of the text.
+            "messages_json": json.dumps(text, ensure_ascii=False).replace("<", "\\u003c"),
+            "anonymous": s.anonymous,
+        },
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Serve the page and its static files from `app`."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
