@@ -20,6 +20,7 @@ def sign_in(page: Page, key: str) -> None:
 
 def ask(page: Page, question: str) -> Locator:
     """Ask `question` in the ask tab; its answer once final (data-state other than "streaming")."""
+    page.click("#tab-ask")
     turns = page.locator("#conversation .turn")
     before = turns.count()
     page.fill("#question", question)
@@ -43,6 +44,5 @@ def search(page: Page, query: str, **filters: str) -> Locator:
     with page.expect_response(lambda r: r.url.endswith("/v1/search") and r.request.method == "POST") as response:
         page.click("#search-submit")
     assert response.value.status == 200, response.value.text()
-    results = page.locator("#search-results .result")
-    expect(results.first.or_(page.locator("#search-empty"))).to_be_visible()
-    return results
+    expect(page.locator("#search-results")).not_to_have_attribute("aria-busy", "true")  # the results are drawn
+    return page.locator("#search-results .result")
