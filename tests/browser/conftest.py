@@ -45,6 +45,7 @@ Questions about the Zephyr pantry restocking: [click me](javascript:alert('link'
 class Corpus:
     data: Path
     keys: dict[str, str]  # alice (finance), bob (legal), admin (finance too: reads what it uploads there)
+    folders: list[Path]  # where the indexed files are: the server may send them (DOCENT_API__FILE_ROOTS)
     documents: dict[str, str] = field(default_factory=dict)  # "borealis", "aurora" -> document id
 
 
@@ -80,13 +81,14 @@ def corpus(tmp_path_factory) -> Corpus:
         return json.loads(cli(data, "keys", "create", "--user", user, "--groups", groups, *admin, "--json"))["key"]
 
     keys = {"alice": key("alice", "finance"), "bob": key("bob", "legal"), "admin": key("root", "finance", "--admin")}
-    return Corpus(data, keys)
+    return Corpus(data, keys, [ROOT / "examples" / "docs", public, finance, legal])
 
 
 @contextmanager
 def _serve(corpus: Corpus, tmp_path_factory, **settings: str) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with Server(corpus.data, log, **settings) as server:
+    roots = json.dumps([str(folder) for folder in corpus.folders])
+    with Server(corpus.data, log, DOCENT_API__FILE_ROOTS=roots, **settings) as server:
         print(f"\ndocent serve at {server.url}, log {log}")
         yield server
 

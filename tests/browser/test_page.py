@@ -75,7 +75,7 @@ def test_a_follow_up_carries_the_conversation_and_new_conversation_clears_it(hom
 
 
 def test_a_question_the_documents_do_not_answer_ends_not_found(home: Page):
-    answer = ask(home, "What is the cafeteria's pizza recipe?")
+    answer = ask(home, "Which rocket engine did Apollo 11 use?")
     expect(answer).to_have_attribute("data-state", "not-found")
     expect(answer.locator(".answer-note")).to_be_visible()
 
@@ -123,7 +123,10 @@ def test_deltas_reach_the_screen_quickly_and_the_page_is_light(page: Page, anony
     page_bytes = sum(sizes.values())
     page.remove_listener("response", record)
 
-    ask(page, "How much is the one-time home office stipend?")
+    # Each answer's text may come as one delta (the server checks a generated answer whole before it streams it):
+    # several answers, extractive and generated, give several measures.
+    for question in (ENGLISH, "How much is the one-time home office stipend?", "How often are laptops replaced?"):
+        ask(page, question)
     delays = page.evaluate("performance.getEntriesByName('delta-to-screen').map(e => e.duration)")
     report = {
         "page_bytes": page_bytes,
