@@ -21,11 +21,12 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/docent ingest examples/docs --public
 	$(VENV)/bin/docent eval examples/docs --queries examples/facts.json --modes hybrid
 	@echo ""
-	@echo "Docent is starting on http://127.0.0.1:$(PORT) (anonymous: public documents only; Ctrl-C stops it). Ask it:"
+	@echo "Docent is starting on http://127.0.0.1:$(PORT) (anonymous: public documents only; Ctrl-C stops it)."
+	@echo "Open the page in a browser: http://127.0.0.1:$(PORT)/   Or ask it from a terminal:"
 	@echo "  curl -s localhost:$(PORT)/v1/ask -H 'Content-Type: application/json' -d '{\"question\": \"What is the nightly hotel cap in Tokyo?\"}'"
 	@echo "  curl -sN localhost:$(PORT)/v1/ask -H 'Content-Type: application/json' -d '{\"question\": \"VPN 网关的端口是多少？\", \"stream\": true}'"
 	@echo "  curl -s localhost:$(PORT)/v1/ask -H 'Content-Type: application/json' -d '{\"question\": \"How many days of unused annual leave can be carried over?\"}'"
-	@echo "  or open http://127.0.0.1:$(PORT)/docs; from Python: openai.OpenAI(base_url='http://127.0.0.1:$(PORT)/v1', api_key='anonymous')"
+	@echo "  the API's docs: http://127.0.0.1:$(PORT)/docs; from Python: openai.OpenAI(base_url='http://127.0.0.1:$(PORT)/v1', api_key='anonymous')"
 	@echo ""
 	DOCENT_AUTH__ANONYMOUS=true $(VENV)/bin/docent serve --port $(PORT)
 

@@ -9,6 +9,7 @@ file is reported as failed with the reason, and the next file goes to a fresh wo
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import queue
@@ -19,6 +20,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ingest.documents import ParsedDocument
+
+log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0  # importing unstructured on a cold, busy 2-core machine
 
@@ -120,6 +123,14 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
             conn.send(("error", (f"parser ran out of memory (limit {memory_mb} MiB)", True)))
 
 
+class WorkerStartError(RuntimeError):
+    """A parser process died or stayed silent before it was ready: nothing was parsed, the file is not at fault.
+
+    The usual cause is an environment problem: a worker is spawned, so it imports the parent's main module
+    again, and a script that starts Docent without an `if __name__ == "__main__":` guard makes every worker
+    exit at once; or the parser libraries cannot be imported; or a machine too busy to import them in time."""
+
+
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
@@ -145,9 +156,14 @@ class _Worker:
             if not self.conn.poll(_START_TIMEOUT_S):
                 raise EOFError
             self.conn.recv()
-        except (EOFError, ConnectionResetError):
+        except (EOFError, OSError):
             code = self._reap()
-            raise RuntimeError(f"a parser worker failed to start (exit code {code})") from None
+            why = (
+                f"it was not ready after {_START_TIMEOUT_S:g} s"
+                if code is None
+                else f"it exited with code {code} before it was ready (its error is in this process's log)"
+            )
+            raise WorkerStartError(f"the parser process could not start: {why}") from None
         self.ready = True
 
     def parse(self, path: Path) -> ParseOutcome:
@@ -233,20 +249,46 @@ class ParserPool:
         self._results = results
         stop = threading.Event()
 
+        start_errors: list[WorkerStartError] = []
+
+        def deliver(outcome: ParseOutcome) -> None:
+            while not stop.is_set():
+                try:
+                    results.put(outcome, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
         def run(worker: _Worker) -> None:
+            # Nothing may escape this thread: the caller would wait for an outcome that never comes, or count a
+            # file it never heard of as done. Every path taken from `source` gets exactly one outcome.
             try:
                 while not stop.is_set():
                     with source_lock:
                         path = next(source, None)
                     if path is None:
                         return
-                    outcome = worker.parse(path)
-                    while not stop.is_set():
-                        try:
-                            results.put(outcome, timeout=0.2)
-                            break
-                        except queue.Full:
-                            continue
+                    try:
+                        outcome = worker.parse(path)
+                    except WorkerStartError as exc:
+                        # This worker cannot start: it takes no more files (each would wait for it again); the
+                        # other workers go on, and the files left when none can are failed with the reason.
+                        log.error(
+                            '%s path=%s (a script that starts Docent needs an `if __name__ == "__main__":` guard:'
+                            " parser processes are spawned and import it again)",
+                            exc,
+                            path,
+                        )
+                        start_errors.append(exc)
+                        deliver(ParseOutcome(path, error=str(exc), transient=True))
+                        return
+                    except Exception as exc:  # a pipe that broke under the parent: this file's failure alone
+                        log.exception("parser failed path=%s", path)
+                        with contextlib.suppress(Exception):
+                            worker.stop()
+                        reason = f"parser failed: {type(exc).__name__}: {exc}"
+                        outcome = ParseOutcome(path, error=reason, transient=True)
+                    deliver(outcome)
             finally:
                 results.put(None)
 
@@ -261,6 +303,11 @@ class ParserPool:
                     finished += 1
                 else:
                     yield outcome
+            with source_lock:  # left only when every worker failed to start
+                left = list(source)
+            for path in left:
+                reason = str(start_errors[-1]) if start_errors else "the parser process could not start"
+                yield ParseOutcome(path, error=reason, transient=True)
         finally:
             stop.set()
             while any(t.is_alive() for t in threads):

@@ -215,6 +215,10 @@ class TaskRunner:
             pipeline.run(
                 [Path(p) for p in remaining], acl=grant.acl, public=grant.public, tags=grant.tags, on_file=on_file
             )
+        for path in remaining:  # a run that ends without a word on a file must not let its task pass as done
+            if path not in task.files and path not in transient:
+                log.warning("no outcome job=%s task=%d path=%s", task.job_id, task.number, path)
+                self._record(task, path, FileOutcome("failed", reason="indexing ended without an outcome for it"))
         return transient
 
     def _record(self, task: TaskRecord, path: str, outcome: FileOutcome) -> None:
@@ -231,9 +235,12 @@ class TaskRunner:
         for path, outcome in task.files.items():
             if outcome.status in ("failed", "dead"):
                 try:
-                    self.quarantine.keep(path, task.job_id)
+                    kept = self.quarantine.keep(path, task.job_id)
                 except OSError as exc:
                     log.warning("quarantine failed path=%s error=%s", path, exc)
+                    continue
+                if kept is not None:  # the job says where the file went
+                    outcome.reason = f"{outcome.reason or 'failed'} (the upload was moved to {kept})"
 
     def _dead_letter_worker_killers(self, task: TaskRecord) -> None:
         for path in task.remaining:

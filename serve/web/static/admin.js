@@ -30,7 +30,7 @@ export function setupAdmin({ api, t }) {
     progress.max = Math.max(total, 1);
     progress.value = done;
     status.dataset.state = state.state;
-    status.textContent = `${state.state} · ${format(t.job_progress, { done, total })}`;
+    status.textContent = `${t[`job_${state.state}`] || state.state} · ${format(t.job_progress, { done, total })}`;
     failures.replaceChildren(
       ...[...(state.failures || []), ...(state.dead_letter || [])].map((failure) =>
         el("li", "failure", format(t.job_failed_file, { file: baseName(failure.path), reason: failure.reason || "" })),
