@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,17 @@ from playwright import sync_api
 from tests.support.docent_server import ROOT, Server, cli
 
 CHROMIUM = os.environ.get("DOCENT_TEST_CHROMIUM", "/usr/bin/chromium")
+# pytest keeps the tmp_paths of its last three runs only; a folder here keeps the screenshots and reports.
+ARTIFACTS = os.environ.get("DOCENT_TEST_ARTIFACTS")
+
+
+def keep(path: Path) -> None:
+    """Print where a test's screenshot or report is, and copy it to DOCENT_TEST_ARTIFACTS if set."""
+    if ARTIFACTS:
+        Path(ARTIFACTS).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(ARTIFACTS) / path.name)
+    print(f"\n{path}")
+
 
 AURORA = "The Aurora project budget is 4.2 million euros."
 BOREALIS = "The Borealis settlement was signed on 12 March 2025."
@@ -167,7 +179,7 @@ def page(browser, watch, tmp_path, request):
     shot = tmp_path / f"{request.node.name}.png"
     try:
         tab.screenshot(path=str(shot), full_page=True)
-        print(f"\nscreenshot: {shot}")
+        keep(shot)
     except sync_api.Error as exc:
         print(f"\nno screenshot: {exc}")
     context.close()

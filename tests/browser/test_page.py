@@ -14,7 +14,7 @@ import statistics
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import POISON_FACT
+from tests.browser.conftest import POISON_FACT, keep
 from tests.browser.docent_page import ask, search
 
 pytestmark = pytest.mark.slow
@@ -138,7 +138,8 @@ def test_deltas_reach_the_screen_quickly_and_the_page_is_light(page: Page, anony
         },
     }
     (tmp_path / "timing.json").write_text(json.dumps(report, indent=2))
-    print(f"\n{tmp_path / 'timing.json'}: {json.dumps(report)}")
+    keep(tmp_path / "timing.json")
+    print(json.dumps(report))
     assert delays, "no delta-to-screen measures: the page does not mark its deltas"
     assert statistics.median(delays) < 100, report
     assert page_bytes < 150 * 1024, report
