@@ -183,4 +183,16 @@ def page(browser, watch, tmp_path, request):
     except sync_api.Error as exc:
         print(f"\nno screenshot: {exc}")
     context.close()
-    assert not watch.problems(), watch.problems()
+    reports = [getattr(request.node, f"report_{when}", None) for when in ("setup", "call")]
+    if any(r is not None and r.failed for r in reports):
+        print(f"\nalso seen: {watch.problems()}")  # the test failed already: one report, not two
+    else:
+        assert not watch.problems(), watch.problems()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, for the page fixture's teardown to read."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
