@@ -41,8 +41,10 @@ def _open_first_source(page: Page, answer) -> None:
         card.locator("button.source-open").click()
     assert file_response.value.status == 200, file_response.value.text()
     if is_pdf:
-        popup = target.value
-        assert popup.url.startswith("blob:"), popup.url
+        popup = target.value  # opened blank at the click, sent to the file once it is fetched
+        popup.wait_for_url(re.compile(r"^blob:"), wait_until="commit")
+        if card.locator(".source-page").count():
+            assert "#page=" in popup.url, popup.url
         popup.close()
     else:
         assert target.value.suggested_filename
