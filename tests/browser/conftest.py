@@ -83,6 +83,7 @@ def corpus(tmp_path_factory) -> Corpus:
     for folder in (public, finance, legal):
         folder.mkdir()
     (public / "zephyr-pantry.md").write_text(POISON)
+    (public / "zephyr-pantry-notes.txt").write_text(POISON)  # plain text keeps the markup that Markdown parsing drops
     (finance / "aurora-budget.md").write_text(f"# Aurora project\n\n{AURORA} It was approved by the CFO.\n")
     (legal / "borealis-settlement.md").write_text(f"# Borealis matter\n\n{BOREALIS} Its terms are confidential.\n")
     cli(data, "ingest", str(ROOT / "examples" / "docs"), str(public), "--public")

@@ -104,6 +104,8 @@ def test_a_poisoned_document_runs_no_script(home: Page, watch):
     )
     results = search(home, POISON_FACT)
     assert results.count() >= 1
+    shown = home.locator("#search-results").text_content() or ""
+    assert "<script>" in shown or "onerror" in shown, "the payload never reached the page: the test proves nothing"
     for scope in ("#conversation", "#search-results"):
         assert home.locator(f"{scope} script").count() == 0
         assert home.locator(f"{scope} [onerror]").count() == 0
