@@ -21,11 +21,8 @@ kind once, after each quarter of the requests, and at rest at the end.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -36,85 +33,17 @@ from pathlib import Path
 import httpx
 import psutil
 
+from tests.support import docent_server
+from tests.support.docent_server import cli
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DOCS = ROOT / "examples" / "docs"
 FACTS = ROOT / "examples" / "facts.json"
 MIB = 2**20
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def docent_env(data: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCENT_")}
-    env.update({"DOCENT_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}, **extra)
-    return env
-
-
-def cli(data: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "serve.cli", *args],
-        env=docent_env(data),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"docent {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return done.stdout
-
-
-class Server:
-    """`docent serve` on a free port over `data` (indexed beforehand), with the settings a soak needs."""
-
-    def __init__(self, data: Path, log: Path) -> None:
-        self.data, self.log = data, log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> Server:
-        env = docent_env(
-            self.data,
-            # Short answers: the soak is about Docent, not about how long a 135M model can ramble.
-            DOCENT_LLM__LOCAL_MAX_ANSWER_TOKENS="48",
-            DOCENT_LLM__LOCAL_CONTEXT_LENGTH="512",
-            DOCENT_LIMITS__REQUESTS_PER_MINUTE="100000",
-            DOCENT_LIMITS__BURST="100000",
-            DOCENT_LIMITS__AUTH_FAILURE_BURST="20",
-            DOCENT_ANSWER__DEADLINE_S="60",  # four clients take turns on one CPU model
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "serve.cli", "serve", "--port", str(self.port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("w"),
-        )
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"docent serve did not start: {self.log.read_text()[-3000:]}")
-            time.sleep(0.5)
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+class Server(docent_server.Server):
+    """`docent serve` on the soak's settings, and the server process's usage."""
 
     def usage(self) -> dict[str, object]:
         """The server process's memory (MiB, its own: the parser workers are children apart) and threads."""
