@@ -40,35 +40,36 @@ def server(tmp_path):
 
 
 @pytest.fixture
-def page():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            refused: list[str] = []
+def offline_page(browser):
+    """A page of the session's Chromium (one Playwright per process: a second one inside its loop fails)."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        refused: list[str] = []
 
-            def offline(route):
-                if urlparse(route.request.url).hostname == "127.0.0.1" or route.request.url.startswith("blob:"):
-                    route.continue_()
-                else:
-                    refused.append(route.request.url)
-                    route.abort()
+        def offline(route):
+            if urlparse(route.request.url).hostname == "127.0.0.1" or route.request.url.startswith("blob:"):
+                route.continue_()
+            else:
+                refused.append(route.request.url)
+                route.abort()
 
-            page.route("**/*", offline)
-            messages: list[str] = []
-            page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
-            page.refused, page.messages = refused, messages
-            yield page
-        finally:
-            browser.close()
+        page.route("**/*", offline)
+        messages: list[str] = []
+        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+        page.refused, page.messages = refused, messages
+        yield page
+    finally:
+        context.close()
 
 
 def csp_problems(page) -> list[str]:
     return [m for m in page.messages if "Content Security Policy" in m or "pageerror" in m]
 
 
-def test_swagger_ui_works_offline_under_the_csp(server, page):
+def test_swagger_ui_works_offline_under_the_csp(server, offline_page):
+    page = offline_page
     response = page.goto(f"{server}/docs")
     assert "style-src 'self' 'unsafe-inline'" in response.headers["content-security-policy"]
     assert "script-src 'self';" in response.headers["content-security-policy"]
@@ -77,7 +78,8 @@ def test_swagger_ui_works_offline_under_the_csp(server, page):
     assert csp_problems(page) == [] and page.refused == [], (page.messages, page.refused)
 
 
-def test_redoc_works_offline_under_the_csp(server, page):
+def test_redoc_works_offline_under_the_csp(server, offline_page):
+    page = offline_page
     page.goto(f"{server}/redoc")
     page.get_by_text("/v1/ask").first.wait_for(state="attached", timeout=30_000)
     page.locator("h1", has_text="Docent").first.wait_for(timeout=10_000)
