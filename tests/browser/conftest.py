@@ -125,7 +125,7 @@ def keyed_server(corpus, tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; or set DOCENT_TEST_CHROMIUM)")
+        pytest.fail(f"no Chromium at {CHROMIUM} (apt-get install chromium; or set DOCENT_TEST_CHROMIUM)")
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium
