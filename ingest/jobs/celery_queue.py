@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
+from typing import Any, cast
 
 import redis
 from celery import Celery
@@ -88,7 +88,7 @@ class CeleryQueue:
     def depth(self) -> int:
         """Messages waiting in Redis (not those reserved by workers, nor retries waiting out their countdown)."""
         try:
-            return int(self._redis.llen(QUEUE))
+            return cast(int, self._redis.llen(QUEUE))
         except redis.RedisError as exc:
             raise QueueUnavailableError(f"the job queue (Redis) is unavailable: {exc}") from exc
 

@@ -51,15 +51,15 @@ class RedisJobStore:
         self._call(run)
 
     def job(self, job_id: str) -> Job | None:
-        text = self._call(lambda: self.redis.get(f"{PREFIX}job:{job_id}"))
+        text = cast("bytes | None", self._call(lambda: self.redis.get(f"{PREFIX}job:{job_id}")))
         return Job.from_json(text) if text else None
 
     def tasks(self, job_id: str) -> list[TaskRecord]:
-        raw = self._call(lambda: self.redis.hgetall(f"{PREFIX}job:{job_id}:tasks"))
+        raw = cast("dict[bytes, bytes]", self._call(lambda: self.redis.hgetall(f"{PREFIX}job:{job_id}:tasks")))
         return sorted((TaskRecord.from_json(v) for v in raw.values()), key=lambda t: t.number)
 
     def task(self, job_id: str, number: int) -> TaskRecord | None:
-        text = self._call(lambda: self.redis.hget(f"{PREFIX}job:{job_id}:tasks", str(number)))
+        text = cast("bytes | None", self._call(lambda: self.redis.hget(f"{PREFIX}job:{job_id}:tasks", str(number))))
         return TaskRecord.from_json(text) if text else None
 
     def save_task(self, task: TaskRecord) -> None:
@@ -85,7 +85,7 @@ class RedisJobStore:
             ids = cast("list[bytes]", self.redis.zrevrange(f"{PREFIX}jobs", 0, limit - 1))
             if not ids:
                 return []
-            texts = self.redis.mget([f"{PREFIX}job:{i.decode()}" for i in ids])
+            texts = cast("list[bytes | None]", self.redis.mget([f"{PREFIX}job:{i.decode()}" for i in ids]))
             return [Job.from_json(t) for t in texts if t]
 
         return self._call(run)
