@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Any, cast
+from typing import Any
 
 import redis
 from celery import Celery
@@ -88,7 +88,8 @@ class CeleryQueue:
     def depth(self) -> int:
         """Messages waiting in Redis (not those reserved by workers, nor retries waiting out their countdown)."""
         try:
-            return cast(int, self._redis.llen(QUEUE))
+            length: Any = self._redis.llen(QUEUE)  # redis-py types it "Awaitable[int] | int"
+            return int(length)
         except redis.RedisError as exc:
             raise QueueUnavailableError(f"the job queue (Redis) is unavailable: {exc}") from exc
 
