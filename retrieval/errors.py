@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     MODEL_NOT_FOUND = "model_not_found"
     QUEUE_UNAVAILABLE = "queue_unavailable"
     QUEUE_FULL = "queue_full"
+    DATABASE_UNAVAILABLE = "database_unavailable"
     # Produced by the HTTP layer itself rather than by a DocentError subclass.
     INVALID_REQUEST = "invalid_request"  # the body or a parameter does not match the schema
     NOT_FOUND = "not_found"  # no such route
@@ -135,4 +136,12 @@ class QueueFullError(DocentError):
     """The in-process queue holds as many tasks as it may: try again when some have run."""
 
     code = ErrorCode.QUEUE_FULL
+    transient = True
+
+
+class DatabaseUnavailableError(DocentError):
+    """The relational store (keys, feedback, audit) cannot be reached: new keys and admin routes are refused,
+    answers go on for keys seen in the last minutes."""
+
+    code = ErrorCode.DATABASE_UNAVAILABLE
     transient = True

@@ -29,6 +29,7 @@ from serve.api import answers, chat, completions, docs, health, me
 from serve.api import documents as document_routes
 from serve.api import feedback as feedback_routes
 from serve.api import jobs as job_routes
+from serve.api import keys as key_routes
 from serve.api import slack as slack_routes
 from serve.api.errors import error_body, install_error_handlers
 from serve.api.observability import Metrics, RequestContext
@@ -100,7 +101,10 @@ def create_app(
     app.add_middleware(RequestContext, metrics=metrics)
     app.add_middleware(SecurityHeaders)  # outermost: every response has them, errors and 413s included
     install_error_handlers(app)
-    routers = (docs, health, me, answers, chat, completions, document_routes, job_routes, feedback_routes, slack_routes)
+    routers = (
+        *(docs, health, me, answers, chat, completions),
+        *(document_routes, job_routes, feedback_routes, key_routes, slack_routes),
+    )
     for module in routers:
         app.include_router(module.router)
     page.install(app)

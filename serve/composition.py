@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the models and servers load only in the processes that use 
     from retrieval.search import Retriever
     from serve.components import MultilingualModel
     from serve.slack import SlackBot
+    from serve.stores.database import Database
     from serve.stores.feedback import FeedbackStore
     from serve.stores.keys import KeyStore
 
@@ -42,12 +43,9 @@ class DataFiles:
     root: Path
 
     @property
-    def keys(self) -> Path:
-        return self.root / "keys.sqlite"
-
-    @property
-    def feedback(self) -> Path:
-        return self.root / "feedback.sqlite"
+    def database(self) -> Path:
+        """The relational store's SQLite file when no DOCENT_DATABASE_URL is set (keys, feedback, audit, jobs)."""
+        return self.root / "docent.sqlite"
 
     @property
     def uploads(self) -> Path:
@@ -72,6 +70,7 @@ class Process:
         self.settings = settings
         self.files = DataFiles(settings.data_dir)
         self._stack = stack
+        self._database: Database | None = None
 
     def close_at_exit(self, close: Callable[[], object]) -> None:
         """Run `close` when the process's block ends (last started, first closed)."""
@@ -119,17 +118,28 @@ class Process:
         self.close_at_exit(index.close)
         return embedder, multilingual, index
 
+    def database(self) -> Database:
+        """The relational store, migrated (once per process; the legacy SQLite files of the data folder are
+        imported on the way): SQLite in the data folder, or DOCENT_DATABASE_URL."""
+        if self._database is None:
+            from serve.stores.database import Database, sqlite_url
+
+            database = Database(self.settings.database_url or sqlite_url(self.files.database))
+            self.close_at_exit(database.close)
+            database.upgrade(legacy_dir=self.files.root)
+            self._database = database
+        return self._database
+
     def keys(self) -> KeyStore:
         from serve.stores.keys import KeyStore
 
-        return KeyStore(self.files.keys)  # opens its database per call: nothing to close
+        auth = self.settings.auth
+        return KeyStore(self.database(), cache_s=auth.key_cache_s, stale_s=auth.key_stale_s)
 
     def feedback(self) -> FeedbackStore:
         from serve.stores.feedback import FeedbackStore
 
-        store = FeedbackStore(self.files.feedback)
-        self.close_at_exit(store.close)
-        return store
+        return FeedbackStore(self.database())
 
 
 @contextmanager

@@ -32,7 +32,6 @@ from retrieval.errors import ConfigError, PathNotFoundError
 from retrieval.evaluation import EvalSet, evaluate, load_beir, load_beir_corpus, load_golden
 from retrieval.search import Mode, Retriever, SearchRequest
 from serve.cli import exits
-from serve.composition import DataFiles
 from serve.settings import Settings
 
 # Chunks fetched per query: enough distinct documents for recall@100 in every mode.
@@ -338,16 +337,12 @@ def run_feedback(settings: Settings, args: argparse.Namespace) -> int:
     """The votes on answers (the Slack bot's and the web page's): a summary, the up-voted questions as a golden
     set (the shape of `--queries`, with the cited files as relevant) and the down-voted ones to review, with the
     channel each came from and the voter's comment."""
-    from serve.stores.feedback import FeedbackStore
+    from serve.composition import command
 
-    path = DataFiles(settings.data_dir).feedback
-    if not path.exists():
-        raise PathNotFoundError(f"no feedback yet ({path} does not exist)")
-    store = FeedbackStore(path)
-    try:
-        votes = store.votes(limit=100_000)
-    finally:
-        store.close()
+    with command(settings) as process:
+        votes = process.feedback().votes(limit=100_000)
+    if not votes:
+        raise PathNotFoundError("no feedback yet: no answer has a vote")
     up = [v for v in votes if v["vote"] == "up"]
     down = [v for v in votes if v["vote"] == "down"]
     golden = [

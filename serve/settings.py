@@ -128,6 +128,10 @@ class ApiSettings(BaseModel):
 
 class AuthSettings(BaseModel):
     anonymous: bool = False  # requests without a key search public documents only (the embedded demo)
+    # A key found in the database is trusted this long without asking again: a revocation reaches every replica
+    # within it. While the database is down, keys seen within `key_stale_s` keep working.
+    key_cache_s: float = Field(2.0, ge=0, le=60)
+    key_stale_s: float = Field(300.0, ge=0)
 
 
 class LLMSettings(BaseModel):
@@ -253,6 +257,9 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"  # INFO logs one line per indexed document
     collection: str = "docent"
     redis_url: str | None = None  # e.g. redis://redis:6379/0: jobs go through Celery to `docent worker`s
+    # Keys, feedback and the audit trail: SQLite in the data folder by default; a PostgreSQL URL shares them across
+    # replicas, e.g. postgresql+psycopg://docent:secret@postgres:5432/docent
+    database_url: str | None = None
     qdrant: QdrantSettings = QdrantSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()

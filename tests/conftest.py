@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,28 @@ def pipeline(edge_index, embedder, multilingual_embedder, parser_pool):
         parsers=parser_pool,
         multilingual_embedder=multilingual_embedder,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server for the session (Debian's binaries; tests/support/postgres_server.py)."""
+    from tests.support.postgres_server import PostgresServer
+
+    with PostgresServer(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """The relational store, migrated and empty, on each backend: SQLite in the test's folder, and a fresh
+    database on the session's PostgreSQL server. A store's contract test runs against both."""
+    from serve.stores.database import Database, sqlite_url
+
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "docent.sqlite")
+    else:
+        url = request.getfixturevalue("postgres").create_database(f"t{uuid.uuid4().hex[:12]}")
+    db = Database(url)
+    db.upgrade()
+    yield db
+    db.close()

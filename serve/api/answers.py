@@ -18,7 +18,7 @@ from answer.generation import ChatMessage
 from retrieval.filters import SearchFilters
 from retrieval.passages import Passage
 from retrieval.search import Mode, SearchRequest
-from serve.api.auth import CallerDep
+from serve.api.auth import ReaderDep
 from serve.api.errors import error_of, error_responses
 from serve.api.services import AnswererDep, ServicesDep
 from serve.api.streaming import AnswerStream
@@ -187,7 +187,7 @@ def sse(event: str, data: object) -> ServerSentEvent:
 
 
 @router.post("/v1/search")
-def search(body: SearchBody, who: CallerDep, s: ServicesDep) -> SearchResponse:
+def search(body: SearchBody, who: ReaderDep, s: ServicesDep) -> SearchResponse:
     request = SearchRequest(
         body.query,
         who.principal,
@@ -210,7 +210,7 @@ def search(body: SearchBody, who: CallerDep, s: ServicesDep) -> SearchResponse:
     responses=event_stream(ASK_EVENTS, "the answer (JSON), or with `stream: true` its events"),
 )
 def ask(
-    body: AskBody, request: Request, who: CallerDep, s: ServicesDep, answerer: AnswererDep
+    body: AskBody, request: Request, who: ReaderDep, s: ServicesDep, answerer: AnswererDep
 ) -> AnswerResponse | AnswerStream:
     """An answer with citations; `stream: true` sends Server-Sent Events: `delta` ({"text"}) as the answer is
     written, then `citations`, then `done` (mode, timings, usage, the final text); or `error`. A client that

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from retrieval.access import PUBLIC_ONLY, Principal
 from retrieval.errors import ForbiddenError, UnauthorizedError
 from serve.api.services import Services, services
+from serve.stores.keys import Role
 
 # In anonymous mode, `Bearer anonymous` is the same as no key: SDKs (openai) insist on sending some key.
 ANONYMOUS_TOKEN = "anonymous"
@@ -18,16 +19,28 @@ ANONYMOUS_TOKEN = "anonymous"
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The principal every search runs as, and whether it may administer."""
+    """The principal every search runs as, and what its key's role lets it do (serve/stores/keys.py)."""
 
     principal: Principal
-    admin: bool = False
+    role: Role = "read"
     key_id: str = ""  # the API key's id, or "anonymous:<address>": whose budgets a request spends
     anonymous: bool = False  # no key (anonymous mode): public documents only
 
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
     def require_admin(self) -> None:
         if not self.admin:
-            raise ForbiddenError("document management needs an admin key (docent keys create --admin)")
+            raise ForbiddenError("this needs an admin key (docent keys create --role admin)")
+
+    def require_reader(self) -> None:
+        if self.role not in ("admin", "read"):
+            raise ForbiddenError(f"a key with role {self.role!r} may not search or ask (it needs role read)")
+
+    def require_ingest(self) -> None:
+        if self.role not in ("admin", "ingest"):
+            raise ForbiddenError("document management needs a key with role ingest or admin (docent keys create)")
 
 
 def bearer_token(header: str) -> str:
@@ -70,7 +83,7 @@ def current_caller(
         raise UnauthorizedError("unknown API key")
     if s.limiter:
         s.limiter.check(record.key_id)
-    return Caller(record.principal, record.admin, record.key_id)
+    return Caller(record.principal, record.role, record.key_id)
 
 
 def _failed(s: Services, address: str) -> None:
@@ -90,3 +103,21 @@ def admin_caller(who: CallerDep) -> Caller:
 
 
 AdminDep = Annotated[Caller, Depends(admin_caller)]
+
+
+def reader_caller(who: CallerDep) -> Caller:
+    """A caller that may search and ask (roles read and admin): an ingestion key may not read the index."""
+    who.require_reader()
+    return who
+
+
+ReaderDep = Annotated[Caller, Depends(reader_caller)]
+
+
+def ingest_caller(who: CallerDep) -> Caller:
+    """A caller that may upload, list and delete documents and follow jobs (roles ingest and admin)."""
+    who.require_ingest()
+    return who
+
+
+IngestDep = Annotated[Caller, Depends(ingest_caller)]

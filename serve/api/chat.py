@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
-from serve.api.auth import CallerDep
+from serve.api.auth import ReaderDep
 from serve.api.errors import error_responses
 from serve.api.openai_answers import MODEL_ID, STREAMED, ChatCompletion, OpenAIAnswer, ask_request, refuse
 from serve.api.services import ServicesDep
@@ -109,13 +109,13 @@ class ModelList(BaseModel):
 
 
 @router.get("/v1/models")
-def models(who: CallerDep) -> ModelList:
+def models(who: ReaderDep) -> ModelList:
     """The one model this server answers as (OpenAI's shape)."""
     return ModelList(data=[Model(id=MODEL_ID)])
 
 
 @router.get("/v1/models/{model_id}")
-def model(model_id: str, who: CallerDep) -> Model:
+def model(model_id: str, who: ReaderDep) -> Model:
     """One model (OpenAI's shape); 404 in OpenAI's error shape for any other id."""
     if model_id != MODEL_ID:
         raise ModelNotFoundError(f"the model '{model_id}' does not exist; this server offers '{MODEL_ID}'")
@@ -123,7 +123,7 @@ def model(model_id: str, who: CallerDep) -> Model:
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses=event_stream(None, STREAMED))
-def chat(body: ChatBody, request: Request, who: CallerDep, s: ServicesDep) -> ChatCompletion | AnswerStream:
+def chat(body: ChatBody, request: Request, who: ReaderDep, s: ServicesDep) -> ChatCompletion | AnswerStream:
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
     body.refuse_unsupported()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, model_validator
 
 from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
-from serve.api.auth import CallerDep
+from serve.api.auth import ReaderDep
 from serve.api.errors import error_responses
 from serve.api.openai_answers import MODEL_ID, STREAMED, OpenAIAnswer, TextCompletion, ask_request, refuse
 from serve.api.services import ServicesDep
@@ -66,7 +66,7 @@ class CompletionBody(BaseModel):
 
 @router.post("/v1/completions", response_model=TextCompletion, responses=event_stream(None, STREAMED))
 def completions(
-    body: CompletionBody, request: Request, who: CallerDep, s: ServicesDep
+    body: CompletionBody, request: Request, who: ReaderDep, s: ServicesDep
 ) -> TextCompletion | AnswerStream:
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")

@@ -1,4 +1,5 @@
-"""Document management (admin keys): upload and index, list, look up, delete; and any reader's original files."""
+"""Document management (keys with role ingest or admin): upload and index, list, look up, delete; and any
+reader's original files."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from retrieval.errors import ConfigError
-from serve.api.auth import AdminDep, CallerDep
+from serve.api.auth import IngestDep, ReaderDep
 from serve.api.errors import error_responses
 from serve.api.jobs import Job
 from serve.api.services import DocumentsDep, ServicesDep
@@ -51,7 +52,7 @@ def _split(text: str) -> tuple[str, ...]:
     "/v1/documents", status_code=202, responses={200: {"description": "with `wait`: the job finished within it"}}
 )
 def upload(
-    admin: AdminDep,
+    who: IngestDep,
     s: ServicesDep,
     documents: DocumentsDep,
     response: Response,
@@ -95,7 +96,7 @@ def upload(
 
 @router.get("/v1/documents")
 def list_documents(
-    admin: AdminDep,
+    who: IngestDep,
     documents: DocumentsDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -106,12 +107,12 @@ def list_documents(
 
 
 @router.get("/v1/documents/{document_id}")
-def get_document(document_id: str, admin: AdminDep, documents: DocumentsDep) -> DocumentInfo:
+def get_document(document_id: str, who: IngestDep, documents: DocumentsDep) -> DocumentInfo:
     return documents.get(document_id)
 
 
 @router.delete("/v1/documents/{document_id}")
-def delete_document(document_id: str, admin: AdminDep, documents: DocumentsDep) -> Deleted:
+def delete_document(document_id: str, who: IngestDep, documents: DocumentsDep) -> Deleted:
     return Deleted(deleted=True, document=documents.delete(document_id))
 
 
@@ -125,7 +126,7 @@ FILE_HEADERS = {"Content-Security-Policy": "sandbox", "Cache-Control": "private,
     response_class=FileResponse,
     responses={200: {"description": "the original file", "content": {"application/octet-stream": {}}}},
 )
-def document_file(document_id: str, who: CallerDep, documents: DocumentsDep) -> FileResponse:
+def document_file(document_id: str, who: ReaderDep, documents: DocumentsDep) -> FileResponse:
     """The document's original file, to a caller its ACL admits (404, as for a missing document, otherwise).
     PDF, plain text and images are `inline`; everything else is an `attachment`."""
     found = documents.file(document_id, who.principal)

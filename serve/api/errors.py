@@ -36,6 +36,7 @@ STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.PAYLOAD_TOO_LARGE: (413, "invalid_request_error"),
     ErrorCode.MODEL_NOT_FOUND: (404, "invalid_request_error"),
     ErrorCode.QUEUE_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.DATABASE_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.QUEUE_FULL: (503, "service_unavailable"),
     ErrorCode.INVALID_REQUEST: (422, "invalid_request_error"),
     ErrorCode.NOT_FOUND: (404, "invalid_request_error"),

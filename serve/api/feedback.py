@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from retrieval.errors import ConfigError
-from serve.api.auth import AdminDep, CallerDep
+from serve.api.auth import AdminDep, ReaderDep
 from serve.api.errors import error_responses
 from serve.api.services import ServicesDep
 from serve.recent_answers import record_vote
@@ -42,7 +42,7 @@ def _store(feedback: FeedbackStore | None) -> FeedbackStore:
 
 
 @router.post("/v1/feedback", status_code=201)
-def vote(body: VoteBody, who: CallerDep, s: ServicesDep) -> Recorded:
+def vote(body: VoteBody, who: ReaderDep, s: ServicesDep) -> Recorded:
     """Vote on one of your recent answers (404 "no such answer" for an unknown, old, or someone else's answer)."""
     record_vote(
         _store(s.feedback),

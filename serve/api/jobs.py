@@ -1,4 +1,4 @@
-"""Indexing jobs (admin keys): list recent jobs, follow one, cancel one."""
+"""Indexing jobs (keys with role ingest or admin): list recent jobs, follow one, cancel one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from serve.api.auth import AdminDep
+from serve.api.auth import IngestDep
 from serve.api.errors import error_responses
 from serve.api.services import JobsDep
 
@@ -40,18 +40,18 @@ class JobList(BaseModel):
 
 
 @router.get("/v1/jobs")
-def list_jobs(admin: AdminDep, jobs: JobsDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JobList:
+def list_jobs(who: IngestDep, jobs: JobsDep, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JobList:
     """The most recent jobs first, each with its state and progress."""
     return JobList.model_validate({"jobs": [status.to_dict() for status in jobs.recent(limit)]})
 
 
 @router.get("/v1/jobs/{job_id}")
-def get_job(job_id: str, admin: AdminDep, jobs: JobsDep) -> Job:
+def get_job(job_id: str, who: IngestDep, jobs: JobsDep) -> Job:
     """State (queued, running, succeeded, failed, partially_failed, cancelled), progress, failures, timings."""
     return Job.model_validate(jobs.status(job_id).to_dict())
 
 
 @router.post("/v1/jobs/{job_id}/cancel")
-def cancel_job(job_id: str, admin: AdminDep, jobs: JobsDep) -> Job:
+def cancel_job(job_id: str, who: IngestDep, jobs: JobsDep) -> Job:
     """Queued tasks are skipped and running ones stop after their current file; what was indexed stays."""
     return Job.model_validate(jobs.cancel(job_id).to_dict())

@@ -17,6 +17,7 @@ class Me(BaseModel):
     user: str
     groups: list[str]
     admin: bool
+    role: str  # read | ingest | admin: what the page offers (an ingest key sees Documents, not Ask)
     anonymous: bool
 
 
@@ -26,5 +27,6 @@ def me(who: CallerDep) -> Me:
         user="anonymous" if who.anonymous else who.principal.user_id,
         groups=list(who.principal.groups),
         admin=who.admin,
+        role=who.role,
         anonymous=who.anonymous,
     )

@@ -12,7 +12,8 @@
                                       [--report FILE] [--json]
     docent eval --feedback [--json]
     docent slack
-    docent keys create --user ID [--groups G1,G2] [--admin] [--json]
+    docent keys create --user ID [--groups G1,G2] [--role read|ingest|admin] [--name N] [--expires-in-days D] [--json]
+    docent keys list [--all] [--json] | revoke KEY_ID | rotate KEY_ID [--grace-hours H]
     docent reindex [--server URL [--key KEY]] [--force] [--drop-old] [--json]
     docent reindex --status | --switch-to VERSION | --drop VERSION
     docent serve [--host H] [--port P]

@@ -1,4 +1,5 @@
-"""Feedback on answers (the Slack bot's 👍/👎, the web page's votes): each answer, and the votes on it, in SQLite.
+"""Feedback on answers (the Slack bot's 👍/👎, the web page's votes): each answer, and the votes on it, in the
+relational store (`Database`: SQLite in the data folder, or PostgreSQL shared by the replicas).
 
 Every answer is recorded with its question, text, sources and who asked where (the Slack bot when it posts one,
 the API when one of its answers gets a vote), so a vote carries its full context; `GET /v1/feedback` and
@@ -8,57 +9,47 @@ the API when one of its answers gets a vote), so a vote carries its full context
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    answer_id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT NOT NULL, mode TEXT NOT NULL,
-    sources TEXT NOT NULL, user TEXT NOT NULL, channel TEXT NOT NULL, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS votes (
-    answer_id TEXT NOT NULL REFERENCES answers(answer_id), user TEXT NOT NULL, vote TEXT NOT NULL,
-    voted_at REAL NOT NULL, comment TEXT, PRIMARY KEY (answer_id, user));
-"""
+import sqlalchemy as sa
+
+from serve.stores.database import Database
+from serve.stores.schema import answers, votes
+
+
+def _upsert(db: sa.Connection, table: sa.Table, values: dict[str, object], keys: tuple[str, ...]) -> None:
+    """Insert, or replace the row with the same primary key: portable across SQLite and PostgreSQL."""
+    where = [table.c[k] == values[k] for k in keys]
+    if db.execute(table.update().where(*where).values(values)).rowcount == 0:
+        db.execute(table.insert().values(values))
 
 
 class FeedbackStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.executescript(SCHEMA)
-        self._migrate()
-        self._lock = threading.Lock()
-
-    def _migrate(self) -> None:
-        """Bring a file written by an older version up to the schema: votes gained `comment`."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(votes)")}
-        if "comment" not in columns:
-            self._db.execute("ALTER TABLE votes ADD COLUMN comment TEXT")
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     def record_answer(
         self, answer_id: str, *, question: str, answer: str, mode: str, sources: list[dict], user: str, channel: str
     ) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    answer_id,
-                    question,
-                    answer,
-                    mode,
-                    json.dumps(sources, ensure_ascii=False),
-                    user,
-                    channel,
-                    time.time(),
-                ),
-            )
+        row = {
+            "answer_id": answer_id,
+            "question": question,
+            "answer": answer,
+            "mode": mode,
+            "sources": json.dumps(sources, ensure_ascii=False),
+            "user": user,
+            "channel": channel,
+            "created_at": time.time(),
+        }
+        with self.database.begin() as db:
+            _upsert(db, answers, row, ("answer_id",))
 
     def asker(self, answer_id: str) -> tuple[str, str] | None:
         """Who was given answer `answer_id` and where: (user, channel); None when it is not recorded."""
-        with self._lock:
-            row = self._db.execute("SELECT user, channel FROM answers WHERE answer_id = ?", (answer_id,)).fetchone()
+        with self.database.connect() as db:
+            row = db.execute(
+                sa.select(answers.c.user, answers.c.channel).where(answers.c.answer_id == answer_id)
+            ).first()
         return (str(row[0]), str(row[1])) if row else None
 
     def vote(self, answer_id: str, *, user: str, vote: str, comment: str | None = None) -> bool:
@@ -66,23 +57,42 @@ class FeedbackStore:
         unknown."""
         if vote not in ("up", "down"):
             raise ValueError(f"unknown vote {vote!r}")
-        with self._lock:
-            if not self._db.execute("SELECT 1 FROM answers WHERE answer_id = ?", (answer_id,)).fetchone():
+        with self.database.begin() as db:
+            if not db.execute(sa.select(answers.c.answer_id).where(answers.c.answer_id == answer_id)).first():
                 return False
-            self._db.execute(
-                "INSERT OR REPLACE INTO votes (answer_id, user, vote, voted_at, comment) VALUES (?, ?, ?, ?, ?)",
-                (answer_id, user, vote, time.time(), comment or None),
-            )
+            row = {
+                "answer_id": answer_id,
+                "user": user,
+                "vote": vote,
+                "voted_at": time.time(),
+                "comment": comment or None,
+            }
+            _upsert(db, votes, row, ("answer_id", "user"))
             return True
 
     def votes(self, limit: int = 100) -> list[dict[str, object]]:
         """The latest votes, newest first, each with its answer's context."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT a.answer_id, a.question, a.answer, a.mode, a.sources, a.user, a.channel, v.user, v.vote,"
-                " v.voted_at, v.comment FROM votes v JOIN answers a USING (answer_id) ORDER BY v.voted_at DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        a, v = answers.c, votes.c
+        query = (
+            sa.select(
+                a.answer_id,
+                a.question,
+                a.answer,
+                a.mode,
+                a.sources,
+                a.user,
+                a.channel,
+                v.user,
+                v.vote,
+                v.voted_at,
+                v.comment,
+            )
+            .select_from(votes.join(answers, v.answer_id == a.answer_id))
+            .order_by(v.voted_at.desc())
+            .limit(limit)
+        )
+        with self.database.connect() as db:
+            rows = db.execute(query).all()
         return [
             {
                 "answer_id": r[0],
@@ -101,4 +111,4 @@ class FeedbackStore:
         ]
 
     def close(self) -> None:
-        self._db.close()
+        """Nothing of its own to close: the database belongs to the process (serve/composition.py)."""

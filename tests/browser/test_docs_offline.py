@@ -12,8 +12,8 @@ import pytest
 import uvicorn
 
 from serve.app import create_app
-from serve.stores.keys import KeyStore
 from tests.support.redis_server import free_port
+from tests.support.stores import key_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -24,7 +24,7 @@ pytestmark = [
 @pytest.fixture
 def server(tmp_path):
     """The app on a local port; docs need no index or model, so none is started."""
-    app = create_app(retriever=None, index=None, keys=KeyStore(tmp_path / "keys.sqlite"))
+    app = create_app(retriever=None, index=None, keys=key_store(tmp_path))
     port = free_port()
     running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=running.run, daemon=True)

@@ -19,10 +19,10 @@ from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
 from serve.app import create_app
-from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env
 from tests.support.slack_mock import SlackMock
+from tests.support.stores import key_store
 
 
 @pytest.fixture
@@ -44,11 +44,11 @@ def corpus(pipeline, tmp_path):
 
 @pytest.fixture
 def keys(tmp_path):
-    store = KeyStore(tmp_path / "keys.sqlite")
+    store = key_store(tmp_path)
     return {
         "hr": store.create("hana", ("group:hr",))[0],
         "it": store.create("ivan", ("group:it",))[0],
-        "admin": store.create("root", (), admin=True)[0],
+        "admin": store.create("root", (), role="admin")[0],
         "store": store,
     }
 
@@ -194,11 +194,11 @@ def test_keys_create_prints_a_key_that_maps_to_its_principal(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     key = json.loads(result.stdout)["key"]
-    record = KeyStore(tmp_path / "data" / "keys.sqlite").lookup(key)
+    record = key_store(tmp_path / "data").lookup(key)
     assert record is not None and record.admin
     assert (record.principal.user_id, record.principal.groups) == ("ann", ("hr", "x"))  # canonical: group names
     assert json.loads(result.stdout)["groups"] == ["hr", "x"]
-    assert key not in (tmp_path / "data" / "keys.sqlite").read_bytes().decode(errors="ignore")  # stored hashed
+    assert key not in (tmp_path / "data" / "docent.sqlite").read_bytes().decode(errors="ignore")  # stored hashed
 
 
 def test_docent_serve_answers_over_http(tmp_path):

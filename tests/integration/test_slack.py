@@ -23,12 +23,11 @@ from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
 from serve.app import create_app
 from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client, split_text, to_mrkdwn
-from serve.stores.feedback import FeedbackStore
-from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.slack_mock import BOT_USER, SlackMock
+from tests.support.stores import feedback_store, key_store
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PRIVATE_FACT = "The Falcon acquisition closes on 14 March at a price of 212 million euros."
@@ -57,12 +56,12 @@ def build(retriever, index, slack: SlackMock, tmp_path, **bot_args) -> tuple[Tes
         client=client,
         signing_secret=SECRET,
         principals=Principals(client, {}),
-        feedback=FeedbackStore(tmp_path / "feedback.sqlite"),
+        feedback=feedback_store(tmp_path),
         source_url="https://files.corp.example{source}",
         **bot_args,
     )
-    keys = KeyStore(tmp_path / "keys.sqlite")
-    admin, _ = keys.create("root", (), admin=True)
+    keys = key_store(tmp_path)
+    admin, _ = keys.create("root", (), role="admin")
     app = create_app(retriever=retriever, index=index, keys=keys, slack=bot)
     return TestClient(app), bot, admin
 
@@ -357,7 +356,7 @@ def test_the_bot_is_built_from_settings(retriever, tmp_path):
     from serve.components import make_slack_bot
     from serve.settings import Settings
 
-    answerer, feedback = Answerer(retriever, None, AnswerOptions()), FeedbackStore(tmp_path / "f.sqlite")
+    answerer, feedback = Answerer(retriever, None, AnswerOptions()), feedback_store(tmp_path)
     settings = Settings(
         _env_file=None,
         slack={

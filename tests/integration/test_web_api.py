@@ -15,10 +15,9 @@ from answer.answerer import Answerer, AnswerOptions
 from serve.api.security import STRICT_CSP
 from serve.app import create_app
 from serve.documents import DocumentService
-from serve.stores.feedback import FeedbackStore
 from serve.stores.ingested_roots import IngestedRoots
-from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
+from tests.support.stores import feedback_store, key_store
 
 HANDBOOK = "员工手册.docx"
 
@@ -51,11 +50,11 @@ def files(pipeline, tmp_path):
 
 @pytest.fixture
 def keys(tmp_path):
-    store = KeyStore(tmp_path / "keys.sqlite")
+    store = key_store(tmp_path)
     return {
         "hr": store.create("hana", ("group:hr",))[0],
         "it": store.create("ivan", ("group:it",))[0],
-        "admin": store.create("root", (), admin=True)[0],
+        "admin": store.create("root", (), role="admin")[0],
         "store": store,
     }
 
@@ -70,7 +69,7 @@ def make_app(files, keys, retriever, edge_index, tmp_path, *, anonymous: bool = 
         documents=DocumentService(
             edge_index, files["uploads"], None, file_roots=(files["served"],), ingested_roots=files["recorded"]
         ),
-        feedback=FeedbackStore(tmp_path / "feedback.sqlite"),
+        feedback=feedback_store(tmp_path),
         anonymous=anonymous,
     )
 
@@ -92,6 +91,7 @@ def test_me_says_who_the_key_is(client, keys):
         "user": "hana",
         "groups": ["hr"],
         "admin": False,
+        "role": "read",
         "anonymous": False,
     }
     assert client.get("/v1/me", headers=bearer(keys["admin"])).json()["admin"] is True
@@ -102,7 +102,7 @@ def test_me_says_who_the_key_is(client, keys):
 
 def test_me_without_a_key_in_anonymous_mode(anonymous_client):
     me = anonymous_client.get("/v1/me").json()
-    assert me == {"user": "anonymous", "groups": [], "admin": False, "anonymous": True}
+    assert me == {"user": "anonymous", "groups": [], "admin": False, "role": "read", "anonymous": True}
 
 
 def file_of(client, files, name: str, key: str | None):
@@ -258,7 +258,7 @@ def test_docent_eval_feedback_shows_the_channel_and_the_comment(tmp_path, capsys
     from serve.evaluate import run_feedback
     from serve.settings import Settings
 
-    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store = feedback_store(tmp_path)
     store.record_answer("a1", question="q?", answer="a.", mode="extractive", sources=[], user="k1", channel="web")
     store.vote("a1", user="k1", vote="down", comment="out of date")
     store.close()

@@ -30,12 +30,12 @@ from serve.app import create_app
 from serve.components import index_spec, start_jobs
 from serve.documents import DocumentService
 from serve.settings import QueueSettings, Settings
-from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_bad_input import make_docx
 from tests.integration.test_cli import docent_env
 from tests.support.queueing import in_process_jobs
 from tests.support.redis_server import RedisServer, free_port
+from tests.support.stores import key_store
 
 pytestmark = pytest.mark.slow
 
@@ -56,8 +56,8 @@ def redis_url(redis_server):
 
 @pytest.fixture
 def admin(tmp_path):
-    store = KeyStore(tmp_path / "keys.sqlite")
-    key, _ = store.create("root", (), admin=True)
+    store = key_store(tmp_path)
+    key, _ = store.create("root", (), role="admin")
     return store, {"Authorization": f"Bearer {key}"}
 
 

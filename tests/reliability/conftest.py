@@ -21,9 +21,9 @@ from retrieval.models import IndexSpec
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
 from serve.app import create_app
-from serve.stores.keys import KeyStore
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_answer_api import bearer, stub  # noqa: F401 - a helper and a fixture
+from tests.support.stores import key_store
 
 HR_QUESTION = "How much is the one-time home office stipend for remote employees?"
 # Makes the local model write until its token cap: long enough to be abandoned half-way.
@@ -67,11 +67,11 @@ def world(tmp_path_factory, embedder, multilingual_embedder, parser_pool) -> Wor
     assert pipeline.run([hr], acl=["group:hr"]).ok
     assert pipeline.run([it], acl=["group:it"]).ok
     assert pipeline.run([public], public=True).ok
-    store = KeyStore(root / "keys.sqlite")
+    store = key_store(root)
     keys = {
         "hr": store.create("hana", ("hr",))[0],
         "it": store.create("ivan", ("it",))[0],
-        "admin": store.create("root", (), admin=True)[0],
+        "admin": store.create("root", (), role="admin")[0],
         "store": store,
     }
     retriever = Retriever(index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder)

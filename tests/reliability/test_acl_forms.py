@@ -23,9 +23,9 @@ from serve.app import create_app
 from serve.cli import main as docent
 from serve.documents import DocumentService
 from serve.settings import Settings
-from serve.stores.keys import KeyStore
 from tests.reliability.conftest import bearer
 from tests.support.queueing import in_process_jobs
+from tests.support.stores import key_store
 
 ACL_FORMS = ["group:hr", "hr", "GROUP:hr", " group: hr "]
 GROUP_FORMS = [("hr",), ("group:hr",), ("Group:hr",)]
@@ -66,8 +66,8 @@ def test_each_acl_form_is_read_by_each_group_form_and_by_nobody_else(pipeline, r
 
 
 def test_the_upload_form_takes_every_form_and_refuses_the_rest_before_saving(pipeline, retriever, edge_index, tmp_path):
-    store = KeyStore(tmp_path / "keys.sqlite")
-    admin, hr = store.create("root", (), admin=True)[0], store.create("hana", ("hr",))[0]
+    store = key_store(tmp_path)
+    admin, hr = store.create("root", (), role="admin")[0], store.create("hana", ("hr",))[0]
     jobs = in_process_jobs(pipeline)
     app = create_app(
         retriever=retriever,

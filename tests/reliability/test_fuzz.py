@@ -33,11 +33,11 @@ from retrieval.models import IndexSpec
 from retrieval.search import Retriever
 from retrieval.sparse import SparseEncoder
 from serve.documents import DocumentService
-from serve.stores.keys import KeyStore
 from serve.stores.ratelimit import RateLimiter
 from tests.conftest import SAMPLE_DOCS
 from tests.reliability.conftest import bearer, make_app
 from tests.support.queueing import in_process_jobs
+from tests.support.stores import key_store
 
 EXAMPLES = int(os.environ.get("DOCENT_FUZZ_EXAMPLES", "25"))
 # No 5xx; statuses, content types, headers and bodies as documented; invalid data refused. Not "every schema-valid
@@ -72,8 +72,8 @@ def fuzz_app(tmp_path_factory, embedder, multilingual_embedder):
     docs = data / "docs"
     shutil.copytree(SAMPLE_DOCS, docs, ignore=shutil.ignore_patterns("*.pdf", "*.pptx", "*.xlsx"))
     assert pipeline.run([docs], acl=["group:staff"]).ok
-    store = KeyStore(data / "keys.sqlite")
-    admin = store.create("root", ("staff",), admin=True)[0]
+    store = key_store(data)
+    admin = store.create("root", ("staff",), role="admin")[0]
     jobs = in_process_jobs(pipeline)
     retriever = Retriever(index, embedder, SparseEncoder(), multilingual_embedder=multilingual_embedder)
     app = make_app(

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from ingest.quarantine import Quarantine
 from serve.app import create_app
 from serve.documents import DocumentService
-from serve.stores.keys import KeyStore
 from tests.integration.test_bad_input import make_docx, rewrite_part
 from tests.reliability.conftest import bearer
 from tests.support.queueing import in_process_jobs
+from tests.support.stores import key_store
 
 
 @pytest.fixture
@@ -29,8 +29,8 @@ def data(tmp_path):
 
 @pytest.fixture
 def admin_app(pipeline, retriever, edge_index, data):
-    store = KeyStore(data / "keys.sqlite")
-    keys = {"admin": store.create("root", (), admin=True)[0], "hr": store.create("hana", ("hr",))[0]}
+    store = key_store(data)
+    keys = {"admin": store.create("root", (), role="admin")[0], "hr": store.create("hana", ("hr",))[0]}
     uploads = data / "uploads"
     jobs = in_process_jobs(pipeline, quarantine=Quarantine(uploads, data / "quarantine", retention_days=7))
     app = create_app(

@@ -46,6 +46,9 @@ def test_every_command_sets_its_function_and_has_its_own_module():
         "docent eval",
         "docent slack",
         "docent keys create",
+        "docent keys list",
+        "docent keys revoke",
+        "docent keys rotate",
         "docent reindex",
         "docent serve",
     }

@@ -1,9 +1,11 @@
 import sqlite3
 
 from serve.stores.feedback import FeedbackStore
+from tests.support.stores import database
 
 
-def test_an_older_feedback_file_gains_the_comment_column(tmp_path):
+def test_an_older_feedback_file_is_imported_comments_and_all(tmp_path):
+    """A feedback.sqlite from before the relational store (and before votes had comments) loses no vote."""
     path = tmp_path / "feedback.sqlite"
     old = sqlite3.connect(path)
     old.executescript(
@@ -15,7 +17,11 @@ def test_an_older_feedback_file_gains_the_comment_column(tmp_path):
         INSERT INTO votes VALUES ('a1', 'U2', 'up', 0);"""
     )
     old.close()
-    store = FeedbackStore(path)
+    store = FeedbackStore(db := database(tmp_path))  # upgrade() without the data folder: nothing imported
+    assert store.votes() == []
+    assert db.upgrade(tmp_path) == {"feedback.sqlite": 2}
+    assert not path.exists() and (tmp_path / "feedback.sqlite.imported").exists()  # kept, renamed
+    assert db.upgrade(tmp_path) == {}  # once
     try:
         assert store.votes()[0]["comment"] is None
         assert store.vote("a1", user="U3", vote="down", comment="wrong year")

@@ -2,7 +2,7 @@ import pytest
 
 from retrieval.errors import PathNotFoundError
 from serve.recent_answers import RecentAnswer, RecentAnswers, record_vote
-from serve.stores.feedback import FeedbackStore
+from tests.support.stores import feedback_store
 
 
 def answer(key_id: str, text: str = "It is 30 days [1].") -> RecentAnswer:
@@ -37,7 +37,7 @@ def test_a_chosen_request_id_does_not_take_over_another_callers_answer():
 
 
 def test_a_vote_is_stored_with_its_answer_and_never_replaces_anothers(tmp_path):
-    store, recent = FeedbackStore(tmp_path / "feedback.sqlite"), RecentAnswers()
+    store, recent = feedback_store(tmp_path), RecentAnswers()
     try:
         recent.remember("r1", answer("k1"))
         record_vote(store, recent, answer_id="r1", key_id="k1", vote="up", comment="clear")
