@@ -26,6 +26,7 @@ from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
 from serve.api import answers, chat, completions, docs, health, me
+from serve.api import audit as audit_routes
 from serve.api import documents as document_routes
 from serve.api import feedback as feedback_routes
 from serve.api import jobs as job_routes
@@ -35,6 +36,7 @@ from serve.api.errors import error_body, install_error_handlers
 from serve.api.observability import Metrics, RequestContext
 from serve.api.security import SecurityHeaders
 from serve.api.services import Services
+from serve.audit import AuditLog
 from serve.documents import DocumentService
 from serve.limits import BodyLimit
 from serve.slack import SlackBot
@@ -62,6 +64,7 @@ def create_app(
     slack: SlackBot | None = None,
     feedback: FeedbackStore | None = None,
     auth_failures: RateLimiter | None = None,
+    audit: AuditLog | None = None,
 ) -> FastAPI:
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
     may already be in it)."""
@@ -94,6 +97,7 @@ def create_app(
         max_upload_wait_s=max_upload_wait_s,
         feedback=feedback or (slack.feedback if slack else None),
         auth_failures=auth_failures,
+        audit=audit,
     )
     app.state.slack_handler = SlackRequestHandler(slack.app) if slack is not None else None
     # Added inner first: the body limit sees the request id the outer request context has set.
@@ -103,7 +107,7 @@ def create_app(
     install_error_handlers(app)
     routers = (
         *(docs, health, me, answers, chat, completions),
-        *(document_routes, job_routes, feedback_routes, key_routes, slack_routes),
+        *(document_routes, job_routes, feedback_routes, key_routes, slack_routes, audit_routes),
     )
     for module in routers:
         app.include_router(module.router)

@@ -34,6 +34,7 @@ from retrieval.qdrant_index import QdrantServerIndex
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
+from serve.audit import AuditLog
 from serve.composition import DataFiles
 from serve.settings import Settings
 from serve.stores.feedback import FeedbackStore
@@ -492,6 +493,7 @@ def make_slack_bot(
     feedback: FeedbackStore,
     *,
     socket_mode: bool = False,
+    audit: AuditLog | None = None,
 ):
     """The Slack bot over `answerer`: needs the bot token, and the signing secret unless over Socket Mode."""
     from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client
@@ -511,4 +513,5 @@ def make_slack_bot(
         source_url=sl.source_url,
         verify_requests=not socket_mode,
         seen=Seen(redis_url=settings.redis_url),
+        audit=audit,
     )

@@ -9,17 +9,19 @@ the parts from settings; this module decides which a process needs and owns thei
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.errors import ConfigError
+from retrieval.errors import ConfigError, DocentError
 from serve.settings import Settings
 
 if TYPE_CHECKING:  # the models and servers load only in the processes that use them
     from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
 
     from answer.answerer import Answerer
     from answer.generation import Generator
@@ -29,11 +31,13 @@ if TYPE_CHECKING:  # the models and servers load only in the processes that use 
     from retrieval.embedding import SentenceTransformerEmbedder
     from retrieval.index import Index
     from retrieval.search import Retriever
+    from serve.audit import AuditLog
     from serve.components import MultilingualModel
     from serve.slack import SlackBot
+    from serve.stores.audit import AuditEvent, AuditStore
     from serve.stores.database import Database
     from serve.stores.feedback import FeedbackStore
-    from serve.stores.keys import KeyStore
+    from serve.stores.keys import ApiKey, KeyStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,57 @@ class Process:
 
         return FeedbackStore(self.database())
 
+    def audit(self, registry: CollectorRegistry | None = None) -> AuditLog | None:
+        """The audit recorder, writing in the background until the process ends; None when the audit is off."""
+        from serve.audit import AuditLog
+        from serve.stores.audit import AuditStore
+
+        a = self.settings.audit
+        if not a.enabled:
+            return None
+        log = AuditLog(
+            AuditStore(self.database()),
+            registry=registry,
+            buffer=a.buffer,
+            answer_text=a.answer_text,
+            retention_days=a.retention_days,
+        )
+        log.start()
+        self.close_at_exit(log.close)
+        return log
+
+    def audit_store(self) -> AuditStore:
+        from serve.stores.audit import AuditStore
+
+        return AuditStore(self.database())
+
+    def record_key_change(self, change: str, record: ApiKey, **more: object) -> None:
+        """Record `docent keys create|revoke|rotate` in the audit trail."""
+        import json
+
+        from serve.audit import key_change
+        from serve.stores.audit import AuditEvent
+
+        detail = json.dumps(key_change(change, record, **more))
+        self.record(AuditEvent("key", query=f"{change} {record.key_id}", detail=detail))
+
+    def record(self, event: AuditEvent) -> None:
+        """Record a command's event at once (the process ends right after); as the OS user, channel "cli"."""
+        if not self.settings.audit.enabled:
+            return
+        import getpass
+        import logging
+        from dataclasses import replace
+
+        try:
+            user = event.user_id or getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
+            user = f"uid:{os.getuid()}"
+        try:
+            self.audit_store().write([replace(event, user_id=user, channel="cli")])
+        except DocentError as exc:  # done is done: the audit's failure is reported, not the command's
+            logging.getLogger("docent.audit").error("audit: the command's event was not recorded: %s", exc)
+
 
 @contextmanager
 def command(settings: Settings) -> Iterator[Process]:
@@ -190,6 +245,7 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
         process.close_at_exit(runtime.close)
         answerer = process.answerer(retriever, generator)
         feedback = process.feedback()
+        audit = process.audit(registry)
         app = create_app(
             retriever=retriever,
             index=index,
@@ -211,8 +267,9 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
             jobs=runtime.service,
             max_upload_wait_s=settings.queue.wait_s,
             registry=registry,
-            slack=make_slack_bot(settings, answerer, feedback) if settings.slack.bot_token else None,
+            slack=make_slack_bot(settings, answerer, feedback, audit=audit) if settings.slack.bot_token else None,
             feedback=feedback,
+            audit=audit,
         )
         yield ApiServer(app, generator.model if generator is not None else "none (extractive answers)")
 
@@ -286,4 +343,4 @@ def slack_bot(settings: Settings) -> Iterator[SlackBot]:
     with command(settings) as process:
         _, retriever = process.retriever(rerank=True)
         answerer = process.answerer(retriever, process.generator())
-        yield make_slack_bot(settings, answerer, process.feedback(), socket_mode=True)
+        yield make_slack_bot(settings, answerer, process.feedback(), socket_mode=True, audit=process.audit())

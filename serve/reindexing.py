@@ -81,10 +81,12 @@ def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
             return _status(console, versions, state, args.json)
         if args.switch_to:
             versions.switch(args.switch_to)
+            _audited(settings, f"switch-to {args.switch_to}", {"current": args.switch_to})
             _say(console, args.json, {"switched": True, "current": args.switch_to})
             return exits.OK
         if args.drop:
             versions.drop(args.drop)
+            _audited(settings, f"drop {args.drop}", {"dropped": args.drop})
             _say(console, args.json, {"dropped": args.drop})
             return exits.OK
         source, target, resumed = plan_target(versions, state)
@@ -138,6 +140,12 @@ def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
                 on_start=progress.start,
                 on_file=progress.advance,
             )
+    _audited(
+        settings,
+        f"reindex {source} -> {target}",
+        {k: v for k, v in report.to_dict().items() if k not in ("failed", "missing")},
+        status=200 if report.switched else 409,
+    )
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -165,6 +173,19 @@ def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
         else:
             console.print(f"[bold red]not switched[/]: {report.refused}", highlight=False)
     return exits.OK if report.switched else exits.FAILURES  # files failed or went missing
+
+
+def _audited(settings: Settings, what: str, detail: dict[str, object], *, status: int = 200) -> None:
+    """Record the reindex command in the audit trail (as the OS user, channel "cli")."""
+    from serve.composition import command
+    from serve.stores.audit import AuditEvent
+
+    with command(settings) as process:
+        process.record(
+            AuditEvent(
+                "reindex", query=f"{settings.collection}: {what}", detail=json.dumps(detail, default=str), status=status
+            )
+        )
 
 
 def _status(console: Console, versions: Versions, state: ReindexState, as_json: bool) -> int:

@@ -250,6 +250,16 @@ class LimitSettings(BaseModel):
     auth_failure_burst: int = Field(10, ge=1)  # ... in bursts of this many, then 429
 
 
+class AuditSettings(BaseModel):
+    """The audit trail (serve/audit.py): who searched, asked, uploaded, deleted and changed keys, and what they
+    were shown."""
+
+    enabled: bool = True
+    answer_text: bool = False  # also record each answer's text (off: the question and its sources only)
+    retention_days: float = Field(365.0, ge=0)  # events older than this are purged hourly (0: kept forever)
+    buffer: int = Field(10_000, ge=1)  # events held while the database is down; past it the oldest are dropped
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCENT_", env_nested_delimiter="__", env_file=".env", extra="ignore")
 
@@ -273,3 +283,4 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     queue: QueueSettings = QueueSettings()
     slack: SlackSettings = SlackSettings()
+    audit: AuditSettings = AuditSettings()

@@ -40,7 +40,10 @@ from answer.answerer import Answer, Answerer, AnswerMode, AskRequest
 from answer.generation import ChatMessage
 from retrieval.access import PUBLIC_ONLY, Access, Principal
 from retrieval.errors import DocentError
+from serve.api.auditing import Audit
+from serve.audit import AuditLog
 from serve.presenting import SLACK, sources_block
+from serve.stores.audit import AuditEvent
 from serve.stores.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
@@ -180,6 +183,7 @@ class SlackBot:
         source_url: str = "",
         seen: Seen | None = None,
         verify_requests: bool = True,
+        audit: AuditLog | None = None,
     ) -> None:
         """`verify_requests=False` only for Socket Mode, where no HTTP request reaches the bot."""
         self.answerer = answerer
@@ -188,6 +192,7 @@ class SlackBot:
         self.feedback = feedback
         self.source_url = source_url  # e.g. "https://files.example.com{source}"; "" = titles without links
         self.seen = seen or Seen()
+        self.audit = audit
         self._threads = Seen(ttl_s=7 * 86400)  # threads the bot answered in: follow-ups there need no mention
         self.app = App(
             client=client,
@@ -297,9 +302,23 @@ class SlackBot:
         self, question: str, access: Access, history: tuple[ChatMessage, ...], *, user: str, channel: str
     ) -> list[tuple[list[dict], str]]:
         """The messages (blocks and fallback text) that answer `question`; a Docent error becomes a short note."""
+        answer_id = uuid.uuid4().hex
+        audited = Audit(
+            self.audit,
+            AuditEvent(
+                "answer",
+                user_id=user,
+                groups=",".join(access.groups) if isinstance(access, Principal) else "",
+                channel=f"slack:{channel}",
+                request_id=answer_id,
+                query=question,
+                detail='{"access": "public documents only"}' if access == PUBLIC_ONLY else None,
+            ),
+        )
         try:
             answer = self.answerer.answer(AskRequest(question, access, conversation=history, caller=f"slack:{user}"))
         except DocentError as exc:
+            audited.failed(exc)
             log.warning("slack answer failed code=%s error=%s", exc.code, exc.message)
             text = (
                 "Sorry, I can't answer right now: the document search or the model is unavailable. "
@@ -308,7 +327,7 @@ class SlackBot:
                 else f"Sorry, I can't answer that: {exc.message}"
             )
             return [([{"type": "section", "text": {"type": "mrkdwn", "text": text}}], text)]
-        answer_id = uuid.uuid4().hex
+        audited.answered(answer)
         self.feedback.record_answer(
             answer_id,
             question=question,

@@ -18,6 +18,7 @@ from answer.generation import ChatMessage
 from retrieval.filters import SearchFilters
 from retrieval.passages import Passage
 from retrieval.search import Mode, SearchRequest
+from serve.api.auditing import audit
 from serve.api.auth import ReaderDep
 from serve.api.errors import error_of, error_responses
 from serve.api.services import AnswererDep, ServicesDep
@@ -187,8 +188,9 @@ def sse(event: str, data: object) -> ServerSentEvent:
 
 
 @router.post("/v1/search")
-def search(body: SearchBody, who: ReaderDep, s: ServicesDep) -> SearchResponse:
-    request = SearchRequest(
+def search(body: SearchBody, request: Request, who: ReaderDep, s: ServicesDep) -> SearchResponse:
+    audited = audit(request, s, who, "search", query=body.query, filters=body.filters)
+    asked = SearchRequest(
         body.query,
         who.principal,
         k=body.k,
@@ -197,8 +199,13 @@ def search(body: SearchBody, who: ReaderDep, s: ServicesDep) -> SearchResponse:
         neighbours=body.neighbours,
     )
     began = time.perf_counter()
-    result = s.retriever.search(request)
+    try:
+        result = s.retriever.search(asked)
+    except Exception as exc:
+        audited.failed(exc)
+        raise
     s.metrics.search.labels(body.mode.value).observe(time.perf_counter() - began)
+    audited.searched(result.passages)
     return SearchResponse(
         query=body.query, language=result.language, passages=result.passages, timings_ms=result.timings_ms
     )
@@ -225,10 +232,16 @@ def ask(
         caller=who.key_id,
     )
     request_id = request.state.request_id
+    audited = audit(request, s, who, "answer", query=body.question, filters=body.filters)
     deadline = answerer.deadline()
     if not body.stream:
-        answer = answerer.answer(ask_request, deadline)
+        try:
+            answer = answerer.answer(ask_request, deadline)
+        except Exception as exc:
+            audited.failed(exc)
+            raise
         s.metrics.record(answer)
+        audited.answered(answer)
         s.recent_answers.remember(request_id, RecentAnswer.of(body.question, answer, who.key_id))
         return AnswerResponse.model_validate({**answer.to_dict(), "request_id": request_id})
 
@@ -239,6 +252,7 @@ def ask(
                     yield sse("delta", {"text": event.text})
                     continue
                 s.metrics.record(event)
+                audited.answered(event)
                 s.recent_answers.remember(request_id, RecentAnswer.of(body.question, event, who.key_id))
                 final = event.to_dict()
                 yield sse("citations", {"citations": final.pop("citations")})
@@ -246,6 +260,7 @@ def ask(
         except AnswerCancelled:
             return  # the client left: nobody reads an error event
         except Exception as exc:
+            audited.failed(exc)
             yield sse("error", error_of(exc, request_id))
 
     return AnswerStream(

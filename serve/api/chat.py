@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
+from serve.api.auditing import audit
 from serve.api.auth import ReaderDep
 from serve.api.errors import error_responses
 from serve.api.openai_answers import MODEL_ID, STREAMED, ChatCompletion, OpenAIAnswer, ask_request, refuse
@@ -131,4 +132,9 @@ def chat(body: ChatBody, request: Request, who: ReaderDep, s: ServicesDep) -> Ch
     if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
         raise ConfigError("the last message must be a non-empty user message: it is the question")
     asked = ask_request(turns[-1][1], turns[:-1], body.filters, who)
-    return OpenAIAnswer("chat", s, request.state.request_id).respond(asked, stream=body.stream)
+    return OpenAIAnswer(
+        "chat",
+        s,
+        request.state.request_id,
+        audit(request, s, who, "answer", query=asked.question, filters=body.filters, channel="chat"),
+    ).respond(asked, stream=body.stream)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, model_validator
 
 from retrieval.errors import ConfigError, ModelNotFoundError
 from serve.api.answers import MAX_QUESTION_CHARS, Filters, event_stream
+from serve.api.auditing import audit
 from serve.api.auth import ReaderDep
 from serve.api.errors import error_responses
 from serve.api.openai_answers import MODEL_ID, STREAMED, OpenAIAnswer, TextCompletion, ask_request, refuse
@@ -71,4 +72,9 @@ def completions(
     if body.model != MODEL_ID:
         raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
     asked = ask_request(body.question(), [], body.filters, who)
-    return OpenAIAnswer("text", s, request.state.request_id).respond(asked, stream=body.stream)
+    return OpenAIAnswer(
+        "text",
+        s,
+        request.state.request_id,
+        audit(request, s, who, "answer", query=asked.question, filters=body.filters, channel="completions"),
+    ).respond(asked, stream=body.stream)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from retrieval.errors import ConfigError
+from serve.api.auditing import audit
 from serve.api.auth import IngestDep, ReaderDep
 from serve.api.errors import error_responses
 from serve.api.jobs import Job
@@ -52,6 +53,7 @@ def _split(text: str) -> tuple[str, ...]:
     "/v1/documents", status_code=202, responses={200: {"description": "with `wait`: the job finished within it"}}
 )
 def upload(
+    request: Request,
     who: IngestDep,
     s: ServicesDep,
     documents: DocumentsDep,
@@ -82,6 +84,10 @@ def upload(
     response.status_code = 200 if status.finished else 202
     response.headers["Location"] = f"/v1/jobs/{status.job.job_id}"
     results = documents.results(status, paths)
+    audit(request, s, who, "upload", query=folder or None).done(
+        [(r.document_id, r.filename) for r in results],
+        detail={"job": status.job.job_id, "acl": list(grant), "public": public, "tags": list(_split(tags))},
+    )
     return UploadResponse.model_validate(
         {
             "job": status.to_dict(),
@@ -112,8 +118,14 @@ def get_document(document_id: str, who: IngestDep, documents: DocumentsDep) -> D
 
 
 @router.delete("/v1/documents/{document_id}")
-def delete_document(document_id: str, who: IngestDep, documents: DocumentsDep) -> Deleted:
-    return Deleted(deleted=True, document=documents.delete(document_id))
+def delete_document(
+    document_id: str, request: Request, who: IngestDep, s: ServicesDep, documents: DocumentsDep
+) -> Deleted:
+    deleted = documents.delete(document_id)
+    audit(request, s, who, "delete", query=document_id).done(
+        [(deleted.document_id, deleted.title)], detail={"source": deleted.source}
+    )
+    return Deleted(deleted=True, document=deleted)
 
 
 # A file is the document as it was uploaded or ingested, not a page of ours: in a browser it runs in a sandbox

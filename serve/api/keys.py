@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from serve.api.auth import AdminDep
+from serve.api.auditing import audit
+from serve.api.auth import AdminDep, Caller
 from serve.api.errors import error_responses
-from serve.api.services import ServicesDep
+from serve.api.services import Services, ServicesDep
+from serve.audit import key_change
 from serve.stores.keys import ApiKey, Role
 
 router = APIRouter(responses=error_responses(400, 401, 403, 404, 422, 429, 503))
@@ -68,21 +70,31 @@ def list_keys(who: AdminDep, s: ServicesDep, include_revoked: Annotated[bool, Qu
 
 
 @router.post("/v1/keys", status_code=201)
-def create_key(body: CreateKeyBody, who: AdminDep, s: ServicesDep) -> NewKey:
+def create_key(body: CreateKeyBody, request: Request, who: AdminDep, s: ServicesDep) -> NewKey:
     expires = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     secret, record = s.keys.create(body.user, tuple(body.groups), role=body.role, name=body.name, expires_at=expires)
+    _audited(request, s, who, "create", record)
     return NewKey(key=secret, **Key.of(record).model_dump())
 
 
 @router.delete("/v1/keys/{key_id}")
-def revoke_key(key_id: str, who: AdminDep, s: ServicesDep) -> Key:
+def revoke_key(key_id: str, request: Request, who: AdminDep, s: ServicesDep) -> Key:
     """Refuse the key from now on (404 for an unknown id); it stays listed with `revoked_at`."""
-    return Key.of(s.keys.revoke(key_id))
+    record = s.keys.revoke(key_id)
+    _audited(request, s, who, "revoke", record)
+    return Key.of(record)
 
 
 @router.post("/v1/keys/{key_id}/rotate")
-def rotate_key(key_id: str, who: AdminDep, s: ServicesDep, body: RotateKeyBody | None = None) -> NewKey:
+def rotate_key(
+    key_id: str, request: Request, who: AdminDep, s: ServicesDep, body: RotateKeyBody | None = None
+) -> NewKey:
     """A new secret; the old one keeps working `grace_hours` (default 1) so clients can move over."""
     grace = (body or RotateKeyBody()).grace_hours
     secret, record = s.keys.rotate(key_id, grace_s=grace * 3600)
+    _audited(request, s, who, "rotate", record, grace_hours=grace)
     return NewKey(key=secret, **Key.of(record).model_dump())
+
+
+def _audited(request: Request, s: Services, who: Caller, change: str, record: ApiKey, **more: object) -> None:
+    audit(request, s, who, "key", query=f"{change} {record.key_id}").done(detail=key_change(change, record, **more))

@@ -22,6 +22,7 @@ from answer.deadline import AnswerCancelled
 from answer.generation import ChatMessage
 from retrieval.errors import ConfigError
 from serve.api.answers import Filters
+from serve.api.auditing import Audit
 from serve.api.auth import Caller
 from serve.api.errors import error_of
 from serve.api.services import Services
@@ -120,10 +121,11 @@ class OpenAIAnswer:
     """One answer to one request, in the shape of `kind`: "chat" (`chat.completion`) or "text" (the legacy
     `text_completion`)."""
 
-    def __init__(self, kind: Literal["chat", "text"], s: Services, request_id: str) -> None:
+    def __init__(self, kind: Literal["chat", "text"], s: Services, request_id: str, audited: Audit) -> None:
         self.kind = kind
         self.s = s
         self.request_id = request_id
+        self.audited = audited
         self.id = f"chatcmpl-{uuid.uuid4().hex}" if kind == "chat" else f"cmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
 
@@ -138,8 +140,13 @@ class OpenAIAnswer:
                 request_id=self.request_id,
                 on_abandoned=self.s.metrics.cancelled.inc,
             )
-        answer = answerer.answer(asked, deadline)
+        try:
+            answer = answerer.answer(asked, deadline)
+        except Exception as exc:
+            self.audited.failed(exc)
+            raise
         self.s.metrics.record(answer)
+        self.audited.answered(answer)
         text = answer.text + references_block(answer)
         whole: dict[str, Any] = {
             "id": self.id,
@@ -185,6 +192,7 @@ class OpenAIAnswer:
                     yield self._chunk(event.text)
                     continue
                 self.s.metrics.record(event)
+                self.audited.answered(event)
                 references = references_block(event)
                 if references:
                     yield self._chunk(references)
@@ -192,6 +200,7 @@ class OpenAIAnswer:
         except AnswerCancelled:
             return  # the client left
         except Exception as exc:
+            self.audited.failed(exc)
             yield sse_event(json.dumps(error_of(exc, self.request_id), ensure_ascii=False))
             return
         yield sse_event("[DONE]")

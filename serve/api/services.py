@@ -14,6 +14,7 @@ from retrieval.errors import ConfigError
 from retrieval.index import Index
 from retrieval.search import Retriever
 from serve.api.observability import Metrics
+from serve.audit import AuditLog
 from serve.documents import DocumentService
 from serve.recent_answers import RecentAnswers
 from serve.stores.feedback import FeedbackStore
@@ -38,6 +39,7 @@ class Services:
     feedback: FeedbackStore | None = None
     auth_failures: RateLimiter | None = None  # failed authentications per client address
     recent_answers: RecentAnswers = field(default_factory=RecentAnswers)  # what a vote on an answer records
+    audit: AuditLog | None = None  # the audit trail's recorder (None: not recorded)
 
     def need_answerer(self) -> Answerer:
         if self.answerer is None:

@@ -68,6 +68,7 @@ def create_key(settings: Settings, args: argparse.Namespace) -> int:
         expires = datetime.now(UTC) + timedelta(days=args.expires_in_days)
     with command(settings) as process:
         key, record = process.keys().create(args.user, groups, role=role, name=args.name, expires_at=expires)
+        process.record_key_change("create", record)
     if args.json:
         print(json.dumps({"key": key, **record.to_dict()}))
     else:
@@ -103,6 +104,7 @@ def revoke_key(settings: Settings, args: argparse.Namespace) -> int:
 
     with command(settings) as process:
         record = process.keys().revoke(args.key_id)
+        process.record_key_change("revoke", record)
     print(json.dumps(record.to_dict()) if args.json else f"revoked key {record.key_id} of {record.principal.user_id}")
     return exits.OK
 
@@ -114,6 +116,7 @@ def rotate_key(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError("--grace-hours cannot be negative")
     with command(settings) as process:
         key, record = process.keys().rotate(args.key_id, grace_s=args.grace_hours * 3600)
+        process.record_key_change("rotate", record, grace_hours=args.grace_hours)
     if args.json:
         print(json.dumps({"key": key, **record.to_dict()}))
     else:
