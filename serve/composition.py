@@ -71,6 +71,7 @@ class Process:
         self.files = DataFiles(settings.data_dir)
         self._stack = stack
         self._database: Database | None = None
+        self.imported: dict[str, int] = {}  # legacy SQLite files imported when the database was opened
 
     def close_at_exit(self, close: Callable[[], object]) -> None:
         """Run `close` when the process's block ends (last started, first closed)."""
@@ -126,7 +127,7 @@ class Process:
 
             database = Database(self.settings.database_url or sqlite_url(self.files.database))
             self.close_at_exit(database.close)
-            database.upgrade(legacy_dir=self.files.root)
+            self.imported = database.upgrade(legacy_dir=self.files.root)
             self._database = database
         return self._database
 
