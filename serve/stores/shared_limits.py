@@ -100,6 +100,9 @@ class SharedLimits:
             self._failed(exc.storage_error)
             self.fallbacks.inc()
             return local()
+        except RateLimitedError:
+            self._answered()  # a refusal is Redis answering too
+            raise
         self._answered()
         return result
 

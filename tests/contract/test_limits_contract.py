@@ -143,7 +143,7 @@ def test_a_down_redis_falls_back_to_local_buckets_and_recovers(redis_server, out
         # Then the local bucket decides without asking Redis: its burst of 3, then refusals.
         assert allowed(limiter, "ann", 5) == 2
         assert budget.take("ann") is None
-        assert time.monotonic() - started < 0.1
+        assert time.monotonic() - started < 0.5  # microseconds each: Redis is not asked again
         assert shared.state() == LOCAL
         assert scraped(registry, "docent_rate_limits_shared") == 0.0
         assert scraped(registry, "docent_rate_limit_fallbacks_total") == 7.0
