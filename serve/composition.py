@@ -20,6 +20,7 @@ from serve.settings import Settings
 
 if TYPE_CHECKING:  # the models and servers load only in the processes that use them
     from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
 
     from answer.answerer import Answerer
     from answer.generation import Generator
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # the models and servers load only in the processes that use 
     from serve.stores.database import Database
     from serve.stores.feedback import FeedbackStore
     from serve.stores.keys import KeyStore
+    from serve.stores.shared_limits import SharedLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +96,25 @@ class Process:
             self.close_at_exit(generator.close)
         return generator
 
-    def answerer(self, retriever: Retriever, generator: Generator | None) -> Answerer:
-        """The answerer over `retriever`; its larger tiers' clients close at exit (the small model is the caller's)."""
+    def answerer(
+        self, retriever: Retriever, generator: Generator | None, *, shared: SharedLimits | None = None
+    ) -> Answerer:
+        """The answerer over `retriever`; its larger tiers' clients close at exit (the small model is the caller's).
+        With `shared`, its escalation budget counts in Redis for all replicas."""
         from serve.components import make_answerer
 
-        answerer = make_answerer(self.settings, retriever, generator)
+        answerer = make_answerer(self.settings, retriever, generator, shared=shared)
         self.close_at_exit(answerer.close)
         return answerer
+
+    def shared_limits(self, registry: CollectorRegistry | None = None) -> SharedLimits | None:
+        """With Redis, the store of the rate limits and budgets all replicas share (None without); closed at exit."""
+        from serve.components import make_shared_limits
+
+        shared = make_shared_limits(self.settings, registry)
+        if shared is not None:
+            self.close_at_exit(shared.close)
+        return shared
 
     def parsers(self) -> ParserPool:
         """The parser processes, starting (call `wait_ready()` before the first file)."""
@@ -164,10 +178,9 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
     from prometheus_client import CollectorRegistry
 
     from serve.app import create_app
-    from serve.components import make_pipeline, make_slack_bot, start_jobs
+    from serve.components import make_pipeline, make_rate_limiter, make_slack_bot, start_jobs
     from serve.documents import DocumentService
     from serve.stores.ingested_roots import IngestedRoots
-    from serve.stores.ratelimit import RateLimiter
 
     limits = settings.limits
     with command(settings) as process:
@@ -189,7 +202,8 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
             settings, pipeline, registry=registry, consume=not (settings.redis_url and settings.qdrant.url)
         )
         process.close_at_exit(runtime.close)
-        answerer = process.answerer(retriever, generator)
+        shared = process.shared_limits(registry)  # with Redis: the limits count for all replicas together
+        answerer = process.answerer(retriever, generator, shared=shared)
         feedback = process.feedback()
         app = create_app(
             retriever=retriever,
@@ -204,8 +218,10 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
                 ingested_roots=IngestedRoots(process.files.ingested_roots),
             ),
             generator=generator,
-            limiter=RateLimiter(limits.requests_per_minute, limits.burst),
-            auth_failures=RateLimiter(limits.auth_failures_per_minute, limits.auth_failure_burst),
+            limiter=make_rate_limiter(shared, "requests", limits.requests_per_minute, limits.burst),
+            auth_failures=make_rate_limiter(
+                shared, "auth-failures", limits.auth_failures_per_minute, limits.auth_failure_burst
+            ),
             max_upload_bytes=int(limits.max_upload_mb * 1024 * 1024),
             max_upload_files=limits.max_upload_files,
             anonymous=settings.auth.anonymous,
@@ -214,6 +230,7 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
             registry=registry,
             slack=make_slack_bot(settings, answerer, feedback) if settings.slack.bot_token else None,
             feedback=feedback,
+            shared_limits=shared,
         )
         yield ApiServer(app, generator.model if generator is not None else "none (extractive answers)")
 
@@ -286,5 +303,5 @@ def slack_bot(settings: Settings) -> Iterator[SlackBot]:
         )
     with command(settings) as process:
         _, retriever = process.retriever(rerank=True)
-        answerer = process.answerer(retriever, process.generator())
+        answerer = process.answerer(retriever, process.generator(), shared=process.shared_limits())
         yield make_slack_bot(settings, answerer, process.feedback(), socket_mode=True)
