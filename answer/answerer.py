@@ -39,7 +39,17 @@ from answer.generation import ChatMessage, Completion, Generator
 from answer.grounding import StreamFilter, check_answer, cosine_across, invented_facts
 from answer.planner import Plan, Planner, QuestionType, RulePlanner, canned_reply
 from answer.prompts import CHIT_CHAT_PROMPT, CONDENSE_PROMPT, NOT_FOUND, QUOTED_ACROSS, build_messages, prompt_echo
-from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Evidence, Reason, Route, Tier
+from answer.routing import (
+    NO_CHECKS,
+    AnswerChecks,
+    Budget,
+    EscalationBudget,
+    EscalationPolicy,
+    Evidence,
+    Reason,
+    Route,
+    Tier,
+)
 from answer.translation import QueryTranslator
 from retrieval.access import Access
 from retrieval.errors import GeneratorUnavailableError
@@ -203,7 +213,7 @@ class Answerer:
         tiers: Sequence[Tier] | None = None,
         planner: Planner | None = None,
         policy: EscalationPolicy | None = None,
-        budget: EscalationBudget | None = None,
+        budget: Budget | None = None,
         checks: AnswerChecks | None = None,
         translator: QueryTranslator | None = None,
     ) -> None:
@@ -215,7 +225,7 @@ class Answerer:
         self.generator = self.tiers[0].generator if self.tiers else None
         self.planner = planner or RulePlanner()
         self.policy = policy or EscalationPolicy()
-        self.budget = budget or EscalationBudget(None, None)
+        self.budget: Budget = budget or EscalationBudget(None, None)
         self.checks = checks or AnswerChecks()
         self.translator = translator  # the question in the other language for BM25 (a model server's turn)
 

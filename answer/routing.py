@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from answer.generation import Generator
 from answer.planner import QuestionType
@@ -214,11 +215,19 @@ NO_CHECKS = AnswerChecks(
 )
 
 
+class Budget(Protocol):
+    """Spends escalations: `take(caller)` is None when one is allowed (and spent), else the name of the spent
+    budget, "global" or "caller". Thread-safe. `EscalationBudget` keeps it in this process; with Redis, the
+    server's shared budget (`serve/stores/shared_limits.py`) keeps it for all API replicas together."""
+
+    def take(self, caller: str) -> str | None: ...
+
+
 class EscalationBudget:
     """Escalations allowed per minute: a token bucket for the process and one per caller (API key).
 
     Buckets hold a minute's worth and refill continuously; idle callers' full buckets are forgotten. In one
-    process: each API replica enforces its share."""
+    process: each API replica enforces its share (the shared budget falls back to this one without Redis)."""
 
     def __init__(
         self,

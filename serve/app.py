@@ -42,7 +42,8 @@ from serve.limits import BodyLimit
 from serve.slack import SlackBot
 from serve.stores.feedback import FeedbackStore
 from serve.stores.keys import KeyStore
-from serve.stores.ratelimit import RateLimiter
+from serve.stores.ratelimit import Limiter
+from serve.stores.shared_limits import SharedLimits
 from serve.web import page
 
 
@@ -54,7 +55,7 @@ def create_app(
     answerer: Answerer | None = None,
     documents: DocumentService | None = None,
     generator: Generator | None = None,
-    limiter: RateLimiter | None = None,
+    limiter: Limiter | None = None,
     max_upload_bytes: int = 50 * 1024 * 1024,
     max_upload_files: int = 100,
     anonymous: bool = False,
@@ -63,11 +64,12 @@ def create_app(
     registry: CollectorRegistry | None = None,
     slack: SlackBot | None = None,
     feedback: FeedbackStore | None = None,
-    auth_failures: RateLimiter | None = None,
+    auth_failures: Limiter | None = None,
+    shared_limits: SharedLimits | None = None,
     audit: AuditLog | None = None,
 ) -> FastAPI:
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
-    may already be in it)."""
+    may already be in it); `shared_limits`, when the limiters count in Redis, is reported by /readyz."""
     app = FastAPI(
         title="Docent",
         version="0.1",
@@ -97,6 +99,7 @@ def create_app(
         max_upload_wait_s=max_upload_wait_s,
         feedback=feedback or (slack.feedback if slack else None),
         auth_failures=auth_failures,
+        shared_limits=shared_limits,
         audit=audit,
     )
     app.state.slack_handler = SlackRequestHandler(slack.app) if slack is not None else None

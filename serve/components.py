@@ -15,7 +15,7 @@ from answer.generation import Generator, OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from answer.planner import ModelPlanner, Planner, RulePlanner
 from answer.prompts import LOCAL_STOPS
-from answer.routing import NO_CHECKS, AnswerChecks, EscalationBudget, EscalationPolicy, Tier
+from answer.routing import NO_CHECKS, AnswerChecks, Budget, EscalationBudget, EscalationPolicy, Tier
 from answer.translation import QueryTranslator
 from ingest.chunking import Chunker
 from ingest.jobs.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
@@ -38,6 +38,8 @@ from serve.audit import AuditLog
 from serve.composition import DataFiles
 from serve.settings import Settings
 from serve.stores.feedback import FeedbackStore
+from serve.stores.ratelimit import Limiter, RateLimiter
+from serve.stores.shared_limits import SharedEscalationBudget, SharedLimits, SharedRateLimiter
 
 # A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.
 
@@ -355,8 +357,33 @@ def answer_options(settings: Settings, tiers: Sequence[Tier] = (), *, local: boo
     )
 
 
-def make_answerer(settings: Settings, retriever: Retriever, generator: Generator | None) -> Answerer:
-    a, r = settings.answer, settings.routing
+def make_shared_limits(settings: Settings, registry: CollectorRegistry | None = None) -> SharedLimits | None:
+    """With Redis, the store that every replica's rate limits and escalation budgets count in (metrics into
+    `registry`); None without: each process keeps its own."""
+    if not settings.redis_url:
+        return None
+    return SharedLimits(settings.redis_url, prefix=settings.limits.redis_prefix, registry=registry)
+
+
+def make_rate_limiter(shared: SharedLimits | None, name: str, per_minute: int, burst: int) -> Limiter:
+    """A per-caller request limit: counted in Redis for all replicas with `shared`, in this process without."""
+    if shared is None:
+        return RateLimiter(per_minute, burst)
+    return SharedRateLimiter(shared, name, per_minute, burst)
+
+
+def make_escalation_budget(settings: Settings, shared: SharedLimits | None = None) -> Budget:
+    r = settings.routing
+    if shared is None:
+        return EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute)
+    return SharedEscalationBudget(shared, r.budget_per_minute, r.budget_per_caller_per_minute)
+
+
+def make_answerer(
+    settings: Settings, retriever: Retriever, generator: Generator | None, *, shared: SharedLimits | None = None
+) -> Answerer:
+    """The answerer; its escalation budget counts in Redis for all replicas with `shared`."""
+    a = settings.answer
     generator = None if a.mode == "extractive" else generator
     tiers = make_tiers(settings, generator) if generator is not None else []
     options = answer_options(settings, tiers, local=isinstance(generator, LlamaCppGenerator))
@@ -367,7 +394,7 @@ def make_answerer(settings: Settings, retriever: Retriever, generator: Generator
         tiers=tiers,
         planner=make_planner(settings, generator, routing=len(tiers) > 1),
         policy=escalation_policy(settings),
-        budget=EscalationBudget(r.budget_per_minute, r.budget_per_caller_per_minute),
+        budget=make_escalation_budget(settings, shared),
         checks=AnswerChecks() if a.replace_failed else NO_CHECKS,
         translator=make_translator(settings, generator, retriever),
     )

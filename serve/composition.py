@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the models and servers load only in the processes that use 
     from serve.stores.database import Database
     from serve.stores.feedback import FeedbackStore
     from serve.stores.keys import ApiKey, KeyStore
+    from serve.stores.shared_limits import SharedLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class Process:
         self.files = DataFiles(settings.data_dir)
         self._stack = stack
         self._database: Database | None = None
+        self.imported: dict[str, int] = {}  # legacy SQLite files imported when the database was opened
 
     def close_at_exit(self, close: Callable[[], object]) -> None:
         """Run `close` when the process's block ends (last started, first closed)."""
@@ -97,13 +99,25 @@ class Process:
             self.close_at_exit(generator.close)
         return generator
 
-    def answerer(self, retriever: Retriever, generator: Generator | None) -> Answerer:
-        """The answerer over `retriever`; its larger tiers' clients close at exit (the small model is the caller's)."""
+    def answerer(
+        self, retriever: Retriever, generator: Generator | None, *, shared: SharedLimits | None = None
+    ) -> Answerer:
+        """The answerer over `retriever`; its larger tiers' clients close at exit (the small model is the caller's).
+        With `shared`, its escalation budget counts in Redis for all replicas."""
         from serve.components import make_answerer
 
-        answerer = make_answerer(self.settings, retriever, generator)
+        answerer = make_answerer(self.settings, retriever, generator, shared=shared)
         self.close_at_exit(answerer.close)
         return answerer
+
+    def shared_limits(self, registry: CollectorRegistry | None = None) -> SharedLimits | None:
+        """With Redis, the store of the rate limits and budgets all replicas share (None without); closed at exit."""
+        from serve.components import make_shared_limits
+
+        shared = make_shared_limits(self.settings, registry)
+        if shared is not None:
+            self.close_at_exit(shared.close)
+        return shared
 
     def parsers(self) -> ParserPool:
         """The parser processes, starting (call `wait_ready()` before the first file)."""
@@ -130,7 +144,7 @@ class Process:
 
             database = Database(self.settings.database_url or sqlite_url(self.files.database))
             self.close_at_exit(database.close)
-            database.upgrade(legacy_dir=self.files.root)
+            self.imported = database.upgrade(legacy_dir=self.files.root)
             self._database = database
         return self._database
 
@@ -218,10 +232,9 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
     from prometheus_client import CollectorRegistry
 
     from serve.app import create_app
-    from serve.components import make_pipeline, make_slack_bot, start_jobs
+    from serve.components import make_pipeline, make_rate_limiter, make_slack_bot, start_jobs
     from serve.documents import DocumentService
     from serve.stores.ingested_roots import IngestedRoots
-    from serve.stores.ratelimit import RateLimiter
 
     limits = settings.limits
     with command(settings) as process:
@@ -243,7 +256,8 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
             settings, pipeline, registry=registry, consume=not (settings.redis_url and settings.qdrant.url)
         )
         process.close_at_exit(runtime.close)
-        answerer = process.answerer(retriever, generator)
+        shared = process.shared_limits(registry)  # with Redis: the limits count for all replicas together
+        answerer = process.answerer(retriever, generator, shared=shared)
         feedback = process.feedback()
         audit = process.audit(registry)
         app = create_app(
@@ -259,8 +273,10 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
                 ingested_roots=IngestedRoots(process.files.ingested_roots),
             ),
             generator=generator,
-            limiter=RateLimiter(limits.requests_per_minute, limits.burst),
-            auth_failures=RateLimiter(limits.auth_failures_per_minute, limits.auth_failure_burst),
+            limiter=make_rate_limiter(shared, "requests", limits.requests_per_minute, limits.burst),
+            auth_failures=make_rate_limiter(
+                shared, "auth-failures", limits.auth_failures_per_minute, limits.auth_failure_burst
+            ),
             max_upload_bytes=int(limits.max_upload_mb * 1024 * 1024),
             max_upload_files=limits.max_upload_files,
             anonymous=settings.auth.anonymous,
@@ -269,6 +285,7 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
             registry=registry,
             slack=make_slack_bot(settings, answerer, feedback, audit=audit) if settings.slack.bot_token else None,
             feedback=feedback,
+            shared_limits=shared,
             audit=audit,
         )
         yield ApiServer(app, generator.model if generator is not None else "none (extractive answers)")
@@ -342,5 +359,5 @@ def slack_bot(settings: Settings) -> Iterator[SlackBot]:
         )
     with command(settings) as process:
         _, retriever = process.retriever(rerank=True)
-        answerer = process.answerer(retriever, process.generator())
+        answerer = process.answerer(retriever, process.generator(), shared=process.shared_limits())
         yield make_slack_bot(settings, answerer, process.feedback(), socket_mode=True, audit=process.audit())

@@ -248,6 +248,7 @@ class LimitSettings(BaseModel):
     quarantine_days: float = Field(7.0, ge=0)  # uploads that failed to index are kept apart this long (0: deleted)
     auth_failures_per_minute: int = Field(30, ge=1)  # failed authentications per client address ...
     auth_failure_burst: int = Field(10, ge=1)  # ... in bursts of this many, then 429
+    redis_prefix: str = "docent:limits"  # with DOCENT_REDIS_URL: the Redis keys all replicas count in
 
 
 class AuditSettings(BaseModel):

@@ -21,13 +21,16 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """Ready: the index and the generator answer. Larger tiers and the queue are reported, not required."""
+    """Ready: the index and the generator answer. Larger tiers, the queue and the
+    shared rate limits are reported, not required."""
 
     status: str
     index: dict[str, Any]  # chunks
     generator: dict[str, Any]  # model
     tiers: list[dict[str, Any]] | None = None  # name, model, status, reason: present with model routing
     queue: dict[str, Any] | None = None  # status, depth or reason: present with an indexing queue
+    # "shared" (counted in Redis for all replicas) or "local (redis unreachable)": present with DOCENT_REDIS_URL
+    rate_limits: str | None = None
 
 
 @router.get("/healthz")
@@ -65,6 +68,9 @@ def readyz(request: Request, s: ServicesDep) -> JSONResponse:
             body["queue"] = {"status": "ok", "depth": s.jobs.queue.depth()}
         except DocentError as exc:
             body["queue"] = {"status": "unavailable", "reason": exc.message}
+    if s.shared_limits is not None:
+        # Reported, not required: with Redis down, each replica enforces the limits on its own.
+        body["rate_limits"] = s.shared_limits.state()
     return JSONResponse(body)
 
 

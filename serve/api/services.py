@@ -19,7 +19,8 @@ from serve.documents import DocumentService
 from serve.recent_answers import RecentAnswers
 from serve.stores.feedback import FeedbackStore
 from serve.stores.keys import KeyStore
-from serve.stores.ratelimit import RateLimiter
+from serve.stores.ratelimit import Limiter
+from serve.stores.shared_limits import SharedLimits
 
 
 @dataclass(slots=True)
@@ -31,13 +32,14 @@ class Services:
     answerer: Answerer | None = None
     documents: DocumentService | None = None
     generator: Generator | None = None
-    limiter: RateLimiter | None = None
+    limiter: Limiter | None = None
     anonymous: bool = False
     max_upload_files: int = 100
     jobs: JobService | None = None
     max_upload_wait_s: float = 120.0
     feedback: FeedbackStore | None = None
-    auth_failures: RateLimiter | None = None  # failed authentications per client address
+    auth_failures: Limiter | None = None  # failed authentications per client address
+    shared_limits: SharedLimits | None = None  # the limiters count in Redis (for /readyz)
     recent_answers: RecentAnswers = field(default_factory=RecentAnswers)  # what a vote on an answer records
     audit: AuditLog | None = None  # the audit trail's recorder (None: not recorded)
 

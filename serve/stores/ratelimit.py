@@ -2,7 +2,8 @@
 
 A bucket holds up to `burst` requests and refills at `per_minute / 60` a second; a request finding it empty is
 refused with the seconds until the next token, which the API sends as `Retry-After` with its 429. Buckets live
-in this process (one API replica's share of the limit); idle ones are forgotten so memory stays bounded.
+in this process (one API replica's share of the limit); idle ones are forgotten so memory stays bounded. With
+Redis, `serve/stores/shared_limits.py` counts for all replicas together and falls back to these buckets.
 """
 
 from __future__ import annotations
@@ -10,8 +11,15 @@ from __future__ import annotations
 import math
 import threading
 import time
+from typing import Protocol
 
 from retrieval.errors import RateLimitedError
+
+
+class Limiter(Protocol):
+    """Counts a caller's requests: `check(caller)` returns, or raises `RateLimitedError` with `retry_after`."""
+
+    def check(self, caller: str) -> None: ...
 
 
 class RateLimiter:

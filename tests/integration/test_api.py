@@ -22,7 +22,7 @@ from serve.app import create_app
 from tests.conftest import SAMPLE_DOCS
 from tests.integration.test_cli import docent_env
 from tests.support.slack_mock import SlackMock
-from tests.support.stores import key_store
+from tests.support.stores import key_store, team_keys
 
 
 @pytest.fixture
@@ -44,13 +44,7 @@ def corpus(pipeline, tmp_path):
 
 @pytest.fixture
 def keys(tmp_path):
-    store = key_store(tmp_path)
-    return {
-        "hr": store.create("hana", ("group:hr",))[0],
-        "it": store.create("ivan", ("group:it",))[0],
-        "admin": store.create("root", (), role="admin")[0],
-        "store": store,
-    }
+    return team_keys(tmp_path)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from serve.app import create_app
 from serve.documents import DocumentService
 from serve.stores.ingested_roots import IngestedRoots
 from tests.conftest import SAMPLE_DOCS
-from tests.support.stores import feedback_store, key_store
+from tests.support.stores import feedback_store, team_keys
 
 HANDBOOK = "员工手册.docx"
 
@@ -50,13 +50,7 @@ def files(pipeline, tmp_path):
 
 @pytest.fixture
 def keys(tmp_path):
-    store = key_store(tmp_path)
-    return {
-        "hr": store.create("hana", ("group:hr",))[0],
-        "it": store.create("ivan", ("group:it",))[0],
-        "admin": store.create("root", (), role="admin")[0],
-        "store": store,
-    }
+    return team_keys(tmp_path)
 
 
 def make_app(files, keys, retriever, edge_index, tmp_path, *, anonymous: bool = False):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -27,6 +28,10 @@ class RedisServer:
         self._process: subprocess.Popen | None = None
 
     def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def start(self) -> RedisServer:
+        """Start it (again, after `stop()`: on the same port, empty)."""
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed (apt-get install redis-server; .ci/run does it)"
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -60,7 +65,23 @@ class RedisServer:
     def flush(self) -> None:
         redis.Redis.from_url(self.url).flushall()
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """Stop it, as an outage would: connections are refused until `start()`."""
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)
+            self._process = None
+
+    def freeze(self) -> None:
+        """Stop it answering (SIGSTOP), as a hung or partitioned server would: connections time out."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self.thaw()  # a stopped process ignores SIGTERM until continued
+        self.stop()

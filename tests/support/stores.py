@@ -23,3 +23,14 @@ def key_store(folder: Path) -> KeyStore:
 
 def feedback_store(folder: Path) -> FeedbackStore:
     return FeedbackStore(database(folder))
+
+
+def team_keys(folder: Path) -> dict:
+    """The API tests' callers: hana of group:hr, ivan of group:it (read keys) and root (admin), with their store."""
+    store = key_store(folder)
+    return {
+        "hr": store.create("hana", ("group:hr",))[0],
+        "it": store.create("ivan", ("group:it",))[0],
+        "admin": store.create("root", (), role="admin")[0],
+        "store": store,
+    }
