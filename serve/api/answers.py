@@ -199,11 +199,8 @@ def search(body: SearchBody, request: Request, who: ReaderDep, s: ServicesDep) -
         neighbours=body.neighbours,
     )
     began = time.perf_counter()
-    try:
+    with audited.failures():
         result = s.retriever.search(asked)
-    except Exception as exc:
-        audited.failed(exc)
-        raise
     s.metrics.search.labels(body.mode.value).observe(time.perf_counter() - began)
     audited.searched(result.passages)
     return SearchResponse(
@@ -235,11 +232,8 @@ def ask(
     audited = audit(request, s, who, "answer", query=body.question, filters=body.filters)
     deadline = answerer.deadline()
     if not body.stream:
-        try:
+        with audited.failures():
             answer = answerer.answer(ask_request, deadline)
-        except Exception as exc:
-            audited.failed(exc)
-            raise
         s.metrics.record(answer)
         audited.answered(answer)
         s.recent_answers.remember(request_id, RecentAnswer.of(body.question, answer, who.key_id))

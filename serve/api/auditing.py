@@ -7,8 +7,9 @@ citations), which the retriever has already filtered by the caller's access.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from fastapi import Request
@@ -48,6 +49,15 @@ class Audit:
             tier=answer.route.tier if answer.route else None,
             answer=answer.text,
         )
+
+    @contextlib.contextmanager
+    def failures(self) -> Iterator[None]:
+        """Record an exception raised in the block as the request's outcome (then let it go on to its handler)."""
+        try:
+            yield
+        except Exception as exc:
+            self.failed(exc)
+            raise
 
     def failed(self, exc: BaseException) -> None:
         code = exc.code if isinstance(exc, DocentError) else ErrorCode.INTERNAL

@@ -125,16 +125,14 @@ def model(model_id: str, who: ReaderDep) -> Model:
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses=event_stream(None, STREAMED))
 def chat(body: ChatBody, request: Request, who: ReaderDep, s: ServicesDep) -> ChatCompletion | AnswerStream:
-    if body.model != MODEL_ID:
-        raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
-    body.refuse_unsupported()
-    turns = [(t.role, t.text()) for t in body.messages if t.role in {"user", "assistant"}]
-    if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
-        raise ConfigError("the last message must be a non-empty user message: it is the question")
-    asked = ask_request(turns[-1][1], turns[:-1], body.filters, who)
-    return OpenAIAnswer(
-        "chat",
-        s,
-        request.state.request_id,
-        audit(request, s, who, "answer", query=asked.question, filters=body.filters, channel="chat"),
-    ).respond(asked, stream=body.stream)
+    question = body.messages[-1].text() if body.messages else None
+    audited = audit(request, s, who, "answer", query=question, filters=body.filters, channel="chat")
+    with audited.failures():
+        if body.model != MODEL_ID:
+            raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
+        body.refuse_unsupported()
+        turns = [(t.role, t.text()) for t in body.messages if t.role in {"user", "assistant"}]
+        if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
+            raise ConfigError("the last message must be a non-empty user message: it is the question")
+        asked = ask_request(turns[-1][1], turns[:-1], body.filters, who)
+        return OpenAIAnswer("chat", s, request.state.request_id, audited).respond(asked, stream=body.stream)

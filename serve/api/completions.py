@@ -69,12 +69,10 @@ class CompletionBody(BaseModel):
 def completions(
     body: CompletionBody, request: Request, who: ReaderDep, s: ServicesDep
 ) -> TextCompletion | AnswerStream:
-    if body.model != MODEL_ID:
-        raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
-    asked = ask_request(body.question(), [], body.filters, who)
-    return OpenAIAnswer(
-        "text",
-        s,
-        request.state.request_id,
-        audit(request, s, who, "answer", query=asked.question, filters=body.filters, channel="completions"),
-    ).respond(asked, stream=body.stream)
+    prompt = body.prompt if isinstance(body.prompt, str) else None
+    audited = audit(request, s, who, "answer", query=prompt, filters=body.filters, channel="completions")
+    with audited.failures():
+        if body.model != MODEL_ID:
+            raise ModelNotFoundError(f"the model '{body.model}' does not exist; this server offers '{MODEL_ID}'")
+        asked = ask_request(body.question(), [], body.filters, who)
+        return OpenAIAnswer("text", s, request.state.request_id, audited).respond(asked, stream=body.stream)

@@ -140,11 +140,7 @@ class OpenAIAnswer:
                 request_id=self.request_id,
                 on_abandoned=self.s.metrics.cancelled.inc,
             )
-        try:
-            answer = answerer.answer(asked, deadline)
-        except Exception as exc:
-            self.audited.failed(exc)
-            raise
+        answer = answerer.answer(asked, deadline)  # a failure is recorded by the route's `audited.failures()`
         self.s.metrics.record(answer)
         self.audited.answered(answer)
         text = answer.text + references_block(answer)

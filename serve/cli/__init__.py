@@ -14,6 +14,7 @@
     docent slack
     docent keys create --user ID [--groups G1,G2] [--role read|ingest|admin] [--name N] [--expires-in-days D] [--json]
     docent keys list [--all] [--json] | revoke KEY_ID | rotate KEY_ID [--grace-hours H]
+    docent audit export [--since T] [--until T] [--format jsonl] [--output FILE] | who-saw DOC_ID [--json]
     docent db upgrade | status [--json]
     docent reindex [--server URL [--key KEY]] [--force] [--drop-old] [--json]
     docent reindex --status | --switch-to VERSION | --drop VERSION
@@ -40,10 +41,10 @@ import argcomplete
 from pydantic import ValidationError
 
 from retrieval.errors import DocentError, ErrorCode
-from serve.cli import ask, db, evaluate, exits, ingest, keys, reindex, search, serve, slack, sync, worker
+from serve.cli import ask, audit, db, evaluate, exits, ingest, keys, reindex, search, serve, slack, sync, worker
 from serve.settings import Settings
 
-COMMANDS = (ingest, sync, worker, search, ask, evaluate, slack, keys, db, reindex, serve)
+COMMANDS = (ingest, sync, worker, search, ask, evaluate, slack, keys, audit, db, reindex, serve)
 
 
 def parser() -> argparse.ArgumentParser:

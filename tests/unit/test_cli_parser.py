@@ -49,6 +49,8 @@ def test_every_command_sets_its_function_and_has_its_own_module():
         "docent keys list",
         "docent keys revoke",
         "docent keys rotate",
+        "docent audit export",
+        "docent audit who-saw",
         "docent db upgrade",
         "docent db status",
         "docent reindex",
@@ -58,7 +60,7 @@ def test_every_command_sets_its_function_and_has_its_own_module():
         func = command_line.get_default("func")
         assert callable(func), name
         assert func.__module__.startswith("serve.cli.") and func.__module__ != "serve.cli", name
-    assert len({module.__name__ for module in COMMANDS}) == len(COMMANDS) == 11
+    assert len({module.__name__ for module in COMMANDS}) == len(COMMANDS) == 12
 
 
 def test_version_comes_from_the_package_metadata(capsys):
