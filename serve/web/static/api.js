@@ -29,7 +29,8 @@ async function errorOf(response) {
 // credentials: { headers() -> object } (see signin.js).
 export function createApi(credentials) {
   async function request(path, { method = "GET", json, form, signal } = {}) {
-    const headers = { ...credentials.headers() };
+    // The audit trail records the page's questions and searches as channel "web" (serve/api/auditing.py).
+    const headers = { ...credentials.headers(), "X-Docent-Channel": "web" };
     let body;
     if (json !== undefined) {
       headers["Content-Type"] = "application/json";
