@@ -129,3 +129,23 @@ def test_export_writes_json_lines_and_who_saw_names_the_users(client, keys, tmp_
     assert main(["audit", "who-saw", doc, "--json"]) == 0
     seen = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {s["user_id"] for s in seen} == {"hana"}
+
+
+def test_key_changes_are_recorded_from_the_api_and_the_cli(client, keys, tmp_path, monkeypatch):
+    made = client.post("/v1/keys", json={"user": "kim", "groups": ["sales"]}, headers=bearer(keys["admin"]))
+    assert made.status_code == 201, made.text
+    key_id = made.json()["key_id"]
+    assert client.delete(f"/v1/keys/{key_id}", headers=bearer(keys["admin"])).status_code == 200
+    assert client.app.state.services.audit.flush(10)  # events are listed in the order they were written
+    monkeypatch.setenv("DOCENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("USER", "operator")
+    assert main(["keys", "create", "--user", "lea", "--json"]) == 0
+    events = trail(client, keys, action="key")
+    assert [(e["detail"]["change"], e["channel"]) for e in events] == [
+        ("create", "cli"),
+        ("revoke", "api"),
+        ("create", "api"),
+    ]
+    assert events[1]["user_id"] == "root" and events[1]["detail"]["key_id"] == key_id
+    assert events[2]["detail"]["key_user"] == "kim" and "key" not in events[2]["detail"]  # never the secret
+    assert events[0]["detail"]["key_user"] == "lea" and events[0]["user_id"]
