@@ -377,3 +377,29 @@ def test_the_bot_is_built_from_settings(retriever, tmp_path):
         ).app
         is not None
     )
+
+
+def test_slack_answers_are_in_the_audit_trail_with_what_each_user_was_shown(
+    corpus, retriever, edge_index, slack, tmp_path
+):
+    from serve.audit import AuditLog
+    from serve.stores.audit import AuditStore
+    from tests.support.stores import database
+
+    audit = AuditLog(AuditStore(database(tmp_path)), interval_s=0.05)
+    audit.start()
+    client, _, _ = build(retriever, edge_index, slack, tmp_path, audit=audit)
+    question = "When does the Falcon acquisition close and at what price?"
+    with client:
+        event(client, "message", text=question, channel="D1", channel_type="im", ts="9.0001", event_id="EvA")
+        wait_posts(slack, "chat.postMessage", 1)
+        event(client, "app_mention", text=f"<@{BOT_USER}> {question}", channel="C1", ts="9.0002", event_id="EvC")
+        wait_posts(slack, "chat.postMessage", 2)
+    assert audit.flush(10)
+    audit.close()
+    in_channel, in_dm = audit.store.query()
+    assert (in_dm.user_id, in_dm.channel, in_dm.query, in_dm.action) == ("UANN", "slack:D1", question, "answer")
+    falcon = {doc for doc, title in in_dm.documents if "falcon" in title.lower()}
+    assert falcon  # Ann may read it, in private
+    assert in_channel.channel == "slack:C1" and not falcon & {doc for doc, _ in in_channel.documents}
+    assert in_channel.detail == '{"access": "public documents only"}'
