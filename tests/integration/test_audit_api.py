@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from answer.answerer import Answerer, AnswerOptions
 from serve.app import create_app
 from serve.audit import AuditLog
+from serve.documents import DocumentService
 from serve.cli import main
 from serve.stores.audit import AuditStore
 from tests.integration.test_api import corpus  # noqa: F401 - the fixture: HR, IT and public documents
@@ -37,6 +38,7 @@ def make_client(corpus, keys, retriever, edge_index, tmp_path, *, answer_text: b
         index=edge_index,
         keys=keys["store"],
         answerer=Answerer(retriever, None, AnswerOptions()),
+        documents=DocumentService(edge_index, tmp_path / "uploads", None),
         audit=audit,
     )
     return TestClient(app), audit
@@ -149,3 +151,15 @@ def test_key_changes_are_recorded_from_the_api_and_the_cli(client, keys, tmp_pat
     assert events[1]["user_id"] == "root" and events[1]["detail"]["key_id"] == key_id
     assert events[2]["detail"]["key_user"] == "kim" and "key" not in events[2]["detail"]  # never the secret
     assert events[0]["detail"]["key_user"] == "lea" and events[0]["user_id"]
+
+
+def test_a_deleted_document_is_recorded_with_its_title(client, keys):
+    found = client.post("/v1/search", json={"query": "VPN gateway port", "k": 1}, headers=bearer(keys["it"]))
+    doc = found.json()["passages"][0]
+    assert client.delete(f"/v1/documents/{doc['document_id']}", headers=bearer(keys["admin"])).status_code == 200
+    (deleted,) = trail(client, keys, action="delete")
+    assert deleted["user_id"] == "root" and deleted["query"] == doc["document_id"]
+    assert deleted["documents"] == [{"doc_id": doc["document_id"], "title": doc["title"]}]
+    assert deleted["detail"]["source"] == doc["source"]
+    # the search before it still says who was shown the document
+    assert [e["action"] for e in trail(client, keys, document=doc["document_id"])] == ["delete", "search"]
