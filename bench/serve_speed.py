@@ -7,6 +7,9 @@
 single-process, so two servers never share it at once):
 
 - local  the embedded defaults: the SmolLM2-135M GGUF model run in-process by llama.cpp, one answer at a time
+- stub-sqlite, stub-postgres   the stub, with every request carrying an API key (anonymous access off), the
+         keys (and feedback, audit) in SQLite in the data folder or in a real PostgreSQL server started here from
+         Debian's binaries: the database's cost per request, side by side with `stub` (no key, no lookup)
 - stub   DOCENT_LLM__BASE_URL pointing at tests/support/openai_stub.py's OpenAIStub, started in this process, which
          streams a one-sentence answer citing [1] at once: what is left is Docent's own overhead (HTTP, query
          embedding, search, packing, grounding, streaming), everything but the model
@@ -70,7 +73,9 @@ MAX_OVERHEAD_P50_MS = 60.0  # stub config, /v1/ask total, 4 clients
 MAX_RSS_MIB = 1536
 FLAT_TOLERANCE_MIB = 50  # the bench's own reading of "flat": growth from request 100 to the end at most this
 READY_TIMEOUT_S = 180
-ASK_REQUESTS = {"stub": {1: 100, 4: 100, 16: 100}, "local": {1: 6, 4: 12, 16: 32}}  # the model answers one at a time
+STUB_ASKS = {1: 100, 4: 100, 16: 100}  # the local model answers one at a time: fewer asks
+ASK_REQUESTS = {"stub": STUB_ASKS, "stub-sqlite": STUB_ASKS, "stub-postgres": STUB_ASKS, "local": {1: 6, 4: 12, 16: 32}}
+HEADERS: dict[str, str] = {}  # the keyed configs' Authorization header, sent by every client
 
 
 def _rss(pid: int) -> dict[str, float]:
@@ -120,7 +125,7 @@ def _environment(data_dir: Path, llm: dict[str, str]) -> dict[str, str]:
         data_dir,
         drop="DOCENT_LLM__",
         DOCENT_QDRANT__URL="",
-        DOCENT_AUTH__ANONYMOUS="true",
+        DOCENT_AUTH__ANONYMOUS="false" if HEADERS else "true",
         DOCENT_ANSWER__MODE="generate",
         DOCENT_LIMITS__REQUESTS_PER_MINUTE="1000000",
         DOCENT_LIMITS__BURST="1000000",
@@ -263,7 +268,7 @@ def run_level(url: str, clients: int, requests: int, call, questions: list[str])
     numbers, lock, results = itertools.count(), threading.Lock(), []
 
     def worker() -> None:
-        with httpx.Client(base_url=url, timeout=httpx.Timeout(180, connect=10)) as client:
+        with httpx.Client(base_url=url, timeout=httpx.Timeout(180, connect=10), headers=HEADERS) as client:
             while True:
                 with lock:
                     i = next(numbers)
@@ -311,7 +316,7 @@ def measure_config(
     name: str, url: str, pid: int, args: argparse.Namespace, questions: list[str], console: Console
 ) -> dict[str, object]:
     result: dict[str, object] = {"rss_after_startup": _rss(pid)}
-    with httpx.Client(base_url=url, timeout=180) as client:  # warm-up, not measured: every query once, two answers
+    with httpx.Client(base_url=url, timeout=180, headers=HEADERS) as client:  # warm-up, not measured
         for q in questions:
             search(client, q)
         for q in (questions[0], questions[-1]):
@@ -342,10 +347,35 @@ def measure_config(
     return result
 
 
+@contextmanager
+def keyed(name: str, temp: Path):
+    """For the keyed configs: the database (`DOCENT_DATABASE_URL`, or the data folder's SQLite) and a read key in
+    it, sent by every client; nothing for the others."""
+    from serve.stores.database import Database, sqlite_url
+    from serve.stores.keys import KeyStore
+    from tests.support.postgres_server import PostgresServer
+
+    if not name.startswith("stub-"):
+        yield {}
+        return
+    with PostgresServer(temp / "postgres") if name == "stub-postgres" else nullcontext() as pg:
+        url = pg.url if pg else sqlite_url(temp / "data" / "docent.sqlite")
+        database = Database(url)
+        database.upgrade()
+        key, _ = KeyStore(database).create("bench", ("staff",))
+        database.close()
+        HEADERS["Authorization"] = f"Bearer {key}"
+        try:
+            yield {"DOCENT_DATABASE_URL": url} if pg else {}
+        finally:
+            HEADERS.clear()
+
+
 def run_config(name: str, temp: Path, args: argparse.Namespace, questions: list[str], console: Console) -> dict:
     """One configuration: its server started on the shared data folder, measured, and stopped."""
-    with OpenAIStub() if name == "stub" else nullcontext() as stub:
+    with OpenAIStub() if name.startswith("stub") else nullcontext() as stub, keyed(name, temp) as database:
         llm = {"DOCENT_LLM__BASE_URL": stub.url, "DOCENT_LLM__MODEL": "stub"} if stub else {}
+        llm.update(database)
         with server(temp / "data", llm, temp / f"server-{name}.log", console) as (url, pid, startup_s):
             console.print(f"{name}: ready in {startup_s} s, RSS {_rss(pid)}")
             result = {"startup_s": startup_s, **measure_config(name, url, pid, args, questions, console)}
@@ -454,7 +484,9 @@ def print_table(console: Console, report: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serving benchmark (see the module docstring).")
-    parser.add_argument("--configs", nargs="+", choices=("local", "stub"), default=["local", "stub"])
+    parser.add_argument(
+        "--configs", nargs="+", choices=("local", "stub", "stub-sqlite", "stub-postgres"), default=["local", "stub"]
+    )
     parser.add_argument("--clients", default="1,4,16", help="concurrency levels, comma-separated (default 1,4,16)")
     parser.add_argument("--search-requests", type=int, default=200, help="/v1/search requests per level (default 200)")
     parser.add_argument("--memory-requests", type=int, default=1000, help="requests of the memory run (local; 0: none)")

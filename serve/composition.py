@@ -49,7 +49,7 @@ class DataFiles:
 
     @property
     def database(self) -> Path:
-        """The relational store's SQLite file when no DOCENT_DATABASE_URL is set (keys, feedback, audit, jobs)."""
+        """The relational store's SQLite file when no DOCENT_DATABASE_URL is set (keys, feedback, audit)."""
         return self.root / "docent.sqlite"
 
     @property

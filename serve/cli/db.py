@@ -1,4 +1,4 @@
-"""`docent db upgrade | status`: the relational store's schema (keys, feedback, the audit trail, jobs).
+"""`docent db upgrade | status`: the relational store's schema (keys, feedback, the audit trail).
 
 `docent serve` migrates at start-up under a lock, so this is optional; a Kubernetes init container runs
 `docent db upgrade` so that replicas start on a migrated schema and a failed migration stops the rollout.

@@ -1,4 +1,4 @@
-"""The relational store of keys, feedback, the audit trail and jobs: SQLite in the data folder by default,
+"""The relational store of keys, feedback and the audit trail: SQLite in the data folder by default,
 PostgreSQL when `DOCENT_DATABASE_URL` names one (what several API replicas share).
 
 `Database.upgrade()` brings the schema to the newest Alembic migration under a lock, so replicas starting together

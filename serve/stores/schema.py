@@ -1,5 +1,4 @@
-"""The relational state's tables (SQLAlchemy Core): API keys, answers and their votes, the audit trail, and
-indexing jobs when no Redis holds them.
+"""The relational state's tables (SQLAlchemy Core): API keys, answers and their votes, and the audit trail.
 
 One `MetaData` for the whole store; the Alembic migrations in `serve/stores/migrations/` create and change these
 tables, and a test checks that the migrated database matches them, so the two cannot drift.
@@ -9,7 +8,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     DateTime,
     Float,
@@ -101,28 +99,6 @@ audit_documents = Table(
     Column("doc_id", String(200), primary_key=True),
     Column("title", Text, nullable=False, default=""),
     Index("ix_audit_documents_doc", "doc_id"),
-)
-
-# Indexing jobs of the relational job store (ingest/jobs/sql_store.py): the job and each task as JSON, plus the
-# columns a lease is taken on.
-jobs = Table(
-    "jobs",
-    metadata,
-    Column("job_id", String(64), primary_key=True),
-    Column("created_at", Float, nullable=False),
-    Column("body", Text, nullable=False),
-    Index("ix_jobs_created", "created_at"),
-)
-
-job_tasks = Table(
-    "job_tasks",
-    metadata,
-    Column("job_id", String(64), ForeignKey("jobs.job_id", ondelete="CASCADE"), primary_key=True),
-    Column("number", Integer, primary_key=True),
-    Column("body", Text, nullable=False),
-    Column("running", Boolean, nullable=False, default=False),  # started and not yet finished
-    Column("lease_worker", String(200), nullable=True),
-    Column("lease_until", Float, nullable=True),
 )
 
 # Which legacy SQLite files (keys.sqlite, feedback.sqlite of the layout before this database) were imported.

@@ -93,7 +93,12 @@ def corpus(tmp_path_factory) -> Corpus:
     def key(user: str, groups: str, *admin: str) -> str:
         return json.loads(cli(data, "keys", "create", "--user", user, "--groups", groups, *admin, "--json"))["key"]
 
-    keys = {"alice": key("alice", "finance"), "bob": key("bob", "legal"), "admin": key("root", "finance", "--admin")}
+    keys = {
+        "alice": key("alice", "finance"),
+        "bob": key("bob", "legal"),
+        "admin": key("root", "finance", "--admin"),
+        "sync": key("cron", "", "--role", "ingest"),
+    }
     return Corpus(data, keys, [ROOT / "examples" / "docs", public, finance, legal])
 
 

@@ -43,6 +43,20 @@ def test_a_key_is_needed_and_a_wrong_one_is_refused(start: Page, corpus, watch):
     expect(answer).to_have_attribute("data-state", re.compile(r"^(answered|extractive)$"))
 
 
+def test_each_role_sees_its_own_tabs(start: Page, corpus):
+    """A read key asks and searches; an ingest key (a sync job's) manages documents only; an admin does both."""
+    sign_in(start, corpus.keys["alice"])
+    expect(start.locator("#tab-ask")).to_be_visible()
+    expect(start.locator("#tab-admin")).to_be_hidden()
+    start.click("#signout")
+    sign_in(start, corpus.keys["sync"])
+    expect(start.locator("#tab-admin")).to_be_visible()
+    expect(start.locator("#tab-ask")).to_be_hidden()
+    expect(start.locator("#tab-search")).to_be_hidden()
+    expect(start.locator("#panel-ask")).to_be_hidden()
+    expect(start.locator("#panel-admin")).to_be_visible()
+
+
 def _file_status(page: Page, key: str, document_id: str) -> dict:
     """GET /v1/documents/{id}/file from the page's origin with `key`: its status and JSON error (no request id)."""
     result = page.evaluate(

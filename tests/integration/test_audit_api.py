@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from answer.answerer import Answerer, AnswerOptions
 from serve.app import create_app
 from serve.audit import AuditLog
-from serve.documents import DocumentService
 from serve.cli import main
+from serve.documents import DocumentService
 from serve.stores.audit import AuditStore
 from tests.integration.test_api import corpus  # noqa: F401 - the fixture: HR, IT and public documents
 from tests.support.stores import database, team_keys

@@ -15,9 +15,18 @@ document.getElementById("lang").addEventListener("change", (event) => {
   location.assign(url);
 });
 
-function setupTabs(admin) {
-  const tabs = [...document.querySelectorAll('[role="tab"]')].filter((tab) => tab.id !== "tab-admin" || admin);
-  document.getElementById("tab-admin").hidden = !admin;
+// What a key's role may open: read keys ask and search, ingest keys manage documents, admin keys do both.
+function allowedTabs(role) {
+  const reads = role === "read" || role === "admin";
+  return { "tab-ask": reads, "tab-search": reads, "tab-admin": role === "ingest" || role === "admin" };
+}
+
+function setupTabs(allowed) {
+  const tabs = [...document.querySelectorAll('[role="tab"]')].filter((tab) => allowed[tab.id]);
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    tab.hidden = !allowed[tab.id];
+    if (!allowed[tab.id]) document.getElementById(tab.getAttribute("aria-controls")).hidden = true;
+  }
   const select = (chosen, focus = false) => {
     for (const tab of tabs) {
       const on = tab === chosen;
@@ -57,12 +66,13 @@ async function main() {
   const openSource = sourceOpener(api, t);
   setupAsk({ api, t, lang, openSource });
   setupSearch({ api, t, lang, openSource });
-  if (me.admin) {
+  const allowed = allowedTabs(me.role || (me.admin ? "admin" : "read"));
+  if (allowed["tab-admin"]) {
     const admin = setupAdmin({ api, t });
     document.getElementById("tab-admin").addEventListener("tab-shown", () => admin.load());
   }
-  setupTabs(Boolean(me.admin));
-  document.getElementById("question").focus();
+  setupTabs(allowed);
+  if (allowed["tab-ask"]) document.getElementById("question").focus();
 }
 
 main();

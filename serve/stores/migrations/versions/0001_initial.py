@@ -1,4 +1,4 @@
-"""The first relational schema: keys with their lifecycle, answers and votes, the audit trail, jobs.
+"""The first relational schema: keys with their lifecycle, answers and votes, the audit trail.
 
 Revision ID: 0001
 Revises:
@@ -85,22 +85,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_documents_doc", "audit_documents", ["doc_id"])
     op.create_table(
-        "jobs",
-        sa.Column("job_id", sa.String(64), primary_key=True),
-        sa.Column("created_at", sa.Float, nullable=False),
-        sa.Column("body", sa.Text, nullable=False),
-    )
-    op.create_index("ix_jobs_created", "jobs", ["created_at"])
-    op.create_table(
-        "job_tasks",
-        sa.Column("job_id", sa.String(64), sa.ForeignKey("jobs.job_id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("number", sa.Integer, primary_key=True),
-        sa.Column("body", sa.Text, nullable=False),
-        sa.Column("running", sa.Boolean, nullable=False),
-        sa.Column("lease_worker", sa.String(200), nullable=True),
-        sa.Column("lease_until", sa.Float, nullable=True),
-    )
-    op.create_table(
         "legacy_imports",
         sa.Column("name", sa.String(200), primary_key=True),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
@@ -109,6 +93,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("legacy_imports", "job_tasks", "jobs", "audit_documents", "audit_events", "votes", "answers"):
+    for table in ("legacy_imports", "audit_documents", "audit_events", "votes", "answers"):
         op.drop_table(table)
     op.drop_table("api_keys")
