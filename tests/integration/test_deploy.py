@@ -17,7 +17,14 @@ from tests.conftest import REPO
 
 CHART = REPO / "deploy" / "helm" / "docent"
 PRODUCTION = yaml.safe_load((REPO / "deploy" / "helm" / "values-production.yaml").read_text())
-SECRETS = {"secrets": {"qdrantApiKey": "q-key-123", "redisPassword": "r-pass-456", "vllmApiKey": "v-key-789"}}
+SECRETS = {
+    "secrets": {
+        "qdrantApiKey": "q-key-123",
+        "redisPassword": "r-pass-456",
+        "vllmApiKey": "v-key-789",
+        "postgresPassword": "p-pass-012",
+    }
+}
 KUBERNETES = "1.30.0"
 CRDS = {"keda.sh/v1alpha1"}  # not in Kubernetes' schemas: checked by the assertions below
 
@@ -36,11 +43,20 @@ def of_kind(docs: list[dict], kind: str) -> list[dict]:
     return [d for d in docs if d["kind"] == kind]
 
 
+def containers(spec: dict) -> list[dict]:
+    """The init containers and containers of a pod spec."""
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container["env"]}
+
+
 def pods(docs: list[dict]) -> list[tuple[str, dict]]:
     """(name, pod spec) of every workload."""
     found = []
     for doc in docs:
-        if doc["kind"] == "Deployment":
+        if doc["kind"] in ("Deployment", "StatefulSet"):
             found.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
         elif doc["kind"] == "CronJob":
             found.append((doc["metadata"]["name"], doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
@@ -93,16 +109,74 @@ def test_default_install_has_every_part(default_docs):
         ("PodDisruptionBudget", "docent-api"),
         ("PodDisruptionBudget", "docent-worker"),
         ("PersistentVolumeClaim", "docent-vllm-cache"),
+        ("StatefulSet", "docent-postgresql"),
+        ("Service", "docent-postgresql"),
     } <= names
     config = of_kind(default_docs, "ConfigMap")[0]["data"]
     assert config["DOCENT_QDRANT__URL"] == "http://docent-qdrant:6333"  # the bundled Qdrant chart
     assert config["DOCENT_LLM__BASE_URL"] == "http://docent-vllm:8000"
+    postgres = of_kind(default_docs, "StatefulSet")[0]
+    assert postgres["spec"]["template"]["spec"]["containers"][0]["image"] == "postgres:17.6-alpine"  # official
+    claim = postgres["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["accessModes"] == ["ReadWriteOnce"] and claim["resources"]["requests"]["storage"] == "8Gi"
+
+
+def test_every_docent_container_reaches_the_database_through_the_secret(default_docs, production_docs):
+    """The bundled PostgreSQL: its password from the Secret, composed into the URL by Kubernetes; an external
+    one: the whole URL from the Secret. Never in the ConfigMap."""
+    specs = dict(pods(default_docs))
+    for name in ("docent-api", "docent-worker"):
+        for container in containers(specs[name]):
+            env = env_of(container)
+            assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+                "name": "docent-secrets",
+                "key": "postgres-password",
+            }
+            assert env["DOCENT_DATABASE_URL"]["value"] == (
+                "postgresql+psycopg://docent:$(POSTGRES_PASSWORD)@docent-postgresql:5432/docent"
+            )
+    server = env_of(specs["docent-postgresql"]["containers"][0])
+    assert server["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "postgres-password"
+    assert of_kind(default_docs, "Secret")[0]["stringData"]["postgres-password"] == "p-pass-012"
+    for name, spec in pods(production_docs):
+        if name.startswith("docent-") and name != "docent-vllm":
+            for container in containers(spec):
+                url = env_of(container)["DOCENT_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+                assert url == {"name": "docent-secrets", "key": "database-url"}, (name, container["name"])
+    for docs in (default_docs, production_docs):
+        for config in of_kind(docs, "ConfigMap"):
+            assert "DOCENT_DATABASE_URL" not in config["data"]
+
+
+def test_the_api_migrates_the_database_before_it_starts(default_docs, production_docs):
+    for docs in (default_docs, production_docs):
+        api = dict(pods(docs))["docent-api"]
+        (init,) = api["initContainers"]
+        assert init["args"] == ["db", "upgrade"] and init["image"] == api["containers"][0]["image"]
+        assert "DOCENT_DATABASE_URL" in env_of(init)
+        # /data: the SQLite files of an older release are imported once
+        assert {m["mountPath"] for m in init["volumeMounts"]} == {"/data", "/tmp"}
+
+
+def test_an_external_database_needs_its_url():
+    values = {**SECRETS, "postgresql": {"enabled": False}}
+    with pytest.raises(helm_python.HelmError, match=r"secrets\.databaseUrl"):
+        render(values)
+    url = "postgresql+psycopg://docent:pw@pg.corp:5432/docent?sslmode=require"
+    docs = render({"secrets": {**SECRETS["secrets"], "databaseUrl": url}, "postgresql": {"enabled": False}})
+    assert not of_kind(docs, "StatefulSet")
+    secret = of_kind(docs, "Secret")[0]["stringData"]
+    assert secret["database-url"] == url and "postgres-password" not in secret
+    policies = {p["metadata"]["name"] for p in of_kind(docs, "NetworkPolicy")}
+    assert "docent-postgresql-clients" not in policies
+    with pytest.raises(helm_python.HelmValuesError):
+        render({"secrets": {**SECRETS["secrets"], "databaseUrl": "mysql://x"}, "postgresql": {"enabled": False}})
 
 
 def test_the_gpu_is_asked_for_by_vllm_only(default_docs, production_docs):
     for docs in (default_docs, production_docs):
         for name, spec in pods(docs):
-            for container in spec["containers"]:
+            for container in containers(spec):
                 resources = container["resources"]
                 assert resources.get("requests") and resources.get("limits"), (name, container["name"])
                 gpu = resources["limits"].get("nvidia.com/gpu")
@@ -125,6 +199,9 @@ def test_probes_on_every_server(default_docs):
     assert {vllm[p]["httpGet"]["path"] for p in ("startupProbe", "readinessProbe", "livenessProbe")} == {"/health"}
     worker = specs["docent-worker"]["containers"][0]
     assert worker["livenessProbe"]["httpGet"]["port"] == "metrics"
+    postgres = specs["docent-postgresql"]["containers"][0]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert postgres[probe]["exec"]["command"][:3] == ["pg_isready", "-h", "127.0.0.1"], probe
 
 
 def test_no_container_runs_as_root(default_docs, production_docs):
@@ -132,7 +209,7 @@ def test_no_container_runs_as_root(default_docs, production_docs):
         for name, spec in pods(docs):
             pod = spec["securityContext"]
             assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0, name
-            for container in spec["containers"]:
+            for container in containers(spec):
                 context = container.get("securityContext", {})
                 assert context.get("runAsUser", pod["runAsUser"]) != 0, (name, container["name"])
                 assert context.get("allowPrivilegeEscalation") is False, (name, container["name"])
@@ -152,9 +229,14 @@ def test_secrets_stay_out_of_config_maps(default_docs):
     ] == "qdrant-api-key"
 
 
-def test_only_docent_reaches_qdrant_redis_and_vllm(default_docs):
+def test_only_docent_reaches_qdrant_redis_postgresql_and_vllm(default_docs):
     policies = {p["metadata"]["name"]: p for p in of_kind(default_docs, "NetworkPolicy")}
-    assert set(policies) == {"docent-qdrant-clients", "docent-redis-clients", "docent-vllm-clients"}
+    assert set(policies) == {
+        "docent-qdrant-clients",
+        "docent-redis-clients",
+        "docent-postgresql-clients",
+        "docent-vllm-clients",
+    }
     allowed = {
         name: {
             peer["podSelector"]["matchLabels"].get("app.kubernetes.io/component")
@@ -163,6 +245,10 @@ def test_only_docent_reaches_qdrant_redis_and_vllm(default_docs):
         for name, p in policies.items()
     }
     assert allowed["docent-redis-clients"] == {"api", "worker", "sync", "slack"}
+    assert allowed["docent-postgresql-clients"] == {"api", "worker", "sync", "slack"}
+    postgres = policies["docent-postgresql-clients"]["spec"]
+    assert postgres["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "postgresql"
+    assert postgres["ingress"][0]["ports"] == [{"port": 5432, "protocol": "TCP"}]
     assert allowed["docent-qdrant-clients"] == {"api", "worker", "sync", "slack", None}  # None: its own peers
     assert allowed["docent-vllm-clients"] == {"api", "slack"}
 
@@ -190,6 +276,14 @@ def test_production_values_scale_out(production_docs):
     assert sync[:3] == ["sync", "/sources/handbooks", "/sources/policies"] and "--queue" in sync
     policies = {p["metadata"]["name"] for p in of_kind(production_docs, "NetworkPolicy")}
     assert "docent-qdrant-clients" not in policies  # an external cluster is not ours to police
+
+
+def test_production_keeps_its_state_in_postgresql_not_sqlite(production_docs):
+    assert PRODUCTION["postgresql"] == {"enabled": False}  # a managed database, its URL in the existing Secret
+    assert not of_kind(production_docs, "StatefulSet")
+    assert "sqlite" not in yaml.safe_dump_all(production_docs).lower()
+    # The shared volume stays for uploads only: the API writes them, the workers read them
+    assert "docent-data" in {c["metadata"]["name"] for c in of_kind(production_docs, "PersistentVolumeClaim")}
 
 
 def test_a_larger_tier_reaches_the_settings_without_its_key(monkeypatch):
@@ -264,7 +358,13 @@ def test_notes_say_how_to_reach_the_api_and_make_the_first_key():
     assert "port-forward svc/docent-api 8000:8000" in text and "docent keys create --user admin --admin" in text
 
 
-COMPOSE_ENV = {"QDRANT_API_KEY": "q", "REDIS_PASSWORD": "r", "VLLM_API_KEY": "v", "PATH": "/usr/bin:/bin"}
+COMPOSE_ENV = {
+    "QDRANT_API_KEY": "q",
+    "REDIS_PASSWORD": "r",
+    "VLLM_API_KEY": "v",
+    "POSTGRES_PASSWORD": "p",
+    "PATH": "/usr/bin:/bin",
+}
 
 
 def compose(*files: str, env: dict[str, str] = COMPOSE_ENV) -> subprocess.CompletedProcess:
@@ -290,6 +390,23 @@ def test_the_compose_file_validates_for_the_gpu_host():
     assert services["api"]["environment"]["DOCENT_QDRANT__API_KEY"] == "q"
     missing = compose("docker-compose.yml", env={"PATH": "/usr/bin:/bin"})
     assert missing.returncode != 0 and "QDRANT_API_KEY" in missing.stderr
+
+
+def test_the_compose_file_keeps_state_in_postgresql():
+    services = yaml.safe_load(compose("docker-compose.yml").stdout)["services"]
+    postgres = services["postgres"]
+    assert postgres["image"].startswith("postgres:") and "ports" not in postgres  # official, not published
+    assert postgres["environment"]["POSTGRES_PASSWORD"] == "p"
+    assert "pg_isready" in postgres["healthcheck"]["test"][1]
+    assert any(v.startswith("postgres-data:") for v in postgres["volumes"])
+    for name in ("api", "worker", "slack"):
+        assert services[name]["environment"]["DOCENT_DATABASE_URL"] == (
+            "postgresql+psycopg://docent:p@postgres:5432/docent"
+        )
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    env = {k: v for k, v in COMPOSE_ENV.items() if k != "POSTGRES_PASSWORD"}
+    missing = compose("docker-compose.yml", env=env)
+    assert missing.returncode != 0 and "POSTGRES_PASSWORD" in missing.stderr
 
 
 def test_the_cpu_variant_runs_without_vllm():

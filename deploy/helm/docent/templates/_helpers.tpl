@@ -35,6 +35,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.redis.enabled -}}{{ .Release.Name }}-redis-master:6379{{- else -}}{{ required "externalRedis.host is required when redis.enabled=false" .Values.externalRedis.host }}{{- end -}}
 {{- end -}}
 
+{{- define "docent.postgresqlHost" -}}
+{{ include "docent.fullname" . }}-postgresql
+{{- end -}}
+
 {{- define "docent.llmUrl" -}}
 {{- if .Values.vllm.enabled -}}http://{{ include "docent.fullname" . }}-vllm:8000{{- else -}}{{ .Values.externalLLM.url }}{{- end -}}
 {{- end -}}
@@ -51,6 +55,15 @@ env:
     valueFrom: {secretKeyRef: {name: {{ include "docent.secretName" . }}, key: redis-password}}
   - name: DOCENT_REDIS_URL
     value: "redis://:$(REDIS_PASSWORD)@{{ include "docent.redisHost" . }}/0"
+  {{- if .Values.postgresql.enabled }}
+  - name: POSTGRES_PASSWORD
+    valueFrom: {secretKeyRef: {name: {{ include "docent.secretName" . }}, key: postgres-password}}
+  - name: DOCENT_DATABASE_URL
+    value: "postgresql+psycopg://{{ .Values.postgresql.username }}:$(POSTGRES_PASSWORD)@{{ include "docent.postgresqlHost" . }}:5432/{{ .Values.postgresql.database }}"
+  {{- else }}
+  - name: DOCENT_DATABASE_URL
+    valueFrom: {secretKeyRef: {name: {{ include "docent.secretName" . }}, key: database-url}}
+  {{- end }}
   - name: DOCENT_LLM__API_KEY
     valueFrom: {secretKeyRef: {name: {{ include "docent.secretName" . }}, key: vllm-api-key}}
   - name: DOCENT_SLACK__BOT_TOKEN
@@ -77,7 +90,7 @@ securityContext:
   capabilities: {drop: [ALL]}
 {{- end -}}
 
-{{/* The shared data volume (uploads, keys, feedback) and a writable /tmp. */}}
+{{/* The shared data volume (uploads) and a writable /tmp. */}}
 {{- define "docent.volumes" -}}
 volumes:
   - name: data
