@@ -59,18 +59,21 @@ class Database:
                 connect_args={"connect_timeout": max(1, round(timeout_s))},
             )
         self.engine: Engine = sa.create_engine(url, **kwargs)
+        self.closed = False
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection (reads, or writes committed by the caller); unreachable database → 503."""
+        self._check_open()
         with _unavailable(self.url), self.engine.connect() as connection:
             yield connection
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
         """A connection in a transaction, committed when the block ends without an exception."""
+        self._check_open()
         with _unavailable(self.url), self.engine.begin() as connection:
             yield connection
 
@@ -124,7 +127,13 @@ class Database:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _check_open(self) -> None:
+        # a disposed engine would quietly open a new pool; a store used after its process closed it is a bug
+        if self.closed:
+            raise RuntimeError(f"the database ({redact(self.url)}) is closed")
+
     def close(self) -> None:
+        self.closed = True
         self.engine.dispose()
 
 
