@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import socket
 from collections.abc import Sequence
@@ -37,11 +39,13 @@ from retrieval.sparse import SparseEncoder
 from serve.audit import AuditLog
 from serve.composition import DataFiles
 from serve.settings import Settings
+from serve.stores.database import Database
 from serve.stores.feedback import FeedbackStore
+from serve.stores.jobs import DatabaseJobStore
 from serve.stores.ratelimit import Limiter, RateLimiter
 from serve.stores.shared_limits import SharedEscalationBudget, SharedLimits, SharedRateLimiter
 
-# A small local model keeps writing past its answer: stop at a blank line or where it starts a new turn.
+log = logging.getLogger(__name__)
 
 MultilingualModel = UniversalSentenceEncoder | SentenceTransformerEmbedder
 
@@ -422,11 +426,18 @@ def start_generator(settings: Settings) -> Generator | None:
     return generator
 
 
-def make_job_store(settings: Settings) -> JobStore:
+def make_job_store(settings: Settings, database: Database | None = None) -> JobStore:
+    """Redis when DOCENT_REDIS_URL is set (shared with the workers), else the relational store (jobs outlive a
+    restart), else this process's memory (a CLI with no database)."""
+    ttl_s = settings.queue.job_ttl_days * 86400
     if settings.redis_url:
         from ingest.jobs.redis_store import RedisJobStore
 
-        return RedisJobStore(settings.redis_url, ttl_s=int(settings.queue.job_ttl_days * 86400))
+        return RedisJobStore(settings.redis_url, ttl_s=int(ttl_s))
+    if database is not None:
+        from serve.stores.jobs import DatabaseJobStore
+
+        return DatabaseJobStore(database, ttl_s=ttl_s)
     return MemoryJobStore()
 
 
@@ -462,16 +473,29 @@ def make_quarantine(settings: Settings) -> Quarantine:
     return Quarantine(files.uploads, files.quarantine, retention_days=settings.limits.quarantine_days)
 
 
-def make_reaper(settings: Settings, store: JobStore, queue: TaskQueue) -> Reaper:
+def make_reaper(
+    settings: Settings, store: JobStore, queue: TaskQueue, *, queued_too_long_s: float | None = None
+) -> Reaper:
     """The started reaper: re-queues tasks whose worker vanished, and tasks whose message was lost."""
     q = settings.queue
-    reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2), queued_too_long_s=q.visibility_timeout_s)
+    waited = q.visibility_timeout_s if queued_too_long_s is None else queued_too_long_s
+    reaper = Reaper(store, queue.submit, interval_s=max(0.5, q.lease_s / 2), queued_too_long_s=waited)
     reaper.start()
     return reaper
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def resume_queued(store: DatabaseJobStore, queue: InProcessQueue) -> int:
+    """Submit the tasks a stopped server left queued (its threads' queue died with it); the number submitted."""
+    pending = store.queued()
+    for job_id, number in pending:
+        queue.submit(job_id, number)
+    if pending:
+        log.info("resumed %d queued indexing tasks of %d jobs", len(pending), len({j for j, _ in pending}))
+    return len(pending)
 
 
 @dataclass(slots=True)
@@ -492,12 +516,20 @@ class JobsRuntime:
 
 
 def start_jobs(
-    settings: Settings, pipeline: IngestPipeline | None, *, registry: CollectorRegistry, consume: bool
+    settings: Settings,
+    pipeline: IngestPipeline | None,
+    *,
+    registry: CollectorRegistry,
+    consume: bool,
+    database: Database | None = None,
 ) -> JobsRuntime:
     """Jobs for a server (or a CLI that submits): Celery on Redis when DOCENT_REDIS_URL is set, else a pool of
-    threads here. With `consume`, this process also runs tasks (it owns an embedded index, or has no Redis)."""
+    threads here. With `consume`, this process also runs tasks (it owns an embedded index, or has no Redis).
+
+    Without Redis, the jobs are kept in `database` when given: the tasks a stopped server left queued run again
+    when it starts, and a task whose process died (its lease expired) is re-run by the reaper."""
     q = settings.queue
-    store = make_job_store(settings)
+    store = make_job_store(settings, database)
     pipelines = ThreadPipelines(pipeline, lambda: make_parsers(settings)) if consume and pipeline else None
     runner = make_runner(settings, store, pipelines, registry) if pipelines else None
     reaper = None
@@ -510,6 +542,10 @@ def start_jobs(
         if runner is None:
             raise ValueError("without Redis the jobs run in this process: it needs the pipeline")
         queue = InProcessQueue(runner, concurrency=q.concurrency, max_pending=q.max_pending)
+        if isinstance(store, DatabaseJobStore):
+            resume_queued(store, queue)
+            # the in-process queue loses no message while this process lives: only dead runners' tasks to re-run
+            reaper = make_reaper(settings, store, queue, queued_too_long_s=math.inf)
     service = JobService(store, queue, task_files=q.task_files, task_mb=q.task_mb, exclude=[settings.data_dir])
     return JobsRuntime(service, queue, pipelines, reaper)
 

@@ -253,7 +253,11 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
         pipeline.sparse.start()
         registry = CollectorRegistry()
         runtime = start_jobs(
-            settings, pipeline, registry=registry, consume=not (settings.redis_url and settings.qdrant.url)
+            settings,
+            pipeline,
+            registry=registry,
+            consume=not (settings.redis_url and settings.qdrant.url),
+            database=process.database(),  # the jobs outlive a restart when there is no Redis
         )
         process.close_at_exit(runtime.close)
         shared = process.shared_limits(registry)  # with Redis: the limits count for all replicas together

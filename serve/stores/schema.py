@@ -1,4 +1,5 @@
-"""The relational state's tables (SQLAlchemy Core): API keys, answers and their votes, and the audit trail.
+"""The relational state's tables (SQLAlchemy Core): API keys, answers and their votes, the audit trail, and
+ingestion jobs when no Redis holds them.
 
 One `MetaData` for the whole store; the Alembic migrations in `serve/stores/migrations/` create and change these
 tables, and a test checks that the migrated database matches them, so the two cannot drift.
@@ -108,4 +109,29 @@ imports = Table(
     Column("name", String(200), primary_key=True),
     Column("imported_at", DateTime(timezone=True), nullable=False),
     Column("rows", Integer, nullable=False),
+)
+
+# Ingestion jobs and their tasks when no Redis is configured (`serve.stores.jobs`): a job outlives the process
+# that accepted it, so a restart resumes its queued tasks and lists its history. The records are the same JSON as
+# in Redis; `state` and the lease are columns because the reaper and the workers query and claim them.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("created_at", Float, nullable=False),  # Unix seconds
+    Column("updated_at", Float, nullable=False),  # the last change to the job or a task: its TTL runs from here
+    Column("record", Text, nullable=False),  # `Job.to_json()`
+    Index("ix_jobs_created_at", "created_at"),
+)
+
+job_tasks = Table(
+    "job_tasks",
+    metadata,
+    Column("job_id", String(32), ForeignKey("jobs.job_id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("record", Text, nullable=False),  # `TaskRecord.to_json()`
+    Column("lease_worker", String(200), nullable=True),  # the worker running it, until `lease_until`
+    Column("lease_until", Float, nullable=True),  # Unix seconds
+    Index("ix_job_tasks_state", "state"),
 )

@@ -1,5 +1,6 @@
-"""One contract, every job store: in this process's memory (the embedded default) and Redis (shared by the
-API and the workers; a real redis-server started by the tests).
+"""One contract, every job store: in this process's memory (a CLI's), Redis (shared by the API and the workers;
+a real redis-server started by the tests) and the relational store (a server with no Redis, on SQLite and a real
+PostgreSQL: jobs that outlive a restart).
 
 The contract: records come back equal to what was saved and are copies (a caller never shares one); `recent`
 lists the newest jobs first and at most `keep` of them; a lease is held by one worker at a time until it is
@@ -9,11 +10,14 @@ released by that worker or expires; `running` lists the tasks saved as running.
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 
 from ingest.jobs.redis_store import RedisJobStore
 from ingest.jobs.store import FileOutcome, Grant, Job, JobStore, MemoryJobStore, TaskRecord, TaskState
+from serve.stores.database import Database, sqlite_url
+from serve.stores.jobs import DatabaseJobStore
 from tests.support.redis_server import RedisServer
 
 
@@ -23,11 +27,19 @@ def redis_server(tmp_path_factory):
         yield server
 
 
-@pytest.fixture(params=["memory", "redis"])
-def make_store(request):
+@pytest.fixture(params=["memory", "redis", "sqlite", "postgresql"])
+def make_store(request, tmp_path):
     """A function that opens an empty store of the parametrised kind (with the given `keep`)."""
     if request.param == "memory":
         return lambda keep=1000: MemoryJobStore(keep=keep)
+    if request.param in ("sqlite", "postgresql"):
+        url = sqlite_url(tmp_path / "docent.sqlite")
+        if request.param == "postgresql":
+            url = request.getfixturevalue("postgres").create_database(f"j{uuid.uuid4().hex[:12]}")
+        database = Database(url)
+        database.upgrade()
+        request.addfinalizer(database.close)
+        return lambda keep=1000: DatabaseJobStore(database, keep=keep)
     server = request.getfixturevalue("redis_server")
     server.flush()
     return lambda keep=1000: RedisJobStore(server.url, keep=keep)
@@ -124,3 +136,29 @@ def test_running_lists_the_tasks_saved_as_running(make_store):
     assert store.running() == []
     store.forget_running("j1", 1)  # harmless for a task that is not running
     assert store.running() == []
+
+
+def test_the_relational_store_lists_the_queued_tasks_of_live_jobs_oldest_first(tmp_path):
+    store = DatabaseJobStore(Database(sqlite_url(tmp_path / "docent.sqlite")))
+    store.database.upgrade()
+    new_job(store, "later", created_at=2000.0)
+    new_job(store, "first", created_at=1000.0)
+    new_job(store, "dropped", created_at=1500.0)
+    store.cancel("dropped")
+    done = store.task("first", 0)
+    done.state = TaskState.DONE
+    store.save_task(done)
+    assert store.queued() == [("first", 1), ("later", 0), ("later", 1)]
+
+
+def test_the_relational_store_drops_jobs_unchanged_for_their_ttl_with_their_tasks(tmp_path):
+    store = DatabaseJobStore(Database(sqlite_url(tmp_path / "docent.sqlite")), ttl_s=0.5)
+    store.database.upgrade()
+    new_job(store, "stale")
+    new_job(store, "busy")
+    time.sleep(0.3)
+    store.save_task(store.task("busy", 0))  # a change keeps a job, however old
+    time.sleep(0.3)
+    new_job(store, "fresh")  # creating a job trims the others
+    assert store.job("stale") is None and store.tasks("stale") == []
+    assert [j.job_id for j in store.recent(10)] == ["fresh", "busy"] and len(store.tasks("busy")) == 2

@@ -358,3 +358,54 @@ def test_the_api_server_process_closes_its_index_and_jobs(tmp_path):
         assert server.model == "none (extractive answers)"
         assert TestClient(server.app).get("/healthz").status_code == 200
     reopen(tmp_path / "data")
+
+
+def test_a_restarted_server_resumes_the_jobs_a_stopped_one_left(tmp_path):
+    """No Redis: the jobs are rows in the data folder's database. A server that stopped with one task still queued
+    and another running (its lease runs out: the process died) leaves both to the next one, which runs them."""
+    from fastapi.testclient import TestClient
+
+    from ingest.jobs.store import Grant, Job, TaskRecord, TaskState
+    from serve.composition import api_server
+    from serve.settings import Settings
+    from serve.stores.jobs import DatabaseJobStore
+    from serve.stores.keys import KeyStore
+    from tests.support.stores import database
+
+    folder = tmp_path / "share"
+    folder.mkdir()
+    files = []
+    for name, text in [("vpn.md", "The VPN gateway listens on TCP port 8443."), ("leave.md", "Carry over 5 days.")]:
+        (folder / name).write_text(f"# {name}\n\n{text}\n")
+        files.append(str(folder / name))
+    data = tmp_path / "data"
+    db = database(data)
+    admin = KeyStore(db).create("root", (), role="admin")[0]
+    store = DatabaseJobStore(db)
+    store.create(
+        Job("left0000behind00", "ingest", Grant(public=True), total_files=2, tasks=2, label=str(folder)),
+        [TaskRecord("left0000behind00", 0, files[:1]), TaskRecord("left0000behind00", 1, files[1:])],
+    )
+    running = store.task("left0000behind00", 1)
+    running.state, running.worker, running.attempts = TaskState.RUNNING, "gone:1", 1
+    store.save_task(running)
+    assert store.lease("left0000behind00", 1, "gone:1", ttl_s=0.5)
+    db.close()
+
+    settings = Settings(
+        _env_file=None, data_dir=data, answer={"mode": "extractive"}, queue={"lease_s": 1.0, "heartbeat_s": 0.2}
+    )
+    with api_server(settings) as server:
+        client = TestClient(server.app)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job = client.get("/v1/jobs/left0000behind00", headers={"Authorization": f"Bearer {admin}"}).json()
+            if job["state"] not in ("queued", "running"):
+                break
+            time.sleep(0.5)
+        assert job["state"] == "succeeded", job
+        assert job["progress"]["indexed"] == 2, job
+        found = client.post(
+            "/v1/search", json={"query": "VPN gateway port"}, headers={"Authorization": f"Bearer {admin}"}
+        )
+        assert any("8443" in passage["text"] for passage in found.json()["passages"]), found.text
