@@ -409,3 +409,43 @@ def test_a_restarted_server_resumes_the_jobs_a_stopped_one_left(tmp_path):
             "/v1/search", json={"query": "VPN gateway port"}, headers={"Authorization": f"Bearer {admin}"}
         )
         assert any("8443" in passage["text"] for passage in found.json()["passages"]), found.text
+
+
+def test_an_upload_to_the_server_is_indexed_and_in_the_audit_trail(tmp_path):
+    """The whole server as `docent serve` builds it: an upload is a job on the in-process queue, recorded as who
+    uploaded what, with the documents it made."""
+    from fastapi.testclient import TestClient
+
+    from serve.composition import api_server
+    from serve.settings import Settings
+    from serve.stores.keys import KeyStore
+    from tests.support.stores import database
+
+    data = tmp_path / "data"
+    db = database(data)
+    admin = {"Authorization": f"Bearer {KeyStore(db).create('root', (), role='admin')[0]}"}
+    db.close()
+    settings = Settings(_env_file=None, data_dir=data, answer={"mode": "extractive"})
+    with api_server(settings) as server:
+        client = TestClient(server.app)
+        uploaded = client.post(
+            "/v1/documents",
+            params={"wait": 120},
+            files=[("files", ("vpn.md", b"# VPN\n\nThe VPN gateway listens on TCP port 8443.\n", "text/markdown"))],
+            data={"acl": "group:it", "tags": "network", "folder": "it"},
+            headers=admin,
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        body = uploaded.json()
+        assert body["job"]["state"] == "succeeded", body
+        (document,) = body["documents"]
+        deadline = time.monotonic() + 10  # the audit trail is written in the background
+        while time.monotonic() < deadline:
+            events = client.get("/v1/audit", params={"action": "upload"}, headers=admin).json()["events"]
+            if events:
+                break
+            time.sleep(0.1)
+        (event,) = events
+        assert (event["user_id"], event["query"], event["status"]) == ("root", "it", 200)
+        assert event["detail"]["job"] == body["job"]["id"] and event["detail"]["acl"] == ["group:it"]
+        assert event["documents"] == [{"doc_id": document["document_id"], "title": "vpn.md"}]

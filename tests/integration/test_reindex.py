@@ -190,6 +190,16 @@ def test_a_killed_reindex_resumes_where_it_stopped(tmp_path, sample_corpus):
     }
     back = docent(data, "reindex", "--switch-to", "docent", "--json")
     assert back.wait(timeout=60) == 0
+    # each run is in the audit trail, as the OS user from the command line; the killed one never finished
+    export = docent(data, "audit", "export", "--format", "jsonl")
+    out, err = export.communicate(timeout=60)
+    assert export.returncode == 0, err[-2000:]
+    reindexed = [json.loads(line) for line in out.splitlines() if json.loads(line)["action"] == "reindex"]
+    assert [(e["query"], e["status"], e["channel"]) for e in reindexed] == [
+        ("docent: reindex docent -> docent-v2", 200, "cli"),
+        ("docent: switch-to docent", 200, "cli"),
+    ], reindexed
+    assert reindexed[0]["detail"]["indexed"] == report["indexed"] and reindexed[0]["user_id"]
     search = docent(data, "search", QUESTION, "--json")
     out, err = search.communicate(timeout=300)
     assert search.returncode == 0, err[-2000:]
