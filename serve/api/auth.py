@@ -1,4 +1,5 @@
-"""Who is calling: the bearer key's principal (or anonymous, public-only access), counted against its rate limit."""
+"""Who is calling: the bearer key's principal, or the identity provider's token's (single sign-on), or anonymous
+public-only access; counted against its rate limit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from retrieval.access import PUBLIC_ONLY, Principal
 from retrieval.errors import ForbiddenError, UnauthorizedError
 from serve.api.services import Services, services
+from serve.oidc.tokens import looks_like_jwt
 from serve.stores.keys import Role
 
 # In anonymous mode, `Bearer anonymous` is the same as no key: SDKs (openai) insist on sending some key.
@@ -23,8 +25,9 @@ class Caller:
 
     principal: Principal
     role: Role = "read"
-    key_id: str = ""  # the API key's id, or "anonymous:<address>": whose budgets a request spends
+    key_id: str = ""  # the API key's id, "oidc:<subject>" or "anonymous:<address>": whose budgets a request spends
     anonymous: bool = False  # no key (anonymous mode): public documents only
+    session: str = ""  # a provider token's session or token id (sid, jti), for the audit trail
 
     @property
     def admin(self) -> bool:
@@ -52,7 +55,10 @@ def bearer_token(header: str) -> str:
 
 # Declares the bearer scheme in /openapi.json (and on each route that takes a key). It refuses nothing itself
 # (auto_error off): the header is read below, because anonymous mode takes `Bearer anonymous` as no key.
-BEARER = HTTPBearer(auto_error=False, description="an API key: `docent keys create`")
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="an API key (`docent keys create`), or a JWT of the identity provider when single sign-on is on",
+)
 
 
 def current_caller(
@@ -77,6 +83,8 @@ def current_caller(
             return Caller(PUBLIC_ONLY, key_id=who, anonymous=True)
         _failed(s, address)
         raise UnauthorizedError("an API key is required: send 'Authorization: Bearer <key>'")
+    if s.oidc is not None and looks_like_jwt(token):
+        return _provider_caller(s, token, address)
     record = s.keys.lookup(token)
     if record is None:
         _failed(s, address)
@@ -84,6 +92,21 @@ def current_caller(
     if s.limiter:
         s.limiter.check(record.key_id)
     return Caller(record.principal, record.role, record.key_id)
+
+
+def _provider_caller(s: Services, token: str, address: str) -> Caller:
+    """The caller of a JWT of the identity provider: refused like an unknown key when invalid (and counted as a
+    failed authentication); 503 when the provider's keys cannot be fetched (not the caller's fault)."""
+    assert s.oidc is not None
+    try:
+        identity = s.oidc.identity(token)
+    except UnauthorizedError:
+        _failed(s, address)
+        raise
+    who = f"oidc:{identity.subject}"
+    if s.limiter:
+        s.limiter.check(who)
+    return Caller(identity.principal, identity.role, who, session=identity.session)
 
 
 def _failed(s: Services, address: str) -> None:
