@@ -25,7 +25,7 @@ from ingest.jobs.queue import JobService
 from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from serve.api import answers, chat, completions, docs, health, me
+from serve.api import answers, chat, completions, docs, health, me, signin
 from serve.api import audit as audit_routes
 from serve.api import documents as document_routes
 from serve.api import feedback as feedback_routes
@@ -113,7 +113,7 @@ def create_app(
     install_error_handlers(app)
     routers = (
         *(docs, health, me, answers, chat, completions),
-        *(document_routes, job_routes, feedback_routes, key_routes, slack_routes, audit_routes),
+        *(document_routes, job_routes, feedback_routes, key_routes, slack_routes, audit_routes, signin),
     )
     for module in routers:
         app.include_router(module.router)

@@ -160,6 +160,13 @@ class OIDCSettings(BaseModel):
     discovery_cache_s: float = Field(3600.0, ge=0)  # the provider's metadata and keys are fetched again after this
     # A token with an unknown key id fetches the keys again, at most this often: forged key ids cost one fetch.
     jwks_refresh_min_s: float = Field(30.0, ge=0)
+    # The web page's sign-in (/auth/login): its session cookie lasts this long, then the reader signs in again
+    # (and the provider's current groups apply).
+    session_hours: float = Field(8.0, gt=0, le=24 * 30)
+    # Signs the session cookie; every replica needs the same one. Unset: a random one per process (sessions end
+    # when it restarts).
+    session_secret: SecretStr | None = None
+    provider_name: str = ""  # the page's "Sign in with ..." ("": the issuer's host name)
 
     @model_validator(mode="after")
     def _checked(self) -> OIDCSettings:

@@ -3,6 +3,7 @@ public-only access; counted against its rate limit."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,8 +13,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from retrieval.access import PUBLIC_ONLY, Principal
 from retrieval.errors import ForbiddenError, UnauthorizedError
 from serve.api.services import Services, services
+from serve.oidc.session import CSRF_HEADER, SESSION_COOKIE
 from serve.oidc.tokens import looks_like_jwt
 from serve.stores.keys import Role
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # In anonymous mode, `Bearer anonymous` is the same as no key: SDKs (openai) insist on sending some key.
 ANONYMOUS_TOKEN = "anonymous"
@@ -28,6 +32,7 @@ class Caller:
     key_id: str = ""  # the API key's id, "oidc:<subject>" or "anonymous:<address>": whose budgets a request spends
     anonymous: bool = False  # no key (anonymous mode): public documents only
     session: str = ""  # a provider token's session or token id (sid, jti), for the audit trail
+    csrf: str = ""  # a web page session's CSRF token (the page sends it back in X-Docent-CSRF)
 
     @property
     def admin(self) -> bool:
@@ -75,6 +80,10 @@ def current_caller(
     header = request.headers.get("authorization", "")
     token = bearer_token(header)
     address = request.client.host if request.client else ""
+    if not header and s.oidc is not None and SESSION_COOKIE in request.cookies:
+        signed_in = _session_caller(request, s)
+        if signed_in is not None:
+            return signed_in
     if not token or token == ANONYMOUS_TOKEN:
         if s.anonymous and (not header or token == ANONYMOUS_TOKEN):
             who = f"anonymous:{address}"
@@ -107,6 +116,26 @@ def _provider_caller(s: Services, token: str, address: str) -> Caller:
     if s.limiter:
         s.limiter.check(who)
     return Caller(identity.principal, identity.role, who, session=identity.session)
+
+
+def _session_caller(request: Request, s: Services) -> Caller | None:
+    """The reader of the web page's session cookie (None for a forged or expired one: as if there were none).
+
+    A cookie goes with every request the browser makes to this site, those another site's page causes included,
+    so a state-changing request must also carry the session's CSRF token, which only the page can read (from
+    /v1/me): 403 without it."""
+    assert s.oidc is not None
+    session = s.oidc.cookies.session(request.cookies[SESSION_COOKIE])
+    if session is None:
+        return None
+    sent = request.headers.get(CSRF_HEADER, "").encode()  # bytes: compare_digest refuses non-ASCII text
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(sent, session.csrf.encode()):
+        raise ForbiddenError(f"a request of a signed-in page must carry its {CSRF_HEADER} header (cross-site request?)")
+    identity = session.identity
+    who = f"oidc:{identity.subject}"
+    if s.limiter:
+        s.limiter.check(who)
+    return Caller(identity.principal, identity.role, who, session=identity.session, csrf=session.csrf)
 
 
 def _failed(s: Services, address: str) -> None:
