@@ -98,3 +98,19 @@ def test_without_single_sign_on_the_routes_do_not_exist(retriever, edge_index, k
     with TestClient(create_app(retriever=retriever, index=edge_index, keys=keys["store"])) as client:
         assert client.get("/auth/login", follow_redirects=False).status_code == 404
         assert 'data-sso=""' in client.get("/").text
+
+
+def test_behind_an_https_public_url_the_cookies_are_secure_and_the_redirect_is_the_public_one(
+    provider,
+    retriever,
+    edge_index,
+    keys,
+):
+    oidc = OIDCAuthenticator(oidc_settings(provider.issuer), public_url="https://docent.corp.com/")
+    with TestClient(create_app(retriever=retriever, index=edge_index, keys=keys["store"], oidc=oidc)) as client:
+        start = client.get("/auth/login", follow_redirects=False)
+        query = parse_qs(urlsplit(start.headers["location"]).query)
+        assert query["redirect_uri"] == ["https://docent.corp.com/auth/callback"]
+        cookie = start.headers["set-cookie"].lower()
+        assert "secure" in cookie and "httponly" in cookie and "path=/auth" in cookie
+    oidc.close()
