@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from retrieval.access import PUBLIC_ONLY, Principal
 from retrieval.errors import ForbiddenError, UnauthorizedError
 from serve.api.services import Services, services
+from serve.oidc.claims import Identity
 from serve.oidc.session import CSRF_HEADER, SESSION_COOKIE
 from serve.oidc.tokens import looks_like_jwt
 from serve.stores.keys import Role
@@ -112,10 +113,10 @@ def _provider_caller(s: Services, token: str, address: str) -> Caller:
     except UnauthorizedError:
         _failed(s, address)
         raise
-    who = f"oidc:{identity.subject}"
+    caller = identity_caller(identity)
     if s.limiter:
-        s.limiter.check(who)
-    return Caller(identity.principal, identity.role, who, session=identity.session)
+        s.limiter.check(caller.key_id)
+    return caller
 
 
 def _session_caller(request: Request, s: Services) -> Caller | None:
@@ -131,11 +132,16 @@ def _session_caller(request: Request, s: Services) -> Caller | None:
     sent = request.headers.get(CSRF_HEADER, "").encode()  # bytes: compare_digest refuses non-ASCII text
     if request.method not in SAFE_METHODS and not hmac.compare_digest(sent, session.csrf.encode()):
         raise ForbiddenError(f"a request of a signed-in page must carry its {CSRF_HEADER} header (cross-site request?)")
-    identity = session.identity
-    who = f"oidc:{identity.subject}"
+    caller = identity_caller(session.identity, csrf=session.csrf)
     if s.limiter:
-        s.limiter.check(who)
-    return Caller(identity.principal, identity.role, who, session=identity.session, csrf=session.csrf)
+        s.limiter.check(caller.key_id)
+    return caller
+
+
+def identity_caller(identity: Identity, *, csrf: str = "") -> Caller:
+    """The caller the identity provider names: its key id `oidc:<subject>` is whose budget the requests spend
+    and what the audit trail records beside the user id."""
+    return Caller(identity.principal, identity.role, f"oidc:{identity.subject}", session=identity.session, csrf=csrf)
 
 
 def _failed(s: Services, address: str) -> None:

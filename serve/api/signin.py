@@ -1,14 +1,20 @@
 """The web page's single sign-on: `/auth/login` sends the browser to the identity provider, `/auth/callback`
 takes it back and sets the session cookie, `/auth/logout` ends the session (and the provider's, where it offers
-RP-initiated logout). Without DOCENT_OIDC__ISSUER each answers 404."""
+RP-initiated logout). Without DOCENT_OIDC__ISSUER each answers 404. Sign-ins and sign-outs are in the audit
+trail (actions signin, signout) with the provider's subject and the session's id."""
 
 from __future__ import annotations
+
+import secrets
+from dataclasses import replace
 
 from authlib.common.urls import add_params_to_uri
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from retrieval.errors import IdentityProviderUnavailableError, PathNotFoundError
+from serve.api.auditing import audit
+from serve.api.auth import identity_caller
 from serve.api.services import ServicesDep
 from serve.oidc.authenticator import OIDCAuthenticator
 from serve.oidc.session import FLOW_COOKIE, FLOW_MAX_AGE_S, SESSION_COOKIE
@@ -50,6 +56,9 @@ def callback(request: Request, s: ServicesDep) -> RedirectResponse:
     oidc = _oidc(s)
     flow = oidc.cookies.flow(request.cookies.get(FLOW_COOKIE, ""))
     identity, _ = oidc.signin.finish(flow, dict(request.query_params), _base(oidc, request) + "/auth/callback")
+    if not identity.session:  # the provider names no session (sid): this sign-in gets its own id
+        identity = replace(identity, session=f"web:{secrets.token_urlsafe(12)}")
+    audit(request, s, identity_caller(identity), "signin", channel="web").done()
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(FLOW_COOKIE, path="/auth")
     response.set_cookie(
@@ -68,6 +77,9 @@ def callback(request: Request, s: ServicesDep) -> RedirectResponse:
 def logout(request: Request, s: ServicesDep) -> RedirectResponse:
     oidc = _oidc(s)
     home = _base(oidc, request) + "/"
+    ended = oidc.cookies.session(request.cookies.get(SESSION_COOKIE, ""))
+    if ended is not None:
+        audit(request, s, identity_caller(ended.identity), "signout", channel="web").done()
     target = "/"
     try:
         end_session = oidc.discovery.metadata().end_session_endpoint

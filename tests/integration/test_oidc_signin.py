@@ -3,6 +3,7 @@ code flow with PKCE, the session cookie, its CSRF token, the state check of the 
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -10,10 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serve.app import create_app
+from serve.audit import AuditLog
 from serve.oidc.authenticator import OIDCAuthenticator
 from serve.oidc.session import CSRF_HEADER, SESSION_COOKIE
+from serve.stores.audit import AuditStore
 from tests.integration.test_oidc_tokens import keys, oidc_settings, provider  # noqa: F401 - fixtures
 from tests.support.oidc_provider import CLIENT_SECRET
+from tests.support.stores import database
 
 
 @pytest.fixture
@@ -114,3 +118,28 @@ def test_behind_an_https_public_url_the_cookies_are_secure_and_the_redirect_is_t
         cookie = start.headers["set-cookie"].lower()
         assert "secure" in cookie and "httponly" in cookie and "path=/auth" in cookie
     oidc.close()
+
+
+def test_sign_in_search_and_sign_out_are_in_the_audit_trail_with_the_subject_and_session(
+    provider, retriever, edge_index, keys, tmp_path
+):
+    audit = AuditLog(AuditStore(database(tmp_path)), interval_s=0.05)
+    audit.start()
+    oidc = OIDCAuthenticator(oidc_settings(provider.issuer, client_secret=CLIENT_SECRET))
+    provider.set_user("kim-sub", {"email": "kim@corp.com", "groups": ["human-resources"]})
+    app = create_app(retriever=retriever, index=edge_index, keys=keys["store"], audit=audit, oidc=oidc)
+    with TestClient(app) as client:
+        signed_in = sign_in(client, provider, "kim-sub")
+        assert signed_in.status_code == 303, signed_in.text
+        csrf = client.get("/v1/me").json()["csrf"]
+        page = {CSRF_HEADER: csrf, "X-Docent-Channel": "web"}  # what the page sends
+        assert client.post("/v1/search", json={"query": "leave", "k": 3}, headers=page).status_code == 200
+        assert client.get("/auth/logout", follow_redirects=False).status_code == 303
+        assert audit.flush(10)
+    audit.close()
+    oidc.close()
+    events = AuditStore(database(tmp_path)).query(user="kim@corp.com")
+    assert [e.action for e in events] == ["signout", "search", "signin"]  # newest first
+    assert {(e.key_id, e.groups, e.channel) for e in events} == {("oidc:kim-sub", "hr", "web")}
+    sessions = {json.loads(e.detail or "{}").get("session") for e in events}
+    assert len(sessions) == 1 and sessions.pop().startswith("web:")  # the mock names no sid: one of Docent's
