@@ -42,7 +42,6 @@ class KeySet:
         self._lock = threading.Lock()
         self._keys: list[Key] | None = None
         self._fetched_at = 0.0
-        self.fetches = 0  # how many times the set was fetched (the tests count them)
 
     def keys_for(self, kid: str | None) -> list[Key]:
         """The signature keys a token with key id `kid` may be signed with: the one of that id, or every key when
@@ -77,7 +76,6 @@ class KeySet:
             log.warning("oidc: the provider's keys could not be fetched again; the known ones stay in use")
             self._fetched_at = self._clock()  # not again at once: the same rate limit as a success
             return
-        self.fetches += 1
         self._keys = _signature_keys(body.get("keys"))
         self._fetched_at = self._clock()
 
