@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     QUEUE_UNAVAILABLE = "queue_unavailable"
     QUEUE_FULL = "queue_full"
     DATABASE_UNAVAILABLE = "database_unavailable"
+    IDENTITY_PROVIDER_UNAVAILABLE = "identity_provider_unavailable"
     # Produced by the HTTP layer itself rather than by a DocentError subclass.
     INVALID_REQUEST = "invalid_request"  # the body or a parameter does not match the schema
     NOT_FOUND = "not_found"  # no such route
@@ -144,4 +145,12 @@ class DatabaseUnavailableError(DocentError):
     answers go on for keys seen in the last minutes."""
 
     code = ErrorCode.DATABASE_UNAVAILABLE
+    transient = True
+
+
+class IdentityProviderUnavailableError(DocentError):
+    """The OpenID Connect provider's metadata or keys cannot be fetched: a token signed by a key not yet known
+    cannot be checked (tokens of known keys still are)."""
+
+    code = ErrorCode.IDENTITY_PROVIDER_UNAVAILABLE
     transient = True

@@ -25,7 +25,7 @@ from ingest.jobs.queue import JobService
 from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
-from serve.api import answers, chat, completions, docs, health, me
+from serve.api import answers, chat, completions, docs, health, me, signin
 from serve.api import audit as audit_routes
 from serve.api import documents as document_routes
 from serve.api import feedback as feedback_routes
@@ -39,6 +39,7 @@ from serve.api.services import Services
 from serve.audit import AuditLog
 from serve.documents import DocumentService
 from serve.limits import BodyLimit
+from serve.oidc.authenticator import OIDCAuthenticator
 from serve.slack import SlackBot
 from serve.stores.feedback import FeedbackStore
 from serve.stores.keys import KeyStore
@@ -67,6 +68,7 @@ def create_app(
     auth_failures: Limiter | None = None,
     shared_limits: SharedLimits | None = None,
     audit: AuditLog | None = None,
+    oidc: OIDCAuthenticator | None = None,
 ) -> FastAPI:
     """The app over started components; `registry` is where metrics go (the in-process queue's task metrics
     may already be in it); `shared_limits`, when the limiters count in Redis, is reported by /readyz."""
@@ -101,6 +103,7 @@ def create_app(
         auth_failures=auth_failures,
         shared_limits=shared_limits,
         audit=audit,
+        oidc=oidc,
     )
     app.state.slack_handler = SlackRequestHandler(slack.app) if slack is not None else None
     # Added inner first: the body limit sees the request id the outer request context has set.
@@ -110,7 +113,7 @@ def create_app(
     install_error_handlers(app)
     routers = (
         *(docs, health, me, answers, chat, completions),
-        *(document_routes, job_routes, feedback_routes, key_routes, slack_routes, audit_routes),
+        *(document_routes, job_routes, feedback_routes, key_routes, slack_routes, audit_routes, signin),
     )
     for module in routers:
         app.include_router(module.router)

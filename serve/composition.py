@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the models and servers load only in the processes that use 
     from retrieval.search import Retriever
     from serve.audit import AuditLog
     from serve.components import MultilingualModel
+    from serve.oidc.authenticator import OIDCAuthenticator
     from serve.slack import SlackBot
     from serve.stores.audit import AuditEvent, AuditStore
     from serve.stores.database import Database
@@ -178,6 +179,17 @@ class Process:
         self.close_at_exit(log.close)
         return log
 
+    def oidc(self) -> OIDCAuthenticator | None:
+        """Single sign-on's token checker when DOCENT_OIDC__ISSUER is set (None otherwise); its HTTP client
+        closes at exit. It fetches nothing until the first token."""
+        if not self.settings.oidc.enabled:
+            return None
+        from serve.oidc.authenticator import OIDCAuthenticator
+
+        authenticator = OIDCAuthenticator(self.settings.oidc, public_url=self.settings.public_url)
+        self.close_at_exit(authenticator.close)
+        return authenticator
+
     def audit_store(self) -> AuditStore:
         from serve.stores.audit import AuditStore
 
@@ -291,6 +303,7 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
             feedback=feedback,
             shared_limits=shared,
             audit=audit,
+            oidc=process.oidc(),
         )
         yield ApiServer(app, generator.model if generator is not None else "none (extractive answers)")
 

@@ -134,6 +134,58 @@ class AuthSettings(BaseModel):
     key_stale_s: float = Field(300.0, ge=0)
 
 
+# Asymmetric signatures only: `none` accepts anything, and an HS* algorithm would take the provider's public key as
+# a shared secret (the RS/HS confusion), so neither can be configured.
+_SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+
+
+class OIDCSettings(BaseModel):
+    """Single sign-on with an OpenID Connect provider (Entra ID, Okta, Keycloak, Google): the provider's JWTs are
+    accepted as bearer tokens on `/v1` when `issuer` is set (serve/oidc/)."""
+
+    issuer: str = ""  # e.g. https://login.microsoftonline.com/<tenant>/v2.0; "" = single sign-on off
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    scopes: str = "openid email profile"  # Okta and Keycloak add "groups" where their groups claim needs it
+    audience: str = ""  # the `aud` tokens must carry; "" = the client id
+    user_claim: str = "email"  # the user id (`user:<id>` in ACLs); a token without it falls back to `sub`
+    groups_claim: str = "groups"  # a dotted path for nested claims, e.g. Keycloak's realm_access.roles
+    # Provider group -> Docent group, e.g. {"5f2c...": "hr"} for Entra ID's object ids; others keep their name.
+    group_map: dict[str, str] = {}
+    allowed_groups: list[str] = []  # may sign in at all (provider or mapped names); [] = everyone
+    admin_group: str = ""  # members get role admin (provider or mapped name); others role read
+    clock_skew_s: float = Field(60.0, ge=0, le=600)  # tolerated on exp and nbf
+    algorithms: list[str] = ["RS256", "ES256"]  # of the signatures accepted
+    http_timeout_s: float = Field(5.0, gt=0, le=60)  # each call to the provider (discovery, keys)
+    discovery_cache_s: float = Field(3600.0, ge=0)  # the provider's metadata and keys are fetched again after this
+    # A token with an unknown key id fetches the keys again, at most this often: forged key ids cost one fetch.
+    jwks_refresh_min_s: float = Field(30.0, ge=0)
+    # The web page's sign-in (/auth/login): its session cookie lasts this long, then the reader signs in again
+    # (and the provider's current groups apply).
+    session_hours: float = Field(8.0, gt=0, le=24 * 30)
+    # Signs the session cookie; every replica needs the same one. Unset: a random one per process (sessions end
+    # when it restarts).
+    session_secret: SecretStr | None = None
+    provider_name: str = ""  # the page's "Sign in with ..." ("": the issuer's host name)
+
+    @model_validator(mode="after")
+    def _checked(self) -> OIDCSettings:
+        refused = [a for a in self.algorithms if a not in _SIGNING_ALGORITHMS]
+        if refused or not self.algorithms:
+            raise ValueError(f"algorithms {refused or '[]'}: only asymmetric ones are accepted {_SIGNING_ALGORITHMS}")
+        if self.issuer and not self.client_id and not self.audience:
+            raise ValueError("with an issuer, set client_id (or audience): tokens are checked to be meant for Docent")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+    @property
+    def expected_audience(self) -> str:
+        return self.audience or self.client_id
+
+
 class LLMSettings(BaseModel):
     """The generator: vLLM (or any OpenAI-compatible server) at `base_url`, else a local GGUF model on the CPU."""
 
@@ -285,3 +337,6 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     slack: SlackSettings = SlackSettings()
     audit: AuditSettings = AuditSettings()
+    oidc: OIDCSettings = OIDCSettings()
+    # Where users reach Docent (e.g. https://docent.corp.com): the sign-in's redirect URL is derived from it
+    public_url: str = ""

@@ -37,7 +37,8 @@ class Audit:
     base: AuditEvent
 
     def done(self, documents: Iterable[tuple[str, str]] = (), *, detail: dict[str, object] | None = None) -> None:
-        self._record(documents=list(documents), detail=json.dumps(detail, default=str) if detail else None)
+        merged = {**json.loads(self.base.detail), **(detail or {})} if self.base.detail else detail
+        self._record(documents=list(documents), detail=json.dumps(merged, default=str) if merged else None)
 
     def searched(self, passages: Iterable[Passage]) -> None:
         self.done((p.document_id, p.title) for p in passages)
@@ -92,5 +93,7 @@ def audit(
             request_id=getattr(request.state, "request_id", ""),
             query=query,
             filters=filters.model_dump_json(exclude_defaults=True) if filters is not None else None,
+            # a provider token's sign-in session (or token id): which sign-in made the request
+            detail=json.dumps({"session": who.session}) if who.session else None,
         ),
     )

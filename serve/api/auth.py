@@ -1,7 +1,9 @@
-"""Who is calling: the bearer key's principal (or anonymous, public-only access), counted against its rate limit."""
+"""Who is calling: the bearer key's principal, or the identity provider's token's (single sign-on), or anonymous
+public-only access; counted against its rate limit."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -11,7 +13,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from retrieval.access import PUBLIC_ONLY, Principal
 from retrieval.errors import ForbiddenError, UnauthorizedError
 from serve.api.services import Services, services
+from serve.oidc.claims import Identity
+from serve.oidc.session import CSRF_HEADER, SESSION_COOKIE
+from serve.oidc.tokens import looks_like_jwt
 from serve.stores.keys import Role
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # In anonymous mode, `Bearer anonymous` is the same as no key: SDKs (openai) insist on sending some key.
 ANONYMOUS_TOKEN = "anonymous"
@@ -23,8 +30,10 @@ class Caller:
 
     principal: Principal
     role: Role = "read"
-    key_id: str = ""  # the API key's id, or "anonymous:<address>": whose budgets a request spends
+    key_id: str = ""  # the API key's id, "oidc:<subject>" or "anonymous:<address>": whose budgets a request spends
     anonymous: bool = False  # no key (anonymous mode): public documents only
+    session: str = ""  # a provider token's session or token id (sid, jti), for the audit trail
+    csrf: str = ""  # a web page session's CSRF token (the page sends it back in X-Docent-CSRF)
 
     @property
     def admin(self) -> bool:
@@ -52,7 +61,10 @@ def bearer_token(header: str) -> str:
 
 # Declares the bearer scheme in /openapi.json (and on each route that takes a key). It refuses nothing itself
 # (auto_error off): the header is read below, because anonymous mode takes `Bearer anonymous` as no key.
-BEARER = HTTPBearer(auto_error=False, description="an API key: `docent keys create`")
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="an API key (`docent keys create`), or a JWT of the identity provider when single sign-on is on",
+)
 
 
 def current_caller(
@@ -69,6 +81,10 @@ def current_caller(
     header = request.headers.get("authorization", "")
     token = bearer_token(header)
     address = request.client.host if request.client else ""
+    if not header and s.oidc is not None and SESSION_COOKIE in request.cookies:
+        signed_in = _session_caller(request, s)
+        if signed_in is not None:
+            return signed_in
     if not token or token == ANONYMOUS_TOKEN:
         if s.anonymous and (not header or token == ANONYMOUS_TOKEN):
             who = f"anonymous:{address}"
@@ -77,6 +93,8 @@ def current_caller(
             return Caller(PUBLIC_ONLY, key_id=who, anonymous=True)
         _failed(s, address)
         raise UnauthorizedError("an API key is required: send 'Authorization: Bearer <key>'")
+    if s.oidc is not None and looks_like_jwt(token):
+        return _provider_caller(s, token, address)
     record = s.keys.lookup(token)
     if record is None:
         _failed(s, address)
@@ -84,6 +102,46 @@ def current_caller(
     if s.limiter:
         s.limiter.check(record.key_id)
     return Caller(record.principal, record.role, record.key_id)
+
+
+def _provider_caller(s: Services, token: str, address: str) -> Caller:
+    """The caller of a JWT of the identity provider: refused like an unknown key when invalid (and counted as a
+    failed authentication); 503 when the provider's keys cannot be fetched (not the caller's fault)."""
+    assert s.oidc is not None
+    try:
+        identity = s.oidc.identity(token)
+    except UnauthorizedError:
+        _failed(s, address)
+        raise
+    caller = identity_caller(identity)
+    if s.limiter:
+        s.limiter.check(caller.key_id)
+    return caller
+
+
+def _session_caller(request: Request, s: Services) -> Caller | None:
+    """The reader of the web page's session cookie (None for a forged or expired one: as if there were none).
+
+    A cookie goes with every request the browser makes to this site, those another site's page causes included,
+    so a state-changing request must also carry the session's CSRF token, which only the page can read (from
+    /v1/me): 403 without it."""
+    assert s.oidc is not None
+    session = s.oidc.cookies.session(request.cookies[SESSION_COOKIE])
+    if session is None:
+        return None
+    sent = request.headers.get(CSRF_HEADER, "").encode()  # bytes: compare_digest refuses non-ASCII text
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(sent, session.csrf.encode()):
+        raise ForbiddenError(f"a request of a signed-in page must carry its {CSRF_HEADER} header (cross-site request?)")
+    caller = identity_caller(session.identity, csrf=session.csrf)
+    if s.limiter:
+        s.limiter.check(caller.key_id)
+    return caller
+
+
+def identity_caller(identity: Identity, *, csrf: str = "") -> Caller:
+    """The caller the identity provider names: its key id `oidc:<subject>` is whose budget the requests spend
+    and what the audit trail records beside the user id."""
+    return Caller(identity.principal, identity.role, f"oidc:{identity.subject}", session=identity.session, csrf=csrf)
 
 
 def _failed(s: Services, address: str) -> None:

@@ -37,6 +37,7 @@ STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.MODEL_NOT_FOUND: (404, "invalid_request_error"),
     ErrorCode.QUEUE_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.DATABASE_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.IDENTITY_PROVIDER_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.QUEUE_FULL: (503, "service_unavailable"),
     ErrorCode.INVALID_REQUEST: (422, "invalid_request_error"),
     ErrorCode.NOT_FOUND: (404, "invalid_request_error"),
@@ -64,13 +65,13 @@ class ErrorBody(BaseModel):
 
 _MEANING = {
     400: "the request cannot be carried out as asked (code config_invalid: the message says why)",
-    401: "no API key, or an unknown one",
+    401: "no API key, or an unknown one (or a single sign-on token that is invalid or expired)",
     403: "the key may not do this (document and job routes need an admin key)",
     404: "no such document, job or model",
     413: "the upload is larger than the limit",
     422: "the body or a parameter does not match the schema",
     429: "too many requests (or failed authentications) from this caller; see Retry-After",
-    503: "a dependency is down or busy: the index, the model, the job queue",
+    503: "a dependency is down or busy: the index, the model, the job queue, the identity provider",
 }
 
 

@@ -19,9 +19,11 @@ class Me(BaseModel):
     admin: bool
     role: str  # read | ingest | admin: what the page offers (an ingest key sees Documents, not Ask)
     anonymous: bool
+    # Signed in by single sign-on: the token the page sends back in X-Docent-CSRF on requests that change things.
+    csrf: str | None = None
 
 
-@router.get("/v1/me")
+@router.get("/v1/me", response_model_exclude_none=True)  # csrf only for a signed-in page
 def me(who: CallerDep) -> Me:
     return Me(
         user="anonymous" if who.anonymous else who.principal.user_id,
@@ -29,4 +31,5 @@ def me(who: CallerDep) -> Me:
         admin=who.admin,
         role=who.role,
         anonymous=who.anonymous,
+        csrf=who.csrf or None,
     )

@@ -16,6 +16,7 @@ from retrieval.search import Retriever
 from serve.api.observability import Metrics
 from serve.audit import AuditLog
 from serve.documents import DocumentService
+from serve.oidc.authenticator import OIDCAuthenticator
 from serve.recent_answers import RecentAnswers
 from serve.stores.feedback import FeedbackStore
 from serve.stores.keys import KeyStore
@@ -42,6 +43,7 @@ class Services:
     shared_limits: SharedLimits | None = None  # the limiters count in Redis (for /readyz)
     recent_answers: RecentAnswers = field(default_factory=RecentAnswers)  # what a vote on an answer records
     audit: AuditLog | None = None  # the audit trail's recorder (None: not recorded)
+    oidc: OIDCAuthenticator | None = None  # single sign-on: the identity provider's JWTs as bearer tokens
 
     def need_answerer(self) -> Answerer:
         if self.answerer is None:

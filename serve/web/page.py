@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from serve.api.services import ServicesDep
+from serve.oidc.session import SESSION_COOKIE
 from serve.web.messages import LANGUAGES, MESSAGES, choose_language
 
 HERE = Path(__file__).parent
@@ -33,6 +34,11 @@ def page(request: Request, s: ServicesDep, lang: Annotated[str | None, Query(max
             # A JSON data block (type="application/json" is never executed): the scripts' copy of the text.
             "messages_json": json.dumps(text, ensure_ascii=False).replace("<", "\\u003c"),
             "anonymous": s.anonymous,
+            # Single sign-on: the provider's name for the sign-in button, and whether this browser has a session
+            # already (so the page asks /v1/me with its cookie instead of showing the sign-in form).
+            "sso": s.oidc.provider if s.oidc is not None else "",
+            "session": s.oidc is not None
+            and s.oidc.cookies.session(request.cookies.get(SESSION_COOKIE, "")) is not None,
         },
         headers={"Cache-Control": "no-cache"},
     )

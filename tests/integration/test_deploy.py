@@ -436,3 +436,48 @@ def test_env_example_documents_every_variable_the_compose_files_read():
         used |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (REPO / name).read_text()))
     documented = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", (REPO / ".env.example").read_text(), re.MULTILINE))
     assert used and used <= documented, used - documented
+
+
+def test_single_sign_on_takes_its_settings_from_the_config_map_and_its_secrets_from_the_secret(monkeypatch):
+    oidc = {
+        "issuer": "https://login.microsoftonline.com/t-1/v2.0",
+        "clientId": "app-1",
+        "userClaim": "preferred_username",
+        "groupMap": {"5f2c-guid": "hr"},
+        "adminGroup": "docent-admins",
+    }
+    secrets = {**SECRETS["secrets"], "oidcClientSecret": "c-secret-345", "oidcSessionSecret": "s-secret-678"}
+    values = {"secrets": secrets, "docent": {"publicUrl": "https://docent.corp.com", "oidc": oidc}}
+    docs = render(values)
+    config = next(d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"] == "docent-config")["data"]
+    assert not any(s in str(config) for s in ("c-secret-345", "s-secret-678"))
+    secret = of_kind(docs, "Secret")[0]["stringData"]
+    assert (secret["oidc-client-secret"], secret["oidc-session-secret"]) == ("c-secret-345", "s-secret-678")
+    env = env_of(dict(pods(docs))["docent-api"]["containers"][0])
+    assert env["DOCENT_OIDC__CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "oidc-client-secret"
+    assert env["DOCENT_OIDC__SESSION_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "oidc-session-secret"
+    from serve.settings import Settings
+
+    for key, value in config.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DOCENT_OIDC__CLIENT_SECRET", "c-secret-345")  # what the pods get from the Secret
+    settings = Settings(_env_file=None)
+    assert settings.oidc.issuer == oidc["issuer"] and settings.oidc.client_id == "app-1"
+    assert settings.oidc.group_map == {"5f2c-guid": "hr"} and settings.oidc.user_claim == "preferred_username"
+    assert settings.public_url == "https://docent.corp.com"
+    assert settings.oidc.client_secret.get_secret_value() == "c-secret-345"
+    default = next(d for d in of_kind(render(SECRETS), "ConfigMap") if d["metadata"]["name"] == "docent-config")
+    assert not any(key.startswith("DOCENT_OIDC__") for key in default["data"])  # off unless an issuer is given
+    with pytest.raises(helm_python.HelmError, match=r"docent\.oidc\.clientId"):
+        render({**SECRETS, "docent": {"oidc": {"issuer": "https://idp.corp.com"}}})
+    with pytest.raises(helm_python.HelmValuesError):
+        render({**SECRETS, "docent": {"oidc": {"issuer": "idp.corp.com"}}})  # not a URL
+
+
+def test_the_compose_file_passes_single_sign_on_through(monkeypatch):
+    env = {**COMPOSE_ENV, "OIDC_ISSUER": "https://idp.corp.com", "OIDC_CLIENT_ID": "docent", "OIDC_CLIENT_SECRET": "x"}
+    api = yaml.safe_load(compose("docker-compose.yml", env=env).stdout)["services"]["api"]["environment"]
+    assert (api["DOCENT_OIDC__ISSUER"], api["DOCENT_OIDC__CLIENT_ID"]) == ("https://idp.corp.com", "docent")
+    assert api["DOCENT_OIDC__CLIENT_SECRET"] == "x"
+    off = yaml.safe_load(compose("docker-compose.yml").stdout)["services"]["api"]["environment"]
+    assert off["DOCENT_OIDC__ISSUER"] == ""  # single sign-on stays off

@@ -75,6 +75,7 @@ def test_transient_is_a_flag_of_the_error_class_not_of_its_text():
         "QueueUnavailableError",
         "QueueFullError",
         "DatabaseUnavailableError",
+        "IdentityProviderUnavailableError",
     }
     # A model that cannot be loaded is named "unavailable" but trying again will not load it.
     assert not errors.ModelUnavailableError("model_unavailable").transient

@@ -72,6 +72,10 @@ env:
     valueFrom: {secretKeyRef: {name: {{ include "docent.secretName" . }}, key: slack-app-token, optional: true}}
   - name: DOCENT_SLACK__SIGNING_SECRET
     valueFrom: {secretKeyRef: {name: {{ include "docent.secretName" . }}, key: slack-signing-secret, optional: true}}
+  - name: DOCENT_OIDC__CLIENT_SECRET
+    valueFrom: {secretKeyRef: {name: {{ include "docent.secretName" . }}, key: oidc-client-secret, optional: true}}
+  - name: DOCENT_OIDC__SESSION_SECRET
+    valueFrom: {secretKeyRef: {name: {{ include "docent.secretName" . }}, key: oidc-session-secret, optional: true}}
 {{- end -}}
 
 {{- define "docent.podSecurity" -}}
