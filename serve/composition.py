@@ -185,8 +185,10 @@ class Process:
         if not self.settings.oidc.enabled:
             return None
         from serve.oidc.authenticator import OIDCAuthenticator
+        from serve.stores.sessions import SessionStore
 
-        authenticator = OIDCAuthenticator(self.settings.oidc, public_url=self.settings.public_url)
+        sessions = SessionStore(self.database())
+        authenticator = OIDCAuthenticator(self.settings.oidc, sessions=sessions, public_url=self.settings.public_url)
         self.close_at_exit(authenticator.close)
         return authenticator
 

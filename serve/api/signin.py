@@ -63,7 +63,7 @@ def callback(request: Request, s: ServicesDep) -> RedirectResponse:
     response.delete_cookie(FLOW_COOKIE, path="/auth")
     response.set_cookie(
         SESSION_COOKIE,
-        oidc.cookies.session_value(identity),
+        oidc.cookies.start(identity),
         max_age=int(oidc.cookies.max_age_s),
         path="/",
         httponly=True,
@@ -77,7 +77,7 @@ def callback(request: Request, s: ServicesDep) -> RedirectResponse:
 def logout(request: Request, s: ServicesDep) -> RedirectResponse:
     oidc = _oidc(s)
     home = _base(oidc, request) + "/"
-    ended = oidc.cookies.session(request.cookies.get(SESSION_COOKIE, ""))
+    ended = oidc.cookies.end(request.cookies.get(SESSION_COOKIE, ""))  # on every replica, for every copy
     if ended is not None:
         audit(request, s, identity_caller(ended.identity), "signout", channel="web").done()
     target = "/"

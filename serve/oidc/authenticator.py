@@ -18,6 +18,7 @@ from serve.oidc.session import SessionCookies
 from serve.oidc.signin import SignIn
 from serve.oidc.tokens import TokenValidator
 from serve.settings import OIDCSettings
+from serve.stores.sessions import SessionStore
 
 log = logging.getLogger("docent.oidc")
 
@@ -29,6 +30,7 @@ class OIDCAuthenticator:
         self,
         settings: OIDCSettings,
         *,
+        sessions: SessionStore,
         public_url: str = "",
         http: httpx.Client | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -74,9 +76,12 @@ class OIDCAuthenticator:
         )
         secret = settings.session_secret.get_secret_value() if settings.session_secret else ""
         if not secret:  # an empty variable (compose's ${X:-}) is no secret: never sign with ""
-            log.warning("oidc: no DOCENT_OIDC__SESSION_SECRET: sessions end when this process restarts")
+            log.warning(
+                "oidc: no DOCENT_OIDC__SESSION_SECRET: a sign-in under way fails if the provider sends the reader"
+                " back to another replica, or after this process restarts"
+            )
             secret = secrets.token_hex(32)
-        self.cookies = SessionCookies(secret, max_age_s=settings.session_hours * 3600)
+        self.cookies = SessionCookies(secret, max_age_s=settings.session_hours * 3600, store=sessions)
 
     @property
     def secure_cookies(self) -> bool:

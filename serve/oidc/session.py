@@ -1,22 +1,24 @@
-"""The web page's session after a single sign-on: a signed cookie holding who signed in, until when, and the
-token the page must echo on state-changing requests (CSRF). And the short-lived cookie that carries one sign-in's
-state, nonce and PKCE verifier from /auth/login to /auth/callback.
+"""The web page's session after a single sign-on, and the short-lived cookie that carries one sign-in's state,
+nonce and PKCE verifier from /auth/login to /auth/callback.
 
-The cookies are signed (itsdangerous, HMAC-SHA1 over the content and the time), HttpOnly, SameSite=Lax, and
-Secure when the public URL is https. They are not a server-side record: signing out removes the cookie from the
-browser, and a copy of it taken before stays valid until its lifetime (`session_hours`) ends.
+The session cookie holds only a random token; the session itself (who signed in, their CSRF token, until when,
+whether they signed out) is a row in the relational store (`serve.stores.sessions`), so signing out ends it on
+every replica, a copy of the cookie taken before included. The sign-in cookie is signed (itsdangerous, HMAC over
+the content and the time). Both are HttpOnly, SameSite=Lax, and Secure when the public URL is https.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from retrieval.access import Principal
 from serve.oidc.claims import Identity
-from serve.stores.keys import Role
+
+if TYPE_CHECKING:  # the store builds sessions: a run-time import would be circular
+    from serve.stores.sessions import SessionStore
 
 SESSION_COOKIE = "docent_session"
 FLOW_COOKIE = "docent_signin"
@@ -46,35 +48,28 @@ class Flow:
 
 
 class SessionCookies:
-    """Signs and reads the session and sign-in cookies with `secret`; a session lasts `max_age_s`."""
+    """Starts, reads and ends sessions (in `store`, lasting `max_age_s`); signs the sign-in cookie with `secret`."""
 
-    def __init__(self, secret: str, *, max_age_s: float) -> None:
+    def __init__(self, secret: str, *, max_age_s: float, store: SessionStore) -> None:
         self.max_age_s = max_age_s
-        self._sessions = URLSafeTimedSerializer(secret, salt="docent-session")
+        self.store = store
         self._flows = URLSafeTimedSerializer(secret, salt="docent-signin")
 
-    def session_value(self, identity: Identity) -> str:
-        p = identity.principal
-        return self._sessions.dumps(
-            {
-                "u": p.user_id,
-                "g": list(p.groups),
-                "r": identity.role,
-                "sub": identity.subject,
-                "sid": identity.session,
-                "csrf": secrets.token_urlsafe(24),
-            }
-        )
+    def start(self, identity: Identity) -> str:
+        """A new session for `identity`: the session cookie's value."""
+        token, _ = self.store.create(identity, max_age_s=self.max_age_s)
+        return token
 
     def session(self, value: str) -> Session | None:
-        """The session of a cookie's value; None if it is forged, altered or older than its lifetime."""
-        try:
-            data = self._sessions.loads(value, max_age=self.max_age_s)
-            role: Role = data["r"] if data["r"] in ("read", "admin") else "read"
-            identity = Identity(Principal(data["u"], tuple(data["g"])), role, data["sub"], data["sid"])
-            return Session(identity, data["csrf"])
-        except (BadSignature, KeyError, TypeError, ValueError):
-            return None
+        """The live session of a cookie's value; None for an unknown, expired or ended one."""
+        return self.store.get(value) if value else None
+
+    def end(self, value: str) -> Session | None:
+        """Sign out: the session as it was (for the audit trail), now refused wherever its cookie goes."""
+        session = self.session(value)
+        if session is not None:
+            self.store.end(value)
+        return session
 
     def flow_value(self, flow: Flow) -> str:
         return self._flows.dumps([flow.state, flow.nonce, flow.verifier])

@@ -135,3 +135,22 @@ job_tasks = Table(
     Column("lease_until", Float, nullable=True),  # Unix seconds
     Index("ix_job_tasks_state", "state"),
 )
+
+# The web page's sign-in sessions (single sign-on): the browser's cookie holds only a random token, signed; the row
+# found by the token's SHA-256 says who signed in, until when, and whether they signed out, so signing out ends the
+# session on every replica, a copy of the cookie included.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the cookie's token; the token is never stored
+    Column("user_id", String(200), nullable=False),
+    Column("groups", Text, nullable=False),  # JSON list
+    Column("role", String(16), nullable=False),
+    Column("subject", String(200), nullable=False),  # the provider's `sub`
+    Column("session", String(200), nullable=False),  # the provider's `sid`, or Docent's own id for the audit trail
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Index("ix_web_sessions_expires_at", "expires_at"),
+)

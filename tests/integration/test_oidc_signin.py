@@ -15,14 +15,21 @@ from serve.audit import AuditLog
 from serve.oidc.authenticator import OIDCAuthenticator
 from serve.oidc.session import CSRF_HEADER, SESSION_COOKIE
 from serve.stores.audit import AuditStore
+from serve.stores.sessions import SessionStore
 from tests.integration.test_oidc_tokens import keys, oidc_settings, provider  # noqa: F401 - fixtures
 from tests.support.oidc_provider import CLIENT_SECRET
 from tests.support.stores import database
 
 
+def session_store(folder) -> SessionStore:
+    return SessionStore(database(folder))
+
+
 @pytest.fixture
-def client(provider, retriever, edge_index, keys):
-    oidc = OIDCAuthenticator(oidc_settings(provider.issuer, client_secret=CLIENT_SECRET))
+def client(provider, retriever, edge_index, keys, tmp_path):
+    oidc = OIDCAuthenticator(
+        oidc_settings(provider.issuer, client_secret=CLIENT_SECRET), sessions=session_store(tmp_path)
+    )
     with TestClient(create_app(retriever=retriever, index=edge_index, keys=keys["store"], oidc=oidc)) as c:
         yield c
     oidc.close()
@@ -62,12 +69,15 @@ def test_sign_in_sets_a_session_the_api_takes_and_logout_ends_it(client, provide
     assert client.delete("/v1/keys/nope").status_code == 403
     assert client.delete("/v1/keys/nope", headers={CSRF_HEADER: me["csrf"]}).status_code == 404
 
+    stolen = client.cookies.get(SESSION_COOKIE)  # a copy of the cookie, taken before the reader signs out
     out = client.get("/auth/logout", follow_redirects=False)
     assert out.status_code == 303
     end = urlsplit(out.headers["location"])
     assert f"{end.scheme}://{end.netloc}{end.path}" == f"{provider.issuer}/oauth2/end_session"  # RP-initiated
     assert parse_qs(end.query)["post_logout_redirect_uri"] == ["http://testserver/"]
     assert client.get("/v1/me").status_code == 401  # the cookie is gone
+    replayed = TestClient(client.app).get("/v1/me", cookies={SESSION_COOKIE: stolen})
+    assert replayed.status_code == 401  # and its copy is refused: the session ended in the database
     assert 'data-session="false"' in client.get("/").text
 
 
@@ -87,9 +97,9 @@ def test_the_callback_refuses_a_missing_or_mismatched_state(client, provider):
     assert forged.status_code == 401
 
 
-def test_groups_not_allowed_cannot_sign_in(provider, retriever, edge_index, keys):
+def test_groups_not_allowed_cannot_sign_in(provider, retriever, edge_index, keys, tmp_path):
     settings = oidc_settings(provider.issuer, client_secret=CLIENT_SECRET, allowed_groups=["hr"])
-    oidc = OIDCAuthenticator(settings)
+    oidc = OIDCAuthenticator(settings, sessions=session_store(tmp_path))
     provider.set_user("eve-sub", {"email": "eve@corp.com", "groups": ["sales"]})
     with TestClient(create_app(retriever=retriever, index=edge_index, keys=keys["store"], oidc=oidc)) as client:
         refused = sign_in(client, provider, "eve-sub")
@@ -109,8 +119,11 @@ def test_behind_an_https_public_url_the_cookies_are_secure_and_the_redirect_is_t
     retriever,
     edge_index,
     keys,
+    tmp_path,
 ):
-    oidc = OIDCAuthenticator(oidc_settings(provider.issuer), public_url="https://docent.corp.com/")
+    oidc = OIDCAuthenticator(
+        oidc_settings(provider.issuer), sessions=session_store(tmp_path), public_url="https://docent.corp.com/"
+    )
     with TestClient(create_app(retriever=retriever, index=edge_index, keys=keys["store"], oidc=oidc)) as client:
         start = client.get("/auth/login", follow_redirects=False)
         query = parse_qs(urlsplit(start.headers["location"]).query)
@@ -125,7 +138,9 @@ def test_sign_in_search_and_sign_out_are_in_the_audit_trail_with_the_subject_and
 ):
     audit = AuditLog(AuditStore(database(tmp_path)), interval_s=0.05)
     audit.start()
-    oidc = OIDCAuthenticator(oidc_settings(provider.issuer, client_secret=CLIENT_SECRET))
+    oidc = OIDCAuthenticator(
+        oidc_settings(provider.issuer, client_secret=CLIENT_SECRET), sessions=session_store(tmp_path)
+    )
     provider.set_user("kim-sub", {"email": "kim@corp.com", "groups": ["human-resources"]})
     app = create_app(retriever=retriever, index=edge_index, keys=keys["store"], audit=audit, oidc=oidc)
     with TestClient(app) as client:

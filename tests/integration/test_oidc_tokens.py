@@ -21,6 +21,7 @@ from serve.audit import AuditLog
 from serve.oidc.authenticator import OIDCAuthenticator
 from serve.settings import OIDCSettings
 from serve.stores.audit import AuditStore
+from serve.stores.sessions import SessionStore
 from tests.integration.test_api import (
     corpus,  # noqa: F401 - the fixture: HR, IT and public documents
     folders,
@@ -64,12 +65,12 @@ def keys(tmp_path):
 
 
 @pytest.fixture
-def app_for(retriever, edge_index, keys):
+def app_for(retriever, edge_index, keys, tmp_path):
     """A client of the real app whose single sign-on trusts the provider at `issuer`."""
     made = []
 
     def make(issuer: str, **more) -> TestClient:
-        oidc = OIDCAuthenticator(oidc_settings(issuer, **more))
+        oidc = OIDCAuthenticator(oidc_settings(issuer, **more), sessions=SessionStore(database(tmp_path)))
         client = TestClient(create_app(retriever=retriever, index=edge_index, keys=keys["store"], oidc=oidc))
         made.append((client, oidc))
         return client
@@ -215,7 +216,7 @@ def test_the_audit_trail_records_the_providers_subject_and_session(retriever, ed
     audit.start()
     with KeyServer() as provider:
         key = provider.publish("k")
-        oidc = OIDCAuthenticator(oidc_settings(provider.issuer))
+        oidc = OIDCAuthenticator(oidc_settings(provider.issuer), sessions=SessionStore(database(tmp_path)))
         app = create_app(retriever=retriever, index=edge_index, keys=keys["store"], audit=audit, oidc=oidc)
         token = provider.sign(key, CLIENT_ID, sub="00u-ann", email="ann@corp.com", groups=["human-resources"], sid="s1")
         with TestClient(app) as client:
