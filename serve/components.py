@@ -9,6 +9,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
@@ -38,12 +39,16 @@ from retrieval.search import Retriever, SearchOptions
 from retrieval.sparse import SparseEncoder
 from serve.audit import AuditLog
 from serve.composition import DataFiles
+from serve.oidc.claims import ClaimsMapping
 from serve.settings import Settings
 from serve.stores.database import Database
 from serve.stores.feedback import FeedbackStore
 from serve.stores.jobs import DatabaseJobStore
 from serve.stores.ratelimit import Limiter, RateLimiter
 from serve.stores.shared_limits import SharedEscalationBudget, SharedLimits, SharedRateLimiter
+
+if TYPE_CHECKING:  # the Slack bot's modules load only when it is configured
+    from serve.slack import SlackUser
 
 log = logging.getLogger(__name__)
 
@@ -550,6 +555,19 @@ def start_jobs(
     return JobsRuntime(service, queue, pipelines, reaper)
 
 
+def slack_users(settings: Settings) -> dict[str, SlackUser]:
+    """DOCENT_SLACK__USERS by Slack id or (lower-case) e-mail. With single sign-on, the groups listed may be the
+    provider's names (an export of its memberships): they go through DOCENT_OIDC__GROUP_MAP as a sign-in's do.
+    Slack itself carries no groups."""
+    from serve.slack import SlackUser
+
+    groups = ClaimsMapping.of(settings.oidc).groups if settings.oidc.enabled else list
+    return {
+        key.lower() if "@" in key else key: SlackUser(u.user, tuple(groups(u.groups)))
+        for key, u in settings.slack.users.items()
+    }
+
+
 def make_slack_bot(
     settings: Settings,
     answerer: Answerer,
@@ -559,13 +577,13 @@ def make_slack_bot(
     audit: AuditLog | None = None,
 ):
     """The Slack bot over `answerer`: needs the bot token, and the signing secret unless over Socket Mode."""
-    from serve.slack import Principals, Seen, SlackBot, SlackUser, make_client
+    from serve.slack import Principals, Seen, SlackBot, make_client
 
     sl = settings.slack
     if not sl.bot_token or not (sl.signing_secret or socket_mode):
         raise ConfigError("the Slack bot needs DOCENT_SLACK__BOT_TOKEN and DOCENT_SLACK__SIGNING_SECRET")
     client = make_client(sl.bot_token.get_secret_value(), base_url=sl.api_url)
-    mapping = {key.lower() if "@" in key else key: SlackUser(u.user, tuple(u.groups)) for key, u in sl.users.items()}
+    mapping = slack_users(settings)
     secret = sl.signing_secret.get_secret_value() if sl.signing_secret else ""
     return SlackBot(
         answerer=answerer,

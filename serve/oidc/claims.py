@@ -7,7 +7,7 @@ session, so a group removed at the provider takes effect at the next token.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from retrieval.access import Principal, group_name
@@ -61,7 +61,7 @@ class ClaimsMapping:
         user = claim(claims, self.user_claim)
         user_id = user if isinstance(user, str) and user.strip() else subject
         provider_groups = _strings(claim(claims, self.groups_claim))
-        docent_groups = self._mapped(provider_groups)
+        docent_groups = self.groups(provider_groups)
         # The allow-list and the admin group may name either side of the map.
         names = {n.strip().lower() for n in provider_groups} | set(docent_groups)
         if self.allowed_groups and not names & {g.strip().lower() for g in self.allowed_groups}:
@@ -74,7 +74,7 @@ class ClaimsMapping:
             raise UnauthorizedError(f"the token's user id is unusable: {exc.message}") from None
         return Identity(principal, "admin" if admin else "read", subject, str(session))
 
-    def _mapped(self, provider_groups: list[str]) -> list[str]:
+    def groups(self, provider_groups: Sequence[str]) -> list[str]:
         """Docent's group names of the provider's: mapped where the map names them, else as they are. A name
         that is no valid group (`role:x`, a `user:` entry) is left out rather than refusing the sign-in."""
         mapping = {k.strip().lower(): v for k, v in (self.group_map or {}).items()}

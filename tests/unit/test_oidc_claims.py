@@ -65,3 +65,19 @@ def test_only_jwt_shaped_tokens_are_taken_for_the_providers():
     assert looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln")
     assert looks_like_jwt("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.")  # alg none: refused later, by its alg
     assert not looks_like_jwt("dk_abc123") and not looks_like_jwt("a.b") and not looks_like_jwt("a.b.c.d")
+
+
+def test_slack_users_groups_go_through_the_providers_group_map_when_single_sign_on_is_on():
+    from serve.components import slack_users
+    from serve.settings import Settings
+
+    users = {"U1": {"user": "ann@corp.com", "groups": ["Human-Resources", "sales"]}, "Bob@Corp.com": {"user": "bob"}}
+    plain = Settings(_env_file=None, slack={"users": users})
+    assert slack_users(plain)["U1"].groups == ("human-resources", "sales")  # settings canonicalise the names
+    sso = Settings(
+        _env_file=None,
+        slack={"users": users},
+        oidc={"issuer": "https://idp.corp.com", "client_id": "docent", "group_map": {"human-resources": "hr"}},
+    )
+    mapped = slack_users(sso)
+    assert mapped["U1"].groups == ("hr", "sales") and mapped["bob@corp.com"].user == "bob"
