@@ -160,11 +160,13 @@ class OIDCSettings(BaseModel):
     discovery_cache_s: float = Field(3600.0, ge=0)  # the provider's metadata and keys are fetched again after this
     # A token with an unknown key id fetches the keys again, at most this often: forged key ids cost one fetch.
     jwks_refresh_min_s: float = Field(30.0, ge=0)
-    # The web page's sign-in (/auth/login): its session cookie lasts this long, then the reader signs in again
-    # (and the provider's current groups apply).
+    # The web page's sign-in (/auth/login): its session lasts this long, then the reader signs in again.
     session_hours: float = Field(8.0, gt=0, le=24 * 30)
-    # Signs the session cookie; every replica needs the same one. Unset: a random one per process (sessions end
-    # when it restarts).
+    # A session asks the provider again this often (its refresh token; the user info): a group removed there
+    # takes effect, and a user disabled there is signed out. 0: never (the groups of the sign-in hold).
+    refresh_minutes: float = Field(15.0, ge=0)
+    # Signs the short-lived sign-in cookie (login to callback); every replica needs the same one. Unset: a random
+    # one per process (a sign-in that comes back to another replica, or after a restart, fails).
     session_secret: SecretStr | None = None
     provider_name: str = ""  # the page's "Sign in with ..." ("": the issuer's host name)
 

@@ -126,7 +126,7 @@ def _session_caller(request: Request, s: Services) -> Caller | None:
     so a state-changing request must also carry the session's CSRF token, which only the page can read (from
     /v1/me): 403 without it."""
     assert s.oidc is not None
-    session = s.oidc.cookies.session(request.cookies[SESSION_COOKIE])
+    session = s.oidc.session(request.cookies[SESSION_COOKIE])
     if session is None:
         return None
     sent = request.headers.get(CSRF_HEADER, "").encode()  # bytes: compare_digest refuses non-ASCII text

@@ -55,7 +55,8 @@ def login(request: Request, s: ServicesDep) -> RedirectResponse:
 def callback(request: Request, s: ServicesDep) -> RedirectResponse:
     oidc = _oidc(s)
     flow = oidc.cookies.flow(request.cookies.get(FLOW_COOKIE, ""))
-    identity, _ = oidc.signin.finish(flow, dict(request.query_params), _base(oidc, request) + "/auth/callback")
+    signed_in = oidc.signin.finish(flow, dict(request.query_params), _base(oidc, request) + "/auth/callback")
+    identity = signed_in.identity
     if not identity.session:  # the provider names no session (sid): this sign-in gets its own id
         identity = replace(identity, session=f"web:{secrets.token_urlsafe(12)}")
     audit(request, s, identity_caller(identity), "signin", channel="web").done()
@@ -63,7 +64,7 @@ def callback(request: Request, s: ServicesDep) -> RedirectResponse:
     response.delete_cookie(FLOW_COOKIE, path="/auth")
     response.set_cookie(
         SESSION_COOKIE,
-        oidc.cookies.start(identity),
+        oidc.cookies.start(identity, signed_in.refresh_token),
         max_age=int(oidc.cookies.max_age_s),
         path="/",
         httponly=True,

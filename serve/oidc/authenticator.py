@@ -8,19 +8,22 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 
+from retrieval.errors import ForbiddenError, IdentityProviderUnavailableError, UnauthorizedError
 from serve.oidc.claims import ClaimsMapping, Identity
 from serve.oidc.discovery import Discovery
 from serve.oidc.keys import KeySet
-from serve.oidc.session import SessionCookies
+from serve.oidc.session import Session, SessionCookies
 from serve.oidc.signin import SignIn
 from serve.oidc.tokens import TokenValidator
 from serve.settings import OIDCSettings
 from serve.stores.sessions import SessionStore
 
 log = logging.getLogger("docent.oidc")
+REFRESH_RETRY_S = 60.0  # a refresh that could not reach the provider is tried again this much later
 
 
 class OIDCAuthenticator:
@@ -81,7 +84,9 @@ class OIDCAuthenticator:
                 " back to another replica, or after this process restarts"
             )
             secret = secrets.token_hex(32)
-        self.cookies = SessionCookies(secret, max_age_s=settings.session_hours * 3600, store=sessions)
+        self.cookies = SessionCookies(
+            secret, max_age_s=settings.session_hours * 3600, store=sessions, refresh_s=settings.refresh_minutes * 60
+        )
 
     @property
     def secure_cookies(self) -> bool:
@@ -92,6 +97,34 @@ class OIDCAuthenticator:
     def provider(self) -> str:
         """The provider's name for the page's sign-in button (DOCENT_OIDC__PROVIDER_NAME, else its host)."""
         return self.settings.provider_name or httpx.URL(self.settings.issuer).host
+
+    def session(self, value: str) -> Session | None:
+        """The live session of a session cookie's value, asking the provider again who its reader is when the
+        refresh is due: a group removed there is gone from the session, and a reader the provider no longer
+        knows (refresh token revoked, user disabled) or no longer allows is signed out (None). While the provider
+        cannot be reached the session keeps what it had, and asks again a minute later."""
+        session = self.cookies.session(value)
+        if session is None or not session.refresh_due:
+            return session
+        store = self.cookies.store
+        if not store.claim_refresh(value, retry_after_s=REFRESH_RETRY_S):
+            return session  # another request of this reader refreshes it
+        try:
+            identity, refresh_token = self.signin.refresh(session.refresh_token, session.identity.subject)
+        except IdentityProviderUnavailableError as exc:
+            log.warning(
+                "oidc: the session of %s keeps its groups until the provider answers: %s",
+                session.identity.principal.user_id,
+                exc.message,
+            )
+            return session
+        except (UnauthorizedError, ForbiddenError) as exc:
+            log.info("oidc: the session of %s ends: %s", session.identity.principal.user_id, exc.message)
+            store.end(value)
+            return None
+        identity = replace(identity, session=session.identity.session)  # the audit trail's session id stays
+        store.refreshed(value, identity, refresh_token=refresh_token, refresh_after_s=self.cookies.refresh_s)
+        return replace(session, identity=identity, refresh_token=refresh_token, refresh_due=False)
 
     def identity(self, token: str) -> Identity:
         """The identity a bearer JWT names (see `TokenValidator.claims` and `ClaimsMapping.identity` for the

@@ -26,6 +26,7 @@ class ProviderMetadata:
     jwks_uri: str
     authorization_endpoint: str = ""
     token_endpoint: str = ""
+    userinfo_endpoint: str = ""  # where a session's refresh asks who the reader is now
     end_session_endpoint: str = ""  # "" where the provider has no RP-initiated logout
 
 
@@ -96,5 +97,6 @@ class Discovery:
             jwks_uri=jwks_uri,
             authorization_endpoint=text("authorization_endpoint"),
             token_endpoint=text("token_endpoint"),
+            userinfo_endpoint=text("userinfo_endpoint"),
             end_session_endpoint=text("end_session_endpoint"),
         )

@@ -32,6 +32,8 @@ class Session:
 
     identity: Identity
     csrf: str
+    refresh_token: str = ""  # the provider's ("" when it sent none: the sign-in's groups hold until it ends)
+    refresh_due: bool = False  # time to ask the provider again who the reader is
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +52,20 @@ class Flow:
 class SessionCookies:
     """Starts, reads and ends sessions (in `store`, lasting `max_age_s`); signs the sign-in cookie with `secret`."""
 
-    def __init__(self, secret: str, *, max_age_s: float, store: SessionStore) -> None:
+    def __init__(self, secret: str, *, max_age_s: float, store: SessionStore, refresh_s: float = 0.0) -> None:
         self.max_age_s = max_age_s
+        self.refresh_s = refresh_s  # how often a session asks the provider again (0: never)
         self.store = store
         self._flows = URLSafeTimedSerializer(secret, salt="docent-signin")
 
-    def start(self, identity: Identity) -> str:
+    def start(self, identity: Identity, refresh_token: str = "") -> str:
         """A new session for `identity`: the session cookie's value."""
-        token, _ = self.store.create(identity, max_age_s=self.max_age_s)
+        token, _ = self.store.create(
+            identity,
+            max_age_s=self.max_age_s,
+            refresh_token=refresh_token,
+            refresh_after_s=self.refresh_s if refresh_token and self.refresh_s else None,
+        )
         return token
 
     def session(self, value: str) -> Session | None:

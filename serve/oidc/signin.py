@@ -9,6 +9,7 @@ expiry) plus its audience (the client id) and nonce.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 
 import httpx
 from authlib.common.urls import add_params_to_uri
@@ -23,6 +24,15 @@ from serve.oidc.tokens import TokenValidator
 
 class SignInError(UnauthorizedError):
     """The callback cannot complete a sign-in: state missing or mismatched, the provider refused, a bad code."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A completed sign-in: who, their ID token, and the refresh token ("" when the provider sent none)."""
+
+    identity: Identity
+    id_token: str
+    refresh_token: str = ""
 
 
 class SignIn:
@@ -65,8 +75,8 @@ class SignIn:
         )
         return url, flow
 
-    def finish(self, flow: Flow | None, params: dict[str, str], redirect_uri: str) -> tuple[Identity, str]:
-        """The identity of a completed sign-in and its ID token, from the callback's query `params`.
+    def finish(self, flow: Flow | None, params: dict[str, str], redirect_uri: str) -> SignedIn:
+        """The identity of a completed sign-in, its ID token and refresh token, from the callback's query `params`.
 
         Raises:
             SignInError: no flow (the cookie is missing or expired), a state that is not the flow's, an error
@@ -84,24 +94,74 @@ class SignIn:
         code = params.get("code", "")
         if not code:
             raise SignInError("the identity provider sent no authorization code")
-        id_token = self._exchange(code, flow, redirect_uri)
+        body = self._token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": flow.verifier,
+            },
+            "exchange the authorization code",
+        )
+        id_token = body.get("id_token")
+        if not isinstance(id_token, str):
+            raise SignInError("the identity provider sent no ID token for the authorization code")
         claims = self._id_tokens.claims(id_token)
         nonce = claims.get("nonce")
         if not isinstance(nonce, str) or not hmac.compare_digest(nonce.encode(), flow.nonce.encode()):
             raise SignInError("the ID token was not issued for this sign-in (nonce)")
-        return self._mapping.identity(claims), id_token
+        refresh = body.get("refresh_token")
+        return SignedIn(self._mapping.identity(claims), id_token, refresh if isinstance(refresh, str) else "")
 
-    def _exchange(self, code: str, flow: Flow, redirect_uri: str) -> str:
+    def refresh(self, refresh_token: str, subject: str) -> tuple[Identity, str]:
+        """Who the reader of a session is now, by its refresh token: a new ID token where the provider sends one,
+        else its user info. The identity and the refresh token to keep (rotated or the same).
+
+        Raises:
+            SignInError: the provider refused the refresh token (revoked, the user disabled), or named another user.
+            ForbiddenError: the reader's groups no longer allow them to sign in.
+            IdentityProviderUnavailableError: the provider could not be reached.
+        """
+        body = self._token_request(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token}, "refresh the session"
+        )
+        id_token, access_token = body.get("id_token"), body.get("access_token")
+        if isinstance(id_token, str):
+            claims = self._id_tokens.claims(id_token)
+        elif isinstance(access_token, str):
+            claims = self._userinfo(access_token)
+        else:
+            raise SignInError("the identity provider's refresh sent neither an ID token nor an access token")
+        if claims.get("sub") != subject:
+            raise SignInError("the identity provider's refresh names another user")
+        rotated = body.get("refresh_token")
+        return self._mapping.identity(claims), rotated if isinstance(rotated, str) and rotated else refresh_token
+
+    def _userinfo(self, access_token: str) -> dict[str, object]:
+        endpoint = self._discovery.metadata().userinfo_endpoint
+        if not endpoint:
+            raise SignInError("the identity provider has no userinfo endpoint to refresh a session with")
+        try:
+            response = self._http.get(endpoint, headers={"Authorization": f"Bearer {access_token}"})
+        except httpx.HTTPError as exc:
+            raise IdentityProviderUnavailableError(f"the identity provider's userinfo failed ({exc})") from exc
+        if response.status_code >= 500:
+            raise IdentityProviderUnavailableError(f"the identity provider's userinfo answered {response.status_code}")
+        try:
+            claims = response.json()
+        except ValueError:
+            claims = None
+        if response.status_code != 200 or not isinstance(claims, dict):
+            raise SignInError(f"the identity provider's userinfo refused the session ({response.status_code})")
+        return claims
+
+    def _token_request(self, data: dict[str, str], what: str) -> dict[str, object]:
+        """A call to the token endpoint as this client: its JSON body; 4xx → SignInError, else unavailable."""
         endpoint = self._discovery.metadata().token_endpoint
         try:
             response = self._http.post(
                 endpoint,
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": redirect_uri,
-                    "code_verifier": flow.verifier,
-                },
+                data=data,
                 auth=(self._client_id, self._client_secret),
                 headers={"Accept": "application/json"},
             )
@@ -115,7 +175,9 @@ class SignIn:
             body = response.json()
         except ValueError:
             body = {}
-        if response.status_code != 200 or not isinstance(body.get("id_token"), str):
+        if not isinstance(body, dict):
+            body = {}
+        if response.status_code != 200:
             reason = body.get("error_description") or body.get("error") or f"status {response.status_code}"
-            raise SignInError(f"the identity provider did not exchange the authorization code: {reason}")
-        return str(body["id_token"])
+            raise SignInError(f"the identity provider did not {what}: {reason}")
+        return body

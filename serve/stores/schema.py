@@ -149,7 +149,9 @@ web_sessions = Table(
     Column("subject", String(200), nullable=False),  # the provider's `sub`
     Column("session", String(200), nullable=False),  # the provider's `sid`, or Docent's own id for the audit trail
     Column("csrf", String(64), nullable=False),
+    Column("refresh_token", Text, nullable=True),  # the provider's, to ask it again who the reader is
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("refresh_at", DateTime(timezone=True), nullable=True),  # when to ask the provider again
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Index("ix_web_sessions_expires_at", "expires_at"),

@@ -37,8 +37,7 @@ def page(request: Request, s: ServicesDep, lang: Annotated[str | None, Query(max
             # Single sign-on: the provider's name for the sign-in button, and whether this browser has a session
             # already (so the page asks /v1/me with its cookie instead of showing the sign-in form).
             "sso": s.oidc.provider if s.oidc is not None else "",
-            "session": s.oidc is not None
-            and s.oidc.cookies.session(request.cookies.get(SESSION_COOKIE, "")) is not None,
+            "session": s.oidc is not None and s.oidc.session(request.cookies.get(SESSION_COOKIE, "")) is not None,
         },
         headers={"Cache-Control": "no-cache"},
     )

@@ -37,3 +37,19 @@ def test_a_session_expires_and_only_the_tokens_hash_is_stored(database):
     store.create(ANN, max_age_s=3600)  # a new session clears the expired ones
     with database.connect() as db:
         assert db.execute(sa.select(sa.func.count()).select_from(web_sessions)).scalar() == 1
+
+
+def test_one_request_claims_a_due_refresh_and_keeps_what_the_provider_says(database):
+    store = SessionStore(database)
+    token, _ = store.create(ANN, max_age_s=3600, refresh_token="rt-1", refresh_after_s=0.2)
+    assert not store.get(token).refresh_due
+    time.sleep(0.3)
+    assert store.get(token).refresh_due and store.get(token).refresh_token == "rt-1"
+    assert store.claim_refresh(token, retry_after_s=60)
+    assert not store.claim_refresh(token, retry_after_s=60)  # the reader's other requests go on meanwhile
+    fewer = Identity(Principal("ann@corp.com", ("group:hr",)), "read", "00u-ann", "sid-1")
+    store.refreshed(token, fewer, refresh_token="rt-2", refresh_after_s=3600)
+    again = store.get(token)
+    assert (again.identity, again.refresh_token, again.refresh_due) == (fewer, "rt-2", False)
+    without, _ = store.create(ANN, max_age_s=3600)  # a provider that sent no refresh token: never due
+    assert not store.get(without).refresh_due and not store.claim_refresh(without, retry_after_s=60)

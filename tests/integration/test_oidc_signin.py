@@ -4,6 +4,7 @@ code flow with PKCE, the session cookie, its CSRF token, the state check of the 
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -158,3 +159,24 @@ def test_sign_in_search_and_sign_out_are_in_the_audit_trail_with_the_subject_and
     assert {(e.key_id, e.groups, e.channel) for e in events} == {("oidc:kim-sub", "hr", "web")}
     sessions = {json.loads(e.detail or "{}").get("session") for e in events}
     assert len(sessions) == 1 and sessions.pop().startswith("web:")  # the mock names no sid: one of Docent's
+
+
+def test_a_session_refreshes_the_readers_groups_and_ends_when_the_provider_revokes_them(
+    provider, retriever, edge_index, keys, tmp_path
+):
+    settings = oidc_settings(provider.issuer, client_secret=CLIENT_SECRET, refresh_minutes=0.01)  # 0.6 s
+    oidc = OIDCAuthenticator(settings, sessions=session_store(tmp_path))
+    provider.set_user("lin-sub", {"email": "lin@corp.com", "groups": ["human-resources", "docent-admins"]})
+    with TestClient(create_app(retriever=retriever, index=edge_index, keys=keys["store"], oidc=oidc)) as client:
+        assert sign_in(client, provider, "lin-sub").status_code == 303
+        me = client.get("/v1/me").json()
+        assert (me["groups"], me["role"]) == (["docent-admins", "hr"], "admin")
+        provider.set_user("lin-sub", {"email": "lin@corp.com", "groups": ["human-resources"]})  # no longer admin
+        time.sleep(0.8)
+        me = client.get("/v1/me").json()  # the refresh is due: the provider's user info says who lin is now
+        assert (me["groups"], me["role"]) == (["hr"], "read"), me
+        provider.revoke_tokens("lin-sub")  # the user disabled at the provider
+        time.sleep(0.8)
+        assert client.get("/v1/me").status_code == 401  # signed out at the next refresh
+        assert 'data-session="false"' in client.get("/").text
+    oidc.close()

@@ -65,6 +65,11 @@ class OIDCProvider:
         response = httpx.put(f"{self.issuer}/users/{quote(sub, safe='')}", json=claims, timeout=10)
         assert response.status_code == 204, response.text
 
+    def revoke_tokens(self, sub: str) -> None:
+        """Revoke every access and refresh token of user `sub` (as disabling the user at a provider does)."""
+        response = httpx.post(f"{self.issuer}/users/{quote(sub, safe='')}/revoke-tokens", timeout=10)
+        assert response.status_code == 204, response.text
+
     def tokens(self, sub: str, *, client_id: str = CLIENT_ID, scope: str = "openid email profile") -> dict:
         """The token response (`id_token`, `access_token`, ...) of signing `sub` in: the authorization request
         with PKCE, the provider's form submitted as the user, then the code exchanged at the token endpoint."""
