@@ -45,7 +45,9 @@ def test_a_generated_client_parses_a_search_result_and_an_error(
         assert schema["components"]["securitySchemes"]["HTTPBearer"] == {
             "type": "http",
             "scheme": "bearer",
-            "description": "an API key: `docent keys create`",
+            "description": (
+                "an API key (`docent keys create`), or a JWT of the identity provider when single sign-on is on"
+            ),
         }
         events = schema["paths"]["/v1/ask"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
         assert set(events["properties"]["event"]["enum"]) == {"delta", "citations", "done", "error"}
