@@ -6,9 +6,10 @@ embedding a query as if it were a passage.
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -103,6 +104,8 @@ class SentenceTransformerEmbedder:
         self._model: SentenceTransformer | None = None
         self._bfloat16 = False
         self._queries = QueryBatcher(self._encode)
+        self._counter: Any = None  # the tokenizer `count_tokens` uses (a copy: see `start`)
+        self._counting = threading.Lock()
 
     def start(self) -> None:
         if self._model is not None:
@@ -122,6 +125,10 @@ class SentenceTransformerEmbedder:
         except (OSError, ValueError) as exc:
             raise ModelUnavailableError(f"cannot load embedding model {self.name!r} from {path!r}: {exc}") from exc
         self._bfloat16 = self.precision == "bfloat16" or (self.precision == "auto" and native_bfloat16(self.device))
+        # Counting tokens without truncation switches a fast tokenizer's truncation off, and the switch is shared
+        # state: an `encode` on another thread at that moment got untruncated, unequal rows ("Unable to create
+        # tensor", seen in the soak test). Counting uses its own copy, so the model's tokenizer is never changed.
+        self._counter = copy.deepcopy(self._model.tokenizer)
 
     @property
     def model(self) -> SentenceTransformer:
@@ -147,7 +154,8 @@ class SentenceTransformerEmbedder:
         """Tokens per text in the model's own tokenizer, without special tokens."""
         if not texts:
             return []
-        encoded = self.model.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        with self._counting:
+            encoded = self._counter(texts, add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
