@@ -50,14 +50,18 @@ class OIDCAuthenticator:
             min_refresh_s=settings.jwks_refresh_min_s,
             clock=monotonic,
         )
-        self.validator = TokenValidator(
-            issuer=settings.issuer,
-            audience=settings.expected_audience,
-            algorithms=settings.algorithms,
-            keys=self.keys,
-            clock_skew_s=settings.clock_skew_s,
-            clock=wall_clock,
-        )
+
+        def validator(audience: str) -> TokenValidator:
+            return TokenValidator(
+                issuer=settings.issuer,
+                audience=audience,
+                algorithms=settings.algorithms,
+                keys=self.keys,
+                clock_skew_s=settings.clock_skew_s,
+                clock=wall_clock,
+            )
+
+        self.validator = validator(settings.expected_audience)
         self.mapping = ClaimsMapping.of(settings)
         self.public_url = public_url.rstrip("/")  # "": the URL each request came in on (development)
         self.signin = SignIn(
@@ -67,14 +71,7 @@ class OIDCAuthenticator:
             client_secret=settings.client_secret.get_secret_value() if settings.client_secret else "",
             scopes=settings.scopes,
             # ID tokens are for the client itself, whatever audience the API's access tokens carry.
-            id_tokens=TokenValidator(
-                issuer=settings.issuer,
-                audience=settings.client_id,
-                algorithms=settings.algorithms,
-                keys=self.keys,
-                clock_skew_s=settings.clock_skew_s,
-                clock=wall_clock,
-            ),
+            id_tokens=validator(settings.client_id),
             mapping=self.mapping,
         )
         secret = settings.session_secret.get_secret_value() if settings.session_secret else ""
