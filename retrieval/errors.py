@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     QUEUE_FULL = "queue_full"
     DATABASE_UNAVAILABLE = "database_unavailable"
     IDENTITY_PROVIDER_UNAVAILABLE = "identity_provider_unavailable"
+    SOURCE_UNAVAILABLE = "source_unavailable"
     # Produced by the HTTP layer itself rather than by a DocentError subclass.
     INVALID_REQUEST = "invalid_request"  # the body or a parameter does not match the schema
     NOT_FOUND = "not_found"  # no such route
@@ -153,4 +154,12 @@ class IdentityProviderUnavailableError(DocentError):
     cannot be checked (tokens of known keys still are)."""
 
     code = ErrorCode.IDENTITY_PROVIDER_UNAVAILABLE
+    transient = True
+
+
+class SourceUnavailableError(DocentError):
+    """A document source (S3, a website, Confluence, ...) could not be listed completely: a sync changes and
+    deletes nothing of that source until a later sync lists it whole."""
+
+    code = ErrorCode.SOURCE_UNAVAILABLE
     transient = True

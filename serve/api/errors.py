@@ -38,6 +38,7 @@ STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.QUEUE_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.DATABASE_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.IDENTITY_PROVIDER_UNAVAILABLE: (503, "service_unavailable"),
+    ErrorCode.SOURCE_UNAVAILABLE: (503, "service_unavailable"),
     ErrorCode.QUEUE_FULL: (503, "service_unavailable"),
     ErrorCode.INVALID_REQUEST: (422, "invalid_request_error"),
     ErrorCode.NOT_FOUND: (404, "invalid_request_error"),
