@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -114,12 +114,26 @@ class TextDocument:
 
 
 @dataclass(frozen=True, slots=True)
-class _Planned:
+class PlannedFile:
+    """A file to parse and index as one document: its identity, its revision and who may read it.
+
+    A folder's files are known by their path; a connector's documents (`ingest.sync`) are fetched to a
+    scratch file and known by their source name and key, with the source's own title and modification time."""
+
     path: Path
     source: str
     document_id: str
     content_hash: str
     revision: str
+    grant: Grant
+    modified_at: datetime | None = None  # None: the file's modification time
+    title: str | None = None  # the source's own title, preferred to the parsed one
+    marker: str = ""  # the source's modification marker, stored with the document
+
+    @property
+    def label(self) -> Path:
+        """What progress and failures name: the file, or the connector document's source id."""
+        return self.path if self.source == str(self.path) else Path(self.source)
 
 
 class IngestPipeline:
@@ -192,47 +206,62 @@ class IngestPipeline:
         notify = on_file or (lambda done: None)
         if on_start:
             on_start(len(files))
-        grant = _Grant.of(acl, public, tags)
-        planned: dict[Path, _Planned] = {}
+        grant = Grant.of(acl, public, tags)
+        planned: list[PlannedFile] = []
         for path in files:
-            plan = self._plan(path, grant.key)
+            plan = self._plan(path, grant)
             state = self.index.document_state(plan.document_id)
             if state is not None and state.revision == plan.revision and state.complete:
                 report.unchanged += 1
                 notify(FileDone(path, "unchanged", state.chunk_count))
             else:
-                planned[path] = plan
+                planned.append(plan)
+        self.index_files(planned, report, notify)
+        if prune:
+            report.removed = self._prune(paths, files)
+        self._optimize(report)
+        report.seconds = time.perf_counter() - started
+        return report
 
+    def index_files(
+        self, planned: Sequence[PlannedFile], report: IngestReport, notify: Callable[[FileDone], None]
+    ) -> None:
+        """Parse (in the sandbox), chunk, embed and write each planned file as its document; failures go to
+        `report`, never raise. Callers have already skipped the unchanged ones."""
+        if self.parsers is None:
+            raise RuntimeError("IngestPipeline.index_files() needs parsers")
+        by_path = {plan.path: plan for plan in planned}
         pending: list[_Pending] = []
         ingested_at = datetime.now(UTC)
-        for outcome in self.parsers.parse_all(list(planned)):
+        for outcome in self.parsers.parse_all(list(by_path)):
+            plan = by_path[outcome.path]
             if outcome.document is None:
-                log.warning("failed source=%s reason=%s", outcome.path, outcome.error)
-                report.failed.append(Failure(str(outcome.path), outcome.error or "unknown error"))
-                notify(
-                    FileDone(
-                        outcome.path, "failed", reason=outcome.error or "unknown error", transient=outcome.transient
-                    )
-                )
+                reason = outcome.error or "unknown error"
+                log.warning("failed source=%s reason=%s", plan.source, reason)
+                report.failed.append(Failure(str(plan.label), reason))
+                notify(FileDone(plan.label, "failed", reason=reason, transient=outcome.transient))
                 continue
-            plan = planned[outcome.path]
-            chunks = self.chunker.chunk(outcome.document)
+            document = outcome.document
+            if plan.title:
+                document = replace(document, title=plan.title)
+            chunks = self.chunker.chunk(document)
             if not chunks:
-                report.failed.append(Failure(str(outcome.path), "no text to index"))
-                notify(FileDone(outcome.path, "failed", reason="no text to index"))
+                report.failed.append(Failure(str(plan.label), "no text to index"))
+                notify(FileDone(plan.label, "failed", reason="no text to index"))
                 continue
-            modified_at = datetime.fromtimestamp(outcome.path.stat().st_mtime, UTC)
-            meta = grant.meta(
+            modified_at = plan.modified_at or datetime.fromtimestamp(outcome.path.stat().st_mtime, UTC)
+            meta = plan.grant.meta(
                 plan.document_id,
                 plan.source,
-                outcome.document,
+                document,
                 plan.content_hash,
                 plan.revision,
                 modified_at=modified_at,
                 ingested_at=ingested_at,
                 chunks=len(chunks),
+                marker=plan.marker,
             )
-            pending.append(_Pending(meta, chunks, outcome.path))
+            pending.append(_Pending(meta, chunks, plan.label))
             waiting = sum(len(p.chunks) for p in pending)
             # Embed when the batch is full, or when the parsers are behind and a model batch is ready:
             # large batches sort better by length, but the model must not sit idle waiting for them.
@@ -241,11 +270,9 @@ class IngestPipeline:
                 pending = []
         self._write(pending, report, notify)
 
-        if prune:
-            report.removed = self._prune(paths, files)
+    def finish(self, report: IngestReport) -> None:
+        """After a run's writes: rebuild the vector indexes if it wrote many chunks."""
         self._optimize(report)
-        report.seconds = time.perf_counter() - started
-        return report
 
     def run_parsed(
         self,
@@ -260,13 +287,13 @@ class IngestPipeline:
         started = time.perf_counter()
         report = IngestReport()
         notify = on_file or (lambda done: None)
-        grant = _Grant.of(acl, public, tags)
+        grant = Grant.of(acl, public, tags)
         ingested_at = datetime.now(UTC)
         pending: list[_Pending] = []
         for item in documents:
             report.files += 1
             path = Path(item.source)
-            revision = self._revision(item.content_hash, grant.key)
+            revision = self.revision(item.content_hash, grant.key)
             state = self.index.document_state(item.document_id)
             if state is not None and state.revision == revision and state.complete:
                 report.unchanged += 1
@@ -320,14 +347,18 @@ class IngestPipeline:
             report.optimize_seconds = round(time.perf_counter() - started, 2)
             log.info("optimized chunks=%d seconds=%.1f", report.chunks, report.optimize_seconds)
 
-    def _revision(self, content_hash: str, access_key: str) -> str:
-        digest = hashlib.sha256(f"{content_hash}|{access_key}|{self.settings_fingerprint()}".encode())
+    def revision(self, content: str, access_key: str) -> str:
+        """A document's revision: its content (the bytes' hash, or a connector's marker), what else is stored
+        with it (`Grant.key`), and the chunking and embedding settings. An unchanged revision is not rewritten."""
+        digest = hashlib.sha256(f"{content}|{access_key}|{self.settings_fingerprint()}".encode())
         return digest.hexdigest()[:32]
 
-    def _plan(self, path: Path, acl_key: str) -> _Planned:
+    def _plan(self, path: Path, grant: Grant) -> PlannedFile:
         source = source_of(path)
         content_hash = file_sha256(path)
-        return _Planned(path, source, document_id(source), content_hash, self._revision(content_hash, acl_key))
+        return PlannedFile(
+            path, source, document_id(source), content_hash, self.revision(content_hash, grant.key), grant
+        )
 
     def _write(self, pending: list[_Pending], report: IngestReport, notify: Callable[[FileDone], None]) -> None:
         """Embed the chunks of several documents in one batch, then replace each document in the index."""
@@ -365,15 +396,16 @@ class IngestPipeline:
 
 
 @dataclass(frozen=True, slots=True)
-class _Grant:
-    """Who may read the documents of one run, and their tags: the same for every document of the run."""
+class Grant:
+    """Who may read a document, and its tags: the same for every document of a folder run; a connector's
+    documents may each have their own ACL."""
 
     acl: tuple[str, ...]
     public: bool
     tags: tuple[str, ...]
 
     @classmethod
-    def of(cls, acl: Sequence[str], public: bool, tags: Sequence[str]) -> _Grant:
+    def of(cls, acl: Sequence[str], public: bool, tags: Sequence[str]) -> Grant:
         return cls(acl_entries(acl), public, tuple(sorted(set(tags))))
 
     @property
@@ -392,6 +424,7 @@ class _Grant:
         modified_at: datetime,
         ingested_at: datetime,
         chunks: int,
+        marker: str = "",
     ) -> DocumentMeta:
         return DocumentMeta(
             document_id=document_id,
@@ -406,4 +439,5 @@ class _Grant:
             public=self.public,
             chunk_count=chunks,
             tags=self.tags,
+            marker=marker,
         )
