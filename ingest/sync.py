@@ -33,7 +33,7 @@ from ingest.discovery import document_id
 from ingest.pipeline import FileDone, Grant, IngestPipeline, PlannedFile
 from ingest.report import Failure, IngestReport
 from retrieval.access import acl_entry
-from retrieval.errors import ConfigError
+from retrieval.errors import ConfigError, SourceUnavailableError
 from retrieval.models import DocumentGrant
 
 log = logging.getLogger(__name__)
@@ -205,3 +205,35 @@ def _safe_name(name: str) -> str:
 
 def _too_large(size: int, limit: int) -> str:
     return f"file too large: {size / 2**20:.1f} MiB (limit {limit / 2**20:g} MiB)"
+
+
+class ConnectedSources:
+    """The configured sources with their connectors: what a reindex rebuilds connector documents from (their
+    `source` is "<name>:<key>", not a file)."""
+
+    def __init__(self, sources: Sequence[tuple[Source, Connector]], *, max_file_mb: float) -> None:
+        self.sources = list(sources)
+        self.max_file_mb = max_file_mb
+
+    def owner(self, source_id: str) -> Source | None:
+        return next((source for source, _ in self.sources if source.owns(source_id)), None)
+
+    def resync(
+        self, names: set[str], pipeline: IngestPipeline, on_file: Callable[[FileDone], None] | None = None
+    ) -> tuple[set[str], list[Failure]]:
+        """Sync the named sources into `pipeline`'s index; the ids of their documents it then holds, and the
+        failures (a source that cannot be listed fails as a whole: its documents are then missing)."""
+        present: set[str] = set()
+        failures: list[Failure] = []
+        sync = SourceSync(pipeline, max_file_mb=self.max_file_mb)
+        for source, connector in self.sources:
+            if source.name not in names:
+                continue
+            try:
+                report = sync.run(source, connector, on_file=on_file)
+            except SourceUnavailableError as exc:
+                failures.append(Failure(f"{source.name}:", exc.message))
+                continue
+            failures += report.failed
+            present |= {doc for doc, source_id in pipeline.index.documents() if source.owns(source_id)}
+        return present, failures

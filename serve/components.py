@@ -40,7 +40,7 @@ from retrieval.sparse import SparseEncoder
 from serve.audit import AuditLog
 from serve.composition import DataFiles
 from serve.oidc.claims import ClaimsMapping
-from serve.settings import Settings
+from serve.settings import Settings, SourceSettings
 from serve.stores.database import Database
 from serve.stores.feedback import FeedbackStore
 from serve.stores.jobs import DatabaseJobStore
@@ -48,6 +48,7 @@ from serve.stores.ratelimit import Limiter, RateLimiter
 from serve.stores.shared_limits import SharedEscalationBudget, SharedLimits, SharedRateLimiter
 
 if TYPE_CHECKING:  # the Slack bot's modules load only when it is configured
+    from ingest.sync import Source
     from serve.slack import SlackUser
 
 log = logging.getLogger(__name__)
@@ -595,4 +596,18 @@ def make_slack_bot(
         verify_requests=not socket_mode,
         seen=Seen(redis_url=settings.redis_url),
         audit=audit,
+    )
+
+
+def source_of_settings(config: SourceSettings) -> Source:
+    """A configured source as the sync engine takes it."""
+    from ingest.sync import Source
+
+    return Source(
+        name=config.name,
+        kind=config.kind,
+        acl=tuple(config.acl),
+        public=config.public,
+        tags=tuple(config.tags),
+        principals=dict(config.principals),
     )

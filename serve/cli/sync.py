@@ -66,9 +66,9 @@ def run_sources(settings: Settings, args: argparse.Namespace, sources: list[Sour
     from rich.console import Console
 
     from ingest.connectors import make_connector
-    from ingest.sync import Source, SourceSync
+    from ingest.sync import SourceSync
     from retrieval.errors import SourceUnavailableError
-    from serve.components import make_pipeline
+    from serve.components import make_pipeline, source_of_settings
     from serve.composition import command
     from serve.progress import IngestProgress
 
@@ -88,14 +88,7 @@ def run_sources(settings: Settings, args: argparse.Namespace, sources: list[Sour
                 pipeline.sparse.start()
             syncer = SourceSync(pipeline, max_file_mb=settings.ingest.max_file_mb)
             for config, connector in connectors:
-                source = Source(
-                    name=config.name,
-                    kind=config.kind,
-                    acl=tuple(config.acl),
-                    public=config.public,
-                    tags=tuple(config.tags),
-                    principals=config.principals,
-                )
+                source = source_of_settings(config)
                 try:
                     with IngestProgress(console, quiet=args.json, label=f"syncing {config.name}") as progress:
                         report = syncer.run(source, connector, on_start=progress.start, on_file=progress.advance)

@@ -191,3 +191,45 @@ def test_docent_sync_reads_its_sources_from_the_settings(tmp_path, s3, bucket):
     )
     assert down.returncode == 1
     assert json.loads(down.stdout)["sources"]["handbook"]["error"] == "source_unavailable"
+
+
+def test_a_reindex_rebuilds_a_sources_documents_by_syncing_it_again(pipeline, edge_index, s3, bucket, tmp_path):
+    from ingest.reindex import EdgeVersions, ReindexState, plan_target, reindex
+    from ingest.sync import ConnectedSources
+    from retrieval.edge_index import EdgeIndex
+    from tests.integration.test_reindex import pipeline_into
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "leave.md").write_text(LEAVE)
+    source = Source("handbook", "s3", acl=("group:staff",))
+    connector = make_connector("s3", s3.options(bucket))
+    SourceSync(pipeline, max_file_mb=10).run(source, connector)
+    assert pipeline.run([folder], public=True).indexed == 1
+    before = {g.document_id: g for g in edge_index.grants()}
+    edge_index.close()
+
+    data = tmp_path / "data"  # the edge_index fixture's folder
+    versions, state = EdgeVersions(data, "docent"), ReindexState(data / "reindex-docent.json")
+    current, target, _ = plan_target(versions, state)
+    target_index = EdgeIndex(data, edge_index.spec, version=target)
+    target_index.start()
+    serving = EdgeIndex(data, edge_index.spec)
+    serving.start()
+    report = reindex(
+        lambda: list(serving.grants()),
+        pipeline_into(target_index, pipeline),
+        versions,
+        state,
+        current,
+        target,
+        sources=ConnectedSources([(source, connector)], max_file_mb=10),
+    )
+    assert report.switched and not report.missing and not report.failed, report
+    rebuilt = EdgeIndex(data, edge_index.spec, version=target)
+    rebuilt.start()
+    after = {g.document_id: g for g in rebuilt.grants()}
+    assert after.keys() == before.keys()
+    assert {g.acl for g in after.values() if g.source.startswith("handbook:")} == {("group:staff",)}
+    rebuilt.close()
+    serving.close()
