@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import re
 import shutil
@@ -35,6 +36,10 @@ OcrMode = Literal["auto", "on", "off"]
 # A PDF page "has text" when pdfium finds at least this many non-blank characters on it; fewer (a stray page
 # number, an empty invisible layer) and the page is read from its image instead.
 MIN_PAGE_CHARS = 16
+
+# A poster-sized PDF page is rendered at a lower resolution rather than at 300 dpi into gigabytes (A0 at 300 dpi is
+# 140 M pixels); Tesseract reads text at 150 dpi nearly as well.
+MAX_PAGE_PIXELS = 40_000_000
 
 _CJK = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"  # ideographs and CJK/full-width punctuation
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[ \t]+(?=[{_CJK}])")
@@ -119,10 +124,13 @@ def read_image(image: Image, options: OcrOptions, *, where: str, dpi: int | None
     return text
 
 
-def render_pdf_page(page: PdfPage, dpi: int) -> Image:
-    """A PDF page as a grey image at `dpi` (an A4 page at 300 dpi: 2480 x 3508 pixels, 8.7 MB)."""
-    image: Image = page.render(scale=dpi / 72, grayscale=True).to_pil()
-    return image
+def render_pdf_page(page: PdfPage, dpi: int) -> tuple[Image, int]:
+    """A PDF page as a grey image at `dpi` (an A4 page at 300 dpi: 2480 x 3508 pixels, 8.7 MB), and that
+    resolution; a page so large that it would pass MAX_PAGE_PIXELS is rendered at a lower one instead."""
+    width, height = page.get_size()  # in points, 1/72 inch
+    scale = min(dpi / 72, 0.99 * math.sqrt(MAX_PAGE_PIXELS / max(width * height, 1.0)))  # pdfium rounds up
+    image: Image = page.render(scale=scale, grayscale=True).to_pil()
+    return image, round(scale * 72)
 
 
 def image_pages(path: Path) -> Iterator[Image]:

@@ -178,8 +178,8 @@ def _parse_pdf(path: Path, options: OcrOptions) -> ParsedDocument:
                     if ocr.unavailable_reason(options):  # asked when first needed: a text PDF never starts tesseract
                         unread.append(index + 1)
                     else:
-                        image = ocr.render_pdf_page(page, options.dpi)
-                        text = _ocr_page(image, options, where=f"path={path} page={index + 1}", dpi=options.dpi)
+                        image, dpi = ocr.render_pdf_page(page, options.dpi)
+                        text = _ocr_page(image, options, where=f"path={path} page={index + 1}", dpi=dpi)
                 blocks.extend(text_blocks(text, page=index + 1))
             finally:
                 textpage.close()

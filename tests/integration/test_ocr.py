@@ -141,3 +141,21 @@ def test_ocr_on_without_the_language_data_is_a_configuration_error():
     assert pool.limits.ocr.languages == "eng+xx_missing"  # auto: files that need OCR fail, the rest parse
     pool = make_parsers(Settings(ingest=IngestSettings(ocr="on", ocr_page_timeout_s=5)))
     assert (pool.limits.ocr.mode, pool.limits.ocr.page_timeout_s) == ("on", 5)
+
+
+def test_a_poster_sized_page_is_rendered_under_the_pixel_cap(tmp_path):
+    import pypdfium2 as pdfium
+    from reportlab.pdfgen import canvas
+
+    from ingest.ocr import MAX_PAGE_PIXELS, render_pdf_page
+
+    poster = canvas.Canvas(str(tmp_path / "poster.pdf"), pagesize=(14_400, 14_400))  # 200 x 200 inches
+    poster.rect(72, 72, 720, 720)
+    poster.showPage()
+    poster.save()
+    pdf = pdfium.PdfDocument(str(tmp_path / "poster.pdf"))
+    try:
+        image, dpi = render_pdf_page(pdf[0], 300)  # at 300 dpi: 3.6 G pixels
+        assert image.width * image.height <= MAX_PAGE_PIXELS and dpi == 32
+    finally:
+        pdf.close()
