@@ -50,6 +50,7 @@ def test_a_scanned_pdf_is_read_page_by_page_in_both_languages(tmp_path, caplog):
     assert len(ocr_log(caplog)) == 2
 
 
+@pytest.mark.slow
 def test_png_jpeg_and_a_two_page_tiff_are_read(tmp_path):
     png = scans.save_image(tmp_path / "notice.png", chinese_page())
     jpeg = scans.save_image(tmp_path / "photo.jpg", english_page())
