@@ -15,11 +15,12 @@ import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ingest.documents import ParsedDocument
+from ingest.ocr import OcrOptions, OcrUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class ParseLimits:
     max_file_mb: float = 100.0
     max_unpacked_mb: int = 512
     max_zip_ratio: float = 200.0
+    # Images and PDF pages without text: Tesseract, each page under its own time limit inside `timeout_s`.
+    ocr: OcrOptions = field(default_factory=OcrOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,9 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
         except guards.RejectedFile as exc:
             raise ParseFailure(str(exc)) from exc
     try:
-        document = parsing.parse(path, doc_type)
+        document = parsing.parse(path, doc_type, ocr_options=limits.ocr)
+    except OcrUnavailable as exc:
+        raise ParseFailure(str(exc)) from exc
     except MemoryError:
         raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)", transient=True) from None
     except Exception as exc:

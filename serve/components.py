@@ -24,6 +24,7 @@ from ingest.chunking import Chunker
 from ingest.jobs.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.jobs.store import JobStore, MemoryJobStore
 from ingest.jobs.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
+from ingest.ocr import OcrOptions, unavailable_reason
 from ingest.pipeline import IngestPipeline, WriteLocks
 from ingest.quarantine import Quarantine
 from ingest.sandbox import ParseLimits, ParserPool
@@ -132,8 +133,12 @@ def make_index(
 
 
 def make_parsers(settings: Settings) -> ParserPool:
+    """The parser pool; with DOCENT_INGEST__OCR=on, a ConfigError when Tesseract or a language's data is missing."""
     i = settings.ingest
-    limits = ParseLimits(timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, max_file_mb=i.max_file_mb)
+    ocr = OcrOptions(mode=i.ocr, languages=i.ocr_languages, page_timeout_s=i.ocr_page_timeout_s)
+    if i.ocr == "on" and (missing := unavailable_reason(ocr)):
+        raise ConfigError(f"DOCENT_INGEST__OCR=on, but {missing}")
+    limits = ParseLimits(timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, max_file_mb=i.max_file_mb, ocr=ocr)
     return ParserPool(limits, workers=i.parse_workers)
 
 

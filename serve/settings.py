@@ -62,6 +62,13 @@ class IngestSettings(BaseModel):
     max_file_mb: float = Field(100.0, gt=0)
     batch_chunks: int = Field(256, ge=1)  # more chunks per batch: better length sorting, less padding
     optimize_after_chunks: int = Field(5000, ge=1)  # a run writing this many chunks rebuilds the HNSW indexes
+    # OCR (Tesseract) of PNG/JPEG/TIFF images and of PDF pages without a text layer: "auto" when the tesseract
+    # program and the languages' data are installed, "on" (the same, and their absence is a configuration
+    # error), "off" (such files fail with the reason). A scanned page takes seconds: raise parse_timeout_s
+    # for long scans, as the whole file's OCR happens within it.
+    ocr: Literal["auto", "on", "off"] = "auto"
+    ocr_languages: str = Field("eng+chi_sim", pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")  # tesseract's -l
+    ocr_page_timeout_s: float = Field(30.0, gt=0)  # one page's OCR; a page that overruns it is left out
 
 
 class QueueSettings(BaseModel):

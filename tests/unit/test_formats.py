@@ -25,6 +25,10 @@ def test_each_row_is_reachable_and_its_partitioner_exists():
     ("name", "content"),
     [
         ("a.pdf", b"%PDF-1.7\n"),
+        ("scan.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+        ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"),
+        ("fax.tif", b"II*\x00\x08\x00\x00\x00"),
+        ("fax.tif", b"MM\x00*\x00\x00\x00\x08"),
         ("page.html", b"<!doctype html><html><title>T</title></html>"),
         ("mail.eml", b"From: a@example.com\nSubject: hi\n\nbody"),
         ("notes.md", b"plain words"),
