@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -101,9 +101,19 @@ def tidy_cjk(text: str) -> str:
     return _CJK_GAP.sub("", text)
 
 
+def _no_progress_report() -> None:
+    pass
+
+
+# Called as each page's OCR starts. The parser sandbox points it at its pipe to the parent, which then gives the
+# file another page's time limit: a 200-page scan is not cut off by a per-file limit sized for a text file.
+page_started: Callable[[], None] = _no_progress_report
+
+
 def read_image(image: Image, options: OcrOptions, *, where: str, dpi: int | None = None) -> str:
     """The text of one page image (`where` names it in the log: which pages were OCRed, and how long each took).
     Raises PageTimeout when Tesseract overruns the page's time limit, and RuntimeError when it fails."""
+    page_started()
     started = time.monotonic()
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

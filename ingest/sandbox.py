@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -25,6 +26,8 @@ from ingest.ocr import OcrOptions, OcrUnavailable
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0  # importing unstructured on a cold, busy 2-core machine
+MAX_OCR_PAGES = 2000  # pages of one file that extend its time limit; past them the per-file limit runs out
+_PAGE_RENDER_S = 10.0  # rendering a PDF page at 300 dpi on a busy machine, on top of the page's OCR limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,9 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
         if fmt.partitioner:
             import_module(fmt.partitioner.partition(":")[0])
 
+    from ingest import ocr
+
+    ocr.page_started = lambda: conn.send(("page", None))  # each OCRed page extends the file's time limit
     cap = memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     conn.send(("ready", None))
@@ -178,15 +184,31 @@ class _Worker:
             self._await_ready()
         assert self.conn is not None
         self.conn.send((str(path), self.limits))
+        started = time.monotonic()
+        deadline = started + self.limits.timeout_s
+        pages = 0
         try:
-            ready = self.conn.poll(self.limits.timeout_s)
-            answer = self.conn.recv() if ready else None
+            while True:
+                remaining = deadline - time.monotonic()
+                answer = self.conn.recv() if remaining > 0 and self.conn.poll(remaining) else None
+                if answer is None or answer[0] != "page":
+                    break
+                # An OCR page started: the file gets that page's limit (plus its rendering) from now on, for
+                # at most MAX_OCR_PAGES pages; a text file keeps the plain per-file limit.
+                pages += 1
+                if pages <= MAX_OCR_PAGES:
+                    deadline = max(deadline, time.monotonic() + self.limits.ocr.page_timeout_s + _PAGE_RENDER_S)
         except (EOFError, ConnectionResetError):
             code = self._reap()
             return ParseOutcome(path, error=f"parser crashed (exit code {code})", transient=True)
         if answer is None:
             self.stop()
-            return ParseOutcome(path, error=f"parser timed out after {self.limits.timeout_s:g} s", transient=True)
+            limit = (
+                f"{self.limits.timeout_s:g} s"
+                if not pages
+                else f"{time.monotonic() - started:.0f} s ({pages} pages OCRed)"
+            )
+            return ParseOutcome(path, error=f"parser timed out after {limit}", transient=True)
         status, value = answer
         if status == "ok":
             _, document = value

@@ -130,6 +130,24 @@ def test_the_worker_pool_reads_scans_inside_the_sandbox(parser_pool, tmp_path):
     assert page_of(outcome.document, "王建国") == {1}
 
 
+@pytest.mark.slow
+def test_a_long_scan_gets_a_time_limit_per_page_not_one_for_the_file(tmp_path):
+    """The file's limit (2 s) is shorter than reading its four pages: each page started extends it by the page's
+    own limit, so the scan is read whole; a text file past the same 2 s still times out."""
+    from ingest.sandbox import ParserPool
+
+    path = scans.save_pdf(tmp_path / "long.pdf", [english_page(), chinese_page(), english_page(), chinese_page()])
+    pool = ParserPool(ParseLimits(timeout_s=2, ocr=OcrOptions(page_timeout_s=30)))
+    pool.start()
+    try:
+        pool.wait_ready()
+        [outcome] = list(pool.parse_all([Path(path)]))
+    finally:
+        pool.close()
+    assert outcome.error is None, outcome.error
+    assert page_of(outcome.document, "由安全主管王建国负责") == {2, 4}
+
+
 def test_ocr_on_without_the_language_data_is_a_configuration_error():
     from serve.components import make_parsers
     from serve.settings import IngestSettings, Settings
