@@ -70,6 +70,8 @@ def _ole_type(path: Path) -> str:
     for fmt in FORMATS:
         if fmt.ole_entries and any(name.startswith(fmt.ole_entries) for name in names):
             return fmt.name
+    if "EncryptedPackage" in names:
+        raise UnsupportedType("password-protected Office file; save it without a password")
     raise UnsupportedType("OLE file that is not a Word, Excel, PowerPoint or Outlook file")
 
 

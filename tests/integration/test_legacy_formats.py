@@ -16,6 +16,7 @@ import pytest
 
 from ingest.discovery import document_id, source_of
 from ingest.filetypes import detect
+from ingest.reindex import ReindexReport, rebuild
 from ingest.sandbox import ParseFailure, ParseLimits, parse_file
 from retrieval.access import ALL_ACCESS
 from retrieval.search import SearchRequest
@@ -226,6 +227,10 @@ def test_email_attachments_are_indexed_as_documents_of_their_own(
 
     again = pipeline.run([corpus], acl=["group:finance"], tags=["mail"], prune=True)
     assert again.unchanged == 3 and again.indexed == 0 and again.removed == 0  # attachments belong to their file
+    rebuilt = ReindexReport("v1", "v2")  # a reindex rebuilds an attachment through its message, never loses it
+    present = rebuild(list(edge_index.grants()), pipeline, rebuilt)
+    assert rebuilt.missing == [] and present == {g.document_id for g in grants.values()} and rebuilt.unchanged == 3
+
     mail.unlink()
     assert pipeline.prune([corpus]) == 3  # the message and its two indexed attachments
     assert not any(source.startswith(str(mail)) for _, source in edge_index.documents())
