@@ -23,6 +23,8 @@ class Reader(Enum):
     TEXT = "text"  # plain text through the layout-free reader shared with PDF pages
     UNSTRUCTURED = "unstructured"  # an unstructured partitioner, named by `partitioner`
     IMAGE = "image"  # a scanned page (or a TIFF of several), read by Tesseract (ocr.py)
+    LIBREOFFICE = "libreoffice"  # legacy Office: converted by LibreOffice to `convert_to`, parsed as that row
+    OUTLOOK = "outlook"  # an Outlook .msg, read with extract-msg (messages.py)
 
 
 class Headings(Enum):
@@ -45,6 +47,8 @@ class Format:
     reader: Reader
     magic: bytes | tuple[bytes, ...] | None = None  # the file starts with these bytes (or one of these)
     zip_member: str | None = None  # an OOXML zip container holding this part (checked by guards.py first)
+    ole_entries: tuple[str, ...] = ()  # an OLE container with a top-level entry whose name starts with one of these
+    convert_to: str | None = None  # LIBREOFFICE: the row (an OOXML format) LibreOffice converts the file to
     sniff: Callable[[bytes, str, Path], bool] | None = None  # text formats: (first bytes, as text, path) -> match
     # "module:function" of the unstructured partitioner, imported when first used: unstructured takes seconds
     # to import and this table is read by processes that never parse (the API, the CLI).
@@ -137,6 +141,27 @@ FORMATS: tuple[Format, ...] = (
     _ooxml("docx", _OOXML + "wordprocessingml.document", "word/document.xml"),
     _ooxml("pptx", _OOXML + "presentationml.presentation", "ppt/presentation.xml"),
     _ooxml("xlsx", _OOXML + "spreadsheetml.sheet", "xl/workbook.xml", find_subtable=False),
+    # Legacy Office and Outlook files share the OLE container; its top-level streams tell them apart.
+    Format(
+        "doc", "application/msword", (".doc",), Reader.LIBREOFFICE, ole_entries=("WordDocument",), convert_to="docx"
+    ),
+    Format(
+        "xls",
+        "application/vnd.ms-excel",
+        (".xls",),
+        Reader.LIBREOFFICE,
+        ole_entries=("Workbook", "Book"),
+        convert_to="xlsx",
+    ),
+    Format(
+        "ppt",
+        "application/vnd.ms-powerpoint",
+        (".ppt",),
+        Reader.LIBREOFFICE,
+        ole_entries=("PowerPoint Document",),
+        convert_to="pptx",
+    ),
+    Format("msg", "application/vnd.ms-outlook", (".msg",), Reader.OUTLOOK, ole_entries=("__substg1.0_",)),
     Format(
         "html",
         "text/html",

@@ -1,5 +1,7 @@
 """Files to `ParsedDocument`s with the reader their row in formats.py names: unstructured for Office, HTML,
-Markdown and e-mail; pypdfium2 for PDF; Tesseract (ocr.py) for images and PDF pages without a text layer.
+Markdown and e-mail; pypdfium2 for PDF; Tesseract (ocr.py) for images and PDF pages without a text layer;
+extract-msg for Outlook .msg (messages.py). Legacy Office files reach this module already converted to OOXML
+(legacy_office.py, called by the sandbox so that the copy is checked like any OOXML file).
 
 PDFs go through pypdfium2 page by page (page numbers kept) because unstructured's PDF extra pulls a CUDA
 build of torch and several hundred MB of layout models; pdfium extracts Chinese and English text in
@@ -45,6 +47,10 @@ def parse(path: Path, doc_type: str, *, ocr_options: OcrOptions | None = None) -
         return _parse_pdf(path, options)
     if fmt.reader is Reader.IMAGE:
         return _parse_image(path, doc_type, options)
+    if fmt.reader is Reader.OUTLOOK:
+        return _parse_msg(path)
+    if fmt.reader is Reader.LIBREOFFICE:
+        raise ValueError(f"{doc_type} is parsed as its LibreOffice conversion to {fmt.convert_to}")
     if fmt.reader is Reader.TEXT:
         blocks, meta_title = text_blocks(decode_text(path.read_bytes())), None
     else:
@@ -109,6 +115,10 @@ def _partition(path: Path, fmt: Format) -> tuple[list[Element], str | None]:
 
 def _parse_with_unstructured(path: Path, fmt: Format) -> tuple[list[Block], str | None]:
     elements, meta_title = _partition(path, fmt)
+    return _element_blocks(elements, fmt), (meta_title or "").strip() or None
+
+
+def _element_blocks(elements: list[Element], fmt: Format) -> list[Block]:
     blocks: list[Block] = []
     sheet: str | None = None
     for element in elements:
@@ -131,7 +141,27 @@ def _parse_with_unstructured(path: Path, fmt: Format) -> tuple[list[Block], str 
             blocks.append(Block(BlockKind.HEADING, text, level=depth + 1, page=page))
         else:
             blocks.append(Block(BlockKind.TEXT, text, page=page))
-    return blocks, (meta_title or "").strip() or None
+    return blocks
+
+
+# -- Outlook --------------------------------------------------------------------------------------
+
+
+def _parse_msg(path: Path) -> ParsedDocument:
+    """Subject as title; From/To/Cc/Date as one block; the plain body, or the HTML body when there is none."""
+    from ingest.messages import read_msg
+
+    message = read_msg(path)
+    blocks = [Block(BlockKind.TEXT, "\n".join(f"{name}: {value}" for name, value in message.headers))]
+    if message.body:
+        blocks.extend(text_blocks(message.body))
+    elif message.html:
+        from unstructured.partition.html import partition_html
+
+        configure_unstructured()
+        blocks.extend(_element_blocks(partition_html(text=message.html), format_named("html")))
+    blocks = [b for b in blocks if b.text.strip()]
+    return ParsedDocument(title=message.subject or path.stem, doc_type="msg", blocks=blocks)
 
 
 def table_rows(html: str) -> tuple[tuple[str, ...], ...]:

@@ -28,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ingest.attachments import attachment_source, attachment_title, owner_source
 from ingest.chunking import Chunker, embed_text
 from ingest.discovery import discover, document_id, file_sha256, source_of, under_roots
 from ingest.documents import ParsedDocument
@@ -100,6 +101,7 @@ class _Pending:
     meta: DocumentMeta
     chunks: list[Chunk]
     path: Path
+    notify: bool = True  # False for an e-mail's attachment: progress counts files, and its message is the file
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +244,7 @@ class IngestPipeline:
                 notify(FileDone(plan.label, "failed", reason=reason, transient=outcome.transient))
                 continue
             document = outcome.document
+            pending.extend(self._attachments(plan, document, report, ingested_at))
             if plan.title:
                 document = replace(document, title=plan.title)
             chunks = self.chunker.chunk(document)
@@ -329,11 +332,66 @@ class IngestPipeline:
 
     def _prune(self, roots: Sequence[Path], files: Sequence[Path]) -> int:
         present = {source_of(p) for p in files}
-        gone = [doc for doc, source in self.index.documents() if under_roots(source, roots) and source not in present]
+        gone = [
+            doc
+            for doc, source in self.index.documents()
+            if under_roots(source, roots) and source not in present and owner_source(source) not in present
+        ]
         for doc in gone:
             with self.locks.of(doc):
                 self.index.delete_document(doc)
         return len(gone)
+
+    def _attachments(
+        self, plan: PlannedFile, message: ParsedDocument, report: IngestReport, ingested_at: datetime
+    ) -> list[_Pending]:
+        """The attachments of a message to write as documents of their own (those changed since their last
+        write), their failures added to `report`; attachments the message no longer has are deleted."""
+        if message.doc_type not in ("eml", "msg"):
+            return []
+        pending = []
+        keep = set()
+        for attachment in message.attachments:
+            source = attachment_source(plan.source, attachment)
+            keep.add(source)
+            if attachment.document is None:
+                report.failed.append(Failure(source, attachment.error or "unknown error"))
+                continue
+            doc_id = document_id(source)
+            revision = self.revision(attachment.content_hash, plan.grant.key)
+            state = self.index.document_state(doc_id)
+            if state is not None and state.revision == revision and state.complete:
+                continue
+            document = replace(attachment.document, title=attachment_title(attachment, message.title))
+            chunks = self.chunker.chunk(document)
+            if not chunks:
+                report.failed.append(Failure(source, "no text to index"))
+                continue
+            meta = plan.grant.meta(
+                doc_id,
+                source,
+                document,
+                attachment.content_hash,
+                revision,
+                modified_at=plan.modified_at or datetime.fromtimestamp(plan.path.stat().st_mtime, UTC),
+                ingested_at=ingested_at,
+                chunks=len(chunks),
+            )
+            pending.append(_Pending(meta, chunks, plan.label, notify=False))
+        if self.index.document_state(plan.document_id) is not None:  # a message written before: had it more?
+            self._delete_stale_attachments(plan.source, keep)
+        return pending
+
+    def _delete_stale_attachments(self, message_source: str, keep: set[str]) -> None:
+        """Delete the documents of attachments a message had at its last write and has no longer."""
+        stale = [
+            doc
+            for doc, source in self.index.documents()
+            if source != message_source and owner_source(source) == message_source and source not in keep
+        ]
+        for doc in stale:
+            with self.locks.of(doc):
+                self.index.delete_document(doc)
 
     def _optimize(self, report: IngestReport) -> None:
         """After a large write, build the vector indexes (HNSW): at 100k chunks an exact dense search takes
@@ -382,7 +440,8 @@ class IngestPipeline:
             report.indexed += 1
             report.chunks += len(indexed)
             log.info("indexed source=%s chunks=%d revision=%s", item.meta.source, len(indexed), item.meta.revision)
-            notify(FileDone(item.path, "indexed", len(indexed)))
+            if item.notify:
+                notify(FileDone(item.path, "indexed", len(indexed)))
         if _malloc_trim is not None:
             _malloc_trim(0)
 

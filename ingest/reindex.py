@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ingest.attachments import owner_source
 from ingest.pipeline import FileDone, IngestPipeline
 from ingest.sync import ConnectedSources
 from retrieval.errors import ConfigError, IndexLockedError
@@ -215,12 +216,12 @@ def rebuild(
         if owner is not None:
             connected.add(owner.name)
             continue
-        path = Path(grant.source)
+        path = Path(owner_source(grant.source))  # an e-mail attachment is rebuilt with its message
         if not path.is_file():
             report.missing.append(grant.source)
             continue
         present.add(grant.document_id)
-        groups.setdefault((grant.acl, grant.public, grant.tags), []).append(path)
+        groups.setdefault((grant.acl, grant.public, grant.tags), []).append(path)  # a message once: discover() dedupes
     for (acl, public, tags), paths in groups.items():
         run = pipeline.run(paths, acl=acl, public=public, tags=tags, on_file=on_file)
         report.indexed += run.indexed

@@ -13,14 +13,15 @@ import logging
 import multiprocessing
 import os
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ingest.documents import ParsedDocument
+from ingest.documents import Attachment, ParsedDocument
 from ingest.ocr import OcrOptions, OcrUnavailable
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,11 @@ class ParseFailure(Exception):
         self.transient = transient
 
 
-def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
-    """Detect, check and parse one file. Runs in a worker; raises ParseFailure with a readable reason."""
-    from ingest import filetypes, guards, parsing
-    from ingest.formats import format_named
+def parse_file(path: Path, limits: ParseLimits, *, attachments: bool = True) -> tuple[str, ParsedDocument]:
+    """Detect, check and parse one file (an e-mail's attachments too, unless `attachments` is false). Runs in a
+    worker; raises ParseFailure with a readable reason."""
+    from ingest import filetypes
+    from ingest.formats import Reader, format_named
 
     size = path.stat().st_size
     if size == 0:
@@ -76,6 +78,41 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
         doc_type = filetypes.detect(path)
     except filetypes.UnsupportedType as exc:
         raise ParseFailure(f"unsupported file type: {exc}") from exc
+    convert_to = format_named(doc_type).convert_to
+    if format_named(doc_type).reader is Reader.LIBREOFFICE and convert_to is not None:
+        document = replace(_parse_converted(path, doc_type, convert_to, limits), doc_type=doc_type)
+    else:
+        document = _check_and_parse(path, doc_type, limits)
+    found: tuple[Attachment, ...] = ()
+    if attachments and doc_type in ("eml", "msg"):
+        from ingest.attachments import parse_attachments
+
+        found = parse_attachments(path, doc_type, limits)
+        document = replace(document, attachments=found)
+    if not any(block.text.strip() for block in document.blocks) and not found:
+        raise ParseFailure(f"no text found in {doc_type} (empty, scanned or image-only)")
+    return doc_type, document
+
+
+def _parse_converted(path: Path, doc_type: str, convert_to: str, limits: ParseLimits) -> ParsedDocument:
+    """A legacy Office file parsed as LibreOffice's OOXML copy of it, which is checked like any OOXML file."""
+    from ingest import legacy_office
+
+    with tempfile.TemporaryDirectory(prefix="docent-convert-") as outdir:
+        try:
+            # Three quarters of the parse timeout, so that this worker answers before the parent gives up on it.
+            converted = legacy_office.convert(path, convert_to, Path(outdir), timeout_s=0.75 * limits.timeout_s)
+        except legacy_office.LibreOfficeMissing as exc:
+            raise ParseFailure(f"unsupported file type: legacy Office file ({doc_type}); {exc}") from exc
+        except legacy_office.ConversionFailed as exc:
+            raise ParseFailure(f"cannot parse {doc_type}: {exc}", transient=exc.transient) from exc
+        return _check_and_parse(converted, convert_to, limits)
+
+
+def _check_and_parse(path: Path, doc_type: str, limits: ParseLimits) -> ParsedDocument:
+    from ingest import guards, parsing
+    from ingest.formats import format_named
+
     if format_named(doc_type).zip_member is not None:  # an OOXML container: check it before unpacking
         try:
             guards.check_zip_container(
@@ -84,16 +121,13 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
         except guards.RejectedFile as exc:
             raise ParseFailure(str(exc)) from exc
     try:
-        document = parsing.parse(path, doc_type, ocr_options=limits.ocr)
+        return parsing.parse(path, doc_type, ocr_options=limits.ocr)
     except OcrUnavailable as exc:
         raise ParseFailure(str(exc)) from exc
     except MemoryError:
         raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)", transient=True) from None
     except Exception as exc:
         raise ParseFailure(f"cannot parse {doc_type}: {type(exc).__name__}: {exc}"[:500]) from exc
-    if not any(block.text.strip() for block in document.blocks):
-        raise ParseFailure(f"no text found in {doc_type} (empty, scanned or image-only)")
-    return doc_type, document
 
 
 def _worker_main(conn: Connection, memory_mb: int) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.attachments import owner_source
 from ingest.connectors.base import Connector, FetchError, SourceDocument
 from ingest.discovery import document_id
 from ingest.pipeline import FileDone, Grant, IngestPipeline, PlannedFile
@@ -105,6 +106,10 @@ class SourceSync:
         if on_start:
             on_start(len(listed))
         indexed = {g.document_id: g for g in index.grants() if source.owns(g.source)}
+        attachments: dict[str, list[DocumentGrant]] = {}  # a message's source → its attachments' documents
+        for grant in indexed.values():
+            if owner_source(grant.source) != grant.source:
+                attachments.setdefault(owner_source(grant.source), []).append(grant)
         wanted: set[str] = set()
         to_fetch: list[tuple[SourceDocument, PlannedFile]] = []
         for document in listed:
@@ -113,12 +118,17 @@ class SourceSync:
             stored = indexed.get(plan.document_id)
             if stored is not None and self._unchanged(plan):
                 self._refresh_access(plan, stored, report)
+                for attachment in attachments.get(plan.source, []):  # they are read with their message's ACL
+                    wanted.add(attachment.document_id)
+                    self._refresh_access(replace(plan, document_id=attachment.document_id), attachment, report)
                 report.unchanged += 1
                 notify(FileDone(plan.label, "unchanged"))
             else:
                 to_fetch.append((document, plan))
         for start in range(0, len(to_fetch), self.fetch_batch):
             self._fetch_and_index(connector, to_fetch[start : start + self.fetch_batch], report, notify)
+        for message in to_fetch:  # a rewritten message keeps or deletes its attachments itself (IngestPipeline)
+            wanted.update(a.document_id for a in attachments.get(message[1].source, []))
         for gone in sorted(indexed.keys() - wanted):
             with self.pipeline.locks.of(gone):
                 index.delete_document(gone)

@@ -233,3 +233,34 @@ def test_a_reindex_rebuilds_a_sources_documents_by_syncing_it_again(pipeline, ed
     assert {g.acl for g in after.values() if g.source.startswith("handbook:")} == {("group:staff",)}
     rebuilt.close()
     serving.close()
+
+
+def test_an_e_mails_attachments_stay_with_it_and_follow_its_permissions(pipeline, retriever, s3, bucket):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "it@corp.example", "staff@corp.example", "VPN changes"
+    message["Date"] = "Mon, 7 Dec 2026 09:00:00 +0000"
+    message.set_content("The new VPN settings are attached.")
+    message.add_attachment(
+        b"# Ports\n\nThe Porto office's VPN concentrator accepts connections on port 4500.\n",
+        maintype="text",
+        subtype="markdown",
+        filename="ports.md",
+    )
+    s3.client().put_object(Bucket=bucket, Key="mail/vpn.eml", Body=message.as_bytes())
+    connector = make_connector("s3", s3.options(bucket))
+    sync = SourceSync(pipeline, max_file_mb=10)
+    staff, it = Principal("ann", ("staff",)), Principal("cid", ("it",))
+
+    first = sync.run(Source("handbook", "s3", acl=("group:staff",)), connector)
+    assert first.indexed == 5 and not first.failed, first  # 4 listed documents and the attachment
+    hits = retriever.search(SearchRequest("Porto VPN concentrator port", staff, k=3)).passages
+    assert hits[0].source == "handbook:mail/vpn.eml#attachment/1-ports.md" and hits[0].title == "ports.md — VPN changes"
+
+    again = sync.run(Source("handbook", "s3", acl=("group:staff",)), connector)
+    assert (again.removed, again.embedded) == (0, 0)  # the attachment is not taken for a document the source lost
+    regranted = sync.run(Source("handbook", "s3", acl=("group:it",)), connector)
+    assert regranted.access_updated == 5 and regranted.embedded == 0  # 4 listed documents and the attachment
+    assert sources_in(retriever, "Porto VPN concentrator port", staff) == []
+    assert sources_in(retriever, "Porto VPN concentrator port", it)[0].endswith("#attachment/1-ports.md")

@@ -13,7 +13,7 @@ from ingest.formats import FORMATS, Reader, format_named
 def test_each_row_is_reachable_and_its_partitioner_exists():
     assert len(set(SUPPORTED)) == len(FORMATS)
     for fmt in FORMATS:
-        assert fmt.magic or fmt.zip_member or fmt.sniff, f"{fmt.name}: no way to detect it"
+        assert fmt.magic or fmt.zip_member or fmt.ole_entries or fmt.sniff, f"{fmt.name}: no way to detect it"
         assert (fmt.reader is Reader.UNSTRUCTURED) == (fmt.partitioner is not None), fmt.name
         if fmt.partitioner:
             module, _, name = fmt.partitioner.partition(":")
