@@ -255,22 +255,28 @@ class _Endpoint:
         await self.server.session_manager.handle_request(scope, receive, send)
 
 
-def install(app: FastAPI, services: Services) -> MCPServer:
-    """Serve the MCP tools at `/mcp` on `app` (streamable HTTP, stateless: any replica answers any request), and
-    run the MCP session manager for the app's lifetime."""
-    server = build(services, _http_caller)
-    # Stateless JSON responses: no session to pin to a replica, nothing for a proxy to buffer. The Host check
-    # against DNS rebinding is off: every request carries its bearer key, which a rebinding page does not have.
+def _new_session_manager(server: MCPServer) -> None:
+    """Give `server` a new streamable HTTP session manager. Stateless JSON responses: no session to pin to a
+    replica, nothing for a proxy to buffer. The Host check against DNS rebinding is off: every request carries its
+    bearer key (or the page session's CSRF header), which a rebinding page does not have."""
     server.streamable_http_app(
         stateless_http=True,
         json_response=True,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
+
+
+def install(app: FastAPI, services: Services) -> MCPServer:
+    """Serve the MCP tools at `/mcp` on `app` (streamable HTTP, stateless: any replica answers any request), and
+    run the MCP session manager for the app's lifetime."""
+    server = build(services, _http_caller)
+    _new_session_manager(server)
     app.router.routes.append(Route("/mcp", _Endpoint(server, services), methods=["GET", "POST", "DELETE"]))
     before = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(running: Any) -> AsyncIterator[Any]:
+        _new_session_manager(server)  # a manager runs once: an app started again (tests do) needs a new one
         async with before(running) as state, server.session_manager.run():
             yield state
 
