@@ -165,7 +165,7 @@ def build(services: Services, caller_of: Callable[[Context], tuple[Caller, Reque
         ctx: Context,
     ) -> dict[str, Any]:
         def work(who: Caller, request: Request) -> dict[str, Any]:
-            audited = audit(request, services, who, "document", query=document_id, channel="mcp")
+            audited = audit(request, services, who, "read", query=document_id, channel="mcp")
             state = services.index.document_state(document_id)
             # The index's own ACL filter decides, as for every search: a chunk the caller may not read is not
             # fetched, and a document with none readable is "no such document", like one that does not exist.

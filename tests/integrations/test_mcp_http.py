@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 
 import httpx2
@@ -79,11 +80,21 @@ def test_a_bad_key_or_an_ingestion_key_is_refused(server, corpus):
 
 
 def test_mcp_calls_are_in_the_audit_trail(server, corpus):
+    hr_document, eng_document = ids(corpus)
+
     async def run() -> None:
         async with session(server.url, corpus.keys["hana"]) as hana:
             await hana.call_tool("search", {"query": "Marlin audit probe"})
+            await hana.call_tool("get_document", {"document_id": hr_document})
+            await hana.call_tool("get_document", {"document_id": eng_document})  # refused: recorded as a 404
 
     asyncio.run(run())
+    time.sleep(1.5)  # the server writes its audit events in batches, every half second
     lines = [json.loads(line) for line in cli(corpus.data, "audit", "export").splitlines() if line.strip()]
     mine = [e for e in lines if e.get("channel") == "mcp" and e.get("query") == "Marlin audit probe"]
     assert mine and mine[-1]["user_id"] == "hana" and mine[-1]["action"] == "search"
+    reads = [e for e in lines if e.get("channel") == "mcp" and e.get("action") == "read"]
+    assert {(e["query"], e.get("status")) for e in reads} >= {(hr_document, 200), (eng_document, 404)}, reads
+    # A whole document read through MCP counts as shown: `docent audit who-saw` names its reader.
+    saw = [json.loads(line) for line in cli(corpus.data, "audit", "who-saw", hr_document, "--json").splitlines()]
+    assert any(s["user_id"] == "hana" and s["channel"] == "mcp" and s["action"] == "read" for s in saw), saw
