@@ -19,6 +19,7 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from docent.integrations.langchain import DocentRetriever as LangChainRetriever
 from docent.integrations.llama_index import DocentRetriever as LlamaIndexRetriever
 from tests.integrations.conftest import ENG, HR
+from tests.support.docent_server import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +75,29 @@ def test_langchain_chain_answers_from_docents_passages(server, corpus):
         )
     )
     assert ENG in later and HR not in later
+
+
+def readme_snippets() -> list[str]:
+    """The Python snippets of the README's Integrations section, as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("\n## Integrations\n") :]
+    section = section[: section.index("\n## ", 1)]
+    return [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+
+
+def test_the_readmes_integration_snippets_run_as_written(
+    server, corpus, tmp_path, monkeypatch, offline_tokenizer, capsys
+):
+    """Each snippet against this server with an admin key (it searches and uploads); `llm` and `chat_model` are
+    the local fakes a reader would replace with real models."""
+    snippets = readme_snippets()
+    assert len(snippets) == 4, snippets
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "handbook.md").write_text("# Handbook\n\nThe Plover desk booking opens on Mondays.\n")
+    for snippet in snippets:
+        code = snippet.replace("http://127.0.0.1:8000", server.url).replace("dk_...", corpus.keys["admin"])
+        exec(compile(code, "README.md", "exec"), {"llm": MockLLM(), "chat_model": ParrotFakeChatModel()})
+    printed = capsys.readouterr().out
+    assert "'mode': 'not_found'" in printed  # the MCP snippet's answer: no document here has the password reset
+    assert "succeeded" in printed  # the client snippet's upload job
+    assert "Answer from these sources" in printed and "kestrel-cafeteria.md" in printed  # the chains' sources
