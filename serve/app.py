@@ -25,6 +25,7 @@ from ingest.jobs.queue import JobService
 from retrieval.errors import DocentError
 from retrieval.index import Index
 from retrieval.search import Retriever
+from serve import mcp
 from serve.api import answers, chat, completions, docs, health, me, signin
 from serve.api import audit as audit_routes
 from serve.api import documents as document_routes
@@ -117,6 +118,7 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    mcp.install(app, app.state.services)  # the MCP tools at /mcp, as each request's key (serve/mcp.py)
     page.install(app)
     _document_events(app)
     return app

@@ -28,12 +28,12 @@ class AuditEntry(BaseModel):
 
     event_id: int
     at: datetime
-    action: str  # search | answer | upload | delete | key | reindex
+    action: str  # search | answer | read | list_sources | upload | delete | key | reindex
     user_id: str
     key_id: str
     groups: list[str]
     client: str  # the client's address
-    channel: str  # api | web | chat | completions | slack:<channel> | cli
+    channel: str  # api | web | chat | completions | mcp | slack:<channel> | cli
     request_id: str
     query: str | None  # the query or question (or what was uploaded, deleted, changed)
     filters: dict[str, Any] | None

@@ -20,6 +20,7 @@
     docent reindex [--server URL [--key KEY]] [--force] [--drop-old] [--json]
     docent reindex --status | --switch-to VERSION | --drop VERSION
     docent serve [--host H] [--port P]
+    docent mcp   (the MCP server over stdio, as DOCENT_API_KEY)
     docent --version
 
 Exit status (`serve.cli.exits`): 0 success; 1 some files failed (the rest were indexed); 2 a usage or
@@ -42,10 +43,10 @@ import argcomplete
 from pydantic import ValidationError
 
 from retrieval.errors import DocentError, ErrorCode
-from serve.cli import ask, audit, db, evaluate, exits, ingest, keys, reindex, search, serve, slack, sync, worker
+from serve.cli import ask, audit, db, evaluate, exits, ingest, keys, mcp, reindex, search, serve, slack, sync, worker
 from serve.settings import Settings
 
-COMMANDS = (ingest, sync, worker, search, ask, evaluate, slack, keys, audit, db, reindex, serve)
+COMMANDS = (ingest, sync, worker, search, ask, evaluate, slack, keys, audit, db, reindex, serve, mcp)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from serve.stores.database import Database
 from serve.stores.schema import audit_documents, audit_events
 
 # what a reader was shown (the documents of other actions were touched, not shown)
-SHOWN = ("search", "answer")
+SHOWN = ("search", "answer", "read")  # read: a whole document, through MCP's get_document (serve/mcp.py)
 
 
 @dataclass(slots=True)
@@ -27,7 +27,7 @@ class AuditEvent:
     documents uploaded or deleted. `filters` and `detail` are JSON text; `answer` is kept only when the
     deployment records answers' text."""
 
-    action: str  # search | answer | upload | delete | key | reindex
+    action: str  # search | answer | read | list_sources | upload | delete | key | reindex
     user_id: str = ""
     key_id: str = ""
     groups: str = ""

@@ -12,6 +12,7 @@ FORBIDDEN = {
     "retrieval": {"answer", "ingest", "serve"},
     "ingest": {"answer", "serve"},
     "answer": {"ingest", "serve"},
+    "docent": {"answer", "ingest", "retrieval", "serve"},  # the client installs without the server
 }
 
 

@@ -55,12 +55,13 @@ def test_every_command_sets_its_function_and_has_its_own_module():
         "docent db status",
         "docent reindex",
         "docent serve",
+        "docent mcp",
     }
     for name, command_line in leaves:
         func = command_line.get_default("func")
         assert callable(func), name
         assert func.__module__.startswith("serve.cli.") and func.__module__ != "serve.cli", name
-    assert len({module.__name__ for module in COMMANDS}) == len(COMMANDS) == 12
+    assert len({module.__name__ for module in COMMANDS}) == len(COMMANDS) == 13
 
 
 def test_version_comes_from_the_package_metadata(capsys):
