@@ -217,7 +217,7 @@ class DocumentService:
         info = self._info(document_id, "")
         if info is None:
             raise PathNotFoundError(f"no document {document_id}")
-        return info
+        return self._with_grants([info])[0]  # with who may read it, as in `list`
 
     def delete(self, document_id: str) -> DocumentInfo:
         """Remove a document's chunks, and its file when it was uploaded (else the next sync would re-add it)."""

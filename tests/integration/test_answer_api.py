@@ -375,7 +375,8 @@ def test_documents_upload_list_get_and_delete(admin_client, keys, edge_index):
     listing = client.get("/v1/documents", params={"limit": 10}, headers=admin).json()
     assert listing["total"] == 1 and listing["documents"][0]["document_id"] == doc_id
     assert listing["documents"][0]["status"] == "indexed" and listing["documents"][0]["title"]
-    assert client.get(f"/v1/documents/{doc_id}", headers=admin).json()["chunks"] == chunks
+    one = client.get(f"/v1/documents/{doc_id}", headers=admin).json()
+    assert (one["chunks"], one["acl"], one["public"]) == (chunks, ["group:it"], False)  # with who may read it
 
     found = client.post("/v1/search", json={"query": "VPN gateway port"}, headers=bearer(keys["it"])).json()
     assert found["passages"] and found["passages"][0]["document_id"] == doc_id
