@@ -87,7 +87,9 @@ class ConfluenceServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.origin = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.base_url = self.origin + self.context
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="confluence-server")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True, name="confluence-server"
+        )
 
     def __enter__(self) -> ConfluenceServer:
         self._thread.start()
