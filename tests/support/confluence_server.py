@@ -70,6 +70,9 @@ class ConfluenceServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept-alive connections, as the real services answer
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
+
             def do_GET(self) -> None:
                 status, body = owner._answer(self.path, self.headers.get("Authorization", ""))
                 data = json.dumps(body).encode()

@@ -112,6 +112,9 @@ class GraphServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # kept-alive connections, as the real services answer
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
+
             def do_GET(self) -> None:
                 self._reply(*owner._answer("GET", self.path, self.headers.get("Authorization", ""), b""))
 
