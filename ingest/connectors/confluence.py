@@ -3,6 +3,9 @@
 Listing uses the v1 REST API that both deployments serve: `/rest/api/content?spaceKey=K&type=page` with
 `expand=version,ancestors`, following `_links.next`. A page is keyed by its id, marked by its version number, named
 "<id>.html" and fetched as its `export_view` (or `storage`) body wrapped in a small HTML document with its title.
+With `include_attachments`, each page's attachments follow it (`/child/attachment`): keyed by their own id
+("att..."), marked by their version, named by their file name, readable by whoever reads the page, and fetched
+from their download link (Cloud redirects it to its media store).
 
 Permissions (`acl`), as Confluence decides who may view a page:
 - a page's view ("read") restrictions and those of every ancestor apply together: a reader must pass each
@@ -52,6 +55,7 @@ class ConfluenceOptions(BaseModel):
     api_token: SecretStr | None = None
     token: SecretStr | None = None  # Data Center: a personal access token (Bearer)
     body_format: Literal["export_view", "storage"] = "export_view"
+    include_attachments: bool = False  # each page's attachments too (one more request per page to list them)
     page_size: int = Field(default=50, ge=1, le=250)
     timeout_s: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=5, ge=1, le=20)  # per request, while throttled (429/503 with Retry-After)
@@ -85,6 +89,7 @@ class ConfluenceConnector:
         self._client = httpx.Client(auth=auth, headers=headers, timeout=options.timeout_s)
         self._restrictions: dict[str, frozenset[str] | None] = {}  # per sync: a page id's read restriction
         self._names: dict[tuple[str, str], str] = {}  # Cloud: (type, id) -> principal
+        self._downloads: dict[str, str] = {}  # an attachment's id -> its download link, from the listing
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
@@ -116,7 +121,10 @@ class ConfluenceConnector:
             while url is not None:
                 body = self._get_listing(url, params, f"pages of space {space}")
                 for page in body.get("results", []):
-                    yield self._document(page, space_acl)
+                    document = self._document(page, space_acl)
+                    yield document
+                    if self.options.include_attachments:
+                        yield from self._attachments(document)
                 following = body.get("_links", {}).get("next")
                 url, params = (self._url(following), None) if following else (None, None)
 
@@ -136,6 +144,29 @@ class ConfluenceConnector:
             modified_at=_timestamp(version.get("when")),
             acl=tuple(sorted(acl)) if acl is not None else None,
         )
+
+    def _attachments(self, page: SourceDocument) -> Iterator[SourceDocument]:
+        """A page's attachments: keyed by their own ids ("att..."), readable by whoever reads the page."""
+        url: str | None = self._url(f"/rest/api/content/{page.key}/child/attachment")
+        params: dict[str, str | int] | None = {"expand": "version", "start": 0, "limit": self.options.page_size}
+        while url is not None:
+            body = self._get_listing(url, params, f"the attachments of page {page.key}")
+            for attachment in body.get("results", []):
+                key = str(attachment["id"])
+                self._downloads[key] = attachment.get("_links", {}).get("download", "")
+                version = attachment.get("version", {})
+                yield SourceDocument(
+                    key=key,
+                    marker=str(version.get("number", "")),
+                    name=attachment["title"],
+                    title=attachment["title"],
+                    url=page.url,
+                    modified_at=_timestamp(version.get("when")),
+                    size=attachment.get("extensions", {}).get("fileSize"),
+                    acl=page.acl,
+                )
+            following = body.get("_links", {}).get("next")
+            url, params = (self._url(following), None) if following else (None, None)
 
     def _restriction(self, page_id: str) -> frozenset[str] | None:
         """Who a page's own read restriction names; None when it has none (cached: ancestors repeat)."""
@@ -244,6 +275,8 @@ class ConfluenceConnector:
     # -- fetching ---------------------------------------------------------------------------------------------
 
     def fetch(self, document: SourceDocument, *, max_bytes: int) -> bytes:
+        if document.key.startswith("att"):
+            return self._fetch_attachment(document, max_bytes)
         expand = f"body.{self.options.body_format},version"
         try:
             response = send(
@@ -266,6 +299,55 @@ class ConfluenceConnector:
         if len(data) > max_bytes:
             raise FetchError(f"page {document.key}: {len(data)} bytes, over the limit of {max_bytes}")
         return data
+
+    def _fetch_attachment(self, document: SourceDocument, max_bytes: int) -> bytes:
+        if document.size is not None and document.size > max_bytes:
+            raise FetchError(f"{document.name}: {document.size} bytes, over the limit of {max_bytes}")
+        link = self._downloads.get(document.key) or self._download_link(document)
+
+        def open_download() -> httpx.Response:
+            request = self._client.build_request("GET", self._url(link))
+            response = self._client.send(request, stream=True, follow_redirects=True)  # Cloud: to its media store
+            if response.status_code != 200:
+                response.read()  # a short error body: the connection is free again for a retry
+            return response
+
+        try:
+            response = send(open_download, attempts=self.options.max_attempts, max_wait=self.options.max_retry_wait_s)
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{document.name}: {exc}", transient=True) from exc
+        try:
+            if response.status_code != 200:
+                status = response.status_code
+                raise FetchError(
+                    f"{document.name}: Confluence answered {status}", transient=status == 429 or status >= 500
+                )
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data.extend(chunk)
+                if len(data) > max_bytes:
+                    raise FetchError(f"{document.name}: over the limit of {max_bytes} bytes")
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{document.name}: {exc}", transient=True) from exc
+        finally:
+            response.close()
+        return bytes(data)
+
+    def _download_link(self, document: SourceDocument) -> str:
+        """An attachment's download link asked of Confluence (it was listed by another connector object)."""
+        try:
+            response = send(
+                lambda: self._client.get(self._url(f"/rest/api/content/{document.key}")),
+                attempts=self.options.max_attempts,
+                max_wait=self.options.max_retry_wait_s,
+            )
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{document.name}: {exc}", transient=True) from exc
+        link = response.json().get("_links", {}).get("download") if response.status_code == 200 else None
+        if not isinstance(link, str) or not link:
+            status = response.status_code
+            raise FetchError(f"{document.name}: Confluence answered {status}", transient=status == 429 or status >= 500)
+        return link
 
 
 def _timestamp(value: object) -> datetime | None:

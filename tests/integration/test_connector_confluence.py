@@ -154,3 +154,29 @@ def test_options_are_checked_by_name() -> None:
         ConfluenceConnector.from_options(
             {"base_url": "https://c", "spaces": ["A"], "email": "a", "api_token": "b", "colour": "red"}
         )
+
+
+def test_attachments_are_listed_with_their_pages_acl_and_fetched(server: ConfluenceServer) -> None:
+    salaries = next(page for page in server.pages.values() if page.title == "Salaries")
+    home = next(page for page in server.pages.values() if page.title == "Home")
+    bands = server.attach(salaries, "pay bands 2026.pdf", b"%PDF-1.7 bands")
+    for number in range(4):  # two listing pages of attachments
+        server.attach(home, f"diagram-{number}.png", b"\x89PNG" + bytes([number]))
+    assert len(list(connect(server).documents())) == 9  # attachments only when asked for
+    connector = connect(server, include_attachments=True)
+    documents = by_title(connector)
+    assert len(documents) == 14
+    listed = documents["pay bands 2026.pdf"]
+    assert (listed.key, listed.marker, listed.name, listed.size) == (bands.id, "1", "pay bands 2026.pdf", 14)  # type: ignore[attr-defined]
+    assert listed.acl == documents["Salaries"].acl and listed.url == documents["Salaries"].url  # type: ignore[attr-defined]
+    assert connector.fetch(listed, max_bytes=1000) == b"%PDF-1.7 bands"  # type: ignore[arg-type]
+    assert connect(server).fetch(listed, max_bytes=1000) == b"%PDF-1.7 bands"  # type: ignore[arg-type]
+    bands.content, bands.version = b"%PDF-1.7 new bands", 2
+    assert by_title(connector)["pay bands 2026.pdf"].marker == "2"  # type: ignore[attr-defined]
+    salaries.attachments.clear()
+    with pytest.raises(FetchError, match="404") as failure:
+        connector.fetch(listed, max_bytes=1000)  # type: ignore[arg-type]
+    assert not failure.value.transient
+    with pytest.raises(FetchError, match="404"):
+        connect(server).fetch(listed, max_bytes=1000)  # type: ignore[arg-type]
+    connector.close()

@@ -15,7 +15,12 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+
+@dataclass
+class Redirect:
+    location: str
 
 
 @dataclass
@@ -34,6 +39,14 @@ class Space:
 
 
 @dataclass
+class Attachment:
+    id: str  # "att<number>", as Confluence's v1 API names attachments
+    title: str  # the file name
+    content: bytes
+    version: int = 1
+
+
+@dataclass
 class Page:
     id: str
     space: str
@@ -43,6 +56,7 @@ class Page:
     version: int = 1
     read_users: list[str] = field(default_factory=list)  # account ids: the page's own view restriction
     read_groups: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
     def edit(self, body: str) -> None:
         self.body = body
@@ -75,11 +89,18 @@ class ConfluenceServer:
 
             def do_GET(self) -> None:
                 status, body = owner._answer(self.path, self.headers.get("Authorization", ""))
-                data = json.dumps(body).encode()
                 self.send_response(status)
                 if status == 429:
                     self.send_header("Retry-After", "1")
-                self.send_header("Content-Type", "application/json")
+                if isinstance(body, Redirect):
+                    self.send_header("Location", body.location)
+                    data = b""
+                elif isinstance(body, bytes):
+                    data = body
+                    self.send_header("Content-Type", "application/octet-stream")
+                else:
+                    data = json.dumps(body).encode()
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -124,6 +145,18 @@ class ConfluenceServer:
         self.pages[page.id] = page
         return page
 
+    def attach(self, page: Page, title: str, content: bytes) -> Attachment:
+        attachment = Attachment(f"att{next(self._ids)}", title, content)
+        page.attachments.append(attachment)
+        return attachment
+
+    def _attachment(self, attachment_id: str) -> tuple[Page, Attachment] | None:
+        for page in self.pages.values():
+            for attachment in page.attachments:
+                if attachment.id == attachment_id:
+                    return page, attachment
+        return None
+
     # -- the protocol -----------------------------------------------------------------------------------------
 
     def _answer(self, target: str, authorization: str) -> tuple[int, Any]:
@@ -144,6 +177,19 @@ class ConfluenceServer:
                 return self._list(query)
             case ["rest", "api", "content", page_id] if page_id in self.pages:
                 return 200, self._page(self.pages[page_id], body=True)
+            case ["rest", "api", "content", attachment_id] if self._attachment(attachment_id):
+                return 200, self._attachment_json(*self._attachment(attachment_id))  # type: ignore[misc]
+            case ["rest", "api", "content", page_id, "child", "attachment"] if page_id in self.pages:
+                return 200, self._attachments(self.pages[page_id], query)
+            case ["download", "attachments", page_id, name] if page_id in self.pages:
+                found = next((a for a in self.pages[page_id].attachments if a.title == unquote(name)), None)
+                if found is None:
+                    return 404, {"statusCode": 404, "message": "Attachment not found"}
+                if self.deployment == "cloud":  # Cloud hands the bytes over from its media service
+                    return 302, Redirect(f"{self.base_url}/files/{found.id}")
+                return 200, found.content
+            case ["files", attachment_id] if self._attachment(attachment_id):
+                return 200, self._attachment(attachment_id)[1].content  # type: ignore[index]
             case ["rest", "api", "content", page_id, "restriction", "byOperation", "read"] if page_id in self.pages:
                 return 200, self._restriction(self.pages[page_id], query)
             case ["rest", "api", "space", key] if key in self.spaces:
@@ -156,6 +202,30 @@ class ConfluenceServer:
             case ["rest", "api", "user"] if query.get("accountId") in self.users:
                 return 200, self._user(self.users[query["accountId"]])
         return 404, {"statusCode": 404, "message": f"No content found at {parts.path}"}
+
+    def _attachment_json(self, page: Page, attachment: Attachment) -> dict[str, Any]:
+        return {
+            "id": attachment.id,
+            "type": "attachment",
+            "title": attachment.title,
+            "version": {"number": attachment.version, "when": "2026-12-02T10:00:00.000Z"},
+            "extensions": {"mediaType": "application/octet-stream", "fileSize": len(attachment.content)},
+            "_links": {
+                "webui": f"/pages/viewpageattachments.action?pageId={page.id}&preview={quote(attachment.title)}",
+                "download": f"/download/attachments/{page.id}/{quote(attachment.title)}?version={attachment.version}",
+            },
+        }
+
+    def _attachments(self, page: Page, query: dict[str, str]) -> dict[str, Any]:
+        start = int(query.get("start", 0))
+        limit = min(int(query.get("limit", 25)), self.page_limit)
+        chosen = page.attachments[start : start + limit]
+        links: dict[str, str] = {"base": self.base_url, "context": self.context}
+        if start + limit < len(page.attachments):
+            following = urlencode({**query, "start": start + limit, "limit": limit})
+            links["next"] = f"/rest/api/content/{page.id}/child/attachment?{following}"
+        results = [self._attachment_json(page, attachment) for attachment in chosen]
+        return {"results": results, "start": start, "limit": limit, "size": len(chosen), "_links": links}
 
     def _authorized(self, authorization: str) -> bool:
         if self.deployment == "datacenter":
