@@ -17,7 +17,8 @@ Permissions (`acl`), as Confluence decides who may view a page:
   expand=permissions`. Cloud removed that expansion, so it reads `/api/v2/spaces/{id}/permissions` and names the
   principals through `/rest/api/group/by-id` and `/rest/api/user` (cached for the sync). Space roles and
   anonymous access are not mapped (no principal names them), and a restricted page's ACL is not intersected with
-  the space's: restrictions are set inside a space whose readers already include the people named.
+  the space's: restrictions are set inside a space whose readers already include the people named. A space whose
+  read permissions name no user or group leaves its unrestricted pages to the source's configured `acl`.
 Users are `user:<email>`, or `user:<accountId>` where Cloud hides the e-mail and `user:<username>` on Data Center;
 groups are `group:<name>`.
 
