@@ -152,3 +152,15 @@ def test_options_are_checked_by_name() -> None:
         SharePointConnector.from_options({"tenant_id": "t", "client_id": "c", "site": "x"})
     with pytest.raises(ConfigError, match="drive"):
         SharePointConnector.from_options({**base, "site": "x", "drive": "y"})
+
+
+def test_a_token_graph_refuses_or_an_untrusted_certificate_makes_the_source_unavailable(server: GraphServer) -> None:
+    connector = connect(server)
+    assert len(list(connector.documents())) == 10
+    server.revoke_tokens()  # msal still holds its token; Graph no longer accepts it
+    with pytest.raises(SourceUnavailableError, match=r"refused.*401.*Sites\.Read\.All"):
+        list(connector.documents())
+    connector.close()
+    untrusted = connect(server, ca_bundle=None)  # the test CA is not among the system's
+    with pytest.raises(SourceUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
+        list(untrusted.documents())

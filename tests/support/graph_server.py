@@ -168,6 +168,10 @@ class GraphServer:
             **extra,
         }
 
+    def revoke_tokens(self) -> None:
+        """Every token issued so far is refused from now on (Graph answers 401)."""
+        self._tokens.clear()
+
     def add_drive(self, name: str, *, in_site: bool = True) -> Drive:
         drive = Drive(f"b!drive-{len(self.drives) + 1}", name)
         self.drives[drive.id] = drive
