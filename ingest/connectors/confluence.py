@@ -261,7 +261,13 @@ class ConfluenceConnector:
             raise SourceUnavailableError(
                 f"Confluence at {self.base_url}: listing {what} answered {response.status_code}"
             )
-        body: Json = response.json()
+        try:
+            body: Json = response.json()
+        except ValueError as exc:  # a single sign-on page in front of Confluence answers HTML with 200
+            raise SourceUnavailableError(
+                f"Confluence at {self.base_url}: listing {what} answered {response.headers.get('content-type')}, "
+                "not JSON (is a sign-in page in front of the API?)"
+            ) from exc
         return body
 
     def _url(self, path: str) -> str:
@@ -290,7 +296,10 @@ class ConfluenceConnector:
         if response.status_code != 200:
             transient = response.status_code >= 500 or response.status_code == 429
             raise FetchError(f"page {document.key}: Confluence answered {response.status_code}", transient=transient)
-        page = response.json()
+        try:
+            page = response.json()
+        except ValueError as exc:
+            raise FetchError(f"page {document.key}: not JSON ({response.headers.get('content-type')})") from exc
         body = page.get("body", {}).get(self.options.body_format, {}).get("value", "")
         title = html.escape(page.get("title") or document.title or document.key)
         data = (

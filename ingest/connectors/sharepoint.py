@@ -233,7 +233,10 @@ class SharePointConnector:
             )
         if response.status_code != 200:
             raise SourceUnavailableError(f"Microsoft Graph: listing {what} answered {response.status_code}")
-        body: Json = response.json()
+        try:
+            body: Json = response.json()
+        except ValueError as exc:
+            raise SourceUnavailableError(f"Microsoft Graph: listing {what} answered something other than JSON") from exc
         return body
 
     # -- fetching ---------------------------------------------------------------------------------------------

@@ -180,3 +180,9 @@ def test_attachments_are_listed_with_their_pages_acl_and_fetched(server: Conflue
     with pytest.raises(FetchError, match="404"):
         connect(server).fetch(listed, max_bytes=1000)  # type: ignore[arg-type]
     connector.close()
+
+
+def test_a_sign_in_page_in_front_of_the_api_makes_the_source_unavailable(server: ConfluenceServer) -> None:
+    server.sign_in_page = True  # a single sign-on proxy answering HTML with 200
+    with pytest.raises(SourceUnavailableError, match="not JSON"):
+        list(connect(server).documents())

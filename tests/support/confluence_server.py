@@ -78,6 +78,7 @@ class ConfluenceServer:
         self.pages: dict[str, Page] = {}
         self.users: dict[str, User] = {}
         self.throttle_next = 0  # the next N requests answer 429 with Retry-After: 1
+        self.sign_in_page = False  # every request answers a single sign-on page (HTML, 200), as a proxy would
         self.requests = 0
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
@@ -92,7 +93,10 @@ class ConfluenceServer:
                 self.send_response(status)
                 if status == 429:
                     self.send_header("Retry-After", "1")
-                if isinstance(body, Redirect):
+                if owner.sign_in_page:
+                    data = b"<html><body><form action='/login'>Sign in</form></body></html>"
+                    self.send_header("Content-Type", "text/html")
+                elif isinstance(body, Redirect):
                     self.send_header("Location", body.location)
                     data = b""
                 elif isinstance(body, bytes):
