@@ -185,13 +185,14 @@ class ConfluenceConnector:
                     f"the read restrictions of page {page_id}",
                 )
                 restrictions = body.get("restrictions", {})
-                users = restrictions.get("user", {}).get("results", [])
-                groups = restrictions.get("group", {}).get("results", [])
-                principals.update(self._user(user) for user in users)
-                principals.update(f"group:{group['name']}" for group in groups)
-                if len(users) < self.options.page_size and len(groups) < self.options.page_size:
+                users, groups = restrictions.get("user", {}), restrictions.get("group", {})
+                principals.update(self._user(user) for user in users.get("results", []))
+                principals.update(f"group:{group['name']}" for group in groups.get("results", []))
+                # Confluence may cap `limit` below what was asked: it says the limit it applied.
+                limit = int(users.get("limit") or groups.get("limit") or self.options.page_size)
+                if len(users.get("results", [])) < limit and len(groups.get("results", [])) < limit:
                     break
-                start += self.options.page_size
+                start += limit
             self._restrictions[page_id] = frozenset(principals) if principals else None
         return self._restrictions[page_id]
 

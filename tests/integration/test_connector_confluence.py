@@ -186,3 +186,11 @@ def test_a_sign_in_page_in_front_of_the_api_makes_the_source_unavailable(server:
     server.sign_in_page = True  # a single sign-on proxy answering HTML with 200
     with pytest.raises(SourceUnavailableError, match="not JSON"):
         list(connect(server).documents())
+
+
+def test_restrictions_are_read_whole_when_confluence_caps_the_page_size(server: ConfluenceServer) -> None:
+    home = next(page for page in server.pages.values() if page.title == "Home")
+    home.read_groups = [f"team-{n}" for n in range(7)]  # three pages of groups at the server's limit of 3
+    connector = connect(server, page_size=50)  # asks for 50, gets 3 at a time
+    assert by_title(connector)["Home"].acl == tuple(f"group:team-{n}" for n in range(7))  # type: ignore[attr-defined]
+    connector.close()
