@@ -10,10 +10,12 @@ its root (or from `folder`) with `/drives/{id}/root/children` and `/items/{id}/c
 Permissions (`acl`) come from `/drives/{d}/items/{i}/permissions`, every role counting as read:
 - `grantedToV2` / `grantedToIdentitiesV2` (or the older `grantedTo*`): a user is `user:<email>`, else
   `user:<userPrincipalName>` or `user:<id>`; an Entra group and a SharePoint site group are `group:<displayName>`;
-- a sharing link of scope "organization" or "anonymous" adds `link_principal` (default `group:everyone`): an
-  anonymous link reaches anyone who holds it, which in Docent is at least everyone in the organisation; Docent's
-  `public` is a setting of the whole source, not of one document, so it is not inferred per file. Set
-  `link_principal` to null to ignore sharing links (the file then keeps only its named readers);
+- a SharePoint site user is read by its claim: a person, an Entra group (`group:<displayName>`), or the
+  "Everyone (except external users)" claims, which grant `organization_principal` (default `group:everyone`);
+- a sharing link of scope "organization" or "anonymous" grants `organization_principal` too: an anonymous link
+  reaches anyone who holds it, which in Docent is at least everyone in the organisation; Docent's `public` is a
+  setting of the whole source, not of one document, so it is not inferred per file. Set `organization_principal`
+  to null to ignore organisation-wide grants (the file then keeps only its named readers);
 - a file whose permissions name nobody gets an empty ACL (no reader), never the source's configured one.
 
 LlamaIndex's SharePointReader returns parsed text without markers, raw bytes or permissions; `msgraph-sdk` would
@@ -54,7 +56,7 @@ class SharePointOptions(BaseModel):
     site: str | None = None  # "contoso.sharepoint.com:/sites/hr" or a site id: all its document libraries
     drive_ids: list[str] = Field(default_factory=list)  # these drives (a library's or a user's OneDrive) instead
     folder: str = ""  # only files under this folder of each drive ("Policies/2026")
-    link_principal: str | None = "group:everyone"  # what an organization-wide or anonymous sharing link grants
+    organization_principal: str | None = "group:everyone"  # what organisation-wide or anonymous grants give
     page_size: int = Field(default=200, ge=1, le=999)
     ca_bundle: str | None = None  # a PEM file of CAs to trust (a TLS-inspecting proxy) instead of the system's
     timeout_s: float = Field(default=30.0, gt=0)
@@ -197,8 +199,8 @@ class SharePointConnector:
         """Who one Graph permission lets read the item."""
         found: set[str] = set()
         link = permission.get("link") or {}
-        if link.get("scope") in ("organization", "anonymous") and self.options.link_principal:
-            found.add(self.options.link_principal)
+        if link.get("scope") in ("organization", "anonymous") and self.options.organization_principal:
+            found.add(self.options.organization_principal)
         granted = permission.get("grantedToV2") or permission.get("grantedTo")
         identities = permission.get("grantedToIdentitiesV2") or permission.get("grantedToIdentities") or []
         for identity in [granted, *identities]:
@@ -208,13 +210,23 @@ class SharePointConnector:
             site_user = identity.get("siteUser")
             if user:
                 found.add(f"user:{user.get('email') or user.get('userPrincipalName') or user['id']}")
-            elif site_user:  # "i:0#.f|membership|alice@contoso.com"
-                found.add(
-                    f"user:{site_user.get('email') or site_user.get('loginName', site_user['id']).split('|')[-1]}"
-                )
+            elif site_user:
+                found.update(self._site_user(site_user))
             if group:
                 found.add(f"group:{group.get('displayName') or group['id']}")
         return found
+
+    def _site_user(self, identity: Json) -> set[str]:
+        """A SharePoint site "user" by its claim: a person ("i:0#.f|membership|alice@contoso.com"), an Entra group
+        ("c:0t.c|tenant|<id>", "c:0o.c|federateddirectoryclaimprovider|<id>"), or everyone in the organisation
+        ("c:0-.f|rolemanager|spo-grid-all-users/<tenant>", "c:0(.s|true")."""
+        login = str(identity.get("loginName") or "")
+        if "spo-grid-all-users" in login or login == "c:0(.s|true":
+            return {self.options.organization_principal} if self.options.organization_principal else set()
+        name = login.split("|")[-1] or str(identity.get("id"))
+        if login.startswith(("c:0t.c|", "c:0o.c|")):
+            return {f"group:{identity.get('displayName') or name}"}
+        return {f"user:{identity.get('email') or name}"}
 
     def _get_listing(self, url: str, params: Mapping[str, str | int] | None, what: str) -> Json:
         """One JSON answer of the listing; anything but 200 makes the whole listing unavailable."""

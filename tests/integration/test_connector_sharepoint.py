@@ -11,7 +11,14 @@ from ingest.connectors import make_connector
 from ingest.connectors.base import FetchError, SourceDocument, SourceUnavailableError
 from ingest.connectors.sharepoint import SharePointConnector
 from retrieval.errors import ConfigError
-from tests.support.graph_server import GraphServer, group_grant, link_grant, site_group_grant, user_grant
+from tests.support.graph_server import (
+    GraphServer,
+    group_grant,
+    link_grant,
+    site_group_grant,
+    site_user_grant,
+    user_grant,
+)
 
 
 @pytest.fixture
@@ -88,7 +95,7 @@ def test_acl_from_graph_permissions(server: GraphServer) -> None:
     assert documents["memo-0.txt"].acl == ("user:dave@contoso.com",)  # a link sent to people: those people
     assert documents["old.txt"].acl == ("group:archivists",)
     connector.close()
-    no_links = connect(server, link_principal=None)
+    no_links = connect(server, organization_principal=None)
     assert by_name(no_links)["leave.txt"].acl == ("group:hr",)
     no_links.close()
 
@@ -164,3 +171,16 @@ def test_a_token_graph_refuses_or_an_untrusted_certificate_makes_the_source_unav
     untrusted = connect(server, ca_bundle=None)  # the test CA is not among the system's
     with pytest.raises(SourceUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
         list(untrusted.documents())
+
+
+def test_site_users_are_read_by_their_claim(server: GraphServer) -> None:
+    old = next(item for item in server.drives["b!drive-2"].items.values() if item.name == "old.txt")
+    old.permissions = [
+        site_user_grant("c:0-.f|rolemanager|spo-grid-all-users/contoso-tenant", "Everyone except external users"),
+        site_user_grant("c:0t.c|tenant|0b5e-7f", "Finance Security Group"),
+        site_user_grant("i:0#.f|membership|erin@contoso.com", "Erin"),
+    ]
+    connector = connect(server)
+    expected = ("group:Finance Security Group", "group:everyone", "user:erin@contoso.com")
+    assert by_name(connector)["old.txt"].acl == expected
+    connector.close()

@@ -77,6 +77,12 @@ def site_group_grant(name: str) -> dict[str, Any]:
     }
 
 
+def site_user_grant(login: str, display_name: str) -> dict[str, Any]:
+    """A permission granted to a SharePoint site "user", which is a claim: a person, a group or everyone."""
+    site_user = {"id": "11", "displayName": display_name, "loginName": login}
+    return {"id": f"perm-su-{display_name}", "roles": ["read"], "grantedToV2": {"siteUser": site_user}}
+
+
 def link_grant(scope: str) -> dict[str, Any]:
     """A sharing link: "organization", "anonymous", or "users" (then with the people it was sent to)."""
     grant: dict[str, Any] = {"id": f"link-{scope}", "roles": ["read"], "link": {"scope": scope, "type": "view"}}
