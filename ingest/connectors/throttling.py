@@ -8,7 +8,7 @@ means: a listing that is still throttled is `SourceUnavailableError`, a fetch is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -18,9 +18,10 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if
 THROTTLED = frozenset({429, 503})
 
 
-def retry_after(response: httpx.Response, *, default: float, cap: float) -> float:
-    """Seconds the service asks to wait: `Retry-After` as seconds or an HTTP date, `default` without one."""
-    value = response.headers.get("Retry-After", "").strip()
+def retry_after(headers: Mapping[str, str], *, default: float, cap: float) -> float:
+    """Seconds the service asks to wait: `Retry-After` as seconds or an HTTP date, `default` without one.
+    `headers` may be a plain mapping (a Graph batch's sub-response), so the name is matched in any case."""
+    value = next((str(v) for k, v in headers.items() if k.lower() == "retry-after"), "").strip()
     seconds = default
     if value.isdigit():
         seconds = float(value)
@@ -46,7 +47,7 @@ def send(
         outcome = state.outcome
         if outcome is not None and not outcome.failed:
             response: httpx.Response = outcome.result()
-            return retry_after(response, default=1.0, cap=max_wait)
+            return retry_after(response.headers, default=1.0, cap=max_wait)
         return min(0.5 * 2.0 ** (state.attempt_number - 1), max_wait)  # a refused or reset connection
 
     retrying = Retrying(

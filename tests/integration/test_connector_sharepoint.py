@@ -184,3 +184,24 @@ def test_site_users_are_read_by_their_claim(server: GraphServer) -> None:
     expected = ("group:Finance Security Group", "group:everyone", "user:erin@contoso.com")
     assert by_name(connector)["old.txt"].acl == expected
     connector.close()
+
+
+def test_permissions_are_asked_in_batches_retried_when_throttled_and_read_whole(tmp_path: Path) -> None:
+    with GraphServer(tmp_path, page_limit=50) as server:
+        library = server.add_drive("Documents")
+        for number in range(45):  # one listing page, three batches (20 + 20 + 5)
+            server.add(library, f"f{number:02d}.txt", b"x").permissions = [user_grant(f"u{number}@contoso.com")]
+        crowded = server.add(library, "crowded.txt", b"x")
+        crowded.permissions = [group_grant(f"team-{n}") for n in range(60)]  # two pages of permissions
+        connector = connect(server, page_size=100)
+        server.throttle_batched_next = 3  # three requests inside the first batch are throttled
+        before = server.requests
+        documents = by_name(connector)
+        assert len(documents) == 46 and documents["f07.txt"].acl == ("user:u7@contoso.com",)
+        assert documents["crowded.txt"].acl == tuple(sorted(f"group:team-{n}" for n in range(60)))
+        # the site, its drives, the listing, three batches and one retry, the second page of permissions
+        assert server.requests - before == 8
+        server.throttle_batched_next = 1000  # throttled past the retries: the listing is unavailable
+        with pytest.raises(SourceUnavailableError, match="still throttled"):
+            list(connect(server, max_attempts=2, max_retry_wait_s=0).documents())
+        connector.close()

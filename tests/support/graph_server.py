@@ -4,9 +4,10 @@ given as `ca_bundle`).
 
 Entra: the tenant's OpenID discovery document and the client-credentials token endpoint (a wrong secret is 401
 `invalid_client`). Graph v1.0: a site by "hostname:/path" and its drives, drive children paged with `$top` and
-`@odata.nextLink` (the server caps `$top`, so a few files already need several requests), item permissions, and
-`/content` answering 302 to a pre-authenticated download URL. The next N Graph requests can be throttled (429 or 503
-with `Retry-After: 1`). The test changes files and permissions between syncs.
+`@odata.nextLink` (the server caps `$top`, so a few files already need several requests), item permissions (paged
+too), JSON batching (`$batch`), and `/content` answering 302 to a pre-authenticated download URL. The next N Graph
+requests, or requests inside batches, can be throttled (429 or 503 with `Retry-After: 1`). The test changes files
+and permissions between syncs.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class GraphServer:
         self.site_drives: list[str] = []  # the drives of site HOSTNAME:/sites/hr
         self.throttle_next = 0
         self.throttle_status = 429
+        self.throttle_batched_next = 0  # the next N requests inside batches answer 429 with Retry-After: 1
         self.tokens_issued = 0
         self.requests = 0
         self._tokens: set[str] = set()
@@ -218,7 +220,30 @@ class GraphServer:
             return 404, {"error": {"code": "BadRequest"}}, {}
         if authorization.removeprefix("Bearer ") not in self._tokens:
             return 401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}}, {}
+        if method == "POST" and path[1:] == ["$batch"]:
+            return self._batch(body)
         return self._graph(path[1:], query)
+
+    def _batch(self, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        """JSON batching: each request answered apart (throttled apart too), in no promised order."""
+        requests = json.loads(body).get("requests", [])
+        if not 0 < len(requests) <= 20:
+            return 400, {"error": {"code": "BadRequest", "message": "1 to 20 requests per batch"}}, {}
+        responses: list[dict[str, Any]] = []
+        for request in requests:
+            with self._lock:
+                throttled = self.throttle_batched_next > 0
+                self.throttle_batched_next -= throttled
+            if throttled:
+                error = {"error": {"code": "TooManyRequests", "message": "Please retry again later."}}
+                responses.append({"id": request["id"], "status": 429, "headers": {"Retry-After": "1"}, "body": error})
+                continue
+            parts = urlsplit(request["url"])
+            path = [unquote(part) for part in parts.path.strip("/").split("/")]
+            query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+            status, answer, headers = self._graph(path, query)
+            responses.append({"id": request["id"], "status": status, "headers": headers, "body": answer})
+        return 200, {"responses": responses[::-1]}, {}
 
     def _entra(self, method: str, path: list[str], body: bytes) -> tuple[int, Any, dict[str, str]]:
         base = f"{self.origin}/{self.TENANT}"
@@ -279,7 +304,12 @@ class GraphServer:
                 if action == ["children"]:
                     return self._children(drive, item_id, query, "/".join(path))
                 if action == ["permissions"]:
-                    return 200, {"value": item.permissions}, {}
+                    start = int(query.get("$skiptoken", 0))
+                    answer: dict[str, Any] = {"value": item.permissions[start : start + self.page_limit]}
+                    if start + self.page_limit < len(item.permissions):
+                        following = urlencode({"$skiptoken": start + self.page_limit})
+                        answer["@odata.nextLink"] = f"{self.graph_url}/{'/'.join(path)}?{following}"
+                    return 200, answer, {}
                 if action == ["content"] and not item.folder:
                     location = f"{self.origin}/download/{drive.id}/{item.id}?tempauth=signed"
                     return 302, b"", {"Location": location}
