@@ -2,11 +2,11 @@
 
     python -m bench.connectors_confluence [--pages 200] [--deployment cloud|datacenter] [--out FILE]
 
-A space of `--pages` pages (every fourth under a restricted parent, so ACLs need restriction look-ups up the
+A space of `--pages` pages (every fourth under a restricted parent, so ACLs intersect restrictions up the
 ancestors) served by tests/support/confluence_server.py with its server-side limit of 25 per listing request;
-times `documents()` (listing, restrictions, space permissions) and `fetch()` of every page, one after the other
-as the sync engine calls them. The local server answers in well under a millisecond: the numbers measure the
-connector's own cost and its number of requests, not Confluence's latency.
+times `documents()` (listing with restrictions inline, space permissions) and `fetch()` of every page, one after
+the other as the sync engine calls them. The local server answers in well under a millisecond: the numbers
+measure the connector's own cost and its number of requests, not Confluence's latency.
 """
 
 from __future__ import annotations

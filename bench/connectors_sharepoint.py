@@ -4,7 +4,7 @@
 
 A document library of `--files` files in ten folders (each with two permissions and a sharing link) served over
 HTTPS by tests/support/graph_server.py with its server-side `$top` limit of 200; times `documents()` (the walk
-and one permissions request per file) and `fetch()` of every file (the 302 to the download URL followed), one
+and the permissions, 20 files per batch) and `fetch()` of every file (the 302 to the download URL followed), one
 after the other as the sync engine calls them. The local server answers in about a millisecond: the numbers
 measure the connector's own cost and its number of requests, not Graph's latency.
 """

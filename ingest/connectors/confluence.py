@@ -1,8 +1,9 @@
 """Confluence Cloud and Data Center pages as documents, with who may read each.
 
 Listing uses the v1 REST API that both deployments serve: `/rest/api/content?spaceKey=K&type=page` with
-`expand=version,ancestors`, following `_links.next`. A page is keyed by its id, marked by its version number, named
-"<id>.html" and fetched as its `export_view` (or `storage`) body wrapped in a small HTML document with its title.
+`expand=version,ancestors` and each page's read restriction expanded inline (one request per 50 pages, not one
+per page), following `_links.next`. A page is keyed by its id, marked by its version number, named "<id>.html"
+and fetched as its `export_view` (or `storage`) body wrapped in a small HTML document with its title.
 With `include_attachments`, each page's attachments follow it (`/child/attachment`): keyed by their own id
 ("att..."), marked by their version, named by their file name, readable by whoever reads the page, and fetched
 from their download link (Cloud redirects it to its media store).
@@ -111,23 +112,46 @@ class ConfluenceConnector:
         self._names.clear()
         for space in self.options.spaces:
             space_acl = self._space_acl(space)
-            url: str | None = self._url("/rest/api/content")
-            params: dict[str, str | int] | None = {
-                "spaceKey": space,
-                "type": "page",
-                "expand": "version,ancestors",
-                "start": 0,
-                "limit": self.options.page_size,
-            }
-            while url is not None:
-                body = self._get_listing(url, params, f"pages of space {space}")
-                for page in body.get("results", []):
-                    document = self._document(page, space_acl)
-                    yield document
-                    if self.options.include_attachments:
-                        yield from self._attachments(document)
-                following = body.get("_links", {}).get("next")
-                url, params = (self._url(following), None) if following else (None, None)
+            pages = self._pages(space)
+            for page in pages:  # before any ACL: a page's ancestors are pages of its space, often listed later
+                self._inline_restriction(page)
+            for page in pages:
+                document = self._document(page, space_acl)
+                yield document
+                if self.options.include_attachments:
+                    yield from self._attachments(document)
+
+    def _pages(self, space: str) -> list[Json]:
+        """Every page of a space with its version, ancestors and (inline, first window) read restriction."""
+        pages: list[Json] = []
+        url: str | None = self._url("/rest/api/content")
+        params: dict[str, str | int] | None = {
+            "spaceKey": space,
+            "type": "page",
+            "expand": "version,ancestors,restrictions.read.restrictions.user,restrictions.read.restrictions.group",
+            "start": 0,
+            "limit": self.options.page_size,
+        }
+        while url is not None:
+            body = self._get_listing(url, params, f"pages of space {space}")
+            pages.extend(body.get("results", []))
+            following = body.get("_links", {}).get("next")
+            url, params = (self._url(following), None) if following else (None, None)
+        return pages
+
+    def _inline_restriction(self, page: Json) -> None:
+        """A page's read restriction as the listing expanded it, kept unless a list may go on past its window
+        (then `_restriction` asks the restriction endpoint, page by page)."""
+        read = page.get("restrictions", {}).get("read", {}).get("restrictions")
+        if not isinstance(read, dict):
+            return
+        users, groups = read.get("user", {}), read.get("group", {})
+        for part in (users, groups):
+            if "limit" in part and len(part.get("results", [])) >= int(part["limit"]):
+                return
+        principals = {self._user(user) for user in users.get("results", [])}
+        principals.update(f"group:{group['name']}" for group in groups.get("results", []))
+        self._restrictions[str(page["id"])] = frozenset(principals) if principals else None
 
     def _document(self, page: Json, space_acl: frozenset[str] | None) -> SourceDocument:
         page_id = str(page["id"])

@@ -246,6 +246,9 @@ class ConfluenceServer:
         start = int(query.get("start", 0))
         limit = min(int(query.get("limit", 25)), self.page_limit)
         results = [self._page(page, body=False) for page in pages[start : start + limit]]
+        if "restrictions.read.restrictions.group" in query.get("expand", ""):  # inline, first window only
+            for result in results:
+                result["restrictions"] = {"read": self._restriction(self.pages[result["id"]], {})}
         links: dict[str, str] = {"base": self.base_url, "context": self.context}
         if start + limit < len(pages):
             links["next"] = "/rest/api/content?" + urlencode({**query, "start": start + limit, "limit": limit})
