@@ -96,6 +96,7 @@ class SharePointConnector:
         )
         self._client = httpx.Client(auth=_Bearer(self), timeout=options.timeout_s, verify=verify)
         self._app: Any = None  # msal's application, built on first use: it reads the authority's metadata
+        self._session = requests.Session()  # msal's connections to Microsoft Entra
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
@@ -108,6 +109,7 @@ class SharePointConnector:
 
     def close(self) -> None:
         self._client.close()
+        self._session.close()
 
     # -- the token --------------------------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class SharePointConnector:
             if self._app is None:
                 # msal's own session would take its CAs from REQUESTS_CA_BUNDLE over `verify` (requests#3829):
                 # each request names them, and the timeout, explicitly.
-                session = requests.Session()
+                session = self._session
                 session.request = functools.partial(  # type: ignore[method-assign]
                     session.request, timeout=self.options.timeout_s, verify=self.options.ca_bundle or True
                 )
