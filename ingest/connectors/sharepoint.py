@@ -96,7 +96,12 @@ class SharePointConnector:
         )
         self._client = httpx.Client(auth=_Bearer(self), timeout=options.timeout_s, verify=verify)
         self._app: Any = None  # msal's application, built on first use: it reads the authority's metadata
-        self._session = requests.Session()  # msal's connections to Microsoft Entra
+        # msal's connections to Microsoft Entra. msal's own session would take its CAs from REQUESTS_CA_BUNDLE
+        # over its `verify` (requests#3829): each request names them, and the timeout, explicitly.
+        self._session = requests.Session()
+        self._session.request = functools.partial(  # type: ignore[method-assign]
+            self._session.request, timeout=options.timeout_s, verify=options.ca_bundle or True
+        )
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
@@ -119,18 +124,12 @@ class SharePointConnector:
         parts = urlsplit(self.graph_url)
         try:
             if self._app is None:
-                # msal's own session would take its CAs from REQUESTS_CA_BUNDLE over `verify` (requests#3829):
-                # each request names them, and the timeout, explicitly.
-                session = self._session
-                session.request = functools.partial(  # type: ignore[method-assign]
-                    session.request, timeout=self.options.timeout_s, verify=self.options.ca_bundle or True
-                )
                 self._app = msal.ConfidentialClientApplication(
                     self.options.client_id,
                     client_credential=self.options.client_secret.get_secret_value(),
                     authority=authority,
                     instance_discovery=False,  # the operator names the authority; nothing to look up at Microsoft
-                    http_client=session,
+                    http_client=self._session,
                 )
             result = self._app.acquire_token_for_client(scopes=[f"{parts.scheme}://{parts.netloc}/.default"])
         except (ValueError, requests.RequestException) as exc:
