@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Self
@@ -78,6 +79,8 @@ class GitConnector:
         self._extensions = {extension.lower() for extension in options.extensions}
         self._temporary: Path | None = None
         self._repository: Path | None = None  # set by the first documents(): constructors do no I/O
+        self._batch: subprocess.Popen[bytes] | None = None  # `git cat-file --batch` for fetch()
+        self._lock = threading.Lock()  # one request at a time on the batch process's pipes
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
@@ -90,12 +93,16 @@ class GitConnector:
         return cls(parsed)
 
     def close(self) -> None:
+        with self._lock:
+            self._stop_batch()
         if self._temporary is not None:
             shutil.rmtree(self._temporary, ignore_errors=True)
             self._temporary = None
             self._repository = None
 
     def documents(self) -> Iterator[SourceDocument]:
+        with self._lock:
+            self._stop_batch()  # a new one sees what this listing fetched
         repository = self._update()
         listing = self._git(repository, "ls-tree", "-r", "-z", "--long", "--full-tree", self._ref)
         for entry in listing.split(b"\0"):
@@ -119,13 +126,52 @@ class GitConnector:
             raise FetchError("list the repository (documents()) before fetching from it")
         if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", document.marker):
             raise FetchError(f"not a blob id: {document.marker!r}")
+        if document.size is not None and document.size > max_bytes:
+            raise FetchError(f"larger than {max_bytes} bytes ({document.size})")
+        with self._lock:
+            return self._read_blob(self._repository, document.marker, max_bytes)
+
+    def _read_blob(self, repository: Path, blob: str, max_bytes: int) -> bytes:
+        """The blob's bytes from one long-lived `git cat-file --batch` (a process per file would cost more than
+        reading it)."""
+        if self._batch is None or self._batch.poll() is not None:
+            self._batch = subprocess.Popen(
+                ["git", "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=self._environment(repository),
+                cwd=repository,
+            )
+        assert self._batch.stdin is not None and self._batch.stdout is not None
         try:
-            size = int(self._git(self._repository, "cat-file", "-s", document.marker))
-            if size > max_bytes:
-                raise FetchError(f"larger than {max_bytes} bytes ({size})")
-            return self._git(self._repository, "cat-file", "blob", document.marker)
-        except SourceUnavailableError as exc:
-            raise FetchError(str(exc)) from exc
+            self._batch.stdin.write(blob.encode() + b"\n")
+            self._batch.stdin.flush()
+            header = self._batch.stdout.readline().split()  # "<id> blob <size>", or "<id> missing"
+            if len(header) != 3 or header[1] != b"blob":
+                raise FetchError(f"{blob} is not a blob of the repository (any more)")
+            size = int(header[2])
+            content = self._batch.stdout.read(size)
+            self._batch.stdout.read(1)  # the newline after each object
+        except (OSError, ValueError) as exc:
+            self._stop_batch()
+            raise FetchError(f"git cat-file failed: {exc}", transient=True) from exc
+        if len(content) != size:
+            self._stop_batch()
+            raise FetchError("git cat-file stopped early", transient=True)
+        if size > max_bytes:
+            raise FetchError(f"larger than {max_bytes} bytes ({size})")
+        return content
+
+    def _stop_batch(self) -> None:
+        if self._batch is not None:
+            if self._batch.stdin is not None:
+                self._batch.stdin.close()
+            self._batch.kill()
+            self._batch.wait()
+            if self._batch.stdout is not None:
+                self._batch.stdout.close()
+            self._batch = None
 
     @property
     def _ref(self) -> str:
@@ -152,9 +198,7 @@ class GitConnector:
         )  # fmt: skip
         return self._repository
 
-    def _git(self, repository: Path, *args: str) -> bytes:
-        """git's standard output for `args` in `repository`; its failure as SourceUnavailableError with its
-        (redacted) message."""
+    def _environment(self, repository: Path) -> dict[str, str]:
         environment = {
             **os.environ,
             "GIT_TERMINAL_PROMPT": "0",  # fail rather than wait for a password nobody types
@@ -170,6 +214,12 @@ class GitConnector:
                 "GIT_CONFIG_KEY_0": "http.extraHeader",
                 "GIT_CONFIG_VALUE_0": "Authorization: Basic " + base64.b64encode(pair.encode()).decode(),
             }
+        return environment
+
+    def _git(self, repository: Path, *args: str) -> bytes:
+        """git's standard output for `args` in `repository`; its failure as SourceUnavailableError with its
+        (redacted) message."""
+        environment = self._environment(repository)
         try:
             completed = subprocess.run(
                 ["git", *args],

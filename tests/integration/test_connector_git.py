@@ -52,6 +52,10 @@ def test_lists_the_branchs_documents_by_path_with_blob_ids(remote: GitRemote, tm
     assert "常见问题" in faq.decode()
     with pytest.raises(FetchError, match="larger than"):
         connector.fetch(install, max_bytes=10)
+    gone = SourceDocument(key="docs/gone.md", marker="0" * 40, name="gone.md")
+    with pytest.raises(FetchError, match="not a blob"):
+        connector.fetch(gone, max_bytes=1000)
+    assert connector.fetch(documents["README.md"], max_bytes=1000).startswith(b"# Handbook")  # still in step
     connector.close()
 
 
