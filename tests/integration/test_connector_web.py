@@ -236,3 +236,27 @@ def test_options_are_checked_by_name() -> None:
     with pytest.raises(ConfigError, match="start_urls"):
         WebConnector.from_options({})
     assert isinstance(make_connector("web", {"start_urls": ["http://example.com/"]}), WebConnector)
+
+
+def test_robots_directives_an_off_host_redirect_and_a_file_without_etag(site: SiteServer) -> None:
+    site.pages["/about.html"] = Page(
+        b'<html><head><meta name="robots" content="noindex"></head><body><a href="/team.html">Team</a></body></html>'
+    )
+    site.pages["/team.html"] = Page(
+        b'<html><head><meta name="robots" content="nofollow"></head><body><a href="/hidden.html">x</a></body></html>'
+    )
+    site.pages["/hidden.html"] = Page(_html("Hidden", ""))
+    site.pages["/notes.txt"] = Page(b"Plain notes, no ETag.", "text/plain; charset=utf-8")
+    site.pages["/"] = Page(_html("Home", '<a href="/about.html">a</a><a href="/away">b</a><a href="/notes.txt">c</a>'))
+    site.redirects["/away"] = f"http://localhost:{site.port}/offhost.html"
+    connector = _connector(site, sitemaps=[], keep_bytes=0)
+    documents = _listing(connector)
+    assert set(documents) == {f"{site.url}/", f"{site.url}/team.html", f"{site.url}/notes.txt"}
+    assert "/hidden.html" not in site.paths()  # nofollow
+    assert not [r for r in site.requests if r.host.startswith("localhost")]  # the redirect was not followed
+    notes = documents[f"{site.url}/notes.txt"]
+    assert notes.marker.startswith("sha256:") and notes.name == "notes.txt"
+    before = len(site.requests)
+    assert connector.fetch(notes, max_bytes=LIMIT) == b"Plain notes, no ETag."
+    assert site.paths()[before:] == ["/notes.txt"]  # keep_bytes=0: nothing was kept from the listing
+    connector.close()
