@@ -94,7 +94,7 @@ class WebConnector:
 
     Options = WebOptions
 
-    def __init__(self, options: WebOptions, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, options: WebOptions) -> None:
         if not options.start_urls and not options.sitemaps:
             raise ConfigError("web source: give start_urls, sitemaps or both")
         self.options = options
@@ -104,7 +104,6 @@ class WebConnector:
         hosts = options.allowed_hosts or [urlsplit(url).netloc for url in seeds if url]
         self._hosts = {host.lower() for host in hosts}
         self._client = httpx.Client(
-            transport=transport,
             timeout=options.timeout_s,
             follow_redirects=False,
             headers={"User-Agent": options.user_agent},

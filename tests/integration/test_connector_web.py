@@ -199,6 +199,9 @@ def test_a_server_error_or_a_broken_sitemap_makes_the_listing_unavailable(site: 
     site.pages["/pages.xml.gz"] = Page(b"<html>not a sitemap</html>", "text/html")
     with pytest.raises(SourceUnavailableError, match="sitemap"):
         list(_connector(site).documents())
+    site.pages["/robots.txt"] = Page(b"busy", "text/plain", status=503)  # the rules are unknown
+    with pytest.raises(SourceUnavailableError, match="robots"):
+        list(_connector(site, sitemaps=[], max_retries=0).documents())
 
 
 def test_throttling_is_retried_after_retry_after(site: SiteServer) -> None:
