@@ -25,8 +25,26 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class ParsedDocument:
-    """The structure of one file; `title` is the best title the format offers (metadata, first heading, name)."""
+    """The structure of one file; `title` is the best title the format offers (metadata, first heading, name).
+
+    An e-mail's `attachments` are parsed as documents of their own (indexed apart from the message, see
+    ingest/attachments.py); every other format has none."""
 
     title: str
     doc_type: str
     blocks: list[Block] = field(default_factory=list)
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to an e-mail: its parsed document, or why it could not be parsed (never both).
+
+    `index` is its 1-based position among the message's attachments and, with `name`, what identifies it
+    across runs; `content_hash` is the SHA-256 of its bytes (empty when they could not be read)."""
+
+    index: int
+    name: str
+    content_hash: str = ""
+    document: ParsedDocument | None = None
+    error: str | None = None

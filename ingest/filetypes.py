@@ -1,7 +1,8 @@
 """Which parser a file needs, decided by its bytes first and its name second.
 
-A `.pdf` that is really HTML is parsed as HTML; a binary file named `.txt` is refused. Legacy OLE formats
-(.doc, .xls, .ppt) and other binaries are reported as unsupported rather than guessed at.
+A `.pdf` that is really HTML is parsed as HTML; a binary file named `.txt` is refused. An OLE container (legacy
+.doc, .xls, .ppt, Outlook .msg) is told apart by its top-level streams; other binaries are reported as
+unsupported rather than guessed at.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def detect(path: Path) -> str:
     if head.startswith(b"PK\x03\x04"):
         return _ooxml_type(path)
     if head.startswith(_OLE):
-        raise UnsupportedType("legacy Office (OLE) file; save it as .docx/.xlsx/.pptx")
+        return _ole_type(path)
     text = _as_text(head)
     if text is None:
         raise UnsupportedType(f"binary content of an unknown type ({head[:8]!r}...)")
@@ -56,6 +57,22 @@ def _ooxml_type(path: Path) -> str:
         if fmt.zip_member is not None and fmt.zip_member in names:
             return fmt.name
     raise UnsupportedType("zip archive that is not a Word, PowerPoint or Excel file")
+
+
+def _ole_type(path: Path) -> str:
+    import olefile
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            names = [entry[0] for entry in ole.listdir(streams=True, storages=True) if len(entry) == 1]
+    except OSError as exc:  # olefile raises OSError for a damaged container
+        raise UnsupportedType(f"damaged OLE container: {exc}") from exc
+    for fmt in FORMATS:
+        if fmt.ole_entries and any(name.startswith(fmt.ole_entries) for name in names):
+            return fmt.name
+    if "EncryptedPackage" in names:
+        raise UnsupportedType("password-protected Office file; save it without a password")
+    raise UnsupportedType("OLE file that is not a Word, Excel, PowerPoint or Outlook file")
 
 
 def _as_text(head: bytes) -> str | None:

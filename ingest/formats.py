@@ -22,6 +22,9 @@ class Reader(Enum):
     PDF = "pdf"  # pypdfium2, page by page (unstructured's PDF extra pulls a CUDA torch and layout models)
     TEXT = "text"  # plain text through the layout-free reader shared with PDF pages
     UNSTRUCTURED = "unstructured"  # an unstructured partitioner, named by `partitioner`
+    IMAGE = "image"  # a scanned page (or a TIFF of several), read by Tesseract (ocr.py)
+    LIBREOFFICE = "libreoffice"  # legacy Office: converted by LibreOffice to `convert_to`, parsed as that row
+    OUTLOOK = "outlook"  # an Outlook .msg, read with extract-msg (messages.py)
 
 
 class Headings(Enum):
@@ -42,8 +45,10 @@ class Format:
     mime: str
     extensions: tuple[str, ...]  # names that suggest it (the content decides)
     reader: Reader
-    magic: bytes | None = None  # the file starts with these bytes
+    magic: bytes | tuple[bytes, ...] | None = None  # the file starts with these bytes (or one of these)
     zip_member: str | None = None  # an OOXML zip container holding this part (checked by guards.py first)
+    ole_entries: tuple[str, ...] = ()  # an OLE container with a top-level entry whose name starts with one of these
+    convert_to: str | None = None  # LIBREOFFICE: the row (an OOXML format) LibreOffice converts the file to
     sniff: Callable[[bytes, str, Path], bool] | None = None  # text formats: (first bytes, as text, path) -> match
     # "module:function" of the unstructured partitioner, imported when first used: unstructured takes seconds
     # to import and this table is read by processes that never parse (the API, the CLI).
@@ -130,9 +135,33 @@ MARKDOWN = Format(
 
 FORMATS: tuple[Format, ...] = (
     Format("pdf", "application/pdf", (".pdf",), Reader.PDF, magic=b"%PDF-"),
+    Format("png", "image/png", (".png",), Reader.IMAGE, magic=b"\x89PNG\r\n\x1a\n"),
+    Format("jpeg", "image/jpeg", (".jpg", ".jpeg"), Reader.IMAGE, magic=b"\xff\xd8\xff"),
+    Format("tiff", "image/tiff", (".tif", ".tiff"), Reader.IMAGE, magic=(b"II*\x00", b"MM\x00*")),
     _ooxml("docx", _OOXML + "wordprocessingml.document", "word/document.xml"),
     _ooxml("pptx", _OOXML + "presentationml.presentation", "ppt/presentation.xml"),
     _ooxml("xlsx", _OOXML + "spreadsheetml.sheet", "xl/workbook.xml", find_subtable=False),
+    # Legacy Office and Outlook files share the OLE container; its top-level streams tell them apart.
+    Format(
+        "doc", "application/msword", (".doc",), Reader.LIBREOFFICE, ole_entries=("WordDocument",), convert_to="docx"
+    ),
+    Format(
+        "xls",
+        "application/vnd.ms-excel",
+        (".xls",),
+        Reader.LIBREOFFICE,
+        ole_entries=("Workbook", "Book"),
+        convert_to="xlsx",
+    ),
+    Format(
+        "ppt",
+        "application/vnd.ms-powerpoint",
+        (".ppt",),
+        Reader.LIBREOFFICE,
+        ole_entries=("PowerPoint Document",),
+        convert_to="pptx",
+    ),
+    Format("msg", "application/vnd.ms-outlook", (".msg",), Reader.OUTLOOK, ole_entries=("__substg1.0_",)),
     Format(
         "html",
         "text/html",

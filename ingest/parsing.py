@@ -1,5 +1,7 @@
 """Files to `ParsedDocument`s with the reader their row in formats.py names: unstructured for Office, HTML,
-Markdown and e-mail; pypdfium2 for PDF.
+Markdown and e-mail; pypdfium2 for PDF; Tesseract (ocr.py) for images and PDF pages without a text layer;
+extract-msg for Outlook .msg (messages.py). Legacy Office files reach this module already converted to OOXML
+(legacy_office.py, called by the sandbox so that the copy is checked like any OOXML file).
 
 PDFs go through pypdfium2 page by page (page numbers kept) because unstructured's PDF extra pulls a CUDA
 build of torch and several hundred MB of layout models; pdfium extracts Chinese and English text in
@@ -9,17 +11,23 @@ parser sandbox (see `sandbox.py`), never in the main process.
 
 from __future__ import annotations
 
+import logging
 import re
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from ingest import ocr
 from ingest.documents import Block, BlockKind, ParsedDocument
 from ingest.formats import Format, Headings, Reader, format_named
+from ingest.ocr import OcrOptions, OcrUnavailable
 from ingest.offline import configure_unstructured
 
 if TYPE_CHECKING:
+    from PIL.Image import Image
     from unstructured.documents.elements import Element
+
+log = logging.getLogger(__name__)
 
 _SENTENCE_END = tuple("。！？.!?；;：:，,")
 _BULLETS = tuple("•·-*–—▪●○◦")
@@ -28,11 +36,21 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SKIPPED = {"Header", "Footer", "PageBreak", "PageNumber", "Image", "Formula", "FigureCaption"}
 
 
-def parse(path: Path, doc_type: str) -> ParsedDocument:
-    """Parse `path` as `doc_type` (one of filetypes.SUPPORTED), with the reader its row in formats.py names."""
+def parse(path: Path, doc_type: str, *, ocr_options: OcrOptions | None = None) -> ParsedDocument:
+    """Parse `path` as `doc_type` (one of filetypes.SUPPORTED), with the reader its row in formats.py names.
+
+    `ocr_options` (None: OCR off) decide whether images and PDF pages without text are read with Tesseract;
+    raises OcrUnavailable for an image, or a PDF with no text layer, that they leave unread."""
+    options = ocr_options or OcrOptions(mode="off")
     fmt = format_named(doc_type)
     if fmt.reader is Reader.PDF:
-        return _parse_pdf(path)
+        return _parse_pdf(path, options)
+    if fmt.reader is Reader.IMAGE:
+        return _parse_image(path, doc_type, options)
+    if fmt.reader is Reader.OUTLOOK:
+        return _parse_msg(path)
+    if fmt.reader is Reader.LIBREOFFICE:
+        raise ValueError(f"{doc_type} is parsed as its LibreOffice conversion to {fmt.convert_to}")
     if fmt.reader is Reader.TEXT:
         blocks, meta_title = text_blocks(decode_text(path.read_bytes())), None
     else:
@@ -97,6 +115,10 @@ def _partition(path: Path, fmt: Format) -> tuple[list[Element], str | None]:
 
 def _parse_with_unstructured(path: Path, fmt: Format) -> tuple[list[Block], str | None]:
     elements, meta_title = _partition(path, fmt)
+    return _element_blocks(elements, fmt), (meta_title or "").strip() or None
+
+
+def _element_blocks(elements: list[Element], fmt: Format) -> list[Block]:
     blocks: list[Block] = []
     sheet: str | None = None
     for element in elements:
@@ -119,7 +141,27 @@ def _parse_with_unstructured(path: Path, fmt: Format) -> tuple[list[Block], str 
             blocks.append(Block(BlockKind.HEADING, text, level=depth + 1, page=page))
         else:
             blocks.append(Block(BlockKind.TEXT, text, page=page))
-    return blocks, (meta_title or "").strip() or None
+    return blocks
+
+
+# -- Outlook --------------------------------------------------------------------------------------
+
+
+def _parse_msg(path: Path) -> ParsedDocument:
+    """Subject as title; From/To/Cc/Date as one block; the plain body, or the HTML body when there is none."""
+    from ingest.messages import read_msg
+
+    message = read_msg(path)
+    blocks = [Block(BlockKind.TEXT, "\n".join(f"{name}: {value}" for name, value in message.headers))]
+    if message.body:
+        blocks.extend(text_blocks(message.body))
+    elif message.html:
+        from unstructured.partition.html import partition_html
+
+        configure_unstructured()
+        blocks.extend(_element_blocks(partition_html(text=message.html), format_named("html")))
+    blocks = [b for b in blocks if b.text.strip()]
+    return ParsedDocument(title=message.subject or path.stem, doc_type="msg", blocks=blocks)
 
 
 def table_rows(html: str) -> tuple[tuple[str, ...], ...]:
@@ -147,9 +189,12 @@ def render_rows(rows: tuple[tuple[str, ...], ...]) -> str:
 _NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)[.、)]?\s+\S|^第[一二三四五六七八九十百\d]+[章节条部分]")
 
 
-def _parse_pdf(path: Path) -> ParsedDocument:
+def _parse_pdf(path: Path, options: OcrOptions) -> ParsedDocument:
+    """Each page's text layer; a page without one (fewer than ocr.MIN_PAGE_CHARS characters) is OCRed when OCR
+    is available, and left out otherwise (a PDF left with no text at all raises OcrUnavailable)."""
     import pypdfium2 as pdfium
 
+    unread: list[int] = []
     pdf = pdfium.PdfDocument(str(path))
     try:
         meta_title = (pdf.get_metadata_dict().get("Title") or "").strip()
@@ -158,14 +203,49 @@ def _parse_pdf(path: Path) -> ParsedDocument:
             page = pdf[index]
             textpage = page.get_textpage()
             try:
-                blocks.extend(text_blocks(textpage.get_text_range(), page=index + 1))
+                text = textpage.get_text_range()
+                if not ocr.has_text(text):
+                    if ocr.unavailable_reason(options):  # asked when first needed: a text PDF never starts tesseract
+                        unread.append(index + 1)
+                    else:
+                        image, dpi = ocr.render_pdf_page(page, options.dpi)
+                        text = _ocr_page(image, options, where=f"path={path} page={index + 1}", dpi=dpi)
+                blocks.extend(text_blocks(text, page=index + 1))
             finally:
                 textpage.close()
                 page.close()
     finally:
         pdf.close()
+    if unread:
+        unavailable = ocr.unavailable_reason(options)
+        if not any(b.text.strip() for b in blocks):
+            raise OcrUnavailable(f"no text layer and {unavailable}")
+        log.warning("pages without a text layer left out path=%s pages=%s: %s", path, unread, unavailable)
     title = meta_title or _first_heading(blocks) or path.stem
     return ParsedDocument(title=title, doc_type="pdf", blocks=blocks)
+
+
+def _parse_image(path: Path, doc_type: str, options: OcrOptions) -> ParsedDocument:
+    """A scanned page, or a multi-page TIFF page by page (numbered from 1), read by Tesseract."""
+    unavailable = ocr.unavailable_reason(options)
+    if unavailable:
+        raise OcrUnavailable(f"{doc_type} image: its text can only be read by OCR, and {unavailable}")
+    dpi = ocr.image_dpi(path)
+    blocks: list[Block] = []
+    for index, image in enumerate(ocr.image_pages(path)):
+        text = _ocr_page(image, options, where=f"path={path} page={index + 1}", dpi=dpi)
+        blocks.extend(text_blocks(text, page=index + 1))
+    title = _first_heading(blocks) or path.stem
+    return ParsedDocument(title=title, doc_type=doc_type, blocks=blocks)
+
+
+def _ocr_page(image: Image, options: OcrOptions, *, where: str, dpi: int | None) -> str:
+    """One page's OCR; a page that overruns its time limit is logged and left out (its text is "")."""
+    try:
+        return ocr.read_image(image, options, where=where, dpi=dpi)
+    except ocr.PageTimeout as exc:
+        log.warning("%s %s; the page is left out", where, exc)
+        return ""
 
 
 def text_blocks(text: str, *, page: int | None = None) -> list[Block]:

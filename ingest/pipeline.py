@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from ingest.attachments import attachment_source, attachment_title, owner_source
 from ingest.chunking import Chunker, embed_text
 from ingest.discovery import discover, document_id, file_sha256, source_of, under_roots
 from ingest.documents import ParsedDocument
@@ -100,6 +101,7 @@ class _Pending:
     meta: DocumentMeta
     chunks: list[Chunk]
     path: Path
+    notify: bool = True  # False for an e-mail's attachment: progress counts files, and its message is the file
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +116,26 @@ class TextDocument:
 
 
 @dataclass(frozen=True, slots=True)
-class _Planned:
+class PlannedFile:
+    """A file to parse and index as one document: its identity, its revision and who may read it.
+
+    A folder's files are known by their path; a connector's documents (`ingest.sync`) are fetched to a
+    scratch file and known by their source name and key, with the source's own title and modification time."""
+
     path: Path
     source: str
     document_id: str
     content_hash: str
     revision: str
+    grant: Grant
+    modified_at: datetime | None = None  # None: the file's modification time
+    title: str | None = None  # the source's own title, preferred to the parsed one
+    marker: str = ""  # the source's modification marker, stored with the document
+
+    @property
+    def label(self) -> Path:
+        """What progress and failures name: the file, or the connector document's source id."""
+        return self.path if self.source == str(self.path) else Path(self.source)
 
 
 class IngestPipeline:
@@ -192,47 +208,63 @@ class IngestPipeline:
         notify = on_file or (lambda done: None)
         if on_start:
             on_start(len(files))
-        grant = _Grant.of(acl, public, tags)
-        planned: dict[Path, _Planned] = {}
+        grant = Grant.of(acl, public, tags)
+        planned: list[PlannedFile] = []
         for path in files:
-            plan = self._plan(path, grant.key)
+            plan = self._plan(path, grant)
             state = self.index.document_state(plan.document_id)
             if state is not None and state.revision == plan.revision and state.complete:
                 report.unchanged += 1
                 notify(FileDone(path, "unchanged", state.chunk_count))
             else:
-                planned[path] = plan
+                planned.append(plan)
+        self.index_files(planned, report, notify)
+        if prune:
+            report.removed = self._prune(paths, files)
+        self._optimize(report)
+        report.seconds = time.perf_counter() - started
+        return report
 
+    def index_files(
+        self, planned: Sequence[PlannedFile], report: IngestReport, notify: Callable[[FileDone], None]
+    ) -> None:
+        """Parse (in the sandbox), chunk, embed and write each planned file as its document; failures go to
+        `report`, never raise. Callers have already skipped the unchanged ones."""
+        if self.parsers is None:
+            raise RuntimeError("IngestPipeline.index_files() needs parsers")
+        by_path = {plan.path: plan for plan in planned}
         pending: list[_Pending] = []
         ingested_at = datetime.now(UTC)
-        for outcome in self.parsers.parse_all(list(planned)):
+        for outcome in self.parsers.parse_all(list(by_path)):
+            plan = by_path[outcome.path]
             if outcome.document is None:
-                log.warning("failed source=%s reason=%s", outcome.path, outcome.error)
-                report.failed.append(Failure(str(outcome.path), outcome.error or "unknown error"))
-                notify(
-                    FileDone(
-                        outcome.path, "failed", reason=outcome.error or "unknown error", transient=outcome.transient
-                    )
-                )
+                reason = outcome.error or "unknown error"
+                log.warning("failed source=%s reason=%s", plan.source, reason)
+                report.failed.append(Failure(str(plan.label), reason))
+                notify(FileDone(plan.label, "failed", reason=reason, transient=outcome.transient))
                 continue
-            plan = planned[outcome.path]
-            chunks = self.chunker.chunk(outcome.document)
+            document = outcome.document
+            pending.extend(self._attachments(plan, document, report, ingested_at))
+            if plan.title:
+                document = replace(document, title=plan.title)
+            chunks = self.chunker.chunk(document)
             if not chunks:
-                report.failed.append(Failure(str(outcome.path), "no text to index"))
-                notify(FileDone(outcome.path, "failed", reason="no text to index"))
+                report.failed.append(Failure(str(plan.label), "no text to index"))
+                notify(FileDone(plan.label, "failed", reason="no text to index"))
                 continue
-            modified_at = datetime.fromtimestamp(outcome.path.stat().st_mtime, UTC)
-            meta = grant.meta(
+            modified_at = plan.modified_at or datetime.fromtimestamp(outcome.path.stat().st_mtime, UTC)
+            meta = plan.grant.meta(
                 plan.document_id,
                 plan.source,
-                outcome.document,
+                document,
                 plan.content_hash,
                 plan.revision,
                 modified_at=modified_at,
                 ingested_at=ingested_at,
                 chunks=len(chunks),
+                marker=plan.marker,
             )
-            pending.append(_Pending(meta, chunks, outcome.path))
+            pending.append(_Pending(meta, chunks, plan.label))
             waiting = sum(len(p.chunks) for p in pending)
             # Embed when the batch is full, or when the parsers are behind and a model batch is ready:
             # large batches sort better by length, but the model must not sit idle waiting for them.
@@ -241,11 +273,9 @@ class IngestPipeline:
                 pending = []
         self._write(pending, report, notify)
 
-        if prune:
-            report.removed = self._prune(paths, files)
+    def finish(self, report: IngestReport) -> None:
+        """After a run's writes: rebuild the vector indexes if it wrote many chunks."""
         self._optimize(report)
-        report.seconds = time.perf_counter() - started
-        return report
 
     def run_parsed(
         self,
@@ -260,13 +290,13 @@ class IngestPipeline:
         started = time.perf_counter()
         report = IngestReport()
         notify = on_file or (lambda done: None)
-        grant = _Grant.of(acl, public, tags)
+        grant = Grant.of(acl, public, tags)
         ingested_at = datetime.now(UTC)
         pending: list[_Pending] = []
         for item in documents:
             report.files += 1
             path = Path(item.source)
-            revision = self._revision(item.content_hash, grant.key)
+            revision = self.revision(item.content_hash, grant.key)
             state = self.index.document_state(item.document_id)
             if state is not None and state.revision == revision and state.complete:
                 report.unchanged += 1
@@ -302,11 +332,66 @@ class IngestPipeline:
 
     def _prune(self, roots: Sequence[Path], files: Sequence[Path]) -> int:
         present = {source_of(p) for p in files}
-        gone = [doc for doc, source in self.index.documents() if under_roots(source, roots) and source not in present]
+        gone = [
+            doc
+            for doc, source in self.index.documents()
+            if under_roots(source, roots) and source not in present and owner_source(source) not in present
+        ]
         for doc in gone:
             with self.locks.of(doc):
                 self.index.delete_document(doc)
         return len(gone)
+
+    def _attachments(
+        self, plan: PlannedFile, message: ParsedDocument, report: IngestReport, ingested_at: datetime
+    ) -> list[_Pending]:
+        """The attachments of a message to write as documents of their own (those changed since their last
+        write), their failures added to `report`; attachments the message no longer has are deleted."""
+        if message.doc_type not in ("eml", "msg"):
+            return []
+        pending = []
+        keep = set()
+        for attachment in message.attachments:
+            source = attachment_source(plan.source, attachment)
+            keep.add(source)
+            if attachment.document is None:
+                report.failed.append(Failure(source, attachment.error or "unknown error"))
+                continue
+            doc_id = document_id(source)
+            revision = self.revision(attachment.content_hash, plan.grant.key)
+            state = self.index.document_state(doc_id)
+            if state is not None and state.revision == revision and state.complete:
+                continue
+            document = replace(attachment.document, title=attachment_title(attachment, message.title))
+            chunks = self.chunker.chunk(document)
+            if not chunks:
+                report.failed.append(Failure(source, "no text to index"))
+                continue
+            meta = plan.grant.meta(
+                doc_id,
+                source,
+                document,
+                attachment.content_hash,
+                revision,
+                modified_at=plan.modified_at or datetime.fromtimestamp(plan.path.stat().st_mtime, UTC),
+                ingested_at=ingested_at,
+                chunks=len(chunks),
+            )
+            pending.append(_Pending(meta, chunks, plan.label, notify=False))
+        if self.index.document_state(plan.document_id) is not None:  # a message written before: had it more?
+            self._delete_stale_attachments(plan.source, keep)
+        return pending
+
+    def _delete_stale_attachments(self, message_source: str, keep: set[str]) -> None:
+        """Delete the documents of attachments a message had at its last write and has no longer."""
+        stale = [
+            doc
+            for doc, source in self.index.documents()
+            if source != message_source and owner_source(source) == message_source and source not in keep
+        ]
+        for doc in stale:
+            with self.locks.of(doc):
+                self.index.delete_document(doc)
 
     def _optimize(self, report: IngestReport) -> None:
         """After a large write, build the vector indexes (HNSW): at 100k chunks an exact dense search takes
@@ -320,14 +405,18 @@ class IngestPipeline:
             report.optimize_seconds = round(time.perf_counter() - started, 2)
             log.info("optimized chunks=%d seconds=%.1f", report.chunks, report.optimize_seconds)
 
-    def _revision(self, content_hash: str, access_key: str) -> str:
-        digest = hashlib.sha256(f"{content_hash}|{access_key}|{self.settings_fingerprint()}".encode())
+    def revision(self, content: str, access_key: str) -> str:
+        """A document's revision: its content (the bytes' hash, or a connector's marker), what else is stored
+        with it (`Grant.key`), and the chunking and embedding settings. An unchanged revision is not rewritten."""
+        digest = hashlib.sha256(f"{content}|{access_key}|{self.settings_fingerprint()}".encode())
         return digest.hexdigest()[:32]
 
-    def _plan(self, path: Path, acl_key: str) -> _Planned:
+    def _plan(self, path: Path, grant: Grant) -> PlannedFile:
         source = source_of(path)
         content_hash = file_sha256(path)
-        return _Planned(path, source, document_id(source), content_hash, self._revision(content_hash, acl_key))
+        return PlannedFile(
+            path, source, document_id(source), content_hash, self.revision(content_hash, grant.key), grant
+        )
 
     def _write(self, pending: list[_Pending], report: IngestReport, notify: Callable[[FileDone], None]) -> None:
         """Embed the chunks of several documents in one batch, then replace each document in the index."""
@@ -351,7 +440,8 @@ class IngestPipeline:
             report.indexed += 1
             report.chunks += len(indexed)
             log.info("indexed source=%s chunks=%d revision=%s", item.meta.source, len(indexed), item.meta.revision)
-            notify(FileDone(item.path, "indexed", len(indexed)))
+            if item.notify:
+                notify(FileDone(item.path, "indexed", len(indexed)))
         if _malloc_trim is not None:
             _malloc_trim(0)
 
@@ -365,15 +455,16 @@ class IngestPipeline:
 
 
 @dataclass(frozen=True, slots=True)
-class _Grant:
-    """Who may read the documents of one run, and their tags: the same for every document of the run."""
+class Grant:
+    """Who may read a document, and its tags: the same for every document of a folder run; a connector's
+    documents may each have their own ACL."""
 
     acl: tuple[str, ...]
     public: bool
     tags: tuple[str, ...]
 
     @classmethod
-    def of(cls, acl: Sequence[str], public: bool, tags: Sequence[str]) -> _Grant:
+    def of(cls, acl: Sequence[str], public: bool, tags: Sequence[str]) -> Grant:
         return cls(acl_entries(acl), public, tuple(sorted(set(tags))))
 
     @property
@@ -392,6 +483,7 @@ class _Grant:
         modified_at: datetime,
         ingested_at: datetime,
         chunks: int,
+        marker: str = "",
     ) -> DocumentMeta:
         return DocumentMeta(
             document_id=document_id,
@@ -406,4 +498,5 @@ class _Grant:
             public=self.public,
             chunk_count=chunks,
             tags=self.tags,
+            marker=marker,
         )

@@ -32,7 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ingest.attachments import owner_source
 from ingest.pipeline import FileDone, IngestPipeline
+from ingest.sync import ConnectedSources
 from retrieval.errors import ConfigError, IndexLockedError
 from retrieval.models import DocumentGrant
 from retrieval.versions import next_version, read_pointer, version_number, write_pointer
@@ -202,22 +204,33 @@ def rebuild(
     pipeline: IngestPipeline,
     report: ReindexReport,
     on_file: Callable[[FileDone], None] = lambda done: None,
+    sources: ConnectedSources | None = None,
 ) -> set[str]:
-    """Index each document's source into the pipeline's (new) index with its access; the ids that exist."""
+    """Index each document's source into the pipeline's (new) index with its access; the ids that exist.
+    Documents of a configured source (S3, Confluence, ...) are rebuilt by syncing that source again."""
     groups: dict[tuple[tuple[str, ...], bool, tuple[str, ...]], list[Path]] = {}
     present: set[str] = set()
+    connected: set[str] = set()  # the configured sources some documents came from: synced again, not read as files
     for grant in grants:
-        path = Path(grant.source)
+        owner = sources.owner(grant.source) if sources else None
+        if owner is not None:
+            connected.add(owner.name)
+            continue
+        path = Path(owner_source(grant.source))  # an e-mail attachment is rebuilt with its message
         if not path.is_file():
             report.missing.append(grant.source)
             continue
         present.add(grant.document_id)
-        groups.setdefault((grant.acl, grant.public, grant.tags), []).append(path)
+        groups.setdefault((grant.acl, grant.public, grant.tags), []).append(path)  # a message once: discover() dedupes
     for (acl, public, tags), paths in groups.items():
         run = pipeline.run(paths, acl=acl, public=public, tags=tags, on_file=on_file)
         report.indexed += run.indexed
         report.unchanged += run.unchanged
         report.failed += [{"source": f.path, "reason": f.reason} for f in run.failed]
+    if sources and connected:
+        synced, failures = sources.resync(connected, pipeline, on_file)
+        present |= synced
+        report.failed += [{"source": f.path, "reason": f.reason} for f in failures]
     return present
 
 
@@ -235,6 +248,7 @@ def reindex(
     on_start: Callable[[int], None] = lambda total: None,
     on_file: Callable[[FileDone], None] = lambda done: None,
     drop_wait_s: float = 45.0,
+    sources: ConnectedSources | None = None,
 ) -> ReindexReport:
     """Build `target` (the pipeline writes to it) from `catalog`'s documents, then switch to it.
 
@@ -245,11 +259,11 @@ def reindex(
     grants = catalog()
     on_start(len(grants))
     log.info("reindex from %s into %s: %d documents%s", source, target, len(grants), " (resumed)" if resumed else "")
-    rebuild(grants, pipeline, report, on_file)
+    rebuild(grants, pipeline, report, on_file, sources)
     # Catch-up: what changed while the build ran (an unchanged document is only looked at).
     latest = catalog()
     catch_up = ReindexReport(source, target)
-    present = rebuild(latest, pipeline, catch_up)
+    present = rebuild(latest, pipeline, catch_up, sources=sources)
     report.indexed += catch_up.indexed
     report.failed = _unique(report.failed + catch_up.failed)
     report.missing = sorted(set(catch_up.missing))

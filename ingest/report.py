@@ -17,6 +17,7 @@ class IngestReport:
     indexed: int = 0
     unchanged: int = 0
     removed: int = 0
+    access_updated: int = 0  # documents whose permissions changed at their source (no re-embedding)
     chunks: int = 0  # chunks written in this run
     embedded: int = 0  # chunks embedded in this run (0 when nothing changed)
     failed: list[Failure] = field(default_factory=list)

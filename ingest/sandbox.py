@@ -13,17 +13,22 @@ import logging
 import multiprocessing
 import os
 import queue
+import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ingest.documents import ParsedDocument
+from ingest.documents import Attachment, ParsedDocument
+from ingest.ocr import OcrOptions, OcrUnavailable
 
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 120.0  # importing unstructured on a cold, busy 2-core machine
+MAX_OCR_PAGES = 2000  # pages of one file that extend its time limit; past them the per-file limit runs out
+_PAGE_RENDER_S = 10.0  # rendering a PDF page at 300 dpi on a busy machine, on top of the page's OCR limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,8 @@ class ParseLimits:
     max_file_mb: float = 100.0
     max_unpacked_mb: int = 512
     max_zip_ratio: float = 200.0
+    # Images and PDF pages without text: Tesseract, each page under its own time limit inside `timeout_s`.
+    ocr: OcrOptions = field(default_factory=OcrOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +63,11 @@ class ParseFailure(Exception):
         self.transient = transient
 
 
-def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
-    """Detect, check and parse one file. Runs in a worker; raises ParseFailure with a readable reason."""
-    from ingest import filetypes, guards, parsing
-    from ingest.formats import format_named
+def parse_file(path: Path, limits: ParseLimits, *, attachments: bool = True) -> tuple[str, ParsedDocument]:
+    """Detect, check and parse one file (an e-mail's attachments too, unless `attachments` is false). Runs in a
+    worker; raises ParseFailure with a readable reason."""
+    from ingest import filetypes
+    from ingest.formats import Reader, format_named
 
     size = path.stat().st_size
     if size == 0:
@@ -70,6 +78,41 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
         doc_type = filetypes.detect(path)
     except filetypes.UnsupportedType as exc:
         raise ParseFailure(f"unsupported file type: {exc}") from exc
+    convert_to = format_named(doc_type).convert_to
+    if format_named(doc_type).reader is Reader.LIBREOFFICE and convert_to is not None:
+        document = replace(_parse_converted(path, doc_type, convert_to, limits), doc_type=doc_type)
+    else:
+        document = _check_and_parse(path, doc_type, limits)
+    found: tuple[Attachment, ...] = ()
+    if attachments and doc_type in ("eml", "msg"):
+        from ingest.attachments import parse_attachments
+
+        found = parse_attachments(path, doc_type, limits)
+        document = replace(document, attachments=found)
+    if not any(block.text.strip() for block in document.blocks) and not found:
+        raise ParseFailure(f"no text found in {doc_type} (empty, scanned or image-only)")
+    return doc_type, document
+
+
+def _parse_converted(path: Path, doc_type: str, convert_to: str, limits: ParseLimits) -> ParsedDocument:
+    """A legacy Office file parsed as LibreOffice's OOXML copy of it, which is checked like any OOXML file."""
+    from ingest import legacy_office
+
+    with tempfile.TemporaryDirectory(prefix="docent-convert-") as outdir:
+        try:
+            # Three quarters of the parse timeout, so that this worker answers before the parent gives up on it.
+            converted = legacy_office.convert(path, convert_to, Path(outdir), timeout_s=0.75 * limits.timeout_s)
+        except legacy_office.LibreOfficeMissing as exc:
+            raise ParseFailure(f"unsupported file type: legacy Office file ({doc_type}); {exc}") from exc
+        except legacy_office.ConversionFailed as exc:
+            raise ParseFailure(f"cannot parse {doc_type}: {exc}", transient=exc.transient) from exc
+        return _check_and_parse(converted, convert_to, limits)
+
+
+def _check_and_parse(path: Path, doc_type: str, limits: ParseLimits) -> ParsedDocument:
+    from ingest import guards, parsing
+    from ingest.formats import format_named
+
     if format_named(doc_type).zip_member is not None:  # an OOXML container: check it before unpacking
         try:
             guards.check_zip_container(
@@ -78,14 +121,13 @@ def parse_file(path: Path, limits: ParseLimits) -> tuple[str, ParsedDocument]:
         except guards.RejectedFile as exc:
             raise ParseFailure(str(exc)) from exc
     try:
-        document = parsing.parse(path, doc_type)
+        return parsing.parse(path, doc_type, ocr_options=limits.ocr)
+    except OcrUnavailable as exc:
+        raise ParseFailure(str(exc)) from exc
     except MemoryError:
         raise ParseFailure(f"parser ran out of memory (limit {limits.memory_mb} MiB)", transient=True) from None
     except Exception as exc:
         raise ParseFailure(f"cannot parse {doc_type}: {type(exc).__name__}: {exc}"[:500]) from exc
-    if not any(block.text.strip() for block in document.blocks):
-        raise ParseFailure(f"no text found in {doc_type} (empty, scanned or image-only)")
-    return doc_type, document
 
 
 def _worker_main(conn: Connection, memory_mb: int) -> None:
@@ -104,6 +146,9 @@ def _worker_main(conn: Connection, memory_mb: int) -> None:
         if fmt.partitioner:
             import_module(fmt.partitioner.partition(":")[0])
 
+    from ingest import ocr
+
+    ocr.page_started = lambda: conn.send(("page", None))  # each OCRed page extends the file's time limit
     cap = memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     conn.send(("ready", None))
@@ -173,15 +218,31 @@ class _Worker:
             self._await_ready()
         assert self.conn is not None
         self.conn.send((str(path), self.limits))
+        started = time.monotonic()
+        deadline = started + self.limits.timeout_s
+        pages = 0
         try:
-            ready = self.conn.poll(self.limits.timeout_s)
-            answer = self.conn.recv() if ready else None
+            while True:
+                remaining = deadline - time.monotonic()
+                answer = self.conn.recv() if remaining > 0 and self.conn.poll(remaining) else None
+                if answer is None or answer[0] != "page":
+                    break
+                # An OCR page started: the file gets that page's limit (plus its rendering) from now on, for
+                # at most MAX_OCR_PAGES pages; a text file keeps the plain per-file limit.
+                pages += 1
+                if pages <= MAX_OCR_PAGES:
+                    deadline = max(deadline, time.monotonic() + self.limits.ocr.page_timeout_s + _PAGE_RENDER_S)
         except (EOFError, ConnectionResetError):
             code = self._reap()
             return ParseOutcome(path, error=f"parser crashed (exit code {code})", transient=True)
         if answer is None:
             self.stop()
-            return ParseOutcome(path, error=f"parser timed out after {self.limits.timeout_s:g} s", transient=True)
+            limit = (
+                f"{self.limits.timeout_s:g} s"
+                if not pages
+                else f"{time.monotonic() - started:.0f} s ({pages} pages OCRed)"
+            )
+            return ParseOutcome(path, error=f"parser timed out after {limit}", transient=True)
         status, value = answer
         if status == "ok":
             _, document = value

@@ -37,7 +37,15 @@ from retrieval.index import (
     as_list,
     batched,
 )
-from retrieval.models import DocumentGrant, DocumentState, IndexedChunk, IndexSpec, SearchHit, point_id
+from retrieval.models import (
+    DocumentGrant,
+    DocumentState,
+    IndexedChunk,
+    IndexSpec,
+    SearchHit,
+    access_payload,
+    point_id,
+)
 from retrieval.versions import FOLLOW_EVERY_S, RETIRE_AFTER_S, read_pointer
 
 UPSERT_BATCH = 256
@@ -292,6 +300,13 @@ class EdgeIndex:
             qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[_match("document_id", document_id)]))
         )
 
+    def update_access(self, document_id: str, acl: Sequence[str], public: bool) -> None:
+        self.shard.update(
+            qe.UpdateOperation.set_payload_by_filter(
+                qe.Filter(must=[_match("document_id", document_id)]), access_payload(acl, public)
+            )
+        )
+
     # -- reads -------------------------------------------------------------------------------------
 
     def count(self, document_id: str | None = None) -> int:
@@ -323,7 +338,7 @@ class EdgeIndex:
             yield str(payload["document_id"]), str(payload["source"])
 
     def grants(self) -> Iterator[DocumentGrant]:
-        for payload in self._first_chunks(["document_id", "source", "acl", "visibility", "tags"]):
+        for payload in self._first_chunks(["document_id", "source", "acl", "visibility", "tags", "marker"]):
             yield DocumentGrant.from_payload(payload)
 
     def _first_chunks(self, fields: list[str]) -> Iterator[dict[str, Any]]:

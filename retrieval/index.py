@@ -95,6 +95,11 @@ class Index(Protocol):
 
     def delete_document(self, document_id: str) -> None: ...
 
+    def update_access(self, document_id: str, acl: Sequence[str], public: bool) -> None:
+        """Set who may read every point of a document, without touching its vectors or text (a permission
+        changed at the source)."""
+        ...
+
     def document_state(self, document_id: str) -> DocumentState | None: ...
 
     def documents(self) -> Iterator[tuple[str, str]]:
@@ -102,7 +107,8 @@ class Index(Protocol):
         ...
 
     def grants(self) -> Iterator[DocumentGrant]:
-        """Every document's source and access (from its first chunk): what a reindex rebuilds it from."""
+        """Every document's source, access and marker (from its first chunk): what a reindex rebuilds it from,
+        and what a sync compares with its source."""
         ...
 
     def count(self, document_id: str | None = None) -> int: ...

@@ -64,6 +64,7 @@ class DocumentMeta:
     public: bool = False
     chunk_count: int = 0
     tags: tuple[str, ...] = ()
+    marker: str = ""  # a connector's modification marker (ETag, version): what `docent sync` compares
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +94,9 @@ class IndexedChunk:
             "revision": d.revision,
             "modified_at": d.modified_at.isoformat(),
             "ingested_at": d.ingested_at.isoformat(),
-            "acl": list(d.acl),
-            # A keyword rather than a bool: Qdrant Edge's Python binding cannot match booleans (it sends 1).
-            "visibility": "public" if d.public else "restricted",
+            **access_payload(d.acl, d.public),
             "tags": list(d.tags),
+            "marker": d.marker,
             "chunk_count": d.chunk_count,
             "chunk": c.number,
             "headings": list(c.headings),
@@ -104,6 +104,12 @@ class IndexedChunk:
             "language": c.language,
             "text": c.text,
         }
+
+
+def access_payload(acl: Sequence[str], public: bool) -> dict[str, object]:
+    """The payload fields that say who may read a point (what `Index.update_access` rewrites)."""
+    # A keyword rather than a bool: Qdrant Edge's Python binding cannot match booleans (it sends 1).
+    return {"acl": list(acl), "visibility": "public" if public else "restricted"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,7 @@ class DocumentGrant:
     acl: tuple[str, ...]
     public: bool
     tags: tuple[str, ...]
+    marker: str = ""  # the source's modification marker when a connector wrote it
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> DocumentGrant:
@@ -124,6 +131,7 @@ class DocumentGrant:
             tuple(payload.get("acl") or ()),
             payload.get("visibility") == "public",
             tuple(payload.get("tags") or ()),
+            str(payload.get("marker") or ""),
         )
 
 

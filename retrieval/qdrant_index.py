@@ -34,7 +34,15 @@ from retrieval.index import (
     as_list,
     batched,
 )
-from retrieval.models import DocumentGrant, DocumentState, IndexedChunk, IndexSpec, SearchHit, point_id
+from retrieval.models import (
+    DocumentGrant,
+    DocumentState,
+    IndexedChunk,
+    IndexSpec,
+    SearchHit,
+    access_payload,
+    point_id,
+)
 from retrieval.versions import ALIAS_SUFFIX, FOLLOW_EVERY_S
 
 UPSERT_BATCH = 256
@@ -272,6 +280,11 @@ class QdrantServerIndex:
         with _unavailable("delete"):
             self.client.delete(self.name, points_selector=selector, wait=True)
 
+    def update_access(self, document_id: str, acl: Sequence[str], public: bool) -> None:
+        selector = models.FilterSelector(filter=models.Filter(must=[_match("document_id", document_id)]))
+        with _unavailable("set_payload"):
+            self.client.set_payload(self.name, access_payload(acl, public), points=selector, wait=True)
+
     # -- reads -------------------------------------------------------------------------------------
 
     def _count(self, *conditions: models.FieldCondition) -> int:
@@ -303,7 +316,7 @@ class QdrantServerIndex:
             yield str(payload["document_id"]), str(payload["source"])
 
     def grants(self) -> Iterator[DocumentGrant]:
-        for payload in self._first_chunks(["document_id", "source", "acl", "visibility", "tags"]):
+        for payload in self._first_chunks(["document_id", "source", "acl", "visibility", "tags", "marker"]):
             yield DocumentGrant.from_payload(payload)
 
     def _first_chunks(self, fields: list[str]) -> Iterator[dict[str, Any]]:

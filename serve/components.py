@@ -24,6 +24,7 @@ from ingest.chunking import Chunker
 from ingest.jobs.queue import InProcessQueue, JobService, TaskQueue, ThreadPipelines
 from ingest.jobs.store import JobStore, MemoryJobStore
 from ingest.jobs.tasks import Reaper, TaskMetrics, TaskPolicy, TaskRunner
+from ingest.ocr import OcrOptions, unavailable_reason
 from ingest.pipeline import IngestPipeline, WriteLocks
 from ingest.quarantine import Quarantine
 from ingest.sandbox import ParseLimits, ParserPool
@@ -40,7 +41,7 @@ from retrieval.sparse import SparseEncoder
 from serve.audit import AuditLog
 from serve.composition import DataFiles
 from serve.oidc.claims import ClaimsMapping
-from serve.settings import Settings
+from serve.settings import Settings, SourceSettings
 from serve.stores.database import Database
 from serve.stores.feedback import FeedbackStore
 from serve.stores.jobs import DatabaseJobStore
@@ -48,6 +49,7 @@ from serve.stores.ratelimit import Limiter, RateLimiter
 from serve.stores.shared_limits import SharedEscalationBudget, SharedLimits, SharedRateLimiter
 
 if TYPE_CHECKING:  # the Slack bot's modules load only when it is configured
+    from ingest.sync import Source
     from serve.slack import SlackUser
 
 log = logging.getLogger(__name__)
@@ -131,8 +133,12 @@ def make_index(
 
 
 def make_parsers(settings: Settings) -> ParserPool:
+    """The parser pool; with DOCENT_INGEST__OCR=on, a ConfigError when Tesseract or a language's data is missing."""
     i = settings.ingest
-    limits = ParseLimits(timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, max_file_mb=i.max_file_mb)
+    ocr = OcrOptions(mode=i.ocr, languages=i.ocr_languages, page_timeout_s=i.ocr_page_timeout_s)
+    if i.ocr == "on" and (missing := unavailable_reason(ocr)):
+        raise ConfigError(f"DOCENT_INGEST__OCR=on, but {missing}")
+    limits = ParseLimits(timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, max_file_mb=i.max_file_mb, ocr=ocr)
     return ParserPool(limits, workers=i.parse_workers)
 
 
@@ -595,4 +601,18 @@ def make_slack_bot(
         verify_requests=not socket_mode,
         seen=Seen(redis_url=settings.redis_url),
         audit=audit,
+    )
+
+
+def source_of_settings(config: SourceSettings) -> Source:
+    """A configured source as the sync engine takes it."""
+    from ingest.sync import Source
+
+    return Source(
+        name=config.name,
+        kind=config.kind,
+        acl=tuple(config.acl),
+        public=config.public,
+        tags=tuple(config.tags),
+        principals=dict(config.principals),
     )

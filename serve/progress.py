@@ -15,13 +15,13 @@ from ingest.report import IngestReport
 class IngestProgress:
     """Context manager; `start(total)` and `advance(done)` are the pipeline's callbacks."""
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+    def __init__(self, console: Console, *, quiet: bool = False, label: str = "indexing") -> None:
         self.console = console
         self.quiet = quiet
         self.chunks = 0
         self.started = time.perf_counter()
         self._progress = Progress(
-            TextColumn("[bold]indexing"),
+            TextColumn(f"[bold]{label}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("files · {task.fields[rate]} chunks/s · {task.fields[failed]} failed"),
@@ -54,7 +54,9 @@ class IngestProgress:
     def summary(console: Console, report: IngestReport) -> None:
         console.print(
             f"[bold]{report.files}[/] files: [green]{report.indexed} indexed[/], {report.unchanged} unchanged, "
-            f"{report.removed} removed, [red]{len(report.failed)} failed[/]; {report.chunks} chunks written, "
+            f"{report.removed} removed, "
+            + (f"{report.access_updated} with new permissions, " if report.access_updated else "")
+            + f"[red]{len(report.failed)} failed[/]; {report.chunks} chunks written, "
             f"{report.embedded} embedded in {report.seconds:.1f} s"
             + (f" (search index rebuilt in {report.optimize_seconds:.1f} s)" if report.optimize_seconds else "")
         )

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest.reindex import EdgeVersions, ReindexState, ServerVersions, Versions, plan_target, reindex
+from ingest.sync import ConnectedSources
 from retrieval.errors import ConfigError, IndexLockedError, IndexUnavailableError
 from retrieval.models import DocumentGrant
 from serve.cli import exits
@@ -67,6 +68,19 @@ def server_catalog(url: str, key: str | None, *, timeout_s: float = 60.0):
                     return found
 
     return documents
+
+
+def connected_sources(settings: Settings, stack: ExitStack) -> ConnectedSources:
+    """The configured sources (DOCENT_SOURCES), whose documents a reindex rebuilds by syncing them again."""
+    from ingest.connectors import make_connector
+    from serve.components import source_of_settings
+
+    pairs = []
+    for config in settings.source_list():
+        connector = make_connector(config.kind, config.options)
+        stack.callback(connector.close)
+        pairs.append((source_of_settings(config), connector))
+    return ConnectedSources(pairs, max_file_mb=settings.ingest.max_file_mb)
 
 
 def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
@@ -139,6 +153,7 @@ def run_reindex(settings: Settings, args: argparse.Namespace) -> int:
                 drop_old=args.drop_old,
                 on_start=progress.start,
                 on_file=progress.advance,
+                sources=connected_sources(settings, stack),
             )
     _audited(
         settings,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from answer.answerer import AnswerOptions
@@ -62,6 +62,13 @@ class IngestSettings(BaseModel):
     max_file_mb: float = Field(100.0, gt=0)
     batch_chunks: int = Field(256, ge=1)  # more chunks per batch: better length sorting, less padding
     optimize_after_chunks: int = Field(5000, ge=1)  # a run writing this many chunks rebuilds the HNSW indexes
+    # OCR (Tesseract) of PNG/JPEG/TIFF images and of PDF pages without a text layer: "auto" when the tesseract
+    # program and the languages' data are installed, "on" (the same, and their absence is a configuration
+    # error), "off" (such files fail with the reason). A scanned page takes seconds: raise parse_timeout_s
+    # for long scans, as the whole file's OCR happens within it.
+    ocr: Literal["auto", "on", "off"] = "auto"
+    ocr_languages: str = Field("eng+chi_sim", pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")  # tesseract's -l
+    ocr_page_timeout_s: float = Field(30.0, gt=0)  # one page's OCR; a page that overruns it is left out
 
 
 class QueueSettings(BaseModel):
@@ -315,6 +322,24 @@ class AuditSettings(BaseModel):
     buffer: int = Field(10_000, ge=1)  # events held while the database is down; past it the oldest are dropped
 
 
+class SourceSettings(BaseModel):
+    """A source of documents for `docent sync` (ingest/connectors/): a folder, S3, a website, Git, Confluence,
+    SharePoint/OneDrive. E.g. DOCENT_SOURCES='[{"name": "handbook", "kind": "s3", "acl": ["group:staff"],
+    "options": {"bucket": "docs", "secret_access_key_env": "S3_SECRET"}}]'; options ending in _env or _file
+    name an environment variable or a file holding a secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")  # part of every document's id: never rename one
+    kind: str
+    acl: list[str] = []  # for a source without permissions of its own (folder, S3, web, Git)
+    public: bool = False
+    tags: list[str] = []
+    # a source's principals to Docent's (Confluence, SharePoint), e.g. {"group:confluence-hr": "group:hr"}
+    principals: dict[str, str] = {}
+    options: dict[str, Any] = {}  # the kind's own options (README, "Sources")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCENT_", env_nested_delimiter="__", env_file=".env", extra="ignore")
 
@@ -338,6 +363,28 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     queue: QueueSettings = QueueSettings()
     slack: SlackSettings = SlackSettings()
+    sources: list[SourceSettings] = []
+    sources_file: Path | None = None  # a JSON or YAML list of sources, read when `sources` is empty
+
+    def source_list(self) -> list[SourceSettings]:
+        """The configured sources (`sources`, else `sources_file`); ConfigError for a bad file or a repeated name."""
+        sources = self.sources
+        if not sources and self.sources_file is not None:
+            import yaml  # YAML is a superset of JSON: one reader for both
+
+            try:
+                raw = yaml.safe_load(self.sources_file.read_text(encoding="utf-8")) or []
+                sources = TypeAdapter(list[SourceSettings]).validate_python(raw)
+            except OSError as exc:
+                raise ConfigError(f"cannot read DOCENT_SOURCES_FILE {self.sources_file}: {exc.strerror}") from exc
+            except (yaml.YAMLError, ValidationError) as exc:
+                raise ConfigError(f"invalid DOCENT_SOURCES_FILE {self.sources_file}: {exc}") from exc
+        names = [s.name for s in sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ConfigError(f"source names must be unique: {', '.join(repeated)} repeated")
+        return sources
+
     audit: AuditSettings = AuditSettings()
     oidc: OIDCSettings = OIDCSettings()
     # Where users reach Docent (e.g. https://docent.corp.com): the sign-in's redirect URL is derived from it

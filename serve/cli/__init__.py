@@ -3,7 +3,8 @@
 
     docent ingest PATH... [--acl PRINCIPAL ...] [--public] [--tag TAG ...] [--prune] [--json]
                           [--queue | --server URL [--key KEY]] [--no-wait]
-    docent sync SOURCE... [--acl PRINCIPAL ...] [--public] [--tag TAG ...] [--queue] [--json]
+    docent sync FOLDER... [--acl PRINCIPAL ...] [--public] [--tag TAG ...] [--queue] [--json]
+    docent sync [--source NAME ...] [--json]   (the sources configured in DOCENT_SOURCES)
     docent worker [--concurrency N]
     docent search QUERY [--k N] [--user ID --group G ...] [filters] [--mode M] [--json]
     docent ask QUESTION [--user ID --group G ...] [filters] [--extractive] [--json]

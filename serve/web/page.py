@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from ingest.filetypes import SUPPORTED
 from serve.api.services import ServicesDep
 from serve.oidc.session import SESSION_COOKIE
 from serve.web.messages import LANGUAGES, MESSAGES, choose_language
@@ -34,6 +35,7 @@ def page(request: Request, s: ServicesDep, lang: Annotated[str | None, Query(max
             # A JSON data block (type="application/json" is never executed): the scripts' copy of the text.
             "messages_json": json.dumps(text, ensure_ascii=False).replace("<", "\\u003c"),
             "anonymous": s.anonymous,
+            "doc_types": SUPPORTED,  # the type filter offers every format Docent parses (ingest/formats.py)
             # Single sign-on: the provider's name for the sign-in button, and whether this browser has a session
             # already (so the page asks /v1/me with its cookie instead of showing the sign-in form).
             "sso": s.oidc.provider if s.oidc is not None else "",

@@ -250,3 +250,26 @@ def test_optimize_keeps_every_point_and_the_ranking(index):
     assert [h.score for h in after] == pytest.approx([h.score for h in before], abs=1e-4)
     index.replace_document("doc-0", "r2", make_chunks("doc-0", "r2", ["rewritten"]))  # writes still work after it
     assert index.count("doc-0") == 1
+
+
+def test_update_access_changes_who_sees_a_document_without_rewriting_it(index):
+    from retrieval.access import Principal
+
+    chunks = make_chunks("doc-a", "r1", ["the vpn gateway listens on port 8443", "second chunk"])
+    index.replace_document("doc-a", "r1", chunks)
+    query = np.asarray(chunks[0].dense, dtype=np.float32)
+    ann, hr = Principal("ann@corp.com"), Principal("bob@corp.com", ("hr",))
+
+    def visible(principal: Principal) -> list[str]:
+        return [h.document_id for h in index.search(IndexQuery(5, query, candidates=10, access=principal))]
+
+    assert visible(ann) == [] and visible(hr) == []
+    index.update_access("doc-a", ["group:hr"], False)
+    assert visible(ann) == [] and set(visible(hr)) == {"doc-a"}
+    index.update_access("doc-a", ["user:ann@corp.com"], False)
+    assert set(visible(ann)) == {"doc-a"} and visible(hr) == []
+    index.update_access("doc-a", [], True)
+    assert set(visible(ann)) == {"doc-a"} == set(visible(Principal("someone")))
+    state = index.document_state("doc-a")
+    assert state.revision == "r1" and state.complete  # the text and vectors were not touched
+    assert {g.document_id: g.acl for g in index.grants()} == {"doc-a": ()}

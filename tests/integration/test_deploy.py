@@ -481,3 +481,23 @@ def test_the_compose_file_passes_single_sign_on_through(monkeypatch):
     assert api["DOCENT_OIDC__CLIENT_SECRET"] == "x"
     off = yaml.safe_load(compose("docker-compose.yml").stdout)["services"]["api"]["environment"]
     assert off["DOCENT_OIDC__ISSUER"] == ""  # single sign-on stays off
+
+
+def test_the_configured_sources_sync_in_their_own_cronjob_with_their_secrets(production_docs, default_docs):
+    from serve.settings import SourceSettings
+
+    cronjobs = {d["metadata"]["name"]: d for d in of_kind(production_docs, "CronJob")}
+    sources_job = dict(pods(production_docs))["docent-sync-sources"]["containers"][0]
+    assert sources_job["args"] == ["sync"]
+    assert env_of(sources_job)["CONFLUENCE_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "docent-sources",
+        "key": "confluence-token",
+    }
+    assert cronjobs["docent-sync-sources"]["spec"]["concurrencyPolicy"] == "Forbid"
+    config = of_kind(production_docs, "ConfigMap")[0]["data"]
+    sources = [SourceSettings.model_validate(s) for s in yaml.safe_load(config["DOCENT_SOURCES"])]
+    assert [(s.name, s.kind) for s in sources] == [("wiki", "confluence"), ("handbook", "s3")]
+    assert "api_token" not in sources[0].options and sources[0].options["api_token_env"] == "CONFLUENCE_TOKEN"
+    assert "docent-sync-sources" not in dict(pods(default_docs))  # no sources configured: no CronJob
+    with pytest.raises(Exception, match="connectors"):
+        render({**SECRETS, "sync": {"enabled": True, "connectors": [{"name": "Bad Name", "kind": "s3"}]}})

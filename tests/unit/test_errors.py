@@ -76,6 +76,7 @@ def test_transient_is_a_flag_of_the_error_class_not_of_its_text():
         "QueueFullError",
         "DatabaseUnavailableError",
         "IdentityProviderUnavailableError",
+        "SourceUnavailableError",
     }
     # A model that cannot be loaded is named "unavailable" but trying again will not load it.
     assert not errors.ModelUnavailableError("model_unavailable").transient
