@@ -1,12 +1,13 @@
 """The website source's speed: documents/s of documents() + fetch() against a local site of ~200 documents.
 
-    python -m bench.connectors_web [--out bench/reports/connectors_web.json] [--pages 180] [--pdfs 20]
+    python -m bench.connectors_web [--out bench/reports/connectors_web.json] [--pages 180] [--pdfs 20] [--no-sync]
 
 The site (tests/support/site_server.py, on 127.0.0.1) has HTML pages of ~8 KB, each linking to the next few
 and to a PDF, and PDFs with ETags. `delay_s` is 0: the politeness delay, not the connector, sets the pace of a
 real crawl (1 s per host by default, so ~1 page/s). Three runs: a first sync (list, fetch everything), an
 unchanged sync (list only: nothing to fetch), and fetch() alone for documents listed by another connector
-(so nothing was kept from its listing: every fetch downloads).
+(so nothing was kept from its listing: every fetch downloads). Then, unless --no-sync, a first and an unchanged
+sync through the sync engine (bench/connector_sync.py: parsing, embedding and writing counted).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from bench.common import REPORTS, new_report, write_report
+from bench.connector_sync import sync_twice
 from ingest.connectors.web import WebConnector
 from tests.support.site_server import Page, SiteServer
 
@@ -70,6 +72,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPORTS / "connectors_web.json")
     parser.add_argument("--pages", type=int, default=180)
     parser.add_argument("--pdfs", type=int, default=20)
+    parser.add_argument("--no-sync", action="store_true", help="skip the syncs through the sync engine (models)")
     args = parser.parse_args()
     started = time.perf_counter()
     with SiteServer() as site:
@@ -87,6 +90,7 @@ def main() -> None:
         fetch_only = time.perf_counter() - fetch_started
         connector.close()
         fresh.close()
+        syncs = {} if args.no_sync else sync_twice(WebConnector.from_options(options), "web")
     report = new_report(
         "connectors_web",
         site={"html_pages": args.pages, "pdfs": args.pdfs},
@@ -98,6 +102,7 @@ def main() -> None:
             "documents_per_s": round(len(listed) / fetch_only, 1),
         },
         requests_for_the_other_runs=len(site.requests) - requests_before,
+        through_the_sync_engine=syncs,
     )
     write_report(report, args.out, started)
     print(f"first sync {first}\nunchanged {unchanged}\nwritten to {args.out}")
