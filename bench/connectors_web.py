@@ -81,7 +81,6 @@ def main() -> None:
         connector = WebConnector.from_options(options)
         first = _run(connector, fetch=True)
         unchanged = _run(connector, fetch=False)
-        requests_before = len(site.requests)
         listed = list(WebConnector.from_options(options).documents())
         fresh = WebConnector.from_options(options)
         fetch_started = time.perf_counter()
@@ -101,7 +100,6 @@ def main() -> None:
             "wall_s": round(fetch_only, 3),
             "documents_per_s": round(len(listed) / fetch_only, 1),
         },
-        requests_for_the_other_runs=len(site.requests) - requests_before,
         through_the_sync_engine=syncs,
     )
     write_report(report, args.out, started)
