@@ -127,6 +127,9 @@ class SourceSync:
                 to_fetch.append((document, plan))
         for start in range(0, len(to_fetch), self.fetch_batch):
             self._fetch_and_index(connector, to_fetch[start : start + self.fetch_batch], report, notify)
+        if not getattr(connector, "listing_complete", True):  # cut short on purpose: the rest is not gone
+            log.warning("source=%s listed in part: nothing of it is removed this time", source.name)
+            wanted.update(indexed)
         for message in to_fetch:  # a rewritten message keeps or deletes its attachments itself (IngestPipeline)
             wanted.update(a.document_id for a in attachments.get(message[1].source, []))
         for gone in sorted(indexed.keys() - wanted):

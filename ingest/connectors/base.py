@@ -11,6 +11,9 @@ model of its own, so a typo in a setting fails at start-up with the field's name
   its retries): a partial listing must never be mistaken for documents deleted at the source;
 - raise `FetchError` for one document that cannot be fetched (gone since listing, too large, refused): that
   document fails in the report, the others go on;
+- set an attribute `listing_complete = False` after a listing it cut short on purpose (a website's page limit):
+  the sync then deletes nothing, since the documents it did not reach are not known to be gone (a connector
+  without the attribute always lists whole);
 - report permissions only where the source has them (`acl` as Docent principals `user:<email>` /
   `group:<name>`, before the source's principal mapping); `acl=None` means "the source's configured ACL".
 """

@@ -98,6 +98,7 @@ class WebConnector:
         if not options.start_urls and not options.sitemaps:
             raise ConfigError("web source: give start_urls, sitemaps or both")
         self.options = options
+        self.listing_complete = True  # False after a listing cut short by max_pages (see ingest.sync)
         seeds = [canonical_url(url) for url in [*options.start_urls, *options.sitemaps]]
         if None in seeds:
             raise ConfigError(f"web source option 'start_urls'/'sitemaps': not http(s) URLs: {seeds}")
@@ -134,6 +135,7 @@ class WebConnector:
         self._kept.clear()
         self._kept_bytes = 0
         self._robots.clear()  # read again each listing: a site's rules change
+        self.listing_complete = True
         starts = [url for url in (canonical_url(start) for start in self.options.start_urls) if url]
         queue: deque[str] = deque(starts)
         queue.extend(self._sitemap_pages())
@@ -162,6 +164,7 @@ class WebConnector:
                 listed += 1
                 yield document
         if queue and listed >= self.options.max_pages:
+            self.listing_complete = False  # the sync keeps the pages it did not reach instead of deleting them
             log.warning("web source: max_pages (%d) reached; %d URLs not visited", self.options.max_pages, len(queue))
 
     def _visit(self, url: str, seen: set[str]) -> tuple[SourceDocument | None, tuple[str, ...]] | None:

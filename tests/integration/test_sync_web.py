@@ -93,3 +93,8 @@ def test_a_website_syncs_only_what_changed(pipeline, retriever, edge_index):
         with pytest.raises(SourceUnavailableError):
             sync.run(source, make_connector("web", options))
         assert sorted(edge_index.documents()) == before  # a partial crawl deleted nothing
+
+        site.pages["/leave.html"] = Page(_html("Leave", "<p>Unused annual leave of up to ten days carries over.</p>"))
+        limited = sync.run(source, make_connector("web", {**options, "max_pages": 1}))
+        assert (limited.files, limited.removed) == (1, 0)  # cut short by the page limit: the rest is not gone
+        assert sorted(edge_index.documents()) == before
