@@ -264,3 +264,73 @@ def test_an_e_mails_attachments_stay_with_it_and_follow_its_permissions(pipeline
     assert regranted.access_updated == 5 and regranted.embedded == 0  # 4 listed documents and the attachment
     assert sources_in(retriever, "Porto VPN concentrator port", staff) == []
     assert sources_in(retriever, "Porto VPN concentrator port", it)[0].endswith("#attachment/1-ports.md")
+
+
+def test_docent_sync_reads_every_kind_of_source_in_one_run(tmp_path, s3, bucket):
+    """The command as a CronJob runs it: one `docent sync` over a folder, S3, a website, Git, Confluence and
+    SharePoint, each reported by name; a second run embeds nothing."""
+    from tests.support.confluence_server import ConfluenceServer
+    from tests.support.git_repos import GitRemote
+    from tests.support.graph_server import GraphServer, group_grant
+    from tests.support.site_server import Page, SiteServer
+
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "leave.md").write_text(LEAVE)
+    remote = GitRemote(tmp_path / "origin")
+    remote.write("docs/vpn.md", VPN)
+    remote.commit_and_push("docs")
+    html = "<html><head><title>Travel</title></head><body><p>Trains are booked second class.</p></body></html>"
+    with SiteServer() as site, ConfluenceServer("datacenter") as wiki, GraphServer(tmp_path) as graph:
+        site.pages["/"] = Page(html.encode())
+        wiki.add_space("ENG", groups=["confluence-users"])
+        wiki.add_page("ENG", "Badges", "<p>Lost visitor badges are replaced at the reception desk.</p>")
+        library = graph.add_drive("Documents")
+        graph.add(library, "parking.md", "# Parking\n\nThe garage opens at six in the morning.\n").permissions = [
+            group_grant("HR Team")
+        ]
+        sources = [
+            {"name": "share", "kind": "folder", "public": True, "options": {"path": str(share)}},
+            {"name": "handbook", "kind": "s3", "public": True, "options": s3.options(bucket)},
+            {
+                "name": "intranet",
+                "kind": "web",
+                "public": True,
+                "options": {"start_urls": [site.url + "/"], "delay_s": 0},
+            },
+            {"name": "docs", "kind": "git", "public": True, "options": {"url": str(remote.bare), "branch": "main"}},
+            {"name": "wiki", "kind": "confluence", "options": wiki.options(spaces=["ENG"])},
+            {
+                "name": "files",
+                "kind": "sharepoint",
+                "principals": {"group:HR Team": "group:hr"},
+                "options": graph.options(site=f"{GraphServer.HOSTNAME}:/sites/hr"),
+            },
+        ]
+        env = {"DOCENT_SOURCES": json.dumps(sources)}
+        done = docent("sync", "--json", data_dir=tmp_path / "data", **env)
+        assert done.returncode == 0, done.stderr
+        reports = json.loads(done.stdout)["sources"]
+        indexed = {name: (r["indexed"], r["failed"]) for name, r in reports.items()}
+        assert indexed == {
+            "share": (1, []),
+            "handbook": (3, []),
+            "intranet": (1, []),
+            "docs": (1, []),
+            "wiki": (1, []),
+            "files": (1, []),
+        }
+        again = json.loads(docent("sync", "--json", data_dir=tmp_path / "data", **env).stdout)["sources"]
+        assert {name: r["embedded"] for name, r in again.items()} == dict.fromkeys(indexed, 0)
+        found = docent(
+            "search",
+            "garage opening hours",
+            "--user",
+            "hal",
+            "--group",
+            "hr",
+            "--json",
+            data_dir=tmp_path / "data",
+            **env,
+        )
+        assert json.loads(found.stdout)[0]["source"].startswith("files:")
