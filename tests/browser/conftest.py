@@ -127,8 +127,10 @@ def keyed_server(corpus, tmp_path_factory) -> Iterator[Server]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Chromium for the browser tests, closed after the last of them: Playwright's sync API keeps its event loop
+    running on the main thread while it is open, and later tests call asyncio.run()."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM} (apt-get install chromium; or set DOCENT_TEST_CHROMIUM)")
     with sync_api.sync_playwright() as p:
