@@ -8,15 +8,12 @@ sync of the unchanged bucket (listing and revision checks only), side by side in
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from pathlib import Path
 
 from bench.common import REPORTS, new_report, stderr_console, write_report
+from bench.connector_sync import per_second, sync_twice
 from ingest.connectors import make_connector
-from ingest.sync import Source, SourceSync
-from serve.settings import Settings
 from tests.support.s3_server import S3Server
 
 WORDS = "policy travel leave expense approval manager security password vpn laptop office budget".split()
@@ -28,10 +25,6 @@ def document(i: int) -> bytes:
     return f"# Handbook page {i}\n\nThe reference number of page {i} is R-{i:05d}.\n\n{body}\n".encode()
 
 
-def per_second(count: int, seconds: float) -> float:
-    return round(count / seconds, 1) if seconds else 0.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--documents", type=int, default=200)
@@ -40,7 +33,7 @@ def main() -> None:
     started = time.perf_counter()
     console = stderr_console()
     report = new_report("connectors_s3", documents=args.documents, document_bytes=len(document(0)))
-    with S3Server() as s3, tempfile.TemporaryDirectory() as folder:
+    with S3Server() as s3:
         client = s3.client()
         client.create_bucket(Bucket="bench")
         for i in range(args.documents):
@@ -55,32 +48,7 @@ def main() -> None:
             connector.fetch(item, max_bytes=2**20)
         report["list_and_fetch_documents_per_s"] = per_second(len(listed), time.perf_counter() - began)
 
-        os.environ["DOCENT_DATA_DIR"] = str(Path(folder) / "data")
-        settings = Settings()
-        from serve.components import make_pipeline
-        from serve.composition import command
-
-        with command(settings) as process:
-            parsers = process.parsers()
-            embedder, multilingual, index = process.writer(when_locked="")
-            parsers.wait_ready()
-            pipeline = make_pipeline(
-                settings, index=index, embedder=embedder, parsers=parsers, multilingual=multilingual
-            )
-            pipeline.sparse.start()
-            sync = SourceSync(pipeline, max_file_mb=settings.ingest.max_file_mb)
-            source = Source("bench", "s3", public=True)
-            first = sync.run(source, connector)
-            report["first_sync"] = {
-                "documents_per_s": per_second(first.indexed, first.seconds),
-                "seconds": round(first.seconds, 2),
-                "chunks": first.chunks,
-            }
-            again = sync.run(source, connector)
-            report["unchanged_sync"] = {
-                "documents_per_s": per_second(again.unchanged, again.seconds),
-                "seconds": round(again.seconds, 2),
-            }
+        report.update(sync_twice(connector, "s3"))
         connector.close()
     console.print(report)
     write_report(report, args.out, started)
