@@ -7,6 +7,7 @@ embedding a query as if it were a passage.
 from __future__ import annotations
 
 import copy
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +16,7 @@ import numpy as np
 
 from retrieval.batching import QueryBatcher
 from retrieval.errors import ModelUnavailableError
+from retrieval.onnx_encoder import BACKENDS, OnnxEncoder, exported_model
 
 if TYPE_CHECKING:  # imported in start(): loading torch takes seconds
     from sentence_transformers import SentenceTransformer
@@ -64,6 +66,11 @@ def resolve_model_path(name: str) -> str:
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
+def default_export_cache() -> Path:
+    """Where ONNX exports live when the caller names no folder: the user's cache (XDG_CACHE_HOME)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docent" / "onnx"
+
+
 def native_bfloat16(device: str) -> bool:
     """Whether `device` computes bfloat16 natively (AVX512-BF16 or AMX on a CPU; Ampere or later on a GPU).
 
@@ -81,7 +88,12 @@ def native_bfloat16(device: str) -> bool:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model: batched, normalized, on the configured device."""
+    """A sentence-transformers model: batched, normalized, on the configured device.
+
+    `backend` picks the runtime on a CPU: "torch" (sentence-transformers itself, in `precision`), or "onnx" /
+    "onnx-int8", an ONNX Runtime export of the same model made at `start()` and cached under `export_cache`
+    (see retrieval.onnx_encoder). Token counting, dimensions and limits come from the loaded model either way.
+    """
 
     def __init__(
         self,
@@ -92,16 +104,27 @@ class SentenceTransformerEmbedder:
         query_prefix: str = "",
         document_prefix: str = "",
         precision: str = "auto",
+        backend: str = "torch",
+        export_cache: Path | None = None,
+        threads: int = 0,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        if backend != "torch" and not str(device).startswith("cpu"):
+            raise ValueError(f"the {backend!r} backend runs on the CPU; use backend 'torch' on {device!r}")
         self.name = name
         self.device = device
         self.batch_size = batch_size
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.precision = precision
+        self.backend = backend
+        self.export_cache = export_cache or default_export_cache()
+        self.threads = threads  # ONNX Runtime's threads; 0: one per physical core (torch's are set process-wide)
         self._model: SentenceTransformer | None = None
+        self._onnx: OnnxEncoder | None = None
         self._bfloat16 = False
         self._queries = QueryBatcher(self._encode)
         self._counter: Any = None  # the tokenizer `count_tokens` uses (a copy: see `start`)
@@ -129,6 +152,10 @@ class SentenceTransformerEmbedder:
         # state: an `encode` on another thread at that moment got untruncated, unequal rows ("Unable to create
         # tensor", seen in the soak test). Counting uses its own copy, so the model's tokenizer is never changed.
         self._counter = copy.deepcopy(self._model.tokenizer)
+        if self.backend != "torch":
+            file = exported_model(self._model, self.name, path, self.export_cache, int8=self.backend == "onnx-int8")
+            tokenizer = copy.deepcopy(self._model.tokenizer)  # its padding settings change per call: not shared
+            self._onnx = OnnxEncoder(file, tokenizer, max_tokens=self.max_tokens, threads=self.threads)
 
     @property
     def model(self) -> SentenceTransformer:
@@ -180,9 +207,13 @@ class SentenceTransformerEmbedder:
 
     @property
     def effective_precision(self) -> str:
+        if self.backend != "torch":
+            return "int8" if self.backend == "onnx-int8" else "float32"
         return "bfloat16" if self._bfloat16 else "float32"
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.encode(texts)
         import torch
 
         # Autocast keeps the weights in float32 and runs the matrix products in bfloat16 with float32

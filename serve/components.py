@@ -72,6 +72,9 @@ def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
         query_prefix=e.query_prefix,
         document_prefix=e.document_prefix,
         precision=e.precision,
+        backend=e.backend if str(e.device).startswith("cpu") else "torch",
+        export_cache=e.export_dir,
+        threads=e.threads,
     )
 
 
