@@ -43,6 +43,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
+	$(PY) -m bench.embedding_backends
 	$(PY) -m bench.ingest_speed
 	$(PY) -m bench.search
 	$(PY) -m bench.workers

@@ -167,6 +167,9 @@ class IngestPipeline:
         self.locks = locks or DocumentLocks()
         self.min_batch = embedder.batch_size
         self._sparse_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-sparse")
+        # The two models run at once: neither keeps both cores busy on its own (tokenizing, pooling and the small
+        # matrices of a batch are serial), so the second one's cost hides partly behind the first's.
+        self._multilingual_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-multilingual")
 
     def with_parsers(self, parsers: ParserPool) -> IngestPipeline:
         """The same pipeline with its own parser pool (a pool serves one run at a time): for worker threads,
@@ -425,8 +428,11 @@ class IngestPipeline:
         texts = [embed_text(p.meta.title, c.headings, c.text) for p in pending for c in p.chunks]
         # BM25 terms are pure Python and the model mostly runs outside the GIL: compute them meanwhile.
         sparse_future = self._sparse_thread.submit(lambda: [self.sparse.encode_document(t) for t in texts])
-        dense = self.embedder.embed_documents(texts)
-        multilingual = self._embed_multilingual([c for p in pending for c in p.chunks], texts)
+        multilingual_future = self._multilingual_thread.submit(self._embed_multilingual, texts)
+        try:
+            dense = self.embedder.embed_documents(texts)
+        finally:
+            multilingual = multilingual_future.result()  # waited for even when the main model failed
         sparse = sparse_future.result()
         report.embedded += len(texts)
         row = 0
@@ -445,7 +451,7 @@ class IngestPipeline:
         if _malloc_trim is not None:
             _malloc_trim(0)
 
-    def _embed_multilingual(self, chunks: list[Chunk], texts: list[str]) -> dict[int, np.ndarray]:
+    def _embed_multilingual(self, texts: list[str]) -> dict[int, np.ndarray]:
         """The multilingual vector of every chunk, by row: it is what lets a question in one language find a
         passage written in another."""
         if self.multilingual_embedder is None:
