@@ -202,7 +202,9 @@ class LlamaCppGenerator:
     ) -> Completion:
         self._loaded()
         deadline = deadline.capped(self.max_turn_s)
-        parts, finish_reason, usage = [], "", {}
+        parts: list[str] = []
+        finish_reason = ""
+        usage: dict[str, Any] = {}  # the last chunk's
         with self._turn(deadline):
             deadline.check("before the local model answered")
             for chunk in self._chunks(messages, max_tokens, temperature, stop, deadline):
