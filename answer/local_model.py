@@ -65,7 +65,7 @@ class LlamaCppGenerator:
         name: str | None = None,
         repeat_penalty: float = 1.2,
         max_turn_s: float = 120.0,
-        prompt_cache_mib: int = 256,
+        prompt_cache_mb: int = 0,
     ) -> None:
         self.model_path = Path(model_path)
         self.context_length = context_length
@@ -73,8 +73,9 @@ class LlamaCppGenerator:
         self.wait_s = wait_s
         self.max_turn_s = max_turn_s  # the longest one generation may take, whatever its deadline
         self.repeat_penalty = repeat_penalty  # tiny models loop on a phrase without it
-        # llama.cpp keeps the states of earlier prompts in RAM up to this size (its default is 8 GiB)
-        self.prompt_cache_mib = prompt_cache_mib
+        # llama.cpp always reuses the part of the last prompt that the next one starts with; with a cache of
+        # `prompt_cache_mb` it keeps the states of earlier prompts too (0: none; llama.cpp's own default is 8 GiB)
+        self.prompt_cache_mb = prompt_cache_mb
         self.model = name or self.model_path.stem
         self._server: Server | None = None
         self._http: httpx.Client | None = None
@@ -91,7 +92,7 @@ class LlamaCppGenerator:
         params.n_parallel = 1  # one slot, one context: requests take turns (see `_turn`)
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
-        params.cache_ram_mib = self.prompt_cache_mib
+        params.cache_ram_mib = self.prompt_cache_mb
         params.verbosity = -1  # llama.cpp's per-request log lines go nowhere
         key = secrets.token_urlsafe(32)
         params.api_keys = [key]  # the embedded server's loopback port answers this object only
@@ -105,6 +106,11 @@ class LlamaCppGenerator:
         if http is not None:
             http.close()
         self._server = None  # the server's destructor stops its loop and frees the model
+
+    @property
+    def address(self) -> str:
+        """The loopback URL of llama.cpp's embedded server, which answers only requests with this object's key."""
+        return self._loaded().listening_address  # type: ignore[no-any-return]
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Token counts in the model's own tokenizer (what packing measures the context budget in)."""
