@@ -48,6 +48,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.workers
 	$(PY) -m bench.routing
 	$(PY) -m bench.soak
+	$(PY) -m bench.llama_runtime
 
 clean:
 	rm -rf data bench/reports

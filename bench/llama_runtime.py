@@ -242,7 +242,8 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=PYTHON",
-        help=f"a runtime ({', '.join(RUNTIMES)}) and the interpreter of the venv that has it",
+        help=f"a runtime ({', '.join(RUNTIMES)}) and the interpreter of the venv that has it (default: xllamacpp, "
+        "this interpreter)",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3, help="cold/warm pairs per worker")
@@ -260,7 +261,7 @@ def main() -> None:
 
     console = stderr_console()
     started = time.perf_counter()
-    runtimes = dict(item.split("=", 1) for item in args.runtime) or {"llama-cpp-python": sys.executable}
+    runtimes = dict(item.split("=", 1) for item in args.runtime) or {"xllamacpp": sys.executable}  # Docent's own
     report = new_report(
         "llama_runtime",
         model="SmolLM2-135M-Instruct.Q4_1.gguf",
