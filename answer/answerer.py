@@ -50,6 +50,7 @@ from answer.routing import (
     Route,
     Tier,
 )
+from answer.sentence_vectors import SentenceVectors
 from answer.translation import QueryTranslator
 from retrieval.access import Access
 from retrieval.errors import GeneratorUnavailableError
@@ -57,7 +58,7 @@ from retrieval.filters import NO_FILTERS, SearchFilters
 from retrieval.index import DENSE, DENSE_MULTI
 from retrieval.packing import PackedContext, pack_context
 from retrieval.passages import Passage
-from retrieval.search import Retriever, SearchRequest, SearchResult
+from retrieval.search import Retriever, SearchRequest, SearchResult, SentenceEmbedder
 from retrieval.sentences import split_sentences
 from retrieval.terms import terms
 
@@ -430,6 +431,8 @@ class Answerer:
         timings: dict[str, float] = {}
         best: Answer | None = None
         failure: GeneratorUnavailableError | None = None
+        model = self.retriever.multilingual_embedder  # the check and the extractive answer share its vectors
+        vectors = SentenceVectors(model) if model is not None else None
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         last = len(self.tiers) - 1
         for number, tier in enumerate(self.tiers):
@@ -441,7 +444,7 @@ class Answerer:
                     "prompt_tokens": usage["prompt_tokens"] + completion.prompt_tokens,
                     "completion_tokens": usage["completion_tokens"] + completion.completion_tokens,
                 }
-                answer = self._finish(completion.text, context, plan.query, result, usage, tier)
+                answer = self._finish(completion.text, context, plan.query, result, usage, tier, embed=vectors)
             except GeneratorUnavailableError as exc:
                 route.timings_ms[tier.name] = _ms(started)
                 route.failed.append(tier.name)
@@ -468,7 +471,9 @@ class Answerer:
                 break
         if best is None:  # every tier asked failed
             assert failure is not None
-            answer, timings["extract"] = self._extractive(plan.query, result, fallback_reason=failure.message)
+            answer, timings["extract"] = self._extractive(
+                plan.query, result, fallback_reason=failure.message, embed=vectors
+            )
             return answer, timings
         if route.failed_checks and best.mode is AnswerMode.GENERATED:
             log.info(
@@ -477,7 +482,7 @@ class Answerer:
                 route.failed_checks,
                 best.text[:500],
             )
-            quoted, timings["extract"] = self._extractive(plan.query, result)
+            quoted, timings["extract"] = self._extractive(plan.query, result, embed=vectors)
             route.discarded = best.text
             route.reasons = list(dict.fromkeys([*route.reasons, *route.failed_checks]))
             route.tier, route.model = "extractive", None
@@ -582,11 +587,17 @@ class Answerer:
         )
 
     def _extractive(
-        self, question: str, result: SearchResult, fallback_reason: str | None = None
+        self,
+        question: str,
+        result: SearchResult,
+        fallback_reason: str | None = None,
+        *,
+        embed: SentenceEmbedder | None = None,
     ) -> tuple[Answer, float]:
-        """The passages' own sentences that answer `question`, and how long finding them took."""
+        """The passages' own sentences that answer `question`, and how long finding them took; `embed` is the
+        multilingual model (default: the retriever's), or this answer's `SentenceVectors` of it."""
         started = time.perf_counter()
-        found = extract(question, result.passages, embed=self.retriever.multilingual_embedder)
+        found = extract(question, result.passages, embed=embed or self.retriever.multilingual_embedder)
         took = _ms(started)
         if not found.found:
             return self._not_found(question, result, fallback_reason), took
@@ -607,9 +618,10 @@ class Answerer:
         tier: Tier,
         *,
         echo_fails: bool = True,
+        embed: SentenceEmbedder | None = None,
     ) -> Answer:
         """The checked answer; `FailedAnswerError` when the model recited its rules (unless `echo_fails` is off:
-        a stream whose recital was dropped while the rest was already sent)."""
+        a stream whose recital was dropped while the rest was already sent). `embed` as for `_extractive`."""
         checked = check_answer(text, context.passages, min_support=self.options.min_support, echo=prompt_echo())
         if checked.echoed and echo_fails:
             log.warning("the model repeated its instructions: %r", checked.echoed[:2])
@@ -627,7 +639,7 @@ class Answerer:
         numbers = checked.cited or tuple(range(1, min(3, len(context.passages)) + 1))
         citations = [Citation.of(n, context.passages[n - 1]) for n in numbers]
         unsupported, translations = list(checked.unsupported), []
-        embed = self.retriever.multilingual_embedder
+        embed = embed or self.retriever.multilingual_embedder
         if unsupported and embed is not None:  # words cannot support a sentence translating a passage
             cosine = cosine_across(unsupported, context.passages, embed)
             translations = [

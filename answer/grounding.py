@@ -227,12 +227,17 @@ def cosine_across(sentences: Sequence[str], passages: Sequence[Passage], embed: 
     passage shares no words with it, so where words cannot vouch for a sentence this does: at
     `AnswerChecks.min_cosine_across` it is supported, at `min_cosine_translation` it is a translation
     (`bench/support.py` chose both). The cosine cannot tell one name from another; `invented_facts` checks names."""
+    texts = [_CITATION.sub(" ", s).strip() for s in sentences]
+    asked = {detect_language(text) for text in texts}
     pieces = [(n, s.strip()) for n, p in enumerate(passages, 1) for s in split_sentences(p.text) if s.strip()]
+    # Only a sentence in another language than some answer sentence can count: the others are not embedded (on
+    # one-language documents, none is, and this costs no model call).
+    languages = [detect_language(text) for _, text in pieces]
+    across = [i for i, language in enumerate(languages) if asked - {language}]
+    pieces, languages = [pieces[i] for i in across], [languages[i] for i in across]
     if not sentences or not pieces:
         return [-1.0] * len(sentences)
-    languages = [detect_language(text) for _, text in pieces]
     owner = np.array([n for n, _ in pieces])
-    texts = [_CITATION.sub(" ", s).strip() for s in sentences]
     cosine = embed.embed_documents(texts) @ embed.embed_documents([text for _, text in pieces]).T
     best = []
     for row, sentence, text in zip(cosine, sentences, texts, strict=False):

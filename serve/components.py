@@ -57,14 +57,22 @@ log = logging.getLogger(__name__)
 MultilingualModel = UniversalSentenceEncoder | SentenceTransformerEmbedder
 
 
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+# A serving process's model threads when DOCENT_EMBEDDING__THREADS is 0: concurrent requests each use a core,
+# and a query's forward pass never waits for a second thread that another request keeps busy (on a busy 2-core
+# machine MiniLM embedded a query in 145 ms on one thread, 1.5-2.3 s on two).
+SERVING_THREADS = 1
+
+
+def make_embedder(settings: Settings, *, serving: bool = False) -> SentenceTransformerEmbedder:
+    """The main embedding model; `serving`: for a process that answers concurrent requests (see SERVING_THREADS)."""
     e = settings.embedding
-    if e.threads:
+    threads = e.threads or (SERVING_THREADS if serving else 0)
+    if threads:
         # torch sizes its pool by the machine's cores, not the container's CPU limit: several workers on one
         # machine (or pods on one node) then fight over the cores (bench/workers.py: 2.3x slower at 2 workers).
         import torch
 
-        torch.set_num_threads(e.threads)
+        torch.set_num_threads(threads)
     return SentenceTransformerEmbedder(
         e.model,
         device=e.device,
@@ -240,11 +248,12 @@ def start_writer(
     return embedder, multilingual, index
 
 
-def start_retriever(settings: Settings, *, rerank: bool) -> tuple[Index, Retriever]:
+def start_retriever(settings: Settings, *, rerank: bool, serving: bool = False) -> tuple[Index, Retriever]:
     """Load the query-side models, open the index and build the retriever (what `search` and `serve` need).
 
-    The reranker is loaded only when `rerank` is true and one is configured. The caller closes the index."""
-    embedder = make_embedder(settings)
+    The reranker is loaded only when `rerank` is true and one is configured; `serving` as for `make_embedder`.
+    The caller closes the index."""
+    embedder = make_embedder(settings, serving=serving)
     embedder.start()
     multilingual = make_multilingual_embedder(settings)
     if multilingual is not None:

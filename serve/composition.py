@@ -83,11 +83,12 @@ class Process:
         """Run `close` when the process's block ends (last started, first closed)."""
         self._stack.callback(close)
 
-    def retriever(self, *, rerank: bool) -> tuple[Index, Retriever]:
-        """The query side, loaded: the index (following a reindex's switch) and the retriever over it."""
+    def retriever(self, *, rerank: bool, serving: bool = False) -> tuple[Index, Retriever]:
+        """The query side, loaded: the index (following a reindex's switch) and the retriever over it; `serving`:
+        for a process answering concurrent requests (`serve.components.make_embedder`)."""
         from serve.components import start_retriever
 
-        index, retriever = start_retriever(self.settings, rerank=rerank)
+        index, retriever = start_retriever(self.settings, rerank=rerank, serving=serving)
         self.close_at_exit(index.close)
         return index, retriever
 
@@ -252,7 +253,7 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
 
     limits = settings.limits
     with command(settings) as process:
-        index, retriever = process.retriever(rerank=True)
+        index, retriever = process.retriever(rerank=True, serving=True)
         generator = process.generator()
         # Tasks run here when there is no Redis, or when this process owns the embedded index (no other process
         # may write it); with a Qdrant server and Redis they are left to `docent worker`s. A task's parser
@@ -377,6 +378,6 @@ def slack_bot(settings: Settings) -> Iterator[SlackBot]:
             "DOCENT_SLACK__BOT_TOKEN (or serve the bot over HTTP with `docent serve`)"
         )
     with command(settings) as process:
-        _, retriever = process.retriever(rerank=True)
+        _, retriever = process.retriever(rerank=True, serving=True)
         answerer = process.answerer(retriever, process.generator(), shared=process.shared_limits())
         yield make_slack_bot(settings, answerer, process.feedback(), socket_mode=True, audit=process.audit())

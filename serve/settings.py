@@ -52,7 +52,9 @@ class EmbeddingSettings(BaseModel):
     # The languages the main model knows ("en", "zh"; "*" for a multilingual model such as bge-m3): its cosine
     # is used only for queries and passages in them. The packaged MiniLM knows English only.
     languages: str = "en"
-    threads: int = Field(0, ge=0)  # CPU threads of the model; 0: torch's default (every core of the machine)
+    # CPU threads of the model; 0: one in a serving process (`docent serve`, `docent slack`), whose concurrent
+    # requests use the cores, and torch's default (every core of the machine) elsewhere.
+    threads: int = Field(0, ge=0)
 
 
 class ChunkingSettings(BaseModel):
