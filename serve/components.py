@@ -82,7 +82,7 @@ def make_embedder(settings: Settings, *, serving: bool = False) -> SentenceTrans
         precision=e.precision,
         backend=e.backend if str(e.device).startswith("cpu") else "torch",
         export_cache=e.export_dir,
-        threads=e.threads,
+        threads=threads,  # ONNX Runtime's pool: one thread while serving, as torch's
     )
 
 
