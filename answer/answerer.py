@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from answer.deadline import Deadline
 from answer.extractive import extract
@@ -398,7 +398,9 @@ class Answerer:
         Closing the iterator, or cancelling `deadline`, stops the model at once and gives its turn back."""
         return _without_sources(self.events(request, deadline))
 
-    def events(self, request: AskRequest, deadline: Deadline | None = None) -> Iterator[Delta | Sources | Answer]:
+    def events(
+        self, request: AskRequest, deadline: Deadline | None = None
+    ) -> abc.Generator[Delta | Sources | Answer, None, None]:
         """`stream()`'s events with, before the model's first token, the `Sources` it reads (when a model is
         asked at all): a client shows them while the model reads its prompt. With the extractive fallback on,
         they come as soon as the passages are packed; with it off, right before the first `Delta`, so that a
@@ -422,7 +424,7 @@ class Answerer:
 
     def _run(
         self, request: AskRequest, deadline: Deadline, *, stream_tokens: bool
-    ) -> Iterator[Delta | Sources | Answer]:
+    ) -> abc.Generator[Delta | Sources | Answer, None, None]:
         plan, result, timings = self._prepare(request, deadline)
         streamed = False
         if result is None:
@@ -439,18 +441,19 @@ class Answerer:
             context, messages = self.pack(plan.query, result.passages, result.language)
             timings["pack"] = _ms(started)
             route = Route("none", None, [], plan=plan.to_dict())
-            sources: Sources | None = Sources(tuple(Citation.of(n, p) for n, p in enumerate(context.passages, 1)))
-            if stream_tokens and self.options.fallback_extractive:
+            sources = Sources(tuple(Citation.of(n, p) for n, p in enumerate(context.passages, 1)))
+            early = stream_tokens and self.options.fallback_extractive
+            if early:
                 yield sources  # nothing can fail now: a failing model gives way to the quotes
-                sources = None
+            later = sources if stream_tokens and not early else None  # with the first text
             if stream_tokens and not self.holds_back:
                 steps_run = self._stream_tier(plan, result, context, messages, route, deadline)
-                answer, steps = yield from _preceded(sources, steps_run)
+                answer, steps = yield from _preceded(later, steps_run)
                 streamed = True
             else:
                 answer, steps = self._ask_tiers(request, plan, result, context, messages, route, deadline)
-                if stream_tokens and sources is not None:
-                    yield sources
+                if later is not None:
+                    yield later
             timings.update(steps)
         if not streamed:
             yield Delta(answer.text)
@@ -769,7 +772,7 @@ def _preceded(first: Sources | None, events: abc.Generator[Delta, None, R]) -> a
             try:
                 item = next(events)
             except StopIteration as stop:
-                return stop.value
+                return cast(R, stop.value)
             yield first
             yield item
         return (yield from events)

@@ -72,7 +72,8 @@ class LlamaCppGenerator:
     def start(self) -> None:
         if not self.model_path.is_file():
             raise ModelUnavailableError(f"no GGUF model at {self.model_path}")
-        from llama_cpp import Llama, LlamaRAMCache
+        from llama_cpp import Llama
+        from llama_cpp.llama_cache import LlamaRAMCache
 
         self._llama = Llama(
             model_path=str(self.model_path), n_ctx=self.context_length, n_threads=self.threads, verbose=False

@@ -198,8 +198,9 @@ def summary(rows: list[dict]) -> dict[str, object]:
         "replaced_by_quotes": sum(bool(r["replaced"]) for r in rows),
         "by_language": {
             lang: {
-                "ttft_s_p50": (percentiles([r["ttft_s"] for r in rows if r["language"] == lang and r["ttft_s"]]) or {})
-                .get("p50"),
+                "ttft_s_p50": (
+                    percentiles([r["ttft_s"] for r in rows if r["language"] == lang and r["ttft_s"]]) or {}
+                ).get("p50"),
                 "containment": round(
                     sum(r["contains"] for r in rows if r["language"] == lang)
                     / max(1, sum(r["language"] == lang for r in rows)),
@@ -276,14 +277,17 @@ def main() -> int:
         focus_default=str(Focus()),
     )
     write_report(report, args.out, started)
-    print("| configuration | ttft p50 / p95 s | prompt read p50 s | sources p50 s | prompt tokens p50 | containment "
-          "(answer) | containment (model's own) |")
+    print(
+        "| configuration | ttft p50 / p95 s | prompt read p50 s | sources p50 s | prompt tokens p50 | containment "
+        "(answer) | containment (model's own) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n in names:
         s = report["summary"][n]
         print(
             f"| {n} | {s['ttft_s']['p50']} / {s['ttft_s']['p95']} | {s['prompt_read_s']['p50']} | "
-            f"{s['sources_s']['p50']} | {s['prompt_tokens']['p50']:.0f} | {s['containment']} | {s['model_containment']} |"
+            f"{s['sources_s']['p50']} | {s['prompt_tokens']['p50']:.0f} | {s['containment']} | "
+            f"{s['model_containment']} |"
         )
     if by_size:
         print("\n| passages (whole) | prompt tokens p50 | ttft p50 / p95 s |\n|---|---|---|")

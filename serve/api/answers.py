@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 

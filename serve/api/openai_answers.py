@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 import uuid
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel
