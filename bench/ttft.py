@@ -9,9 +9,11 @@ configurations taking turns question by question so that the machine's load fall
 questions alternate English and Chinese, as a mixed company's traffic does, so the prompt's fixed rules change
 language from one answer to the next.
 
-- `before`: every retrieved passage whole, as many as fit the local context, and no prompt cache (llama.cpp
-  reuses only the previous prompt's prefix): main's packing.
-- `focused`: the local-model settings' passages, cut to their best sentences and bounded in tokens, no cache.
+- `before`: every retrieved passage whole, as many as fit the local context, no prompt cache (llama.cpp
+  reuses only the previous prompt's prefix), and the prompt read with llama.cpp's default threads (every
+  core): main's generator.
+- `focused`: the local-model settings' passages, cut to their best sentences and bounded in tokens, the
+  prompt read with the generator's one thread, no cache.
 - `after`: `focused` with llama.cpp's prompt cache (the shipped defaults).
 
 Each configuration loads its own copy of the model, so one's cache and KV prefix never serve another.
@@ -20,8 +22,8 @@ Measured per answer: **ttft** (from the question to the model's first token: pla
 the model reading its prompt), the model's own share of it (**prompt read**), the prompt's tokens, and
 **containment** (the expected answer inside the text, citations removed) of the answer the client gets (after
 the checks, which may replace it by quotes) and of the model's own text. The sweep (`--no-sweep` skips it)
-reads each question's prompt alone (one token generated) with the 1, 2, 3 and 6 best passages whole: time to
-first token by context size.
+reads each question's whole prompt afresh (one token generated, nothing reused) with the 1, 2, 3 and 6 best
+passages whole: time to first token by context size.
 
 Caveat: on a shared 2-core machine other work adds noise; the configurations are compared within one run.
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import re
 import subprocess
 import time
@@ -112,7 +115,7 @@ def settings_of(data_dir: Path, changes: dict[str, int]) -> Settings:
     return Settings(data_dir=data_dir, llm=LLMSettings(**changes))
 
 
-def model_of(settings: Settings) -> TimedModel:
+def model_of(settings: Settings, *, before: bool) -> TimedModel:
     llm = settings.llm
     model = TimedModel(
         packaged_model_path(),
@@ -120,6 +123,7 @@ def model_of(settings: Settings) -> TimedModel:
         threads=llm.local_threads,
         prompt_cache_mb=llm.local_prompt_cache_mb,
         max_turn_s=600,
+        prompt_threads=os.cpu_count() if before else None,  # llama-cpp-python's default, which main kept
     )
     model.start()
     return model
@@ -173,6 +177,7 @@ def sweep(answerer: Answerer, model: TimedModel, facts: list[dict], console) -> 
         for k in SWEEP_PASSAGES:
             _, messages = answerer.pack(plan.query, result.passages[:k], result.language)
             tokens = sum(model.count_tokens([m.content for m in messages]))
+            model._loaded().reset()  # the whole prompt read, not only what differs from the last one
             model.calls.clear()
             started = time.perf_counter()
             list(model.stream(messages, max_tokens=1, stop=LOCAL_STOPS))
@@ -219,6 +224,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="the first N questions (0: all)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"of {', '.join(CONFIGS)}")
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--sweep-limit", type=int, default=12, help="questions the sweep reads (0: all)")
     args = parser.parse_args()
     console = stderr_console()
     started = time.perf_counter()
@@ -238,7 +244,7 @@ def main() -> int:
         runs = {}
         for name in names:
             settings = settings_of(args.data_dir, CONFIGS[name])
-            model = model_of(settings)
+            model = model_of(settings, before=name == "before")
             runs[name] = (make_answerer(settings, retriever, model), model)
         rows: dict[str, list[dict]] = {name: [] for name in names}
         for fact in facts:
@@ -251,8 +257,10 @@ def main() -> int:
                 )
         swept: list[dict] = []
         if not args.no_sweep:
-            answerer = make_answerer(settings_of(args.data_dir, BEFORE), retriever, runs[names[0]][1])
-            swept = sweep(answerer, runs[names[0]][1], facts, console)
+            settings = settings_of(args.data_dir, BEFORE)
+            model = model_of(settings, before=False)  # the shipped generator's one thread, no cache
+            swept = sweep(make_answerer(settings, retriever, model), model, facts[: args.sweep_limit or None], console)
+            model.close()
         for _, model in runs.values():
             model.close()
     finally:

@@ -217,8 +217,8 @@ class LLMSettings(BaseModel):
     # prompt, at milliseconds a token. The best LOCAL_PASSAGES passages (0: all), each cut to its best
     # LOCAL_SENTENCES sentences (0: whole), packed into at most LOCAL_CONTEXT_TOKENS of its tokens (0: all that fit).
     local_passages: int = Field(3, ge=0)
-    local_sentences: int = Field(3, ge=0)
-    local_context_tokens: int = Field(256, ge=0)
+    local_sentences: int = Field(2, ge=0)
+    local_context_tokens: int = Field(192, ge=0)
     # llama.cpp's prompt cache: the model's state after recent prompts, so that a prompt starting like one of
     # them (the fixed rules of its language) is not read again after a different one (0: only the last prompt's).
     local_prompt_cache_mb: int = Field(128, ge=0)
