@@ -57,10 +57,13 @@ def test_requests_to_a_model_server_keep_a_stable_prefix_few_passages_and_a_cap_
     settings = Settings(
         data_dir=tmp_path / "data",
         llm=LLMSettings(base_url=llama, model=SMOLLM2_ALIAS, context_length=2048, max_answer_tokens=96),
-        answer=AnswerSettings(passages=3, max_tokens_by_type={"lookup": 48}, replace_failed=False),
+        # A busy CI machine reads a 2k prompt slowly: this is not a speed test.
+        answer=AnswerSettings(passages=3, max_tokens_by_type={"lookup": 48}, replace_failed=False, deadline_s=300),
     )
     transport = RecordingTransport()
-    generator = OpenAICompatibleGenerator(llama, SMOLLM2_ALIAS, context_length=2048, transport=transport)
+    generator = OpenAICompatibleGenerator(
+        llama, SMOLLM2_ALIAS, context_length=2048, read_timeout_s=300, transport=transport
+    )
     answerer = make_answerer(settings, retriever, generator)
     sent: dict[str, list[dict]] = {}
     for kind, questions in QUESTIONS.items():
@@ -80,10 +83,12 @@ def test_requests_to_a_model_server_keep_a_stable_prefix_few_passages_and_a_cap_
         assert all(len(b["messages"]) == 2 and b["messages"][1]["role"] == "user" for b in bodies)
         assert all(b["messages"][1]["content"].startswith("<documents>\n[1] ") for b in bodies)
     assert sent["zh"][0]["messages"][0]["content"] != english[0]["messages"][0]["content"]
-    for body in english + sent["zh"]:
-        documents = body["messages"][1]["content"].split("</documents>")[0]
-        numbers = [int(n) for n in re.findall(r"^\[(\d+)\] ", documents, re.MULTILINE)]
-        assert numbers and numbers == list(range(1, len(numbers) + 1)) and len(numbers) <= 3, numbers
-        assert body["stream"] is False and body["model"] == SMOLLM2_ALIAS
+    for kind, bodies in sent.items():
+        for body in bodies:
+            documents = body["messages"][1]["content"].split("</documents>")[0]
+            numbers = [int(n) for n in re.findall(r"^\[(\d+)\] ", documents, re.MULTILINE)]
+            bound = 6 if kind == "summarisation" else 3  # DOCENT_ANSWER__PASSAGES, twice that for a summary
+            assert numbers and numbers == list(range(1, len(numbers) + 1)) and len(numbers) <= bound, numbers
+            assert body["stream"] is False and body["model"] == SMOLLM2_ALIAS
     assert [b["max_tokens"] for b in sent["lookup"] + sent["zh"]] == [48] * 4  # a lookup: its type's cap
     assert [b["max_tokens"] for b in sent["summarisation"]] == [96]  # no cap for its type: the model's own
