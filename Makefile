@@ -54,6 +54,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.search
 	$(PY) -m bench.workers
 	$(PY) -m bench.routing
+	$(PY) -m bench.ttft
 	$(PY) -m bench.soak
 	$(PY) -m bench.llama_runtime
 

@@ -32,9 +32,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
+from typing import TypeVar, cast
 
 from answer.deadline import Deadline
 from answer.extractive import extract
+from answer.focus import Focus, focus_passages
 from answer.generation import ChatMessage, Completion, Generator
 from answer.grounding import StreamFilter, check_answer, cosine_across, invented_facts
 from answer.planner import Plan, Planner, QuestionType, RulePlanner, canned_reply
@@ -63,6 +65,7 @@ from retrieval.sentences import split_sentences
 from retrieval.terms import terms
 
 log = logging.getLogger("docent.answer")
+R = TypeVar("R")
 
 
 class AnswerMode(StrEnum):
@@ -171,6 +174,15 @@ class Delta:
 
 
 @dataclass(frozen=True, slots=True)
+class Sources:
+    """The passages the model reads, numbered as it cites them: sent (by `Answerer.events`) before the model's
+    first token, so that a client shows where the answer comes from while it waits for the text. The finished
+    `Answer`'s citations are the final word: the passages the text cites, or an extractive answer's own."""
+
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerOptions:
     passages: int = 6  # passages retrieved for the context
     # Below these cosines of the best passage nothing counts as relevant (calibrated in bench/abstain.py): "en"
@@ -186,6 +198,14 @@ class AnswerOptions:
     # Every model call of one answer together (planner, tiers): past it, the fallback (or the error) comes.
     deadline_s: float = 20.0
     safety_tokens: int = 32  # kept free below the context length, for the chat template's own tokens
+    # What the model reads (answer/focus.py): the best passages cut to their best sentences (None: every passage
+    # whole, as many as fit), and a bound on the packed passages in its tokens (None: all that fit). A small
+    # model on a CPU reads its prompt at milliseconds a token before its answer starts (bench/ttft.py).
+    focus: Focus | None = None
+    context_tokens: int | None = None
+    # An answer's token cap by question type ("lookup": a sentence or two), under each tier's own cap: a server
+    # reserves room for max_tokens, so a small cap lets it batch more answers (README, "Generation").
+    max_tokens_by_type: dict[str, int] = field(default_factory=dict)
 
 
 def _ms(started: float) -> float:
@@ -344,6 +364,11 @@ class Answerer:
         empty = build_messages(question, PackedContext((), "", 0, 0, (), (), ()), language=language)
         overhead = sum(g.count_tokens([m.content for m in empty])) + 8 * len(empty)
         budget = g.context_length - self.tiers[0].max_answer_tokens - overhead - self.options.safety_tokens
+        if self.options.context_tokens is not None:
+            budget = min(budget, self.options.context_tokens)
+        if self.options.focus is not None:
+            embed = self.retriever.multilingual_embedder if self.options.focus.dense else None
+            passages = focus_passages(question, passages, self.options.focus, embed=embed)
         context = pack_context(passages, g, max(budget, 0))
         return context, build_messages(question, context, language=language)
 
@@ -372,6 +397,15 @@ class Answerer:
         only an answer nothing will check streams token by token.
 
         Closing the iterator, or cancelling `deadline`, stops the model at once and gives its turn back."""
+        return _without_sources(self.events(request, deadline))
+
+    def events(
+        self, request: AskRequest, deadline: Deadline | None = None
+    ) -> abc.Generator[Delta | Sources | Answer, None, None]:
+        """`stream()`'s events with, before the model's first token, the `Sources` it reads (when a model is
+        asked at all): a client shows them while the model reads its prompt. With the extractive fallback on,
+        they come as soon as the passages are packed; with it off, right before the first `Delta`, so that a
+        model that fails before answering is still an error before anything was sent (the API's 503)."""
         return self._run(request, deadline or self.deadline(), stream_tokens=True)
 
     def _prepare(self, request: AskRequest, deadline: Deadline) -> tuple[Plan, SearchResult | None, dict[str, float]]:
@@ -389,7 +423,9 @@ class Answerer:
         timings["retrieve"] = _ms(started)
         return plan, result, timings
 
-    def _run(self, request: AskRequest, deadline: Deadline, *, stream_tokens: bool) -> Iterator[Delta | Answer]:
+    def _run(
+        self, request: AskRequest, deadline: Deadline, *, stream_tokens: bool
+    ) -> abc.Generator[Delta | Sources | Answer, None, None]:
         plan, result, timings = self._prepare(request, deadline)
         streamed = False
         if result is None:
@@ -402,13 +438,23 @@ class Answerer:
             answer, timings["extract"] = self._extractive(plan.query, result)
             route = Route("none", None, [], plan=plan.to_dict())
         else:
+            started = time.perf_counter()
             context, messages = self.pack(plan.query, result.passages, result.language)
+            timings["pack"] = _ms(started)
             route = Route("none", None, [], plan=plan.to_dict())
+            sources = Sources(tuple(Citation.of(n, p) for n, p in enumerate(context.passages, 1)))
+            early = stream_tokens and self.options.fallback_extractive
+            if early:
+                yield sources  # nothing can fail now: a failing model gives way to the quotes
+            later = sources if stream_tokens and not early else None  # with the first text
             if stream_tokens and not self.holds_back:
-                answer, steps = yield from self._stream_tier(plan, result, context, messages, route, deadline)
+                steps_run = self._stream_tier(plan, result, context, messages, route, deadline)
+                answer, steps = yield from _preceded(later, steps_run)
                 streamed = True
             else:
                 answer, steps = self._ask_tiers(request, plan, result, context, messages, route, deadline)
+                if later is not None:
+                    yield later
             timings.update(steps)
         if not streamed:
             yield Delta(answer.text)
@@ -439,7 +485,7 @@ class Answerer:
             route.tiers.append(tier.name)
             started = time.perf_counter()
             try:
-                completion = self._complete(tier, messages, deadline)
+                completion = self._complete(tier, messages, plan, deadline)
                 usage = {
                     "prompt_tokens": usage["prompt_tokens"] + completion.prompt_tokens,
                     "completion_tokens": usage["completion_tokens"] + completion.completion_tokens,
@@ -510,7 +556,7 @@ class Answerer:
             with closing(
                 tier.generator.stream(
                     messages,
-                    max_tokens=self._max_tokens(tier, messages),
+                    max_tokens=self._max_tokens(tier, messages, plan),
                     temperature=self.options.temperature,
                     stop=tier.stop,
                     deadline=deadline,
@@ -703,22 +749,45 @@ class Answerer:
         route.reasons = list(dict.fromkeys([*route.reasons, *reasons]))
         return True
 
-    def _complete(self, tier: Tier, messages: Sequence[ChatMessage], deadline: Deadline) -> Completion:
+    def _complete(self, tier: Tier, messages: Sequence[ChatMessage], plan: Plan, deadline: Deadline) -> Completion:
         return tier.generator.complete(
             messages,
-            max_tokens=self._max_tokens(tier, messages),
+            max_tokens=self._max_tokens(tier, messages, plan),
             temperature=self.options.temperature,
             stop=tier.stop,
             deadline=deadline,
         )
 
-    def _max_tokens(self, tier: Tier, messages: Sequence[ChatMessage]) -> int:
-        """The tier's answer cap, shrunk when its context is smaller than the small model's (rare)."""
+    def _max_tokens(self, tier: Tier, messages: Sequence[ChatMessage], plan: Plan) -> int:
+        """The tier's answer cap, lowered for the question's type (`max_tokens_by_type`), and shrunk when its
+        context is smaller than the small model's (rare)."""
+        cap = min(tier.max_answer_tokens, self.options.max_tokens_by_type.get(plan.type.value, tier.max_answer_tokens))
         if tier is self.tiers[0]:
-            return tier.max_answer_tokens
+            return cap
         prompt = sum(tier.generator.count_tokens([m.content for m in messages])) + 8 * len(messages)
         room = tier.generator.context_length - prompt - self.options.safety_tokens
-        return max(16, min(tier.max_answer_tokens, room))
+        return max(16, min(cap, room))
+
+
+def _without_sources(events: abc.Generator[Delta | Sources | Answer]) -> abc.Generator[Delta | Answer]:
+    with closing(events):
+        for event in events:
+            if not isinstance(event, Sources):
+                yield event
+
+
+def _preceded(first: Sources | None, events: abc.Generator[Delta, None, R]) -> abc.Generator[Delta | Sources, None, R]:
+    """`events` with `first` (when there is one) before its first item; returns what `events` returns. Closing
+    this closes `events` (a model's stream: its turn is given back at once)."""
+    with closing(events):
+        if first is not None:
+            try:
+                item = next(events)
+            except StopIteration as stop:
+                return cast(R, stop.value)
+            yield first
+            yield item
+        return (yield from events)
 
 
 class FailedAnswerError(GeneratorUnavailableError):

@@ -106,19 +106,10 @@ def extract(
     question: str, passages: Sequence[Passage], *, embed: SentenceEmbedder | None = None, max_sentences: int = 2
 ) -> ExtractiveAnswer:
     """The `max_sentences` sentences of `passages` that best answer `question`, quoted in document order."""
-    candidates = [
-        _Candidate(rank, sentence.strip(), detect_language(sentence), frozenset(terms(sentence)))
-        for rank, passage in enumerate(passages, 1)
-        for sentence in split_sentences(passage.text)
-        if sentence.strip()
-    ]
     wanted = frozenset(terms(question))
-    if not wanted or not candidates:
+    candidates, scores = _scored(question, wanted, passages, embed)
+    if not candidates:
         return ExtractiveAnswer("", (), ())
-    scores = _relevance(question, wanted, candidates, embed)
-    scores = scores + _kind_bonus(question, candidates) - RANK_PENALTY * np.array([c.rank - 1 for c in candidates])
-    scores -= QUESTION_PENALTY * np.array([c.text.endswith(("?", "？")) for c in candidates])
-    scores -= RESTATEMENT_PENALTY * np.array([not (c.words - wanted) for c in candidates])
     # A sentence must share something with the question: a term, or (across languages) the dense model's view.
     chosen = sorted(int(i) for i in np.argsort(-scores, kind="stable")[:max_sentences])
     if embed is None:
@@ -131,6 +122,39 @@ def extract(
     languages = [candidates[i].language for i in chosen]
     language = max(set(languages), key=languages.count)
     return ExtractiveAnswer(" ".join(parts), cited, tuple(quotes), language)
+
+
+def sentence_scores(
+    question: str, passages: Sequence[Passage], *, embed: SentenceEmbedder | None = None
+) -> list[list[float]]:
+    """How well each sentence of each passage (`split_sentences(passage.text)`, blank ones left out) answers
+    `question`, by the rule `extract` quotes by: `result[i][j]` is passage i's sentence j. Empty lists when the
+    question has no terms."""
+    wanted = frozenset(terms(question))
+    candidates, scores = _scored(question, wanted, passages, embed)
+    result: list[list[float]] = [[] for _ in passages]
+    for candidate, score in zip(candidates, scores, strict=True):
+        result[candidate.rank - 1].append(float(score))
+    return result
+
+
+def _scored(
+    question: str, wanted: frozenset[str], passages: Sequence[Passage], embed: SentenceEmbedder | None
+) -> tuple[list[_Candidate], np.ndarray]:
+    """Every sentence of `passages` with its score; none when the question has no terms."""
+    candidates = [
+        _Candidate(rank, sentence.strip(), detect_language(sentence), frozenset(terms(sentence)))
+        for rank, passage in enumerate(passages, 1)
+        for sentence in split_sentences(passage.text)
+        if sentence.strip()
+    ]
+    if not wanted or not candidates:
+        return [], np.zeros(0)
+    scores = _relevance(question, wanted, candidates, embed)
+    scores = scores + _kind_bonus(question, candidates) - RANK_PENALTY * np.array([c.rank - 1 for c in candidates])
+    scores -= QUESTION_PENALTY * np.array([c.text.endswith(("?", "？")) for c in candidates])
+    scores -= RESTATEMENT_PENALTY * np.array([not (c.words - wanted) for c in candidates])
+    return candidates, scores
 
 
 def shorten(sentence: str, wanted: frozenset[str], limit: int = MAX_QUOTE_CHARS) -> str:

@@ -236,10 +236,11 @@ def _upload(
 
 @dataclass(frozen=True, slots=True)
 class AskEvent:
-    """One event of a streamed answer: `delta` ({"text"}), `citations` ({"citations"}) or `done` (the answer
-    without its citations). An `error` event is raised as a `DocentAPIError` instead."""
+    """One event of a streamed answer: `sources` ({"sources"}: the passages the model reads, before its first
+    token), `delta` ({"text"}), `citations` ({"citations"}) or `done` (the answer without its citations). An
+    `error` event is raised as a `DocentAPIError` instead."""
 
-    event: Literal["delta", "citations", "done"] | str
+    event: Literal["sources", "delta", "citations", "done"] | str
     data: Json
 
 
@@ -340,8 +341,8 @@ class Docent:
         conversation: Sequence[Mapping[str, str]] | None = None,
         mode: str | None = None,
     ) -> Iterator[AskEvent]:
-        """The answer's events as the server sends them: deltas, then citations, then done. Leaving the loop early
-        closes the stream, which stops the answer on the server."""
+        """The answer's events as the server sends them: sources (when a model is asked), deltas, then citations,
+        then done. Leaving the loop early closes the stream, which stops the answer on the server."""
         call = _ask("ask_stream", question, filters, conversation, mode, True)
         with self._http.stream(call.route.method, call.url, **call.kwargs()) as response:
             if not response.is_success:

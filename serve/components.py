@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 
 from answer.answerer import Answerer, AnswerOptions
+from answer.focus import Focus
 from answer.generation import Generator, OpenAICompatibleGenerator
 from answer.local_model import LlamaCppGenerator, packaged_model_path
 from answer.planner import ModelPlanner, Planner, RulePlanner
@@ -290,6 +291,7 @@ def make_generator(settings: Settings) -> Generator:
         path,
         context_length=llm.local_context_length,
         threads=llm.local_threads,
+        prompt_cache_mb=llm.local_prompt_cache_mb,
         wait_s=llm.read_timeout_s,
         max_turn_s=max_turn_s(settings),
     )
@@ -367,7 +369,8 @@ def make_planner(settings: Settings, small: Generator | None, *, routing: bool) 
 
 def answer_options(settings: Settings, tiers: Sequence[Tier] = (), *, local: bool = False) -> AnswerOptions:
     """The answerer's options from the settings; the first tier sets the answer's token cap and stop strings."""
-    a = settings.answer
+    a, llm = settings.answer, settings.llm
+    focused = local and (llm.local_passages > 0 or llm.local_sentences > 0)
     return AnswerOptions(
         passages=a.passages,
         min_relevance={
@@ -381,6 +384,9 @@ def answer_options(settings: Settings, tiers: Sequence[Tier] = (), *, local: boo
         fallback_extractive=a.fallback_extractive,
         condense_with_model=not local,  # a 135M model cannot rewrite a question; the previous one is prepended
         deadline_s=a.deadline_s,
+        focus=Focus(llm.local_passages, llm.local_sentences) if focused else None,
+        context_tokens=(llm.local_context_tokens or None) if local else None,
+        max_tokens_by_type=dict(a.max_tokens_by_type),
     )
 
 

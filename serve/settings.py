@@ -220,6 +220,15 @@ class LLMSettings(BaseModel):
     local_context_length: int = Field(1024, ge=512)
     local_threads: int = Field(1, ge=1)  # on a busy 2-core machine one thread beat two
     local_max_answer_tokens: int = Field(160, ge=16)  # a 135M model rambles past this
+    # What the local model reads (answer/focus.py, bench/ttft.py): its answer starts only once it has read the
+    # prompt, at milliseconds a token. The best LOCAL_PASSAGES passages (0: all), each cut to its best
+    # LOCAL_SENTENCES sentences (0: whole), packed into at most LOCAL_CONTEXT_TOKENS of its tokens (0: all that fit).
+    local_passages: int = Field(3, ge=0)
+    local_sentences: int = Field(2, ge=0)
+    local_context_tokens: int = Field(192, ge=0)
+    # llama.cpp's prompt cache: the model's state after recent prompts, so that a prompt starting like one of
+    # them (the fixed rules of its language) is not read again after a different one (0: only the last prompt's).
+    local_prompt_cache_mb: int = Field(128, ge=0)
 
 
 class AnswerSettings(BaseModel):
@@ -241,6 +250,12 @@ class AnswerSettings(BaseModel):
     # reach its client: past it, the extractive fallback (or a 503) comes. Well under a browser's or a proxy's
     # patience (nginx gives up at 60 s); raise it when a slow larger tier must have its say.
     deadline_s: float = Field(_ANSWER.deadline_s, gt=0, le=600)
+    # An answer's token cap by question type, under the model's own (llm.max_answer_tokens, a tier's): a lookup is
+    # answered in a sentence or two, and a server that reserves less per answer batches more of them. E.g.
+    # DOCENT_ANSWER__MAX_TOKENS_BY_TYPE='{"lookup": 256, "summarisation": 768}'.
+    max_tokens_by_type: dict[Literal["lookup", "comparison", "multi_part", "summarisation"], int] = Field(
+        default_factory=lambda: {"lookup": 256}
+    )
 
 
 class TierSettings(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 from sse_starlette import ServerSentEvent
 
-from answer.answerer import Answer, AnswerMode, AskRequest, Citation, Delta
+from answer.answerer import Answer, AnswerMode, AskRequest, Citation, Delta, Sources
 from answer.deadline import AnswerCancelled
 from answer.generation import ChatMessage
 from retrieval.filters import SearchFilters
@@ -152,6 +153,13 @@ class DeltaEvent(BaseModel):
     text: str
 
 
+class SourcesEvent(BaseModel):
+    """`event: sources`: the passages the model reads, numbered as it cites them, sent before its first token
+    (only when a model is asked). `citations` is the final word on what the answer cites."""
+
+    sources: list[Citation]
+
+
 class CitationsEvent(BaseModel):
     """`event: citations`: the sources, once the text is written."""
 
@@ -179,8 +187,14 @@ class DoneEvent(BaseModel):
 
 
 # The events of a streamed `/v1/ask` and the schema of each one's data (`error`: the one error shape).
-ASK_EVENTS = {"delta": "DeltaEvent", "citations": "CitationsEvent", "done": "DoneEvent", "error": "ErrorBody"}
-EVENT_MODELS = (DeltaEvent, CitationsEvent, DoneEvent)
+ASK_EVENTS = {
+    "sources": "SourcesEvent",
+    "delta": "DeltaEvent",
+    "citations": "CitationsEvent",
+    "done": "DoneEvent",
+    "error": "ErrorBody",
+}
+EVENT_MODELS = (SourcesEvent, DeltaEvent, CitationsEvent, DoneEvent)
 
 
 def sse(event: str, data: object) -> ServerSentEvent:
@@ -216,8 +230,9 @@ def search(body: SearchBody, request: Request, who: ReaderDep, s: ServicesDep) -
 def ask(
     body: AskBody, request: Request, who: ReaderDep, s: ServicesDep, answerer: AnswererDep
 ) -> AnswerResponse | AnswerStream:
-    """An answer with citations; `stream: true` sends Server-Sent Events: `delta` ({"text"}) as the answer is
-    written, then `citations`, then `done` (mode, timings, usage, the final text); or `error`. A client that
+    """An answer with citations; `stream: true` sends Server-Sent Events: `sources` (the passages the model
+    reads) before its first token when a model is asked, `delta` ({"text"}) as the answer is written, then
+    `citations`, then `done` (mode, timings, usage, the final text); or `error`. A client that
     leaves a stream stops its answer: the model is stopped and free for the next question at once. The
     `request_id` is the answer's id for a vote (`POST /v1/feedback`)."""
     ask_request = AskRequest(
@@ -239,11 +254,14 @@ def ask(
         s.recent_answers.remember(request_id, RecentAnswer.of(body.question, answer, who.key_id))
         return AnswerResponse.model_validate({**answer.to_dict(), "request_id": request_id})
 
-    def stream(events: Iterator[Delta | Answer]) -> Iterator[ServerSentEvent]:
+    def stream(events: Iterator[Delta | Sources | Answer]) -> Iterator[ServerSentEvent]:
         try:
             for event in events:
                 if isinstance(event, Delta):
                     yield sse("delta", {"text": event.text})
+                    continue
+                if isinstance(event, Sources):
+                    yield sse("sources", {"sources": [asdict(c) for c in event.citations]})
                     continue
                 s.metrics.record(event)
                 audited.answered(event)
@@ -258,7 +276,7 @@ def ask(
             yield sse("error", error_of(exc, request_id))
 
     return AnswerStream(
-        answerer.stream(ask_request, deadline),
+        answerer.events(ask_request, deadline),
         stream,
         deadline=deadline,
         request_id=request_id,

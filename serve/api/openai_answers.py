@@ -12,12 +12,13 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from sse_starlette import ServerSentEvent
 
-from answer.answerer import Answer, AskRequest, Citation, Delta
+from answer.answerer import Answer, AskRequest, Citation, Delta, Sources
 from answer.deadline import AnswerCancelled
 from answer.generation import ChatMessage
 from retrieval.errors import ConfigError
@@ -134,7 +135,7 @@ class OpenAIAnswer:
         deadline = answerer.deadline()
         if stream:
             return AnswerStream(
-                answerer.stream(asked, deadline),
+                answerer.events(asked, deadline),
                 self._events,
                 deadline=deadline,
                 request_id=self.request_id,
@@ -179,13 +180,16 @@ class OpenAIAnswer:
         }
         return sse_event(json.dumps(data, ensure_ascii=False))
 
-    def _events(self, events: Iterator[Delta | Answer]) -> Iterator[ServerSentEvent]:
+    def _events(self, events: Iterator[Delta | Sources | Answer]) -> Iterator[ServerSentEvent]:
         if self.kind == "chat":
             yield self._chunk(None)
         try:
             for event in events:
                 if isinstance(event, Delta):
                     yield self._chunk(event.text)
+                    continue
+                if isinstance(event, Sources):  # an empty chunk carrying them, before the model's first token
+                    yield self._chunk("", sources=[asdict(c) for c in event.citations])
                     continue
                 self.s.metrics.record(event)
                 self.audited.answered(event)

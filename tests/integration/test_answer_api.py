@@ -112,10 +112,12 @@ def test_ask_with_the_local_model_answers_within_its_context(corpus, keys, retri
         assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
         events = sse_events(streamed.text)
         kinds = [kind for kind, _ in events]
-        assert kinds[-2:] == ["citations", "done"] and set(kinds[:-2]) == {"delta"}
+        # The passages the model reads first (before its first token), then the text, citations and the rest.
+        assert kinds[0] == "sources" and kinds[-2:] == ["citations", "done"] and set(kinds[1:-2]) == {"delta"}
+        assert [s["number"] for s in events[0][1]["sources"]] == list(range(1, len(events[0][1]["sources"]) + 1))
         done = events[-1][1]
         assert done["mode"] in {"generated", "not_found"} and "first_token" in done["timings_ms"]
-        assert " ".join("".join(d["text"] for _, d in events[:-2]).split()) == " ".join(done["text"].split())
+        assert " ".join("".join(d["text"] for _, d in events[1:-2]).split()) == " ".join(done["text"].split())
 
 
 def test_the_local_models_failed_answers_are_replaced_by_the_quotes(corpus, keys, retriever, edge_index, local_model):
@@ -246,7 +248,7 @@ def test_a_generator_dying_mid_stream_ends_the_stream_with_an_error_event(corpus
         started = time.perf_counter()
         response = client.post("/v1/ask", json={"question": HR_QUESTION, "stream": True}, headers=bearer(keys["hr"]))
         events = sse_events(response.text)
-        assert next(k for k, _ in events) == "delta" and events[-1][0] == "error"
+        assert [k for k, _ in events][:2] == ["sources", "delta"] and events[-1][0] == "error"
         assert events[-1][1]["error"]["code"] == "generator_unavailable" and events[-1][1]["request_id"]
         assert time.perf_counter() - started < 15
 

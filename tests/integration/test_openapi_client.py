@@ -50,7 +50,7 @@ def test_a_generated_client_parses_a_search_result_and_an_error(
             ),
         }
         events = schema["paths"]["/v1/ask"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
-        assert set(events["properties"]["event"]["enum"]) == {"delta", "citations", "done", "error"}
+        assert set(events["properties"]["event"]["enum"]) == {"sources", "delta", "citations", "done", "error"}
         assert all(
             ref["$ref"].rsplit("/", 1)[1] in schema["components"]["schemas"] for ref in events["x-event-data"].values()
         )
