@@ -154,6 +154,7 @@ class IngestPipeline:
         optimize_after_chunks: int = 5000,
         exclude: Sequence[Path] = (),
         locks: WriteLocks | None = None,
+        overlap_models: bool = False,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -167,9 +168,13 @@ class IngestPipeline:
         self.locks = locks or DocumentLocks()
         self.min_batch = embedder.batch_size
         self._sparse_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-sparse")
-        # The two models run at once: neither keeps both cores busy on its own (tokenizing, pooling and the small
-        # matrices of a batch are serial), so the second one's cost hides partly behind the first's.
-        self._multilingual_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-multilingual")
+        # With `overlap_models`, the multilingual model runs beside the main one, on cores the main model leaves
+        # idle. Where the main model already uses every core, the two fight: on 2 cores, ingest ran at 0.56x of the
+        # models in turn (bench/ingest_speed.py), so the composition root turns it on only when cores are left over.
+        self.overlap_models = overlap_models
+        self._multilingual_thread = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="docent-multilingual") if overlap_models else None
+        )
 
     def with_parsers(self, parsers: ParserPool) -> IngestPipeline:
         """The same pipeline with its own parser pool (a pool serves one run at a time): for worker threads,
@@ -181,6 +186,7 @@ class IngestPipeline:
             chunker=self.chunker,
             parsers=parsers,
             multilingual_embedder=self.multilingual_embedder,
+            overlap_models=self.overlap_models,
             batch_chunks=self.batch_chunks,
             optimize_after_chunks=self.optimize_after_chunks,
             exclude=self.exclude,
@@ -428,11 +434,15 @@ class IngestPipeline:
         texts = [embed_text(p.meta.title, c.headings, c.text) for p in pending for c in p.chunks]
         # BM25 terms are pure Python and the model mostly runs outside the GIL: compute them meanwhile.
         sparse_future = self._sparse_thread.submit(lambda: [self.sparse.encode_document(t) for t in texts])
-        multilingual_future = self._multilingual_thread.submit(self._embed_multilingual, texts)
-        try:
+        if self._multilingual_thread is None:
             dense = self.embedder.embed_documents(texts)
-        finally:
-            multilingual = multilingual_future.result()  # waited for even when the main model failed
+            multilingual = self._embed_multilingual(texts)
+        else:
+            multilingual_future = self._multilingual_thread.submit(self._embed_multilingual, texts)
+            try:
+                dense = self.embedder.embed_documents(texts)
+            finally:
+                multilingual = multilingual_future.result()  # waited for even when the main model failed
         sparse = sparse_future.result()
         report.embedded += len(texts)
         row = 0

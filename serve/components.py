@@ -212,6 +212,8 @@ def make_pipeline(
         optimize_after_chunks=settings.ingest.optimize_after_chunks,
         exclude=[settings.data_dir],
         locks=make_write_locks(settings),
+        # The two models at once only where the main model's threads leave cores idle (see IngestPipeline).
+        overlap_models=bool(settings.embedding.threads) and (os.cpu_count() or 1) > settings.embedding.threads,
     )
 
 

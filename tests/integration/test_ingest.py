@@ -240,3 +240,29 @@ def test_bfloat16_embeddings_match_float32():
     assert float((a * b).sum(axis=1).min()) > 0.999
     query = "which port does the VPN use"
     assert float(fp32.embed_query(query) @ bf16.embed_query(query)) > 0.999
+
+
+def test_the_models_at_once_index_what_the_models_in_turn_index(pipeline, sample_corpus, edge_index, tmp_path):
+    """`overlap_models` runs the multilingual model on its own thread beside the main one: same chunks, same
+    vectors (the composition root turns it on only where cores are left over)."""
+    from ingest.pipeline import IngestPipeline
+    from retrieval.edge_index import EdgeIndex
+
+    in_turn = pipeline.run([sample_corpus])
+    other = EdgeIndex(tmp_path / "overlap", edge_index.spec)
+    other.start()
+    try:
+        at_once = IngestPipeline(
+            index=other,
+            embedder=pipeline.embedder,
+            sparse=pipeline.sparse,
+            chunker=pipeline.chunker,
+            parsers=pipeline.parsers,
+            multilingual_embedder=pipeline.multilingual_embedder,
+            overlap_models=True,
+        )
+        report = at_once.run([sample_corpus])
+        assert (report.indexed, report.chunks, report.failed) == (in_turn.indexed, in_turn.chunks, [])
+        assert other.count() == edge_index.count()
+    finally:
+        other.close()
