@@ -101,7 +101,8 @@ class TimedModel(LlamaCppGenerator):
         parts: list[str] = []
         try:
             for chunk in super()._chunks(messages, max_tokens, temperature, stop, deadline):
-                content = chunk["choices"][0].get("delta", {}).get("content")
+                choices = chunk.get("choices") or [{}]  # llama.cpp's server ends a stream with a usage-only chunk
+                content = choices[0].get("delta", {}).get("content")
                 if content and call.first is None:
                     call.first = time.perf_counter()
                 parts.append(content or "")
