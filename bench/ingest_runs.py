@@ -87,26 +87,12 @@ def _cpu_s(process) -> float:
     return t.user + t.system
 
 
-class _Inline:
-    """An executor that runs each task at once, in the caller's thread: the pipeline's models one after the other."""
-
-    def submit(self, fn: Callable, *args):
-        from concurrent.futures import Future
-
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args))
-        except Exception as exc:
-            future.set_exception(exc)
-        return future
-
-
 def run_docent_before(corpus: Path, work: Path, progress: _Progress) -> dict[str, object]:
     """The pipeline as it was before issue #23: the main model on torch, and the two models in turn."""
     import os
 
     os.environ["DOCENT_EMBEDDING__BACKEND"] = "torch"
-    return run_docent(corpus, work, progress, serial_models=True)
+    return run_docent(corpus, work, progress)  # the models in turn: the pipeline's default on these 2 cores
 
 
 def run_docent_overlap(corpus: Path, work: Path, progress: _Progress) -> dict[str, object]:
@@ -114,9 +100,7 @@ def run_docent_overlap(corpus: Path, work: Path, progress: _Progress) -> dict[st
     return run_docent(corpus, work, progress, overlap_models=True)
 
 
-def run_docent(
-    corpus: Path, work: Path, progress: _Progress, *, serial_models: bool = False, overlap_models: bool = False
-) -> dict[str, object]:
+def run_docent(corpus: Path, work: Path, progress: _Progress, *, overlap_models: bool = False) -> dict[str, object]:
     from ingest.chunking import embed_text
     from retrieval.edge_index import EdgeIndex
     from serve.components import (
@@ -144,8 +128,6 @@ def run_docent(
     parsers.wait_ready()
     pipeline = make_pipeline(settings, index=index, embedder=embedder, parsers=parsers, multilingual=multilingual)
     pipeline.sparse.start()  # as the CLI does during start-up
-    if serial_models:
-        pipeline._multilingual_thread = _Inline()  # type: ignore[assignment]
     if overlap_models:
         from concurrent.futures import ThreadPoolExecutor
 
