@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from qdrant_client.local.qdrant_local import QdrantLocal
 
 from retrieval.access import Access, AllAccess
 from retrieval.errors import IndexMismatchError, IndexUnavailableError
@@ -124,6 +125,7 @@ class QdrantServerIndex:
         self.shards = shards
         self.replication_factor = replication_factor
         self._client: QdrantClient | None = None
+        self._exhaustive = False
 
     def start(self) -> None:
         if self._client is not None:
@@ -143,6 +145,9 @@ class QdrantServerIndex:
             else:
                 self._create(client)
         self._client = client
+        # qdrant-client's in-process engine searches exhaustively and warns at every search that gets HNSW
+        # parameters; `_client` is the engine behind the public client (no public way to ask).
+        self._exhaustive = isinstance(getattr(client, "_client", None), QdrantLocal)
         self._looked_at = time.monotonic()
 
     def close(self) -> None:
@@ -342,6 +347,9 @@ class QdrantServerIndex:
         if not nearest:
             return []
         with_vectors = [query.dense_vector] if query.with_dense else False
+        # ACORN keeps a selective (ACL) filter's recall: see retrieval/edge_index.py, `_params`.
+        acorn = flt is not None and not self._exhaustive
+        params = models.SearchParams(acorn=models.AcornSearchParams(enable=True)) if acorn else None
         with _unavailable("query"):
             if len(nearest) == 1:
                 vector, using = nearest[0]
@@ -350,6 +358,7 @@ class QdrantServerIndex:
                     query=vector,
                     using=using,
                     query_filter=flt,
+                    search_params=params,
                     limit=query.limit,
                     with_payload=True,
                     with_vectors=with_vectors,
@@ -363,7 +372,8 @@ class QdrantServerIndex:
                 response = self.client.query_points(
                     self.name,
                     prefetch=[
-                        models.Prefetch(query=v, using=u, filter=flt, limit=query.candidates) for v, u in nearest
+                        models.Prefetch(query=v, using=u, filter=flt, params=params, limit=query.candidates)
+                        for v, u in nearest
                     ],
                     query=fusion,
                     query_filter=flt,
