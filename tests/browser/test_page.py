@@ -59,6 +59,28 @@ def test_an_answer_streams_in_with_its_sources(home: Page, question: str):
     _open_first_source(home, answer)
 
 
+def test_the_passages_being_read_show_while_the_answer_is_written(home: Page):
+    """The `sources` event (sent before the model's first token) lists what the model reads while the answer is
+    still streaming; once it is done, the cited sources replace that list."""
+    home.evaluate(
+        """() => {
+          window.readingWhileStreaming = [];
+          new MutationObserver(() => {
+            const answer = document.querySelector("#conversation .turn:last-child .answer");
+            const items = document.querySelectorAll("#conversation .reading:not([hidden]) .reading-item");
+            if (answer && answer.dataset.state === "streaming" && items.length) {
+              window.readingWhileStreaming.push([...items].map((item) => item.textContent));
+            }
+          }).observe(document.getElementById("conversation"), { subtree: true, childList: true, attributes: true });
+        }"""
+    )
+    answer = ask(home, ENGLISH)
+    expect(answer).to_have_attribute("data-state", ANSWERED)
+    seen = home.evaluate("window.readingWhileStreaming")
+    assert seen and all(title.strip() for title in seen[-1]), seen
+    expect(answer.locator(".reading")).to_have_count(0)
+
+
 def test_a_follow_up_carries_the_conversation_and_new_conversation_clears_it(home: Page):
     bodies = []
     home.on(

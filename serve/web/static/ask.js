@@ -1,7 +1,7 @@
 // Ask: a conversation. Each question streams its answer in (rendered once per animation frame), then shows its
 // state (answered, quoted without a model, not found, handed to a larger model), its sources and feedback.
 import { ApiError } from "./api.js";
-import { el, format, linkCitations, queryTerms, renderMarkdown, sourceCard } from "./render.js";
+import { baseName, el, format, linkCitations, queryTerms, renderMarkdown, sourceCard } from "./render.js";
 
 const MAX_TURNS = 40; // the API's limit on earlier turns
 
@@ -18,6 +18,12 @@ function turnView(n, question, t) {
   answer.append(waiting, text);
   root.append(answer);
 
+  // The passages the model reads (the `sources` event, sent before its first token): their titles, shown while
+  // the answer is written and replaced by the sources it cites once it is done.
+  const reading = el("div", "reading");
+  reading.hidden = true;
+  answer.append(reading);
+
   let pending = null;
   let received = [];
   function draw() {
@@ -30,6 +36,14 @@ function turnView(n, question, t) {
   }
   return {
     root,
+    read(sources) {
+      if (!sources.length) return;
+      waiting.remove();
+      const titles = el("ol", "reading-list");
+      for (const source of sources) titles.append(el("li", "reading-item", source.title || baseName(source.source)));
+      reading.replaceChildren(el("p", "reading-title", format(t.reading, { count: sources.length })), titles);
+      reading.hidden = false;
+    },
     // The answer so far; drawn at the next animation frame (several deltas in one frame draw once).
     write(sofar, at) {
       waiting.remove();
@@ -39,6 +53,7 @@ function turnView(n, question, t) {
     },
     finish(done, citations, deps) {
       waiting.remove();
+      reading.remove();
       if (pending !== null) draw();
       answer.dataset.state = STATES[done.mode] || "answered";
       answer.removeAttribute("aria-busy");
@@ -76,6 +91,7 @@ function turnView(n, question, t) {
     },
     fail(message) {
       waiting.remove();
+      reading.remove();
       answer.dataset.state = "error";
       answer.removeAttribute("aria-busy");
       answer.append(el("p", "error-text error", format(t.error, { message })));
@@ -153,6 +169,8 @@ export function setupAsk({ api, t, lang, openSource }) {
         if (event.name === "delta") {
           sofar += event.data.text;
           view.write(sofar, event.received);
+        } else if (event.name === "sources") {
+          view.read(event.data.sources || []);
         } else if (event.name === "citations") {
           citations = event.data.citations || [];
         } else if (event.name === "done") {
