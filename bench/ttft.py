@@ -15,6 +15,8 @@ language from one answer to the next.
 - `focused`: the local-model settings' passages, cut to their best sentences and bounded in tokens, the
   prompt read with the generator's one thread, no cache.
 - `after`: `focused` with llama.cpp's prompt cache (the shipped defaults).
+- `prompt2`, `ctx128` (`--configs` names them): `after` with the prompt read by two threads
+  (`DOCENT_LLM__LOCAL_PROMPT_THREADS=2`), or with 128 context tokens instead of 192.
 
 Each configuration loads its own copy of the model, so one's cache and KV prefix never serve another.
 
@@ -71,6 +73,9 @@ CONFIGS: dict[str, dict[str, int]] = {
     "before": BEFORE,
     "focused": {"local_prompt_cache_mb": 0},
     "after": {},
+    # candidates beyond the shipped defaults: the prompt read with two threads, or a smaller context
+    "prompt2": {"local_prompt_threads": 2},
+    "ctx128": {"local_context_tokens": 128},
 }
 SWEEP_PASSAGES = (1, 2, 3, 6)
 
@@ -124,7 +129,8 @@ def model_of(settings: Settings, *, before: bool) -> TimedModel:
         threads=llm.local_threads,
         prompt_cache_mb=llm.local_prompt_cache_mb,
         max_turn_s=600,
-        prompt_threads=os.cpu_count() if before else None,  # llama-cpp-python's default, which main kept
+        # before: llama-cpp-python's default (every core), which main kept
+        prompt_threads=os.cpu_count() if before else (llm.local_prompt_threads or None),
     )
     model.start()
     return model
@@ -223,7 +229,7 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=CACHE / "ttft")
     parser.add_argument("--out", type=Path, default=REPORTS / "ttft.json")
     parser.add_argument("--limit", type=int, default=0, help="the first N questions (0: all)")
-    parser.add_argument("--configs", default=",".join(CONFIGS), help=f"of {', '.join(CONFIGS)}")
+    parser.add_argument("--configs", default="before,focused,after", help=f"of {', '.join(CONFIGS)}")
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--sweep-limit", type=int, default=12, help="questions the sweep reads (0: all)")
     args = parser.parse_args()
@@ -278,7 +284,7 @@ def main() -> int:
         "ttft",
         questions=len(facts),
         order="English and Chinese alternating",
-        configs={n: {**LLMSettings().model_dump(include=set(BEFORE)), **CONFIGS[n]} for n in names},
+        configs={n: {**LLMSettings().model_dump(include={*BEFORE, *CONFIGS[n]}), **CONFIGS[n]} for n in names},
         summary={n: summary(rows[n]) for n in names},
         by_context_size=by_size,
         answers=rows,
