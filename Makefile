@@ -52,6 +52,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.embedding_backends
 	$(PY) -m bench.ingest_speed
 	$(PY) -m bench.search
+	$(PY) -m bench.scale
 	$(PY) -m bench.workers
 	$(PY) -m bench.routing
 	$(PY) -m bench.ttft

@@ -13,10 +13,11 @@ language from one answer to the next.
   reuses only the previous prompt's prefix), and the prompt read with llama.cpp's default threads (every
   core): main's generator.
 - `focused`: the local-model settings' passages, cut to their best sentences and bounded in tokens, the
-  prompt read with the generator's one thread, no cache.
-- `after`: `focused` with llama.cpp's prompt cache (the shipped defaults).
-- `prompt2`, `ctx128` (`--configs` names them): `after` with the prompt read by two threads
-  (`DOCENT_LLM__LOCAL_PROMPT_THREADS=2`), or with 128 context tokens instead of 192.
+  prompt read with one thread, no cache.
+- `after`: the shipped defaults: `focused` with llama.cpp's prompt cache, the prompt read by every core the
+  process may use.
+- `prompt1`, `prompt2`, `ctx128` (`--configs` names them): `after` with the prompt read by one or two threads
+  (`DOCENT_LLM__LOCAL_PROMPT_THREADS`), or with 128 context tokens instead of 192.
 
 Each configuration loads its own copy of the model, so one's cache and KV prefix never serve another.
 
@@ -71,9 +72,11 @@ from serve.settings import LLMSettings, Settings
 BEFORE = {"local_passages": 0, "local_sentences": 0, "local_context_tokens": 0, "local_prompt_cache_mb": 0}
 CONFIGS: dict[str, dict[str, int]] = {
     "before": BEFORE,
-    "focused": {"local_prompt_cache_mb": 0},
+    "focused": {"local_prompt_cache_mb": 0, "local_prompt_threads": 1},
     "after": {},
-    # candidates beyond the shipped defaults: the prompt read with two threads, or a smaller context
+    # beside the shipped defaults: the prompt read by one thread (the default until 2026-12-07), or 2, or a
+    # smaller context
+    "prompt1": {"local_prompt_threads": 1},
     "prompt2": {"local_prompt_threads": 2},
     "ctx128": {"local_context_tokens": 128},
 }
@@ -130,7 +133,7 @@ def model_of(settings: Settings, *, before: bool) -> TimedModel:
         prompt_cache_mb=llm.local_prompt_cache_mb,
         max_turn_s=600,
         # before: llama-cpp-python's default (every core), which main kept
-        prompt_threads=os.cpu_count() if before else (llm.local_prompt_threads or None),
+        prompt_threads=os.cpu_count() if before else (llm.local_prompt_threads or len(os.sched_getaffinity(0))),
     )
     model.start()
     return model

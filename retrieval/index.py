@@ -25,6 +25,22 @@ SPARSE = "sparse"
 # The fusion constant of reciprocal rank fusion; 60 is the value of the original paper and Qdrant's default.
 RRF_K = 60
 
+# How both adapters search the dense lists; measured at 100k and 1M chunks by bench/scale.py (bench/README.md,
+# "A million chunks"), where recall@10 is the approximate search's against exact search:
+# - Unfiltered, the walk over the int8 copy with Qdrant's defaults (ef 100, no oversampling) found 0.88 (MiniLM)
+#   and 0.85 (USE) at 1M. Twice the candidates rescored with the float vectors and ef 200 reach 0.96 for 0.4-0.6
+#   ms more; ef alone reaches 0.89.
+# - A filter (a user's ACL) that leaves a small share of the points is the walk's weak spot: it passes through
+#   points it must not return, and the ones it may return are poorly linked. At 100k chunks a user who sees 7 %
+#   (7.7k points) got 0.69 and 0.51 from the walk, 0.97 from ACORN at 10-12 ms, and 1.0 from an exact scan of
+#   those points at 1.2-1.4 ms. At 1M (75k visible) the scan costs 20-27 ms and ACORN 42-51 ms, while the walk
+#   reaches 0.97 (Qdrant links the points of each ACL group once the group is large). So a filtered search first
+#   asks the payload index how many points the filter leaves (an estimate, 0.05-0.2 ms) and scans them exactly
+#   when they are few enough that scanning costs about what a walk does.
+HNSW_EF = 200
+OVERSAMPLING = 2.0
+EXACT_SCAN_POINTS = 20_000
+
 # Payload fields that get an index: everything that filters or drives replace/prune.
 KEYWORD_FIELDS = (
     "document_id",

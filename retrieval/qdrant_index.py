@@ -26,8 +26,11 @@ from retrieval.index import (
     DATETIME_FIELDS,
     DENSE,
     DENSE_MULTI,
+    EXACT_SCAN_POINTS,
+    HNSW_EF,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
+    OVERSAMPLING,
     RRF_K,
     SPARSE,
     Fusion,
@@ -180,6 +183,10 @@ class QdrantServerIndex:
             name,
             vectors_config=vectors,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            # an int8 copy in memory for the HNSW walk, rescored with the floats (retrieval/edge_index.py, `_config`)
+            quantization_config=models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+            ),
             metadata=self._metadata(),
             shard_number=self.shards if distributed else None,
             replication_factor=self.replication_factor if distributed else None,
@@ -347,9 +354,7 @@ class QdrantServerIndex:
         if not nearest:
             return []
         with_vectors = [query.dense_vector] if query.with_dense else False
-        # ACORN keeps a selective (ACL) filter's recall: see retrieval/edge_index.py, `_params`.
-        acorn = flt is not None and not self._exhaustive
-        params = models.SearchParams(acorn=models.AcornSearchParams(enable=True)) if acorn else None
+        params = self._params(flt) if query.dense is not None else None
         with _unavailable("query"):
             if len(nearest) == 1:
                 vector, using = nearest[0]
@@ -382,6 +387,20 @@ class QdrantServerIndex:
                     with_vectors=with_vectors,
                 )
         return [self._hit(p, query.dense_vector) for p in response.points]
+
+    def _params(self, flt: models.Filter | None) -> models.SearchParams | None:
+        """As the embedded index searches (retrieval/index.py, `HNSW_EF`): exact when the filter leaves few
+        points, else a wider walk with twice the candidates rescored."""
+        if self._exhaustive:
+            return None  # the in-process engine always scans, and warns at every search given HNSW parameters
+        if flt is not None:
+            with _unavailable("count"):
+                visible = self.client.count(self.name, count_filter=flt, exact=False).count
+            if visible <= EXACT_SCAN_POINTS:
+                return models.SearchParams(exact=True)
+        return models.SearchParams(
+            hnsw_ef=HNSW_EF, quantization=models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+        )
 
     def fetch(self, ids: Sequence[str], access: Access) -> list[SearchHit]:
         if not ids:

@@ -293,7 +293,7 @@ def make_generator(settings: Settings) -> Generator:
         path,
         context_length=llm.local_context_length,
         threads=llm.local_threads,
-        prompt_threads=llm.local_prompt_threads or None,
+        prompt_threads=llm.local_prompt_threads or len(os.sched_getaffinity(0)),
         prompt_cache_mb=llm.local_prompt_cache_mb,
         wait_s=llm.read_timeout_s,
         max_turn_s=max_turn_s(settings),

@@ -220,8 +220,10 @@ class LLMSettings(BaseModel):
     # 1024 tokens hold ~3 passages; prefill on one CPU thread costs ~4 ms a token, so this halves the wait.
     local_context_length: int = Field(1024, ge=512)
     local_threads: int = Field(1, ge=1)  # on a busy 2-core machine one thread beat two
-    # Threads that read the prompt (llama.cpp's n_threads_batch; 0: as many as LOCAL_THREADS). The prompt is most
-    # of the wait for the first token (bench/ttft.py).
+    # Threads that read the prompt (llama.cpp's n_threads_batch; 0: every core this process may use). Reading a
+    # prompt is arithmetic on a whole batch and spreads over cores, unlike writing the answer token by token; it
+    # is most of the wait for the first token: two threads took it from 1.33 to 0.7 s p50 on an idle 2-core
+    # machine (bench/ttft.py), but on a machine whose cores are busy with other work one thread was faster.
     local_prompt_threads: int = Field(0, ge=0)
     local_max_answer_tokens: int = Field(160, ge=16)  # a 135M model rambles past this
     # What the local model reads (answer/focus.py, bench/ttft.py): its answer starts only once it has read the
