@@ -24,6 +24,8 @@ alone (VmRSS after opening, after the searches, and the peak, beside the process
 - recall@10 of each dense list, as `EdgeIndex.search` runs it (retrieval/index.py, `HNSW_EF`), against exact
   search (`SearchParams(exact=True)`) with the same filter; and of the walk with Qdrant's defaults beside it.
 - the filtered lists again with ids and scores only: what reading the 40 hits' payloads costs.
+- the lists as the retriever asks them, 100 deep: with whole payloads (before), and with the few fields ranking
+  needs followed by one fetch of the 40 it keeps (now).
 - a sweep of the ways to search a dense list (Qdrant's defaults, a wider walk, oversampling, ACORN, exact):
   recall@10 and p50 of each, the evidence for retrieval/index.py's search settings.
 
@@ -42,7 +44,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,7 +55,8 @@ from rich.table import Table
 
 from bench.common import CACHE, REPORTS, ROOT, new_report, percentiles, stderr_console, write_report
 
-LIMIT = 40  # what the retriever asks each list for (rerank depth)
+LIMIT = 40  # each list's depth in the latency table (the rerank depth)
+RETRIEVER_DEPTH, RETRIEVER_KEEPS = 100, 40  # what the retriever asks each list for, and keeps after fusing
 RECALL_AT = 10
 WRITE_BATCH = 10_000
 CHUNKS_PER_DOCUMENT = 10
@@ -297,7 +300,7 @@ def measure(
     from retrieval.access import ALL_ACCESS
     from retrieval.edge_index import _filter
     from retrieval.filters import SearchFilters
-    from retrieval.index import DENSE, DENSE_MULTI, SPARSE, IndexQuery
+    from retrieval.index import DENSE, DENSE_MULTI, RANKING_FIELDS, SPARSE, IndexQuery
     from retrieval.models import SparseVector
 
     baseline = _rss()
@@ -357,6 +360,24 @@ def measure(
             index.shard.query(request)
         bare.append((time.perf_counter() - began) * 1000)
 
+    # What the retriever asks (retrieval/search.py): each list 100 deep. Before issue 23 with whole payloads;
+    # now with RANKING_FIELDS only, then one fetch of the whole payloads of the best RETRIEVER_KEEPS.
+    def retriever(i: int, access, light: bool) -> float:
+        began = time.perf_counter()
+        ids: list[str] = []
+        for query in lists(i, access).values():
+            query = replace(query, limit=RETRIEVER_DEPTH, fields=RANKING_FIELDS if light else None)
+            ids.extend(h.id for h in index.search(query)[: RETRIEVER_KEEPS // 3])
+        if light:
+            index.fetch(ids, access)
+        return (time.perf_counter() - began) * 1000
+
+    retriever_ms: dict[str, dict[str, list[float]]] = {a: {"before": [], "now": []} for a in accesses}
+    for i in range(count):
+        for name, access in accesses.items():
+            retriever_ms[name]["before"].append(retriever(i, access, light=False))
+            retriever_ms[name]["now"].append(retriever(i, access, light=True))
+
     # recall@10 of the approximate dense search against exact search, same filter
     def exact_or_plain(vector: list[float], using: str, flt: object, exact: bool) -> set[str]:
         """Exact search, or the HNSW walk with Qdrant's defaults (what Docent searched before issue 23)."""
@@ -406,6 +427,9 @@ def measure(
         "latency_ms": latency,
         "exact_search_ms": percentiles(exact_ms, digits=1),
         "filtered_hybrid_without_payload_ms": percentiles(bare, digits=2),
+        "retriever_lists_ms": {
+            a: {k: percentiles(v, digits=2) for k, v in kinds.items()} for a, kinds in retriever_ms.items()
+        },
         "recall_at_10": recall,
         "recall_at_10_plain_hnsw": plain,
         "params_sweep": sweep,

@@ -382,6 +382,7 @@ class EdgeIndex:
         if not nearest:
             return []
         with_vector = [query.dense_vector] if query.with_dense else False
+        payload = True if query.fields is None else qe.PayloadSelector.Include(list(query.fields))
         params = self._params(flt) if query.dense is not None else None
         if len(nearest) == 1:
             request = qe.QueryRequest(
@@ -389,7 +390,7 @@ class EdgeIndex:
                 filter=flt,
                 params=params,
                 limit=query.limit,
-                with_payload=True,
+                with_payload=payload,
                 with_vector=with_vector,
             )
         else:
@@ -398,7 +399,7 @@ class EdgeIndex:
                 query=_fusion(query.fusion),
                 filter=flt,
                 limit=query.limit,
-                with_payload=True,
+                with_payload=payload,
                 with_vector=with_vector,
             )
         return [self._hit(p, query.dense_vector) for p in self.shard.query(request)]

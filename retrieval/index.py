@@ -41,6 +41,9 @@ HNSW_EF = 200
 OVERSAMPLING = 2.0
 EXACT_SCAN_POINTS = 20_000
 
+# What ranking needs of a hit: fusion judges by language, shaping caps hits per document.
+RANKING_FIELDS = ("document_id", "chunk", "language")
+
 # Payload fields that get an index: everything that filters or drives replace/prune.
 KEYWORD_FIELDS = (
     "document_id",
@@ -87,6 +90,10 @@ class IndexQuery:
     access: Access = ALL_ACCESS
     filters: SearchFilters = NO_FILTERS
     with_dense: bool = False  # return each hit's `dense_vector` (to report the dense stage's score)
+    # The payload fields each hit carries (None: all). Reading the payloads, the chunk texts above all, is half of
+    # a search at a million chunks (bench/README.md, "A million chunks"), so the retriever ranks with a few
+    # fields (`RANKING_FIELDS`) and fetches the whole payload of only the hits that survive fusion.
+    fields: tuple[str, ...] | None = None
 
 
 class Index(Protocol):

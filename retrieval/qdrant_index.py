@@ -355,6 +355,7 @@ class QdrantServerIndex:
             return []
         with_vectors = [query.dense_vector] if query.with_dense else False
         params = self._params(flt) if query.dense is not None else None
+        payload: bool | list[str] = True if query.fields is None else list(query.fields)
         with _unavailable("query"):
             if len(nearest) == 1:
                 vector, using = nearest[0]
@@ -365,7 +366,7 @@ class QdrantServerIndex:
                     query_filter=flt,
                     search_params=params,
                     limit=query.limit,
-                    with_payload=True,
+                    with_payload=payload,
                     with_vectors=with_vectors,
                 )
             else:
@@ -383,7 +384,7 @@ class QdrantServerIndex:
                     query=fusion,
                     query_filter=flt,
                     limit=query.limit,
-                    with_payload=True,
+                    with_payload=payload,
                     with_vectors=with_vectors,
                 )
         return [self._hit(p, query.dense_vector) for p in response.points]

@@ -25,7 +25,7 @@ from retrieval.access import Access
 from retrieval.errors import ConfigError
 from retrieval.filters import NO_FILTERS, SearchFilters
 from retrieval.fusion import Candidate, Fusion, RankedList, fuse
-from retrieval.index import DENSE, DENSE_MULTI, Index, IndexQuery
+from retrieval.index import DENSE, DENSE_MULTI, RANKING_FIELDS, Index, IndexQuery
 from retrieval.models import SearchHit, SparseVector, point_id
 from retrieval.passages import Passage
 from retrieval.rerank import Reranker
@@ -149,6 +149,9 @@ class Retriever:
                 stages[candidate.key]["fused"] = candidate.score
         scored = [RankedHit(found[c.key], c.score, stages[c.key]) for c in ranking[:limit]]
         result.timings_ms["fuse"] = _ms(started)
+        started = time.perf_counter()
+        scored = self._whole(scored, request.access)
+        result.timings_ms["fetch"] = _ms(started)
 
         if request.mode is Mode.RERANK:
             started = time.perf_counter()
@@ -157,6 +160,16 @@ class Retriever:
         if self.options.score_floor is not None:
             scored = [s for s in scored if s.score >= self.options.score_floor]
         return scored, result
+
+    def _whole(self, scored: list[RankedHit], access: Access) -> list[RankedHit]:
+        """The ranked hits with their whole payloads (the lists carried `RANKING_FIELDS` only), read in one
+        fetch; a chunk deleted since the search is left out."""
+        whole = {h.id: h for h in self.index.fetch([s.hit.id for s in scored], access)}
+        return [
+            RankedHit(replace(whole[s.hit.id], score=s.hit.score, dense=s.hit.dense), s.score, s.scores)
+            for s in scored
+            if s.hit.id in whole
+        ]
 
     def fetch(self, document_id: str, chunks: Sequence[int], access: Access) -> list[Passage]:
         """Chunks of a document by number, as one-chunk passages; those `access` may not read are absent."""
@@ -229,7 +242,13 @@ class Retriever:
                 return None
             filters = replace(filters, languages=tuple(wanted))
         return IndexQuery(
-            limit=depth, dense=dense, sparse=sparse, dense_vector=dense_vector, access=request.access, filters=filters
+            limit=depth,
+            dense=dense,
+            sparse=sparse,
+            dense_vector=dense_vector,
+            access=request.access,
+            filters=filters,
+            fields=RANKING_FIELDS,
         )
 
     def _depth(self, request: SearchRequest) -> int:

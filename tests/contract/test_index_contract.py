@@ -136,6 +136,20 @@ def test_hybrid_search_finds_exact_terms(index):
     assert hits[0].text == "the vpn gateway listens on port 8443"
 
 
+def test_a_search_can_return_only_some_payload_fields(index):
+    """The retriever ranks with a few fields and reads the texts of the survivors only (retrieval/index.py)."""
+    chunks = make_chunks("doc-a", "r1", ["the vpn gateway listens on port 8443", "second chunk"])
+    index.replace_document("doc-a", "r1", chunks)
+    vector = np.asarray(chunks[0].dense, dtype=np.float32)
+    fields = ("document_id", "chunk", "language")
+    for sparse in (None, SPARSE.encode_query("vpn port")):
+        light = index.search(IndexQuery(2, vector, sparse, candidates=5, fields=fields))
+        assert [(h.document_id, h.chunk) for h in light][:1] == [("doc-a", 0)]
+        assert all(h.text == "" and h.source == "" for h in light), light
+    whole = index.search(IndexQuery(2, vector, None, candidates=5))
+    assert whole[0].text == "the vpn gateway listens on port 8443" and whole[0].source == "/docs/doc-a.txt"
+
+
 def test_search_with_stopword_only_query_uses_dense_alone(index):
     chunks = make_chunks("doc-a", "r1", ["some text"])
     index.replace_document("doc-a", "r1", chunks)
