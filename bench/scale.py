@@ -45,7 +45,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -195,7 +195,8 @@ def _acls(documents: int, seed: int) -> list[tuple[bool, tuple[str, ...]]]:
 
 def build(folder: Path, layout: Layout, material: Material, config: dict, console: Console) -> dict:
     """Write `config["size"]` chunks in bulk, optimize, and leave build.json (the cache marker) in `folder`."""
-    from retrieval.models import Chunk, DocumentMeta, IndexedChunk
+    from bench.search import document_meta
+    from retrieval.models import Chunk, IndexedChunk
 
     shutil.rmtree(folder, ignore_errors=True)
     size, seed, noise = config["size"], config["seed"], config["noise"]
@@ -203,7 +204,6 @@ def build(folder: Path, layout: Layout, material: Material, config: dict, consol
     acls = _acls(-(-size // CHUNKS_PER_DOCUMENT), seed)
     rng = np.random.default_rng(seed)
     parents = np.concatenate([np.arange(min(size, pool)), rng.integers(0, pool, size=max(0, size - pool))])
-    epoch = datetime(2026, 1, 1, tzinfo=UTC)
     index = _open_index(folder, layout)
     index.start()
     try:
@@ -225,25 +225,13 @@ def build(folder: Path, layout: Layout, material: Material, config: dict, consol
                     vectors[moved] += noise * rng.standard_normal((int(moved.sum()), vectors.shape[1]), np.float32)
                     vectors[moved] /= np.linalg.norm(vectors[moved], axis=1, keepdims=True)
                 chunks = []
+                meta = None
                 for i, k in enumerate(rows):
                     d = int(k) // CHUNKS_PER_DOCUMENT
-                    public, acl = acls[d]
-                    document_id = f"doc-{d:06d}"
                     p = int(parents[k])
-                    meta = DocumentMeta(
-                        document_id=document_id,
-                        source=f"/bench/dept-{d % 20:02d}/{document_id}.md",
-                        title=material.headings[p],
-                        doc_type="md",
-                        content_hash=f"{d:064x}",
-                        revision="r1",
-                        modified_at=epoch + timedelta(minutes=d),
-                        ingested_at=epoch,
-                        acl=acl,
-                        public=public,
-                        chunk_count=CHUNKS_PER_DOCUMENT,
-                        tags=(f"team-{d % 7}",),
-                    )
+                    if meta is None or int(k) % CHUNKS_PER_DOCUMENT == 0:  # one per document, titled by chunk 0
+                        public, acl = acls[d]
+                        meta = document_meta(d, public, acl, material.headings[p], CHUNKS_PER_DOCUMENT)
                     chunk = Chunk(
                         number=int(k) % CHUNKS_PER_DOCUMENT,
                         text=material.texts[p],

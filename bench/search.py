@@ -194,26 +194,34 @@ def _document_id(number: int) -> str:
     return f"doc-{number:06d}"
 
 
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def document_meta(d: int, public: bool, acl: tuple[str, ...], title: str, chunk_count: int) -> DocumentMeta:
+    """Document number `d` of the synthetic corpus (bench/scale.py writes the same documents)."""
+    document_id = _document_id(d)
+    return DocumentMeta(
+        document_id=document_id,
+        source=f"/bench/dept-{d % 20:02d}/{document_id}.md",
+        title=title,
+        doc_type="md",
+        content_hash=f"{d:064x}",
+        revision="r1",
+        modified_at=EPOCH + timedelta(minutes=d),
+        ingested_at=EPOCH,
+        acl=acl,
+        public=public,
+        chunk_count=chunk_count,
+        tags=(f"team-{d % 7}",),
+    )
+
+
 def write_corpus(index: EdgeIndex, pool: Encoded, size: int, acls: list, noise: float, seed: int) -> None:
     parents, dense = chunk_vectors(pool, size, noise, seed)
-    epoch = datetime(2026, 1, 1, tzinfo=UTC)
     for d, (public, acl) in enumerate(acls):
         rows = range(d * CHUNKS_PER_DOCUMENT, min(size, (d + 1) * CHUNKS_PER_DOCUMENT))
         document_id = _document_id(d)
-        meta = DocumentMeta(
-            document_id=document_id,
-            source=f"/bench/dept-{d % 20:02d}/{document_id}.md",
-            title=pool.texts.headings[parents[rows[0]]],
-            doc_type="md",
-            content_hash=f"{d:064x}",
-            revision="r1",
-            modified_at=epoch + timedelta(minutes=d),
-            ingested_at=epoch,
-            acl=acl,
-            public=public,
-            chunk_count=len(rows),
-            tags=(f"team-{d % 7}",),
-        )
+        meta = document_meta(d, public, acl, pool.texts.headings[parents[rows[0]]], len(rows))
         chunks = [
             IndexedChunk(
                 meta,
