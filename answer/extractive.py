@@ -73,7 +73,8 @@ class SentenceEmbedder(Protocol):
 class ExtractiveAnswer:
     """Quoted sentences, each followed by its passage number [n]; empty when no sentence matches the question.
 
-    `language` is the language most of the quoted sentences are written in."""
+    `language` is the language every quoted sentence is written in; when they mix, the question's. The answerer
+    says "quoted from documents in Chinese" before an English question's answer only when all of it is."""
 
     text: str
     cited: tuple[int, ...]
@@ -119,8 +120,10 @@ def extract(
     quotes = [shorten(candidates[i].text, wanted) for i in chosen]
     parts = [f"{quote} [{candidates[i].rank}]" for quote, i in zip(quotes, chosen, strict=False)]
     cited = tuple(sorted({candidates[i].rank for i in chosen}))
-    languages = [candidates[i].language for i in chosen]
-    language = max(set(languages), key=languages.count)
+    languages = {candidates[i].language for i in chosen}
+    # Not the majority: two quotes in two languages tie, and a tie broken by set order labelled an English
+    # quote as Chinese in a real answer.
+    language = languages.pop() if len(languages) == 1 else detect_language(question)
     return ExtractiveAnswer(" ".join(parts), cited, tuple(quotes), language)
 
 

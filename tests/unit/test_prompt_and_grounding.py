@@ -9,6 +9,7 @@ from answer.prompts import NOT_FOUND, build_messages
 from retrieval.errors import RateLimitedError
 from retrieval.packing import pack_context
 from retrieval.passages import Passage
+from retrieval.terms import detect_language
 from serve.stores.ratelimit import RateLimiter
 
 
@@ -102,6 +103,17 @@ def test_extractive_answers_quote_the_matching_sentences_with_citations():
     assert extract("年假可以结转几天？", [zh]).sentences == ("员工每年可以结转最多五天年假。",)
     assert not extract("What is the cafeteria menu?", [VPN, LEAVE]).found
     assert check_answer(answer.text, [LEAVE, VPN]).grounded  # quoting is grounded by construction
+
+
+def test_an_extractive_answer_is_labelled_in_another_language_only_when_all_its_quotes_are():
+    from answer.extractive import extract
+
+    chinese_vpn = passage(2, "VPN 网关监听 51820 端口。")
+    mixed = extract("Which port does the VPN gateway listen on?", [VPN, chinese_vpn])
+    assert {detect_language(s) for s in mixed.sentences} == {"en", "zh"}, mixed.sentences
+    assert mixed.language == "en"  # the question's: half of the quote is English
+    across = extract("Which port does the VPN gateway listen on?", [chinese_vpn])
+    assert across.sentences == ("VPN 网关监听 51820 端口。",) and across.language == "zh"
 
 
 def stream_through(text: str, passages: list[Passage], size: int) -> tuple[str, list[str]]:
