@@ -24,8 +24,8 @@ alone (VmRSS after opening, after the searches, and the peak, beside the process
 - recall@10 of each dense list, as `EdgeIndex.search` runs it (retrieval/index.py, `HNSW_EF`), against exact
   search (`SearchParams(exact=True)`) with the same filter; and of the walk with Qdrant's defaults beside it.
 - the filtered lists again with ids and scores only: what reading the 40 hits' payloads costs.
-- the lists as the retriever asks them, 100 deep: with whole payloads (before), and with the few fields ranking
-  needs followed by one fetch of the 40 it keeps (now).
+- the lists as the retriever asks them, 100 deep: one call each with whole payloads (before); one call each with
+  the few fields ranking needs, then one fetch of the 40 it keeps (light); the same as one batch (now).
 - a sweep of the ways to search a dense list (Qdrant's defaults, a wider walk, oversampling, ACORN, exact):
   recall@10 and p50 of each, the evidence for retrieval/index.py's search settings.
 
@@ -73,6 +73,7 @@ class Layout:
     description: str
     vectors: str  # "cold" (memory-mapped, read on demand: today's default) or "pinned" (held in memory)
     quantization: str = "none"  # "none", "int8" (scalar) or "binary"
+    sparse: str = "cold"  # the BM25 inverted index: "cold" (memory-mapped) or "pinned" (held in memory)
 
 
 LAYOUTS = {
@@ -81,6 +82,7 @@ LAYOUTS = {
         Layout("cold", "float vectors memory-mapped, read on demand (Docent's default before issue 23)", "cold"),
         Layout("pinned", "float vectors held in memory", "pinned"),
         Layout("int8", "float vectors memory-mapped; int8 copy in memory, rescored (Docent's default)", "cold", "int8"),
+        Layout("int8-sparse", "int8 as above; the BM25 index held in memory", "cold", "int8", "pinned"),
         Layout("binary", "float vectors memory-mapped; 1-bit copy in memory, rescored", "cold", "binary"),
     )
 }
@@ -93,7 +95,8 @@ def edge_config(spec, layout: Layout):
     from retrieval.edge_index import QUANTILE
     from retrieval.index import DENSE, DENSE_MULTI, SPARSE
 
-    memory = {"cold": qe.Memory.Cold, "pinned": qe.Memory.Pinned}[layout.vectors]
+    memory_of = {"cold": qe.Memory.Cold, "pinned": qe.Memory.Pinned}
+    memory = memory_of[layout.vectors]
     quantization = {
         "none": None,
         "int8": qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=QUANTILE, memory=qe.Memory.Pinned),
@@ -106,7 +109,7 @@ def edge_config(spec, layout: Layout):
     }
     return qe.EdgeConfig(
         vectors=vectors,
-        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, memory=cold)},
+        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, memory=memory_of[layout.sparse])},
         quantization_config=quantization,
         payload_memory=cold,
         id_tracker_memory=cold,
@@ -286,7 +289,7 @@ def measure(
 
     from bench.search import PRINCIPAL, visible_documents
     from retrieval.access import ALL_ACCESS
-    from retrieval.edge_index import _filter
+    from retrieval.edge_index import _filter, _params
     from retrieval.filters import SearchFilters
     from retrieval.index import DENSE, DENSE_MULTI, RANKING_FIELDS, SPARSE, IndexQuery
     from retrieval.models import SparseVector
@@ -343,28 +346,29 @@ def measure(
                 query = qe.Query.Nearest(qe.SparseVector(sparse[i].indices, sparse[i].values), using=using)
             else:
                 query = qe.Query.Nearest(data[kind][i].tolist(), using=using)
-            params = index._params(flt)
+            params = _params(index.shard.count(qe.CountRequest(exact=False, filter=flt)))
             request = qe.QueryRequest(query=query, filter=flt, params=params, limit=LIMIT, with_payload=False)
             index.shard.query(request)
         bare.append((time.perf_counter() - began) * 1000)
 
-    # What the retriever asks (retrieval/search.py): each list 100 deep. Before issue 23 with whole payloads;
-    # now with RANKING_FIELDS only, then one fetch of the whole payloads of the best RETRIEVER_KEEPS.
-    def retriever(i: int, access, light: bool) -> float:
+    # What the retriever asks (retrieval/search.py): each list 100 deep. Before issue 23 with whole payloads, one
+    # call per list ("before"); then with RANKING_FIELDS only and one fetch of the whole payloads of the best
+    # RETRIEVER_KEEPS ("light"); now the lists as one batch (`search_many`), then that fetch ("now").
+    def retriever(i: int, access, kind: str) -> float:
         began = time.perf_counter()
-        ids: list[str] = []
-        for query in lists(i, access).values():
-            query = replace(query, limit=RETRIEVER_DEPTH, fields=RANKING_FIELDS if light else None)
-            ids.extend(h.id for h in index.search(query)[: RETRIEVER_KEEPS // 3])
-        if light:
-            index.fetch(ids, access)
+        fields = None if kind == "before" else RANKING_FIELDS
+        queries = [replace(q, limit=RETRIEVER_DEPTH, fields=fields) for q in lists(i, access).values()]
+        found = index.search_many(queries) if kind == "now" else [index.search(q) for q in queries]
+        if kind != "before":
+            index.fetch([h.id for hits in found for h in hits[: RETRIEVER_KEEPS // 3]], access)
         return (time.perf_counter() - began) * 1000
 
-    retriever_ms: dict[str, dict[str, list[float]]] = {a: {"before": [], "now": []} for a in accesses}
+    kinds = ("before", "light", "now")
+    retriever_ms: dict[str, dict[str, list[float]]] = {a: {k: [] for k in kinds} for a in accesses}
     for i in range(count):
         for name, access in accesses.items():
-            retriever_ms[name]["before"].append(retriever(i, access, light=False))
-            retriever_ms[name]["now"].append(retriever(i, access, light=True))
+            for kind in kinds[i % 3 :] + kinds[: i % 3]:  # each goes first in turn (the first finds colder caches)
+                retriever_ms[name][kind].append(retriever(i, access, kind))
 
     # recall@10 of the approximate dense search against exact search, same filter
     def exact_or_plain(vector: list[float], using: str, flt: object, exact: bool) -> set[str]:

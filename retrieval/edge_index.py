@@ -95,6 +95,16 @@ def _filter(access: Access, filters: SearchFilters, *extra: qe.ConditionType) ->
     return qe.Filter(must=must or None, should=should or None) if must or should else None
 
 
+def _params(visible: int | None) -> qe.SearchParams:
+    """Exact search when the filter leaves few points (`visible`: the payload index's estimate; None: no filter),
+    else the HNSW walk (see `EXACT_SCAN_POINTS`)."""
+    if visible is not None and visible <= EXACT_SCAN_POINTS:
+        return qe.SearchParams(exact=True)
+    return qe.SearchParams(
+        hnsw_ef=HNSW_EF, quantization=qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+    )
+
+
 def _fusion(fusion: Fusion) -> qe.Fusion:
     # The stub declares Dbsf and Rrf as classes nested in Fusion, not as its subclasses, which they are.
     return cast(qe.Fusion, qe.Fusion.Dbsf() if fusion is Fusion.DBSF else qe.Fusion.Rrf(k=RRF_K))
@@ -373,6 +383,20 @@ class EdgeIndex:
                 return
 
     def search(self, query: IndexQuery) -> list[SearchHit]:
+        return self.search_many([query])[0]
+
+    def search_many(self, queries: Sequence[IndexQuery]) -> list[list[SearchHit]]:
+        counts: dict[tuple[Access, SearchFilters], int] = {}  # the lists of one question share their filters
+        requests = [self._request(query, counts) for query in queries]
+        planned = [r for r in requests if r is not None]
+        results = iter(self.shard.query_batch(qe.QueryBatchRequest(planned)) if planned else [])
+        return [
+            [] if r is None else [self._hit(p, q.dense_vector) for p in next(results)]
+            for q, r in zip(queries, requests, strict=True)
+        ]
+
+    def _request(self, query: IndexQuery, counts: dict[tuple[Access, SearchFilters], int]) -> qe.QueryRequest | None:
+        """`query` as Qdrant's request; None when it has nothing to search with."""
         flt = _filter(query.access, query.filters)
         nearest = []
         if query.dense is not None:
@@ -380,12 +404,17 @@ class EdgeIndex:
         if query.sparse is not None and query.sparse.indices:  # a query of stopwords only has no terms
             nearest.append(qe.Query.Nearest(qe.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE))
         if not nearest:
-            return []
+            return None
         with_vector = [query.dense_vector] if query.with_dense else False
         payload = True if query.fields is None else qe.PayloadSelector.Include(list(query.fields))
-        params = self._params(flt) if query.dense is not None else None
+        params = None
+        if query.dense is not None:
+            key = (query.access, query.filters)
+            if flt is not None and key not in counts:
+                counts[key] = self.shard.count(qe.CountRequest(exact=False, filter=flt))
+            params = _params(counts.get(key))
         if len(nearest) == 1:
-            request = qe.QueryRequest(
+            return qe.QueryRequest(
                 query=nearest[0],
                 filter=flt,
                 params=params,
@@ -393,23 +422,13 @@ class EdgeIndex:
                 with_payload=payload,
                 with_vector=with_vector,
             )
-        else:
-            request = qe.QueryRequest(
-                prefetches=[qe.Prefetch(query=q, filter=flt, params=params, limit=query.candidates) for q in nearest],
-                query=_fusion(query.fusion),
-                filter=flt,
-                limit=query.limit,
-                with_payload=payload,
-                with_vector=with_vector,
-            )
-        return [self._hit(p, query.dense_vector) for p in self.shard.query(request)]
-
-    def _params(self, flt: qe.Filter | None) -> qe.SearchParams:
-        """Exact search when the filter leaves few points, else the HNSW walk (see `EXACT_SCAN_POINTS`)."""
-        if flt is not None and self.shard.count(qe.CountRequest(exact=False, filter=flt)) <= EXACT_SCAN_POINTS:
-            return qe.SearchParams(exact=True)
-        return qe.SearchParams(
-            hnsw_ef=HNSW_EF, quantization=qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+        return qe.QueryRequest(
+            prefetches=[qe.Prefetch(query=q, filter=flt, params=params, limit=query.candidates) for q in nearest],
+            query=_fusion(query.fusion),
+            filter=flt,
+            limit=query.limit,
+            with_payload=payload,
+            with_vector=with_vector,
         )
 
     def fetch(self, ids: Sequence[str], access: Access) -> list[SearchHit]:

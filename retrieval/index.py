@@ -140,6 +140,11 @@ class Index(Protocol):
         """The hits of `query`, best first; points the query's access cannot see are never returned."""
         ...
 
+    def search_many(self, queries: Sequence[IndexQuery]) -> list[list[SearchHit]]:
+        """`search` of each query, in one call to the store: the retriever's three or four lists of a question
+        are one planned batch (Edge) or one round trip (a server), not one each."""
+        ...
+
     def fetch(self, ids: Sequence[str], access: Access) -> list[SearchHit]:
         """The points with these ids that `access` may see (others are silently absent), in no set order."""
         ...

@@ -345,6 +345,26 @@ class QdrantServerIndex:
                 return
 
     def search(self, query: IndexQuery) -> list[SearchHit]:
+        return self.search_many([query])[0]
+
+    def search_many(self, queries: Sequence[IndexQuery]) -> list[list[SearchHit]]:
+        counts: dict[tuple[Access, SearchFilters], int] = {}  # the lists of one question share their filters
+        requests = [self._request(query, counts) for query in queries]
+        planned = [r for r in requests if r is not None]
+        responses: list[models.QueryResponse] = []
+        if planned:
+            with _unavailable("query"):
+                responses = self.client.query_batch_points(self.name, requests=planned)
+        results = iter(responses)
+        return [
+            [] if r is None else [self._hit(p, q.dense_vector) for p in next(results).points]
+            for q, r in zip(queries, requests, strict=True)
+        ]
+
+    def _request(
+        self, query: IndexQuery, counts: dict[tuple[Access, SearchFilters], int]
+    ) -> models.QueryRequest | None:
+        """`query` as Qdrant's request; None when it has nothing to search with."""
         flt = _filter(query.access, query.filters)
         nearest: list[tuple[list[float] | models.SparseVector, str]] = []
         if query.dense is not None:
@@ -352,52 +372,50 @@ class QdrantServerIndex:
         if query.sparse is not None and query.sparse.indices:  # a query of stopwords only has no terms
             nearest.append((models.SparseVector(indices=query.sparse.indices, values=query.sparse.values), SPARSE))
         if not nearest:
-            return []
+            return None
         with_vectors = [query.dense_vector] if query.with_dense else False
-        params = self._params(flt) if query.dense is not None else None
+        params = self._params(flt, query, counts) if query.dense is not None else None
         payload: bool | list[str] = True if query.fields is None else list(query.fields)
-        with _unavailable("query"):
-            if len(nearest) == 1:
-                vector, using = nearest[0]
-                response = self.client.query_points(
-                    self.name,
-                    query=vector,
-                    using=using,
-                    query_filter=flt,
-                    search_params=params,
-                    limit=query.limit,
-                    with_payload=payload,
-                    with_vectors=with_vectors,
-                )
-            else:
-                fusion = (
-                    models.FusionQuery(fusion=models.Fusion.DBSF)
-                    if query.fusion is Fusion.DBSF
-                    else models.RrfQuery(rrf=models.Rrf(k=RRF_K))
-                )
-                response = self.client.query_points(
-                    self.name,
-                    prefetch=[
-                        models.Prefetch(query=v, using=u, filter=flt, params=params, limit=query.candidates)
-                        for v, u in nearest
-                    ],
-                    query=fusion,
-                    query_filter=flt,
-                    limit=query.limit,
-                    with_payload=payload,
-                    with_vectors=with_vectors,
-                )
-        return [self._hit(p, query.dense_vector) for p in response.points]
+        if len(nearest) == 1:
+            vector, using = nearest[0]
+            return models.QueryRequest(
+                query=vector,
+                using=using,
+                filter=flt,
+                params=params,
+                limit=query.limit,
+                with_payload=payload,
+                with_vector=with_vectors,
+            )
+        fusion = (
+            models.FusionQuery(fusion=models.Fusion.DBSF)
+            if query.fusion is Fusion.DBSF
+            else models.RrfQuery(rrf=models.Rrf(k=RRF_K))
+        )
+        return models.QueryRequest(
+            prefetch=[
+                models.Prefetch(query=v, using=u, filter=flt, params=params, limit=query.candidates) for v, u in nearest
+            ],
+            query=fusion,
+            filter=flt,
+            limit=query.limit,
+            with_payload=payload,
+            with_vector=with_vectors,
+        )
 
-    def _params(self, flt: models.Filter | None) -> models.SearchParams | None:
+    def _params(
+        self, flt: models.Filter | None, query: IndexQuery, counts: dict[tuple[Access, SearchFilters], int]
+    ) -> models.SearchParams | None:
         """As the embedded index searches (retrieval/index.py, `HNSW_EF`): exact when the filter leaves few
         points, else a wider walk with twice the candidates rescored."""
         if self._exhaustive:
             return None  # the in-process engine always scans, and warns at every search given HNSW parameters
         if flt is not None:
-            with _unavailable("count"):
-                visible = self.client.count(self.name, count_filter=flt, exact=False).count
-            if visible <= EXACT_SCAN_POINTS:
+            key = (query.access, query.filters)
+            if key not in counts:
+                with _unavailable("count"):
+                    counts[key] = self.client.count(self.name, count_filter=flt, exact=False).count
+            if counts[key] <= EXACT_SCAN_POINTS:
                 return models.SearchParams(exact=True)
         return models.SearchParams(
             hnsw_ef=HNSW_EF, quantization=models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)

@@ -214,11 +214,10 @@ class Retriever:
                 sides.append((RankedList(SPARSE_TRANSLATED, ()), query))
         result.timings_ms["embed"] = _ms(started)
         started = time.perf_counter()
+        # A list whose query is None: the caller's language filter excludes every passage it can judge.
+        searched = [(side, query) for side, query in sides if query is not None]
         lists = []
-        for side, query in sides:
-            if query is None:  # the caller's language filter excludes every passage this list can judge
-                continue
-            hits = self.index.search(query)
+        for (side, _), hits in zip(searched, self.index.search_many([q for _, q in searched]), strict=True):
             candidates = [Candidate(h.id, h.language, h.score) for h in hits]
             lists.append((RankedList(side.name, candidates, side.languages, side.crosses), hits))
         result.timings_ms["search"] = _ms(started)

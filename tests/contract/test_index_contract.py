@@ -150,6 +150,26 @@ def test_a_search_can_return_only_some_payload_fields(index):
     assert whole[0].text == "the vpn gateway listens on port 8443" and whole[0].source == "/docs/doc-a.txt"
 
 
+def test_a_batch_of_searches_answers_each_as_search_does_in_order(index):
+    """The retriever sends a question's lists as one batch (`search_many`): one call to the store."""
+    index.replace_document("doc-a", "r1", make_chunks("doc-a", "r1", ["the vpn gateway listens on port 8443"]))
+    index.replace_document("doc-b", "r1", make_chunks("doc-b", "r1", ["lunch menu for friday", "soup of the day"]))
+    vector = np.asarray(make_chunks("doc-b", "r1", ["x", "soup of the day"])[1].dense, dtype=np.float32)
+    queries = [
+        IndexQuery(3, vector, None, candidates=5),
+        IndexQuery(3, None, SPARSE.encode_query("the of and")),  # nothing to search with: no hits, no error
+        IndexQuery(3, None, SPARSE.encode_query("vpn port"), fields=("document_id", "chunk", "language")),
+        IndexQuery(3, vector, SPARSE.encode_query("lunch menu"), candidates=5),
+    ]
+    batch = index.search_many(queries)
+    assert [[(h.id, h.score, h.text) for h in hits] for hits in batch] == [
+        [(h.id, h.score, h.text) for h in index.search(q)] for q in queries
+    ]
+    assert [h.chunk for h in batch[0]][:1] == [1] and batch[1] == []
+    assert [h.document_id for h in batch[2]] == ["doc-a"] and batch[2][0].text == ""
+    assert index.search_many([]) == []
+
+
 def test_search_with_stopword_only_query_uses_dense_alone(index):
     chunks = make_chunks("doc-a", "r1", ["some text"])
     index.replace_document("doc-a", "r1", chunks)
