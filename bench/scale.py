@@ -74,6 +74,7 @@ class Layout:
     vectors: str  # "cold" (memory-mapped, read on demand: today's default) or "pinned" (held in memory)
     quantization: str = "none"  # "none", "int8" (scalar) or "binary"
     sparse: str = "cold"  # the BM25 inverted index: "cold" (memory-mapped) or "pinned" (held in memory)
+    payload: str = "cold"  # the chunks' payloads (texts and metadata): "cold" or "pinned"
 
 
 LAYOUTS = {
@@ -83,6 +84,7 @@ LAYOUTS = {
         Layout("pinned", "float vectors held in memory", "pinned"),
         Layout("int8", "float vectors memory-mapped; int8 copy in memory, rescored (Docent's default)", "cold", "int8"),
         Layout("int8-sparse", "int8 as above; the BM25 index held in memory", "cold", "int8", "pinned"),
+        Layout("int8-payload", "int8 as above; the payloads held in memory", "cold", "int8", payload="pinned"),
         Layout("binary", "float vectors memory-mapped; 1-bit copy in memory, rescored", "cold", "binary"),
     )
 }
@@ -111,7 +113,7 @@ def edge_config(spec, layout: Layout):
         vectors=vectors,
         sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, memory=memory_of[layout.sparse])},
         quantization_config=quantization,
-        payload_memory=cold,
+        payload_memory=memory_of[layout.payload],
         id_tracker_memory=cold,
     )
 
