@@ -162,9 +162,10 @@ def test_a_batch_of_searches_answers_each_as_search_does_in_order(index):
         IndexQuery(3, vector, SPARSE.encode_query("lunch menu"), candidates=5),
     ]
     batch = index.search_many(queries)
-    assert [[(h.id, h.score, h.text) for h in hits] for hits in batch] == [
-        [(h.id, h.score, h.text) for h in index.search(q)] for q in queries
-    ]
+    alone = [index.search(q) for q in queries]
+    assert [[(h.id, h.text) for h in hits] for hits in batch] == [[(h.id, h.text) for h in hits] for hits in alone]
+    # qdrant-client's in-memory engine rounds a cosine differently in its batch path (1.0000000481 vs 0.9999999575)
+    assert [[h.score for h in hits] for hits in batch] == [pytest.approx([h.score for h in hits]) for hits in alone]
     assert [h.chunk for h in batch[0]][:1] == [1] and batch[1] == []
     assert [h.document_id for h in batch[2]] == ["doc-a"] and batch[2][0].text == ""
     assert index.search_many([]) == []
