@@ -222,7 +222,9 @@ def test_requests_to_a_host_are_spaced_by_the_crawl_delay(site: SiteServer) -> N
     times = [request.at for request in site.requests]
     assert len(times) >= 4
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert min(gaps) >= 0.29
+    # The connector spaces the requests it sends; the server times their arrival, which a busy 2-core machine
+    # delays by a few ms each way (a fresh-clone CI saw 0.2876 s). Without the Crawl-delay the gaps are ~ms.
+    assert min(gaps) >= 0.25 and sum(gaps) / len(gaps) >= 0.29, gaps
 
 
 def test_max_pages_and_path_prefixes_bound_the_crawl(site: SiteServer) -> None:
