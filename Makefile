@@ -56,6 +56,8 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.workers
 	$(PY) -m bench.routing
 	$(PY) -m bench.ttft
+	$(PY) -m bench.serve_speed
+	$(PY) -m bench.serve_speed --configs stub --clients 4 --runs 5 --json bench/reports/serve-overhead.json
 	$(PY) -m bench.soak
 	$(PY) -m bench.llama_runtime
 
