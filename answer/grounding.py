@@ -27,6 +27,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -167,7 +168,8 @@ def _shingles(text: str) -> list[tuple[str, ...]]:
 
 
 def _support(sentence: str, passages: Sequence[frozenset[str]]) -> float:
-    """The share of the sentence's content words that occur in the passages' terms (0 when it has none)."""
+    """The share of the sentence's content words that occur in the passages' terms (1.0 when it has none: nothing
+    to vouch for)."""
     words = set(terms(_CITATION.sub(" ", sentence)))
     if not words:
         return 1.0
@@ -175,26 +177,6 @@ def _support(sentence: str, passages: Sequence[frozenset[str]]) -> float:
     for passage_terms in passages:
         found |= words & passage_terms
     return len(found) / len(words)
-
-
-class _PassageTerms:
-    """Each passage's search terms, computed the first time a sentence needs them: an answer of several
-    sentences citing the same passages (or none, so every passage) segments each passage once, not once per
-    sentence (jieba and the stemmer are the check's cost: ~1 ms for a Chinese passage of a few hundred
-    characters)."""
-
-    def __init__(self, passages: Sequence[Passage]) -> None:
-        self._passages = passages
-        self._terms: dict[int, frozenset[str]] = {}
-
-    def of(self, numbers: Iterable[int]) -> list[frozenset[str]]:
-        """The terms of the passages numbered `numbers` (1-based, as cited)."""
-        found = []
-        for n in numbers:
-            if n not in self._terms:
-                self._terms[n] = frozenset(terms(self._passages[n - 1].text))
-            found.append(self._terms[n])
-        return found
 
 
 def _remove_bad_citations(text: str, passages: int) -> tuple[str, list[int]]:
@@ -225,10 +207,16 @@ def check_answer(
     text, removed_links = _strip_unvouched_links("".join(kept), passages)
     text = _tidy(text)
     unsupported = []
-    passage_terms = _PassageTerms(passages)
+
+    @cache
+    def passage_terms(number: int) -> frozenset[str]:
+        """A passage's terms, once per answer: several sentences citing the same passages (or none, so every
+        passage) would otherwise segment it again each time (jieba and the stemmer are the check's cost)."""
+        return frozenset(terms(passages[number - 1].text))
+
     for sentence in split_sentences(text):
         numbers = [int(n) for n in _CITATION.findall(sentence)] or range(1, len(passages) + 1)
-        if _support(sentence, passage_terms.of(numbers)) < min_support:
+        if _support(sentence, [passage_terms(n) for n in numbers]) < min_support:
             unsupported.append(sentence.strip())
     return CheckedAnswer(
         text,
